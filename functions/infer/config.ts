@@ -1,0 +1,30 @@
+import { availableParallelism } from "node:os";
+import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
+import { EnvNames } from "../shared/env-names.ts";
+import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
+import { inferenceThreads } from "./threads.ts";
+
+export interface InferConfig {
+  modelPath: string;
+  modelId: string;
+  threads: number;
+  contextSize: number;
+  maxOutputTokens: number;
+  schemaId: string;
+}
+
+export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConfig {
+  const modelPath = requireEnv(EnvNames.modelPath, env);
+  const schemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId, env);
+  getExtractionSchema(schemaId); // fail the init on an unknown id
+  const configuredThreads = env[EnvNames.threads] ? intEnv(EnvNames.threads, 1, { min: 1, max: 256 }, env) : undefined;
+  const lambdaMemory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) : undefined;
+  return {
+    modelPath,
+    modelId: optionalEnv(EnvNames.modelId, modelPath.split("/").pop()?.replace(/\.gguf$/i, "") ?? "unknown", env),
+    threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb: lambdaMemory, availableCores: availableParallelism() }),
+    contextSize: intEnv(EnvNames.contextSize, 4096, { min: 256, max: 131072 }, env),
+    maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, { min: 16, max: 32768 }, env),
+    schemaId,
+  };
+}

@@ -1,0 +1,91 @@
+import type { ChunkResult, DocumentItem, InferBatchInput, InferBatchOutput, MergeTaskInput } from "../shared/contracts.ts";
+import { ResultFormatError } from "../shared/errors.ts";
+import type { JsonSchemaNode } from "../infer/prompt.ts";
+import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
+import { mergeChunkResults } from "./merge.ts";
+
+export interface FailedChunk {
+  index: number;
+  error: string;
+  cause?: string;
+}
+
+export interface MapRunResults {
+  results: ChunkResult[];
+  failedChunks: FailedChunk[];
+}
+
+/** Reads a Map Run's manifest and result files: chunk results of succeeded batches, chunk indexes of failed ones. */
+export async function collectMapRunResults(
+  bucket: string,
+  manifestKey: string,
+  readObject: (bucket: string, key: string) => Promise<string>,
+): Promise<MapRunResults> {
+  const manifest = parseResultWriterManifest(await readObject(bucket, manifestKey));
+  const resultBucket = manifest.DestinationBucket || bucket;
+  const results: ChunkResult[] = [];
+  const failedChunks: FailedChunk[] = [];
+  for (const file of manifest.ResultFiles.SUCCEEDED ?? []) {
+    for (const record of parseResultFile(await readObject(resultBucket, file.Key), file.Key)) {
+      const output = parseRecordJson<InferBatchOutput>(record, "Output");
+      if (!Array.isArray(output.results)) {
+        throw new ResultFormatError(`Child execution ${record.ExecutionArn} output has no results array`);
+      }
+      results.push(...output.results);
+    }
+  }
+  // Batches that failed, or never finished, lose all their chunks; their input says which.
+  for (const file of [...(manifest.ResultFiles.FAILED ?? []), ...(manifest.ResultFiles.PENDING ?? [])]) {
+    for (const record of parseResultFile(await readObject(resultBucket, file.Key), file.Key)) {
+      const input = parseRecordJson<InferBatchInput>(record, "Input");
+      for (const item of input.Items ?? []) {
+        const failed: FailedChunk = { index: item.index, error: record.Error ?? record.Status };
+        if (record.Cause) failed.cause = record.Cause.slice(0, 1000);
+        failedChunks.push(failed);
+      }
+    }
+  }
+  failedChunks.sort((a, b) => a.index - b.index);
+  return { results, failedChunks };
+}
+
+/** The document item: COMPLETED when every chunk has a result, PARTIAL when some are missing. */
+export function buildDocumentItem(args: {
+  input: MergeTaskInput;
+  collected: MapRunResults;
+  schema: JsonSchemaNode;
+  schemaId: string;
+  now: Date;
+}): DocumentItem {
+  const { input, collected, now } = args;
+  const total = input.chunking.chunkCount;
+  const indexes = new Set(collected.results.map((result) => result.index));
+  if (indexes.size !== collected.results.length) {
+    throw new ResultFormatError("Map Run results contain the same chunk more than once");
+  }
+  const succeeded = indexes.size;
+  if (succeeded === 0) throw new ResultFormatError(`None of the document's ${total} chunks has a result`);
+  const startedAt = input.execution.startTime;
+  const item: DocumentItem = {
+    documentId: input.documentId,
+    status: succeeded === total ? "COMPLETED" : "PARTIAL",
+    source: input.source,
+    executionArn: input.execution.id,
+    schemaId: args.schemaId,
+    modelId: collected.results[0]?.modelId,
+    result: mergeChunkResults(collected.results, args.schema),
+    chunks: { total, succeeded, failed: total - succeeded },
+    pages: input.chunking.pageCount,
+    tokens: input.chunking.tokenCount,
+    timings: {
+      startedAt,
+      completedAt: now.toISOString(),
+      totalMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
+      chunkingMs: input.chunking.ms,
+      inferenceMs: collected.results.reduce((sum, result) => sum + result.ms, 0),
+    },
+    updatedAt: now.toISOString(),
+  };
+  if (collected.failedChunks.length > 0) item.failedChunks = collected.failedChunks;
+  return item;
+}

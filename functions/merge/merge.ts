@@ -1,0 +1,62 @@
+import type { ChunkResult } from "../shared/contracts.ts";
+import type { JsonSchemaNode } from "../infer/prompt.ts";
+
+/**
+ * Merges per-chunk extractions into one document result, walking the schema. Chunks are taken in chunk order:
+ * - arrays: concatenated, duplicates (same JSON) dropped, cut to the schema's maxItems;
+ * - objects: merged field by field;
+ * - everything else: the first chunk's non-empty value (null when no chunk has one).
+ */
+function isEmpty(value: unknown): boolean {
+  return value === null || value === undefined || (typeof value === "string" && value.trim() === "");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function allowsType(schema: JsonSchemaNode, type: string): boolean {
+  return Array.isArray(schema.type) ? schema.type.includes(type) : schema.type === type;
+}
+
+export function mergeValues(values: unknown[], schema: JsonSchemaNode): unknown {
+  if (allowsType(schema, "array")) {
+    const seen = new Set<string>();
+    const merged: unknown[] = [];
+    for (const value of values) {
+      if (!Array.isArray(value)) continue;
+      for (const item of value) {
+        const key = canonicalJson(item);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        merged.push(item);
+      }
+    }
+    return schema.maxItems === undefined ? merged : merged.slice(0, schema.maxItems);
+  }
+  if (schema.properties) {
+    const objects = values.filter((v): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v));
+    if (objects.length === 0) return allowsType(schema, "null") ? null : {};
+    return Object.fromEntries(
+      Object.entries(schema.properties).map(([name, node]) => [name, mergeValues(objects.map((o) => o[name]), node)]),
+    );
+  }
+  const first = values.find((value) => !isEmpty(value));
+  if (first !== undefined) return first;
+  // Nothing found anywhere: null where allowed, else the first chunk's (empty) value so the result stays schema-valid.
+  return allowsType(schema, "null") || schema.enum?.includes(null) ? null : (values.find((v) => v !== undefined) ?? null);
+}
+
+/** Merges chunk results (any order) into one result for the document, in chunk order. */
+export function mergeChunkResults(results: ChunkResult[], schema: JsonSchemaNode): Record<string, unknown> {
+  const ordered = [...results].sort((a, b) => a.index - b.index);
+  return mergeValues(
+    ordered.map((result) => result.data),
+    schema,
+  ) as Record<string, unknown>;
+}

@@ -1,0 +1,63 @@
+/**
+ * Errors that leave a handler. Each has a stable `name`: Step Functions matches Retry and Catch on the
+ * `errorType` Lambda reports, which is the error's `name`. Never rename one without updating the workflow.
+ */
+export abstract class LlambdaError extends Error {
+  abstract override readonly name: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A required setting is missing or malformed. Raised at module load, so the function fails its init. */
+export class ConfigurationError extends LlambdaError {
+  override readonly name = "ConfigurationError";
+}
+
+/** The uploaded object cannot be turned into text (not a PDF, empty, no text layer, ...). Never retried. */
+export class DocumentInputError extends LlambdaError {
+  override readonly name = "DocumentInputError";
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}
+
+/** The model could not be loaded (missing file, incompatible binary). Fails the container's init. */
+export class ModelLoadError extends LlambdaError {
+  override readonly name = "ModelLoadError";
+}
+
+/** The model's answer hit the output-token cap before the JSON was complete. */
+export class OutputTruncatedError extends LlambdaError {
+  override readonly name = "OutputTruncated";
+}
+
+/** The model's answer is not usable JSON for the schema (unparseable, or a value outside what storage can hold). */
+export class ModelOutputError extends LlambdaError {
+  override readonly name = "ModelOutputError";
+}
+
+/** A chunk does not fit the model's context window together with the instructions and the answer budget. */
+export class ChunkTooLargeError extends LlambdaError {
+  override readonly name = "ChunkTooLarge";
+}
+
+/** The Distributed Map's result files are missing or not in the format AWS writes. */
+export class ResultFormatError extends LlambdaError {
+  override readonly name = "ResultFormatError";
+}
+
+/** The names Step Functions sees; the workflow definition imports these instead of spelling strings. */
+export const ErrorNames = {
+  Configuration: "ConfigurationError",
+  DocumentInput: "DocumentInputError",
+  ModelLoad: "ModelLoadError",
+  OutputTruncated: "OutputTruncated",
+  ModelOutput: "ModelOutputError",
+  ChunkTooLarge: "ChunkTooLarge",
+  ResultFormat: "ResultFormatError",
+} as const;

@@ -1,0 +1,7 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+
+/**
+ * The one logger. Correlation keys (execution, document, chunk) are appended per invocation with
+ * `logger.appendKeys`; document text is never logged at INFO.
+ */
+export const logger = new Logger({ serviceName: "llambda" });

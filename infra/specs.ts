@@ -1,0 +1,33 @@
+/**
+ * Resource definitions shared by the CDK stack and the local twin, so both create the same bucket layout, table and
+ * event routing.
+ */
+
+/** S3 key prefixes inside the one bucket. */
+export const BucketLayout = {
+  /** Users drop documents here; an object created under it starts the workflow. */
+  uploadsPrefix: "uploads/",
+  /** The chunker's JSONL manifests and large chunk texts. */
+  chunksPrefix: "chunks/",
+  /** Distributed Map result files (see statemachine/definition.ts MapResultsPrefix). */
+  mapResultsPrefix: "map-results/",
+} as const;
+
+/** The documents table: one item per document, streamed to consumers. */
+export const DocumentTable = {
+  partitionKey: { name: "documentId", type: "S" },
+  billingMode: "PAY_PER_REQUEST",
+  streamViewType: "NEW_AND_OLD_IMAGES",
+} as const;
+
+/** EventBridge pattern of the rule that starts the workflow: objects created under the uploads prefix. */
+export function uploadEventPattern(bucketName: string) {
+  return {
+    source: ["aws.s3"],
+    "detail-type": ["Object Created"],
+    detail: {
+      bucket: { name: [bucketName] },
+      object: { key: [{ prefix: BucketLayout.uploadsPrefix }] },
+    },
+  };
+}
