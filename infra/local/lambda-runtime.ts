@@ -1,0 +1,84 @@
+import { randomUUID } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import type { Context } from "aws-lambda";
+
+/**
+ * Runs Lambda handler modules in this process, the way Lambda would call them: the module is imported once (its
+ * init code runs then, like a container's init phase), each call gets a Context with a real deadline, and a thrown
+ * error is reported the way Lambda reports it to Step Functions (errorType = the error's name).
+ */
+export interface LocalFunction {
+  /** The name tasks use in FunctionName (an ARN or a plain name). */
+  name: string;
+  /** Path of the handler module; it must export `handler`. */
+  modulePath: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** An invocation error in the shape Step Functions sees: name = errorType, message = Lambda's JSON error payload. */
+export class LambdaInvocationError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+  ) {
+    super(JSON.stringify({ errorType, errorMessage, trace: [] }));
+    this.name = errorType;
+  }
+}
+
+export class LocalLambdaRuntime {
+  private readonly functions = new Map<string, LocalFunction>();
+  private readonly loaded = new Map<string, Promise<Handler>>();
+
+  constructor(functions: LocalFunction[]) {
+    for (const fn of functions) this.functions.set(fn.name, fn);
+  }
+
+  private handlerOf(fn: LocalFunction): Promise<Handler> {
+    let handler = this.loaded.get(fn.name);
+    if (!handler) {
+      handler = import(pathToFileURL(fn.modulePath).href).then((module: { handler?: Handler }) => {
+        if (typeof module.handler !== "function") throw new Error(`${fn.modulePath} does not export a handler function`);
+        return module.handler;
+      });
+      // A failed init is retried on the next invocation, as Lambda does with a new container.
+      handler.catch(() => this.loaded.delete(fn.name));
+      this.loaded.set(fn.name, handler);
+    }
+    return handler;
+  }
+
+  /** Invokes a function by name; resolves with its result or rejects with a LambdaInvocationError. */
+  async invoke(functionName: string, event: unknown): Promise<unknown> {
+    const fn = this.functions.get(functionName);
+    if (!fn) throw new LambdaInvocationError("Lambda.ResourceNotFoundException", `Function not found: ${functionName}`);
+    const started = Date.now();
+    const deadline = started + fn.timeoutSeconds * 1000;
+    const context: Context = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: fn.name,
+      functionVersion: "$LATEST",
+      invokedFunctionArn: fn.name,
+      memoryLimitInMB: String(fn.memoryMb),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${fn.name}`,
+      logStreamName: "local",
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+    try {
+      const handler = await this.handlerOf(fn);
+      // Results cross a JSON boundary in Lambda; so they do here (no Dates or undefined leak through).
+      return JSON.parse(JSON.stringify((await handler(structuredClone(event), context)) ?? null));
+    } catch (error) {
+      if (error instanceof LambdaInvocationError) throw error;
+      const err = error instanceof Error ? error : new Error(String(error));
+      throw new LambdaInvocationError(err.name || "Error", err.message);
+    }
+  }
+}

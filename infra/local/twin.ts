@@ -1,0 +1,236 @@
+import { readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { Server } from "node:http";
+import type { DocumentItem, WorkflowInput } from "../../functions/shared/contracts.ts";
+import { EnvNames } from "../../functions/shared/env-names.ts";
+import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
+import { BucketLayout, uploadEventPattern } from "../specs.ts";
+import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
+import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
+import {
+  ensureBucket,
+  ensureDocumentTable,
+  freePort,
+  localCredentials,
+  localRegion,
+  startDynamoDb,
+  startS3,
+  type DynamoDbServer,
+  type S3Server,
+} from "./services.ts";
+import { startStepFunctionsEndpoint } from "./sfn-endpoint.ts";
+import { LocalStepFunctions, type StepFunctionsEvent } from "./stepfunctions.ts";
+
+/**
+ * The local twin: the deployed architecture on local, protocol-compatible parts. s3rver is S3, DynamoDB Local is
+ * DynamoDB, LocalStepFunctions runs the same workflow definition the stack deploys, and the Lambda handlers run
+ * in-process against those endpoints (AWS_ENDPOINT_URL_*), with llama.cpp doing the inference for real.
+ */
+
+const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const account = "000000000000";
+
+export const TwinNames = {
+  bucket: "llambda-local",
+  table: "llambda-documents",
+  stateMachineArn: `arn:aws:states:${localRegion}:${account}:stateMachine:llambda-document-workflow`,
+  functionArn: (name: string) => `arn:aws:lambda:${localRegion}:${account}:function:llambda-${name}`,
+} as const;
+
+export interface TwinOptions {
+  /** Where s3rver and DynamoDB Local keep their data. */
+  dataDir: string;
+  modelPath: string;
+  modelId?: string;
+  chunkTokens?: number;
+  threads?: number;
+  contextSize?: number;
+  maxOutputTokens?: number;
+  workflow?: Partial<WorkflowSettings>;
+  /** Replace Retry intervals by this many milliseconds (tests). */
+  retryIntervalMs?: number;
+}
+
+export type TwinEvent = StepFunctionsEvent | { type: "StartFailed"; key: string; error: string };
+
+export class LocalTwin {
+  private readonly startResults = new Map<string, Promise<unknown>>();
+  private listeners: Array<(event: TwinEvent) => void> = [];
+
+  private constructor(
+    readonly options: TwinOptions,
+    private readonly s3Server: S3Server,
+    private readonly dynamoDbServer: DynamoDbServer,
+    private readonly sfnServer: Server,
+    readonly stepFunctions: LocalStepFunctions,
+    readonly lambda: LocalLambdaRuntime,
+    readonly s3: S3Client,
+    readonly dynamodb: DynamoDBClient,
+  ) {}
+
+  static async start(options: TwinOptions): Promise<LocalTwin> {
+    const [s3Port, dynamoPort] = [await freePort(), await freePort()];
+    const [s3Server, dynamoDbServer] = await Promise.all([
+      startS3(join(options.dataDir, "s3"), s3Port),
+      startDynamoDb(join(options.dataDir, "dynamodb"), dynamoPort),
+    ]);
+    const clientConfig = { region: localRegion, credentials: localCredentials };
+    const s3 = new S3Client({
+      ...clientConfig,
+      endpoint: s3Server.url,
+      forcePathStyle: true,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbServer.url });
+    await ensureBucket(s3, TwinNames.bucket);
+    await ensureDocumentTable(dynamodb, TwinNames.table);
+
+    const functions = twinFunctions(options);
+    const lambda = new LocalLambdaRuntime(functions);
+    const settings = { ...defaultWorkflowSettings, ...options.workflow };
+    const definition = buildDocumentWorkflow(
+      {
+        chunkFunctionArn: TwinNames.functionArn("chunk"),
+        inferFunctionArn: TwinNames.functionArn("infer"),
+        mergeFunctionArn: TwinNames.functionArn("merge"),
+        tableName: TwinNames.table,
+        bucketName: TwinNames.bucket,
+      },
+      settings,
+    );
+    const stepFunctions = new LocalStepFunctions({
+      stateMachineArn: TwinNames.stateMachineArn,
+      definition,
+      lambda,
+      dynamodb,
+      s3,
+      retryIntervalMs: options.retryIntervalMs,
+    });
+    const sfn = await startStepFunctionsEndpoint(stepFunctions);
+
+    // Handlers run in this process and find the local services the way they find AWS's: through the SDK's
+    // endpoint settings. This is the only place that knows the services are local.
+    Object.assign(process.env, {
+      AWS_REGION: localRegion,
+      AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3Server.url,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoDbServer.url,
+      AWS_ENDPOINT_URL_SFN: sfn.url,
+      // s3rver does not understand the SDK's default aws-chunked uploads with trailing checksums.
+      AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+      ...Object.fromEntries(functions.flatMap((fn) => Object.entries(functionEnvironment(fn.name, options)))),
+    });
+
+    const twin = new LocalTwin(options, s3Server, dynamoDbServer, sfn.server, stepFunctions, lambda, s3, dynamodb);
+    stepFunctions.on("event", (event: StepFunctionsEvent) => twin.emit(event));
+    s3Server.on("event", (notification) => twin.onS3Notification(notification.Records as S3NotificationRecord[]));
+    return twin;
+  }
+
+  onEvent(listener: (event: TwinEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(event: TwinEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** The EventBridge rule: object-created events under uploads/ invoke the start function. */
+  private onS3Notification(records: S3NotificationRecord[]): void {
+    for (const record of records) {
+      const event = objectCreatedEvent(record, account);
+      if (!event || !matchesPattern(event, uploadEventPattern(TwinNames.bucket) as never)) continue;
+      const started = this.lambda.invoke(TwinNames.functionArn("start"), event).catch((error: unknown) => {
+        this.emit({ type: "StartFailed", key: event.detail.object.key, error: String(error) });
+        return error;
+      });
+      this.startResults.set(`${event.detail.object.key}\u0000${event.detail.object.etag ?? ""}`, started);
+    }
+  }
+
+  /** Uploads a file under uploads/ (as a user would) and resolves once the upload event has been handled. */
+  async upload(filePath: string, key = `${BucketLayout.uploadsPrefix}${basename(filePath)}`): Promise<{ key: string; documentId: string }> {
+    return this.uploadBytes(await readFile(filePath), key);
+  }
+
+  async uploadBytes(body: Uint8Array, key: string): Promise<{ key: string; documentId: string }> {
+    const put = await this.s3.send(new PutObjectCommand({ Bucket: TwinNames.bucket, Key: key, Body: body }));
+    const etag = (put.ETag ?? "").replace(/"/g, "");
+    const deadline = Date.now() + 10_000;
+    let started = this.startResults.get(`${key}\u0000${etag}`);
+    while (!started && Date.now() < deadline) {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+      started = this.startResults.get(`${key}\u0000${etag}`);
+    }
+    if (!started) throw new Error(`No upload event arrived for ${key}`);
+    const result = (await started) as { documentId?: string } | Error;
+    if (result instanceof Error || !result.documentId) throw new Error(`Starting the workflow for ${key} failed: ${String(result)}`);
+    return { key, documentId: result.documentId };
+  }
+
+  /** Waits for every execution of the document to end, then returns its item. */
+  async waitForDocument(documentId: string): Promise<DocumentItem | undefined> {
+    const executions = this.stepFunctions
+      .executions()
+      .filter((execution) => (JSON.parse(execution.input) as WorkflowInput).documentId === documentId);
+    await Promise.all(executions.map((execution) => execution.done));
+    return this.getDocument(documentId);
+  }
+
+  async getDocument(documentId: string): Promise<DocumentItem | undefined> {
+    const { Item } = await this.dynamodb.send(
+      new GetItemCommand({ TableName: TwinNames.table, Key: { documentId: { S: documentId } }, ConsistentRead: true }),
+    );
+    return Item ? (unmarshall(Item) as DocumentItem) : undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.stepFunctions.idle();
+    await new Promise<void>((resolveClose) => this.sfnServer.close(() => resolveClose()));
+    await Promise.all([this.s3Server.close(), this.dynamoDbServer.close()]);
+    this.s3.destroy();
+    this.dynamodb.destroy();
+  }
+}
+
+/** The functions the stack deploys, bound to their handler modules. */
+function twinFunctions(_options: TwinOptions): LocalFunction[] {
+  const fn = (name: string, timeoutSeconds: number, memoryMb: number): LocalFunction => ({
+    name: TwinNames.functionArn(name),
+    modulePath: join(repoRoot, "functions", name, "handler.ts"),
+    timeoutSeconds,
+    memoryMb,
+  });
+  return [fn("start", 30, 256), fn("chunk", 300, 2048), fn("infer", 900, 10240), fn("merge", 300, 1024)];
+}
+
+/** Each function's environment, as the stack sets it (all handlers share this process, so names must not clash). */
+function functionEnvironment(functionArn: string, options: TwinOptions): Record<string, string> {
+  const defined = (entries: Record<string, string | number | undefined>) =>
+    Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined).map(([k, v]) => [k, String(v)]));
+  switch (functionArn) {
+    case TwinNames.functionArn("start"):
+      return { [EnvNames.stateMachineArn]: TwinNames.stateMachineArn };
+    case TwinNames.functionArn("chunk"):
+      return defined({ [EnvNames.bucket]: TwinNames.bucket, [EnvNames.chunkTokens]: options.chunkTokens });
+    case TwinNames.functionArn("infer"):
+      return defined({
+        [EnvNames.modelPath]: resolve(options.modelPath),
+        [EnvNames.modelId]: options.modelId,
+        [EnvNames.threads]: options.threads,
+        [EnvNames.contextSize]: options.contextSize,
+        [EnvNames.maxOutputTokens]: options.maxOutputTokens,
+      });
+    case TwinNames.functionArn("merge"):
+      return { [EnvNames.table]: TwinNames.table };
+    default:
+      return {};
+  }
+}
