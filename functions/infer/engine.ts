@@ -64,8 +64,10 @@ export class ExtractionEngine {
     } catch (error) {
       throw new ModelLoadError(`Could not load the model file ${options.modelPath}: ${String(error)}`, { cause: error });
     }
+    // A context beyond what the model was trained on degrades answers; never ask for more.
+    const contextSize = Math.min(options.contextSize, model.trainContextSize);
     const context = await model.createContext({
-      contextSize: options.contextSize,
+      contextSize,
       sequences: 1,
       threads: { ideal: options.threads, min: options.threads },
     });
@@ -89,10 +91,10 @@ export class ExtractionEngine {
   private async extractNow(chunk: ChunkPromptInput, signal?: AbortSignal): Promise<Extraction> {
     const promptTokens = this.promptTokens(chunk);
     // No silent context shift: a prompt that does not fit with its answer budget is refused up front.
-    if (promptTokens + this.options.maxOutputTokens > this.options.contextSize) {
+    if (promptTokens + this.options.maxOutputTokens > this.context.contextSize) {
       throw new ChunkTooLargeError(
         `Chunk needs ${promptTokens} prompt tokens + ${this.options.maxOutputTokens} answer tokens, ` +
-          `more than the context of ${this.options.contextSize}; use smaller chunks or a larger context`,
+          `more than the context of ${this.context.contextSize}; use smaller chunks or a larger context`,
       );
     }
     const meter = this.session.sequence.tokenMeter;

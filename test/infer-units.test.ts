@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { sanitizeModelValue } from "../functions/infer/model-output.ts";
+import { buildSystemPrompt, buildUserPrompt, describeFields } from "../functions/infer/prompt.ts";
+import { inferenceThreads } from "../functions/infer/threads.ts";
+import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { ModelOutputError } from "../functions/shared/errors.ts";
+
+describe("inference threads", () => {
+  it("derive from Lambda memory at 1,769 MB per vCPU", () => {
+    expect(inferenceThreads({ lambdaMemoryMb: 10240, availableCores: 6 })).toBe(5);
+    expect(inferenceThreads({ lambdaMemoryMb: 1769, availableCores: 6 })).toBe(1);
+    expect(inferenceThreads({ lambdaMemoryMb: 512, availableCores: 6 })).toBe(1);
+  });
+
+  it("never exceed the available cores, whatever is configured", () => {
+    expect(inferenceThreads({ configured: 16, availableCores: 2 })).toBe(2);
+    expect(inferenceThreads({ lambdaMemoryMb: 10240, availableCores: 2 })).toBe(2);
+    expect(inferenceThreads({ availableCores: 3 })).toBe(3);
+    expect(inferenceThreads({ configured: 1, lambdaMemoryMb: 10240, availableCores: 6 })).toBe(1);
+  });
+});
+
+describe("model output sanitizing", () => {
+  const schema = getExtractionSchema("generic");
+
+  it("keeps ordinary values", () => {
+    const value = { title: "A", amounts: [{ value: 12.5, unit: "EUR", label: "total" }] };
+    expect(sanitizeModelValue(value, schema)).toEqual(value);
+  });
+
+  it("turns numbers JSON or DynamoDB cannot hold into null where the schema allows null", () => {
+    const value = { amounts: [{ value: Infinity }, { value: 1e200 }, { value: -1e-200 }, { value: 0 }] };
+    expect(sanitizeModelValue(value, schema)).toEqual({ amounts: [{ value: null }, { value: null }, { value: null }, { value: 0 }] });
+  });
+
+  it("rejects such numbers where the schema does not allow null", () => {
+    expect(() => sanitizeModelValue({ n: Infinity }, { type: "object", properties: { n: { type: "number" } } })).toThrow(ModelOutputError);
+  });
+});
+
+describe("prompts", () => {
+  const schema = getExtractionSchema("generic");
+
+  it("describe every schema field, nested ones included", () => {
+    const lines = describeFields(schema).join("\n");
+    for (const field of ["title", "documentType", "summary", "entities[].name", "dates[].date", "amounts[].value"]) {
+      expect(lines).toContain(`- ${field} (`);
+    }
+    expect(lines).toContain('"invoice"');
+  });
+
+  it("keep the system prompt independent of the chunk (so its KV cache is reused) and put the chunk in the user turn", () => {
+    const system = buildSystemPrompt(schema);
+    const user = buildUserPrompt({ text: "Hello world", pageStart: 2, pageEnd: 3 });
+    expect(system).not.toContain("Hello world");
+    expect(user).toContain("Hello world");
+    expect(user).toContain("pages 2-3");
+    expect(buildUserPrompt({ text: "x", pageStart: 4, pageEnd: 4 })).toContain("page 4");
+  });
+});
