@@ -386,8 +386,11 @@ export class LocalStepFunctions extends EventEmitter {
       (toleratedPercentage !== undefined && total > 0 && (failed / total) * 100 > toleratedPercentage) ||
       (toleratedCount !== undefined && failed > toleratedCount);
     if (exceeded) {
+      // AWS's cause stops at the first sentence; the twin adds the first child's error, since it has no console.
+      const first = records.find((record) => record.Status !== "SUCCEEDED");
       const error = new Error(
-        `The specified tolerated failure threshold was exceeded: ${failed} of ${total} child executions failed (Map Run ${mapRunArn})`,
+        `The specified tolerated failure threshold was exceeded: ${failed} of ${total} child executions failed ` +
+          `(Map Run ${mapRunArn}; first failure: ${String(first?.Error)}: ${String(first?.Cause).slice(0, 500)})`,
       );
       error.name = "States.ExceedToleratedFailureThreshold";
       throw error;

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import Ajv2020 from "ajv/dist/2020.js";
+import { PDFDocument, StandardFonts } from "pdf-lib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
+import type { LocalTwin as LocalTwinType } from "../infra/local/twin.ts";
+import { writeTinyModel } from "../models/random-llama.ts";
+
+/**
+ * End to end on the local twin: a PDF dropped into the local bucket runs through the workflow definition the stack
+ * deploys, with real pdf-parse, tiktoken and llama.cpp (the project's tiny random-weight model), into DynamoDB Local.
+ */
+process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+
+async function multiPagePdf(pages: number): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  const font = await pdf.embedFont(StandardFonts.Helvetica);
+  for (let p = 1; p <= pages; p++) {
+    const page = pdf.addPage();
+    for (let line = 0; line < 10; line++) {
+      page.drawText(`Page ${p}, line ${line}: Globex Corporation paid invoice ${p}${line} of ${100 + line} EUR on 2024-03-${10 + p}.`, {
+        x: 40, y: 760 - line * 22, size: 11, font,
+      });
+    }
+  }
+  return pdf.save();
+}
+
+describe("the local twin, end to end through llama.cpp", () => {
+  let dir: string;
+  let twin: LocalTwinType;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "llambda-e2e-"));
+    const model = await writeTinyModel(join(dir, "tiny.gguf"));
+    const { LocalTwin } = await import("../infra/local/twin.ts");
+    twin = await LocalTwin.start({
+      dataDir: join(dir, "data"),
+      modelPath: model.path,
+      chunkTokens: 60,
+      threads: 1,
+      maxOutputTokens: 768,
+      retryIntervalMs: 10,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await twin?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("turns a multi-page PDF upload into a COMPLETED item whose result validates against the schema", async () => {
+    const { documentId, key } = await twin.uploadBytes(await multiPagePdf(3), "uploads/e2e/three pages.pdf");
+    const item = await twin.waitForDocument(documentId);
+    expect(item?.status, JSON.stringify(item)).toBe("COMPLETED");
+    expect(item!.source).toMatchObject({ bucket: "llambda-local", key });
+    expect(item!.pages).toBe(3);
+    expect(item!.chunks!.total).toBeGreaterThan(1);
+    expect(item!.chunks).toEqual({ total: item!.chunks!.total, succeeded: item!.chunks!.total, failed: 0 });
+    expect(item!.modelId).toBe("tiny");
+    expect(item!.timings!.inferenceMs).toBeGreaterThan(0);
+    const validate = new Ajv2020.default({ strict: false }).compile(getExtractionSchema("generic"));
+    expect(validate(item!.result), JSON.stringify(validate.errors)).toBe(true);
+  }, 300_000);
+
+  it("ends a file that is not a PDF as FAILED with the typed error and its cause", async () => {
+    const { documentId } = await twin.uploadBytes(new TextEncoder().encode("just some text, not a PDF"), "uploads/e2e/fake.pdf");
+    const item = await twin.waitForDocument(documentId);
+    expect(item?.status).toBe("FAILED");
+    expect(item!.error).toBe("DocumentInputError");
+    expect(item!.cause).toContain("NOT_A_PDF");
+  }, 120_000);
+
+  it("starts one execution per object version even when the upload event arrives twice", async () => {
+    const { documentId, key } = await twin.uploadBytes(await multiPagePdf(1), "uploads/e2e/once.pdf");
+    await twin.waitForDocument(documentId);
+    const execution = twin.stepFunctions.executions().find((e) => e.input.includes(documentId))!;
+    const source = JSON.parse(execution.input).source as { bucket: string; key: string; etag: string; size: number };
+    const duplicate = objectCreatedEvent({
+      eventName: "ObjectCreated:Put",
+      eventTime: new Date().toISOString(),
+      s3: { bucket: { name: source.bucket }, object: { key, size: source.size, eTag: source.etag } },
+    });
+    const result = (await twin.lambda.invoke("arn:aws:lambda:us-east-1:000000000000:function:llambda-start", duplicate)) as { started: boolean };
+    expect(result.started).toBe(false);
+    expect(twin.stepFunctions.executions().filter((e) => e.input.includes(documentId))).toHaveLength(1);
+  }, 300_000);
+
+  it("creates the table from the stack's spec, with a NEW_AND_OLD_IMAGES stream", async () => {
+    const { Table } = await twin.dynamodb.send(new DescribeTableCommand({ TableName: "llambda-documents" }));
+    expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" });
+    expect(Table?.KeySchema).toEqual([{ AttributeName: "documentId", KeyType: "HASH" }]);
+  });
+});
