@@ -1,0 +1,54 @@
+import type { Node } from "constructs";
+
+/**
+ * Typed reads of CDK context (cdk.json "context", or `-c key=value` on the command line, where every value is a
+ * string). Only infra/app.ts reads context; the stack takes typed props.
+ */
+export const ContextKeys = {
+  modelId: "llambda:modelId",
+  /** Overrides the sha256 from models/models.json (for a model the manifest does not list). */
+  modelSha256: "llambda:modelSha256",
+  chunkTokens: "llambda:chunkTokens",
+  inferMemoryMb: "llambda:inferMemoryMb",
+  maxConcurrency: "llambda:maxConcurrency",
+  /** Reserved concurrency of the inference function; unset by default (accounts often have low limits). */
+  inferReservedConcurrency: "llambda:inferReservedConcurrency",
+  /** true: bucket (emptied), table and logs are deleted with the stack. Default false: they are retained. */
+  destroyOnRemoval: "llambda:destroyOnRemoval",
+  /** true: X-Ray tracing on the functions and the state machine. */
+  tracing: "llambda:tracing",
+  /** Extraction schema id (functions/schemas). */
+  schemaId: "llambda:schemaId",
+} as const;
+
+export class ContextError extends Error {
+  override name = "ContextError";
+}
+
+export function stringContext(node: Node, key: string): string | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" && typeof value !== "number") {
+    throw new ContextError(`Context ${key} must be a string, got ${JSON.stringify(value)}`);
+  }
+  const text = String(value).trim();
+  return text === "" ? undefined : text;
+}
+
+export function intContext(node: Node, key: string, range: { min: number; max: number }): number | undefined {
+  const text = stringContext(node, key);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ContextError(`Context ${key} must be an integer from ${range.min} to ${range.max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+export function boolContext(node: Node, key: string): boolean | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null || value === "") return undefined;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new ContextError(`Context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,462 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  Annotations,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  Duration,
+  IgnoreMode,
+  RemovalPolicy,
+  Size,
+  Stack,
+  type StackProps,
+} from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import type { Construct } from "constructs";
+import { EnvNames } from "../functions/shared/env-names.ts";
+import {
+  buildDocumentWorkflow,
+  defaultWorkflowSettings,
+  MapLabel,
+  type WorkflowSettings,
+} from "../statemachine/definition.ts";
+import { chunkBundlingExtras, handlerBundling, type HandlerBundlingExtras } from "./bundling.ts";
+import { otherModelFileExcludes, resolveModelArtifact, type ModelArtifact } from "./model-artifact.ts";
+import { BucketLayout, DocumentTable, uploadEventPattern } from "./specs.ts";
+
+/** The repository root: the NodejsFunction project root and the inference image's build context. */
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Where the Dockerfile puts the model inside the inference image. */
+export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
+
+export interface InferTuning {
+  /** ggml threads (EnvNames.threads); default derived by the handler from the memory size. */
+  threads?: number;
+  /** Context size per sequence, tokens (EnvNames.contextSize). */
+  contextSize?: number;
+  /** Maximum generated tokens per chunk (EnvNames.maxOutputTokens). */
+  maxOutputTokens?: number;
+}
+
+export interface LlambdaStackProps extends StackProps {
+  /** Model baked into the inference image: `models/<modelId>.gguf`, listed in models/models.json. */
+  modelId: string;
+  /** sha256 of the model file when models/models.json has none for modelId. */
+  modelSha256?: string;
+  /** Maximum tokens per chunk (tiktoken count), for the chunk function. */
+  chunkTokens: number;
+  /** Memory of the inference function, MB (128–10,240; the vCPU share grows with it). */
+  inferMemoryMb: number;
+  /** Concurrent child executions of the Distributed Map (= concurrent inference invocations). */
+  maxConcurrency: number;
+  /** Reserved concurrency of the inference function. Unset by default: new accounts have low concurrency limits. */
+  inferReservedConcurrency?: number;
+  /** /tmp of the inference function, MB. Default 1,024: the model is read from the image, not /tmp. */
+  inferEphemeralStorageMb?: number;
+  /** Optional inference tuning passed as environment variables. */
+  inferTuning?: InferTuning;
+  /** Extraction schema id for infer and merge (functions/schemas); the handlers' default when unset. */
+  schemaId?: string;
+  /** Overrides of the workflow settings (maxConcurrency comes from `maxConcurrency` unless overridden here). */
+  workflowSettings?: Partial<WorkflowSettings>;
+  /** Delete the bucket (emptying it), the table and the log groups with the stack. Default false: retain them. */
+  destroyOnRemoval?: boolean;
+  /** X-Ray tracing on the functions and the state machine. Default false. */
+  tracing?: boolean;
+  /** Days after which chunk texts and map results expire. Default 7. */
+  intermediateObjectsExpirationDays?: number;
+  /** Retention of the functions' and the state machine's logs. Default one month. */
+  logRetention?: logs.RetentionDays;
+  /** Repository root (tests only). */
+  repoRoot?: string;
+}
+
+const attributeTypes: Record<string, dynamodb.AttributeType> = {
+  S: dynamodb.AttributeType.STRING,
+  N: dynamodb.AttributeType.NUMBER,
+  B: dynamodb.AttributeType.BINARY,
+};
+
+const streamViewTypes: Record<string, dynamodb.StreamViewType> = {
+  NEW_AND_OLD_IMAGES: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+  NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE,
+  OLD_IMAGE: dynamodb.StreamViewType.OLD_IMAGE,
+  KEYS_ONLY: dynamodb.StreamViewType.KEYS_ONLY,
+};
+
+/** infra/specs.ts writes EventBridge patterns as JSON (`detail-type`); the CDK's EventPattern is camelCase. */
+export function toCdkEventPattern(pattern: Record<string, unknown>): events.EventPattern {
+  const keys: Record<string, keyof events.EventPattern> = {
+    version: "version",
+    id: "id",
+    "detail-type": "detailType",
+    source: "source",
+    account: "account",
+    time: "time",
+    region: "region",
+    resources: "resources",
+    detail: "detail",
+  };
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(pattern)) {
+    const cdkKey = keys[key];
+    if (cdkKey === undefined) throw new Error(`Unsupported EventBridge pattern field "${key}"`);
+    result[cdkKey] = value;
+  }
+  return result as events.EventPattern;
+}
+
+/** S3 key pattern for every object under a BucketLayout prefix (which ends with "/"). */
+const under = (prefix: string): string => `${prefix}*`;
+
+export class LlambdaStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly table: dynamodb.Table;
+  readonly stateMachine: sfn.StateMachine;
+  readonly startFunction: NodejsFunction;
+  readonly chunkFunction: NodejsFunction;
+  readonly mergeFunction: NodejsFunction;
+  readonly inferFunction: lambda.DockerImageFunction;
+  readonly uploadRule: events.Rule;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly model: ModelArtifact;
+  readonly workflowSettings: WorkflowSettings;
+
+  constructor(scope: Construct, id: string, props: LlambdaStackProps) {
+    super(scope, id, props);
+    validateProps(props);
+    const repoRoot = props.repoRoot ?? REPO_ROOT;
+    const destroy = props.destroyOnRemoval ?? false;
+    const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const tracing = props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const expiration = Duration.days(props.intermediateObjectsExpirationDays ?? 7);
+    const settings: WorkflowSettings = {
+      ...defaultWorkflowSettings,
+      maxConcurrency: props.maxConcurrency,
+      ...props.workflowSettings,
+    };
+    this.workflowSettings = settings;
+    // Resolved first: a bad model id fails before anything is bundled.
+    this.model = resolveModelArtifact(repoRoot, props.modelId, props.modelSha256);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Storage: one bucket (uploads, chunk manifests and texts, map results), one table of document items.
+    this.bucket = new s3.Bucket(this, "DocumentBucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: true,
+      eventBridgeEnabled: true,
+      lifecycleRules: [
+        ...[BucketLayout.chunksPrefix, BucketLayout.mapResultsPrefix].map((prefix) => ({
+          id: `expire-${prefix.replace(/\/$/, "")}`,
+          prefix,
+          expiration,
+          noncurrentVersionExpiration: Duration.days(1),
+        })),
+        { id: "abort-incomplete-multipart-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: "remove-expired-delete-markers", expiredObjectDeleteMarker: true },
+      ],
+      removalPolicy,
+      autoDeleteObjects: destroy,
+    });
+
+    const partitionKeyType = attributeTypes[DocumentTable.partitionKey.type];
+    const streamViewType = streamViewTypes[DocumentTable.streamViewType];
+    if (!partitionKeyType || !streamViewType || DocumentTable.billingMode !== "PAY_PER_REQUEST") {
+      throw new Error("infra/specs.ts DocumentTable has a key type, stream view or billing mode this stack does not map");
+    }
+    this.table = new dynamodb.Table(this, "DocumentTable", {
+      partitionKey: { name: DocumentTable.partitionKey.name, type: partitionKeyType },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      stream: streamViewType,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: !destroy,
+      removalPolicy,
+    });
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Functions.
+    const logGroupFor = (name: string): logs.LogGroup =>
+      new logs.LogGroup(this, `${name}Logs`, { retention: logRetention, removalPolicy });
+
+    const nodeFunction = (
+      name: string,
+      entry: string,
+      options: { memorySize: number; timeout: Duration; description: string; bundling?: HandlerBundlingExtras },
+    ): NodejsFunction => {
+      const entryPath = join(repoRoot, entry);
+      if (!existsSync(entryPath)) throw new Error(`${name}: handler entry ${entry} does not exist`);
+      for (const file of options.bundling?.copyFiles ?? []) {
+        if (!existsSync(join(repoRoot, file))) throw new Error(`${name}: bundling copies ${file}, which does not exist`);
+      }
+      return new NodejsFunction(this, name, {
+        entry: entryPath,
+        handler: "handler",
+        projectRoot: repoRoot,
+        depsLockFilePath: join(repoRoot, "package-lock.json"),
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: options.memorySize,
+        timeout: options.timeout,
+        description: options.description,
+        bundling: handlerBundling(options.bundling),
+        tracing,
+        logGroup: logGroupFor(name),
+      });
+    };
+
+    this.deadLetterQueue = new sqs.Queue(this, "UploadEventsDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+
+    this.startFunction = nodeFunction("StartFunction", "functions/start/handler.ts", {
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      description: "llambda: S3 Object Created event -> one document workflow execution per object version",
+    });
+    // EventBridge invokes asynchronously: Lambda retries a failing start, then parks the event in the queue.
+    this.startFunction.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetterQueue),
+    });
+
+    this.chunkFunction = nodeFunction("ChunkFunction", "functions/chunk/handler.ts", {
+      memorySize: 2048,
+      timeout: Duration.minutes(5),
+      description: "llambda: document text -> token-bounded chunks and a JSONL manifest",
+      bundling: chunkBundlingExtras,
+    });
+    this.chunkFunction.addEnvironment(EnvNames.chunkTokens, String(props.chunkTokens));
+
+    this.mergeFunction = nodeFunction("MergeFunction", "functions/merge/handler.ts", {
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      description: "llambda: Distributed Map results -> one document item",
+    });
+
+    this.inferFunction = new lambda.DockerImageFunction(this, "InferFunction", {
+      code: lambda.DockerImageCode.fromImageAsset(repoRoot, {
+        file: "functions/infer/Dockerfile",
+        platform: Platform.LINUX_ARM64,
+        buildArgs: { MODEL_ID: this.model.id, MODEL_SHA256: this.model.sha256 },
+        // Added after .dockerignore's allow-list: every model file but the selected one stays out of the context.
+        exclude: otherModelFileExcludes(repoRoot, this.model),
+        ignoreMode: IgnoreMode.DOCKER,
+      }),
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.inferMemoryMb,
+      timeout: Duration.seconds(900),
+      ephemeralStorageSize: Size.mebibytes(props.inferEphemeralStorageMb ?? 1024),
+      ...(props.inferReservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.inferReservedConcurrency }
+        : {}),
+      description: `llambda: chunk batch -> extracted JSON with ${this.model.id} (llama.cpp)`,
+      tracing,
+      logGroup: logGroupFor("InferFunction"),
+      environment: {
+        [EnvNames.modelPath]: INFER_MODEL_PATH,
+        [EnvNames.modelId]: this.model.id,
+        ...(props.inferTuning?.threads !== undefined ? { [EnvNames.threads]: String(props.inferTuning.threads) } : {}),
+        ...(props.inferTuning?.contextSize !== undefined
+          ? { [EnvNames.contextSize]: String(props.inferTuning.contextSize) }
+          : {}),
+        ...(props.inferTuning?.maxOutputTokens !== undefined
+          ? { [EnvNames.maxOutputTokens]: String(props.inferTuning.maxOutputTokens) }
+          : {}),
+      },
+    });
+    if (props.schemaId !== undefined) {
+      this.inferFunction.addEnvironment(EnvNames.schemaId, props.schemaId);
+      this.mergeFunction.addEnvironment(EnvNames.schemaId, props.schemaId);
+    }
+    this.annotateModel(this.inferFunction);
+    if (props.inferReservedConcurrency !== undefined && settings.maxConcurrency > props.inferReservedConcurrency) {
+      Annotations.of(this.inferFunction).addWarningV2(
+        "llambda:concurrencyAboveReserved",
+        `The Distributed Map runs up to ${settings.maxConcurrency} inferences at once but the inference function's ` +
+          `reserved concurrency is ${props.inferReservedConcurrency}: the excess is throttled and retried.`,
+      );
+    }
+
+    // Each grant sets the variable that names the resource it grants.
+    this.grantBucket(this.chunkFunction, { read: [BucketLayout.uploadsPrefix], write: [BucketLayout.chunksPrefix] });
+    this.grantBucket(this.inferFunction, { read: [BucketLayout.chunksPrefix] });
+    this.grantBucket(this.mergeFunction, { read: [BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix] });
+    this.table.grant(this.mergeFunction, "dynamodb:PutItem", "dynamodb:UpdateItem");
+    this.mergeFunction.addEnvironment(EnvNames.table, this.table.tableName);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // The workflow: statemachine/definition.ts, the same definition the local twin runs.
+    const stateMachineName = `${this.stackName}-document-workflow`;
+    const workflowLogs = new logs.LogGroup(this, "DocumentWorkflowLogs", { retention: logRetention, removalPolicy });
+    const definition = buildDocumentWorkflow(
+      {
+        chunkFunctionArn: this.chunkFunction.functionArn,
+        inferFunctionArn: this.inferFunction.functionArn,
+        mergeFunctionArn: this.mergeFunction.functionArn,
+        tableName: this.table.tableName,
+        bucketName: this.bucket.bucketName,
+      },
+      settings,
+    );
+    this.stateMachine = new sfn.StateMachine(this, "DocumentWorkflow", {
+      stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      // fromString infers no IAM and ignores `timeout` (the definition has its own TimeoutSeconds): see below.
+      definitionBody: sfn.DefinitionBody.fromString(this.toJsonString(definition)),
+      tracingEnabled: props.tracing ?? false,
+      logs: { destination: workflowLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+    });
+    this.grantWorkflow(this.stateMachine, stateMachineName);
+
+    this.stateMachine.grantStartExecution(this.startFunction);
+    this.startFunction.addEnvironment(EnvNames.stateMachineArn, this.stateMachine.stateMachineArn);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Uploads start the workflow: S3 -> EventBridge -> start function (which names the execution deterministically).
+    this.uploadRule = new events.Rule(this, "UploadRule", {
+      description: `llambda: objects created under s3://<bucket>/${BucketLayout.uploadsPrefix} start the document workflow`,
+      eventPattern: toCdkEventPattern(uploadEventPattern(this.bucket.bucketName)),
+    });
+    this.uploadRule.addTarget(
+      new targets.LambdaFunction(this.startFunction, {
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(2),
+        deadLetterQueue: this.deadLetterQueue,
+      }),
+    );
+
+    // ---------------------------------------------------------------------------------------------------------------
+    new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });
+    new CfnOutput(this, "UploadsPrefix", {
+      value: `s3://${this.bucket.bucketName}/${BucketLayout.uploadsPrefix}`,
+      description: "Copy documents here to process them",
+    });
+    new CfnOutput(this, "TableName", { value: this.table.tableName });
+    new CfnOutput(this, "TableStreamArn", { value: this.table.tableStreamArn ?? "" });
+    new CfnOutput(this, "StateMachineArn", { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, "StateMachineConsoleUrl", {
+      value:
+        `https://${Aws.REGION}.console.aws.amazon.com/states/home?region=${Aws.REGION}` +
+        `#/statemachines/view/${this.stateMachine.stateMachineArn}`,
+    });
+    new CfnOutput(this, "DeadLetterQueueUrl", {
+      value: this.deadLetterQueue.queueUrl,
+      description: "Upload events whose workflow could not be started",
+    });
+    new CfnOutput(this, "ModelId", { value: this.model.id });
+  }
+
+  /** Prefix-scoped S3 grants; the grantee also gets the bucket's name in its environment. */
+  private grantBucket(fn: lambda.Function, access: { read?: readonly string[]; write?: readonly string[] }): void {
+    for (const prefix of access.read ?? []) this.bucket.grantRead(fn, under(prefix));
+    for (const prefix of access.write ?? []) this.bucket.grantPut(fn, under(prefix));
+    fn.addEnvironment(EnvNames.bucket, this.bucket.bucketName);
+  }
+
+  /**
+   * The state machine role's permissions, spelled out because DefinitionBody.fromString infers none. The state
+   * machine's own ARN is built from its fixed name: referencing `stateMachineArn` here would be a dependency cycle.
+   */
+  private grantWorkflow(stateMachine: sfn.StateMachine, stateMachineName: string): void {
+    const statesArn = (resource: string, resourceName: string): string =>
+      this.formatArn({ service: "states", resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const functions = [this.chunkFunction, this.inferFunction, this.mergeFunction];
+    const statements = [
+      new iam.PolicyStatement({
+        sid: "InvokeWorkflowFunctions",
+        actions: ["lambda:InvokeFunction"],
+        resources: functions.flatMap((fn) => [fn.functionArn, `${fn.functionArn}:*`]),
+      }),
+      new iam.PolicyStatement({
+        sid: "UpdateDocumentItems",
+        actions: ["dynamodb:UpdateItem"],
+        resources: [this.table.tableArn],
+      }),
+      new iam.PolicyStatement({
+        sid: "ReadChunkManifests",
+        actions: ["s3:GetObject"],
+        resources: [this.bucket.arnForObjects(under(BucketLayout.chunksPrefix))],
+      }),
+      new iam.PolicyStatement({
+        sid: "WriteMapResults",
+        actions: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+        resources: [this.bucket.arnForObjects(under(BucketLayout.mapResultsPrefix))],
+      }),
+      new iam.PolicyStatement({
+        sid: "DistributedMapChildExecutions",
+        actions: ["states:StartExecution"],
+        resources: [statesArn("stateMachine", stateMachineName)],
+      }),
+      new iam.PolicyStatement({
+        sid: "DistributedMapExecutions",
+        actions: ["states:DescribeExecution", "states:StopExecution"],
+        resources: [statesArn("execution", `${stateMachineName}/*`), statesArn("execution", `${stateMachineName}:*`)],
+      }),
+      new iam.PolicyStatement({
+        sid: "DistributedMapRedrive",
+        actions: ["states:RedriveExecution"],
+        resources: [statesArn("execution", `${stateMachineName}/${MapLabel}:*`)],
+      }),
+      new iam.PolicyStatement({
+        sid: "DistributedMapRuns",
+        actions: ["states:DescribeMapRun", "states:ListMapRuns", "states:UpdateMapRun"],
+        resources: [statesArn("mapRun", `${stateMachineName}/*`), statesArn("execution", `${stateMachineName}:*`)],
+      }),
+    ];
+    for (const statement of statements) stateMachine.addToRolePolicy(statement);
+  }
+
+  private annotateModel(fn: lambda.Function): void {
+    const { id, relativePath, present, sha256Source, inManifest } = this.model;
+    if (!present) {
+      Annotations.of(fn).addWarningV2(
+        "llambda:modelMissing",
+        `Model file ${relativePath} does not exist: run \`npm run model:pull -- ${id}\` before \`cdk deploy\` ` +
+          `(the inference image build copies it).`,
+      );
+    }
+    if (sha256Source === "none") {
+      Annotations.of(fn).addWarningV2(
+        "llambda:modelUnverified",
+        `No sha256 for model "${id}" (${inManifest ? "models/models.json has none" : "not in models/models.json"}): ` +
+          "the inference image build refuses an unverified model. Add it to the manifest or pass " +
+          "`-c llambda:modelSha256=<hex>`.",
+      );
+    }
+  }
+}
+
+function validateProps(props: LlambdaStackProps): void {
+  const checks: Array<[boolean, string]> = [
+    [Number.isInteger(props.chunkTokens) && props.chunkTokens >= 64 && props.chunkTokens <= 100_000, "chunkTokens must be an integer from 64 to 100000"],
+    [Number.isInteger(props.inferMemoryMb) && props.inferMemoryMb >= 128 && props.inferMemoryMb <= 10_240, "inferMemoryMb must be an integer from 128 to 10240"],
+    [Number.isInteger(props.maxConcurrency) && props.maxConcurrency >= 1 && props.maxConcurrency <= 10_000, "maxConcurrency must be an integer from 1 to 10000"],
+    [props.inferReservedConcurrency === undefined || (Number.isInteger(props.inferReservedConcurrency) && props.inferReservedConcurrency >= 1), "inferReservedConcurrency must be a positive integer"],
+    [props.inferEphemeralStorageMb === undefined || (props.inferEphemeralStorageMb >= 512 && props.inferEphemeralStorageMb <= 10_240), "inferEphemeralStorageMb must be from 512 to 10240"],
+  ];
+  const failed = checks.filter(([ok]) => !ok).map(([, message]) => message);
+  if (failed.length > 0) throw new Error(`Invalid LlambdaStack props: ${failed.join("; ")}`);
+}
