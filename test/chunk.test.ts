@@ -1,0 +1,426 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PDFDocument, StandardFonts, rgb } from "pdf-lib";
+import { DocumentInputError } from "../functions/shared/errors.ts";
+import type { ChunkItem } from "../functions/shared/contracts.ts";
+import {
+  DocumentInputCodes,
+  extractDocumentText,
+  extractPages,
+  hasPdfHeader,
+  tidyText,
+} from "../functions/chunk/pdf-text.ts";
+import { chunkPages, MAX_RUN_CHARS, segmentStarts, utf8Length, type Chunk } from "../functions/chunk/chunker.ts";
+import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
+import { buildManifest, chunkTextKey, DEFAULT_INLINE_TEXT_LIMIT_BYTES, manifestKey } from "../functions/chunk/manifest.ts";
+import { chunkDocument } from "../functions/chunk/chunk-document.ts";
+import { DOMMatrix2D } from "../functions/chunk/dom-polyfill.ts";
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Fixtures
+
+/** A PDF whose pages hold the given lines (Helvetica 12pt, top down); an empty page list entry is a blank page. */
+async function pdfWithPages(pages: string[][]): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  for (const lines of pages) {
+    const page = doc.addPage([612, 792]);
+    lines.forEach((line, k) => page.drawText(line, { x: 50, y: 740 - k * 18, size: 12, font }));
+  }
+  return doc.save();
+}
+
+/** Words tagged with their page, so a chunk's words tell which pages it spans: p2w13 is page 2's 13th word. */
+function taggedWords(page: number, count: number): string[] {
+  return Array.from({ length: count }, (_, k) => `p${page}w${k}`);
+}
+
+/** A hand-written PDF: pdf-lib cannot encrypt, and the header/xref must be exact for pdf.js to reach the /Encrypt. */
+function rawPdf(objects: string[], trailerExtra = ""): Uint8Array {
+  let out = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  objects.forEach((body, k) => {
+    offsets.push(out.length);
+    out += `${k + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  out += offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n \n`).join("");
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${trailerExtra} >>\nstartxref\n${xref}\n%%EOF\n`;
+  return new TextEncoder().encode(out);
+}
+
+async function inputError(promise: Promise<unknown>): Promise<DocumentInputError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(DocumentInputError);
+  const typed = error as DocumentInputError;
+  expect(typed.name).toBe("DocumentInputError");
+  expect(typed.message.startsWith(`${typed.code}: `)).toBe(true);
+  return typed;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function wordsOf(text: string): string[] {
+  return text.split(/\s+/).filter((word) => word !== "");
+}
+
+/** The properties every chunking must have, whatever the input. */
+function expectValidChunks(chunks: Chunk[], pages: string[], maxTokens: number, counter: TokenCounter): void {
+  chunks.forEach((chunk, k) => {
+    expect(chunk.index).toBe(k);
+    expect(chunk.tokenCount).toBeLessThanOrEqual(maxTokens);
+    expect(chunk.tokenCount).toBe(counter.count(chunk.text));
+    expect(chunk.text).toBe(chunk.text.trim());
+    expect(chunk.text).not.toBe("");
+    expect(chunk.text).not.toMatch(LONE_SURROGATE);
+    expect(chunk.pageStart).toBeGreaterThanOrEqual(1);
+    expect(chunk.pageEnd).toBeGreaterThanOrEqual(chunk.pageStart);
+    expect(chunk.pageEnd).toBeLessThanOrEqual(pages.length);
+    const previous = chunks[k - 1];
+    if (previous) expect(chunk.pageStart).toBeGreaterThanOrEqual(previous.pageEnd);
+  });
+  // No text lost: all non-whitespace content, in order.
+  const strip = (text: string): string => text.replace(/\s+/g, "");
+  expect(strip(chunks.map((chunk) => chunk.text).join(""))).toBe(strip(pages.join("")));
+}
+
+let tokenizer: Tokenizer;
+beforeAll(() => {
+  tokenizer = createCl100kTokenizer();
+});
+afterAll(() => tokenizer.dispose());
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+describe("extractPages", () => {
+  it("returns one tidied text per page, with each page's own words", async () => {
+    const pages = [1, 2, 3].map((page) => [
+      `Page ${page} alpha${page} beta${page}`,
+      `Second    line gamma${page}`,
+      `Caf\u00e9 delta${page}`,
+    ]);
+    const bytes = await pdfWithPages(pages);
+    const { pages: texts } = await extractPages(bytes);
+    expect(texts).toHaveLength(3);
+    texts.forEach((text, k) => {
+      const page = k + 1;
+      expect(wordsOf(text)).toEqual(expect.arrayContaining([`alpha${page}`, `beta${page}`, `gamma${page}`, `delta${page}`]));
+      for (const other of [1, 2, 3].filter((p) => p !== page)) expect(text).not.toContain(`alpha${other}`);
+      expect(text).toContain("Second line"); // runs of spaces collapsed
+      expect(text).not.toMatch(/ {2}|\t/);
+      expect(text).toBe(text.normalize("NFC"));
+    });
+    // The caller's bytes are not handed over to pdf.js (which transfers the buffer it is given).
+    expect(bytes.byteLength).toBeGreaterThan(0);
+    expect(hasPdfHeader(bytes)).toBe(true);
+  });
+
+  it("keeps blank pages as empty strings so page numbers stay aligned", async () => {
+    const { pages } = await extractPages(await pdfWithPages([["first page"], [], ["third page"]]));
+    expect(pages).toEqual(["first page", "", "third page"]);
+  });
+
+  it("rejects an empty object with EMPTY_FILE", async () => {
+    expect((await inputError(extractPages(new Uint8Array()))).code).toBe(DocumentInputCodes.EmptyFile);
+  });
+
+  it("rejects bytes without a %PDF- header with NOT_A_PDF", async () => {
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(100).fill(0)]);
+    expect((await inputError(extractPages(png))).code).toBe(DocumentInputCodes.NotAPdf);
+    const text = new TextEncoder().encode("Just some text that is not a PDF at all.");
+    expect((await inputError(extractPages(text))).code).toBe(DocumentInputCodes.NotAPdf);
+    // The header may start anywhere in the first 1024 bytes, not later.
+    const late = new Uint8Array(2000);
+    late.set(new TextEncoder().encode("%PDF-1.7"), 1500);
+    expect((await inputError(extractPages(late))).code).toBe(DocumentInputCodes.NotAPdf);
+  });
+
+  it("rejects a PDF that only draws shapes with NO_TEXT_LAYER and says OCR is not done", async () => {
+    const doc = await PDFDocument.create();
+    doc.addPage().drawRectangle({ x: 50, y: 50, width: 200, height: 100, color: rgb(0.2, 0.4, 0.8) });
+    doc.addPage();
+    const error = await inputError(extractPages(await doc.save()));
+    expect(error.code).toBe(DocumentInputCodes.NoTextLayer);
+    expect(error.message).toMatch(/OCR/);
+  });
+
+  it("rejects truncated and garbled PDFs with CORRUPT", async () => {
+    const bytes = await pdfWithPages([taggedWords(1, 10), taggedWords(2, 10)]);
+    for (const fraction of [0.3, 0.6, 0.9]) {
+      const truncated = bytes.slice(0, Math.floor(bytes.length * fraction));
+      expect((await inputError(extractPages(truncated))).code).toBe(DocumentInputCodes.Corrupt);
+    }
+    const garbled = new Uint8Array(bytes);
+    for (let k = 20; k < garbled.length; k += 7) garbled[k] = ((garbled[k] as number) * 31 + 7) & 0xff;
+    expect((await inputError(extractPages(garbled))).code).toBe(DocumentInputCodes.Corrupt);
+    const headerOnly = new TextEncoder().encode(`%PDF-1.7\n${"garbage ".repeat(200)}`);
+    expect((await inputError(extractPages(headerOnly))).code).toBe(DocumentInputCodes.Corrupt);
+  });
+
+  it("rejects a password-protected PDF with ENCRYPTED", async () => {
+    // Standard security handler with made-up O/U entries: the empty user password does not open it.
+    const id = "0123456789abcdef0123456789abcdef";
+    const encrypted = rawPdf(
+      [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        `<< /Filter /Standard /V 1 /R 2 /O <${"ab".repeat(32)}> /U <${"cd".repeat(32)}> /P -4 >>`,
+      ],
+      `/Encrypt 4 0 R /ID [<${id}><${id}>]`,
+    );
+    expect((await inputError(extractPages(encrypted))).code).toBe(DocumentInputCodes.Encrypted);
+  });
+});
+
+describe("extractDocumentText", () => {
+  const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+  it("reads .txt and .md keys as one page of UTF-8 text, keeping indentation", async () => {
+    const { pages } = await extractDocumentText(utf8("\uFEFFTitle\r\n\r\n\r\n\r\n    code block  \r\nend\n"), {
+      key: "inbox/notes.TXT",
+    });
+    expect(pages).toEqual(["Title\n\n    code block\nend"]);
+    expect((await extractDocumentText(utf8("# Heading\n\nBody"), { key: "a/readme.md" })).pages).toEqual([
+      "# Heading\n\nBody",
+    ]);
+  });
+
+  it("rejects empty, whitespace-only and non-UTF-8 text files", async () => {
+    expect((await inputError(extractDocumentText(new Uint8Array(), { key: "a.txt" }))).code).toBe("EMPTY_FILE");
+    expect((await inputError(extractDocumentText(utf8(" \n\t\n"), { key: "a.txt" }))).code).toBe("EMPTY_FILE");
+    const latin1 = Uint8Array.from([0x63, 0x61, 0x66, 0xe9]); // "café" in ISO-8859-1
+    expect((await inputError(extractDocumentText(latin1, { key: "a.txt" }))).code).toBe("NOT_UTF8");
+  });
+
+  it("treats every other key as a PDF", async () => {
+    expect((await inputError(extractDocumentText(utf8("hello"), { key: "a.pdf" }))).code).toBe("NOT_A_PDF");
+    expect((await inputError(extractDocumentText(utf8("hello"), { key: "no-extension" }))).code).toBe("NOT_A_PDF");
+    const bytes = await pdfWithPages([["from a pdf"]]);
+    expect((await extractDocumentText(bytes, { key: "upload.bin" })).pages).toEqual(["from a pdf"]);
+  });
+});
+
+describe("tidyText", () => {
+  it("normalizes to NFC, collapses spaces, keeps paragraph breaks as one blank line, trims", () => {
+    expect(tidyText("  Cafe\u0301 \t\u00a0 au   lait \r\nnext line\r\n\r\n\r\n\r\nnew  paragraph \f end\u0000  ")).toBe(
+      "Café au lait\nnext line\n\nnew paragraph\nend",
+    );
+    expect(tidyText("a\u2029b\u2028c")).toBe("a\n\nb\nc");
+    expect(tidyText(" \n \n ")).toBe("");
+  });
+});
+
+describe("chunkPages", () => {
+  /** A multi-page document: three paragraphs of tagged words per page, one blank page. */
+  const documentPages = [1, 2, 3, 4, 5].map((page) =>
+    page === 3
+      ? ""
+      : [0, 1, 2]
+          .map((paragraph) =>
+            taggedWords(page, 60)
+              .slice(paragraph * 20, paragraph * 20 + 20)
+              .join(" ")
+              .concat("."),
+          )
+          .join("\n\n"),
+  );
+
+  it("keeps every chunk within maxTokens, loses no text, and gives correct, monotone page ranges", () => {
+    const maxTokens = 50;
+    const chunks = chunkPages(documentPages, { maxTokens, tokenizer });
+    expect(chunks.length).toBeGreaterThan(1);
+    expectValidChunks(chunks, documentPages, maxTokens, tokenizer);
+    // Every word lies on a page inside its chunk's range.
+    for (const chunk of chunks) {
+      for (const word of wordsOf(chunk.text)) {
+        const page = Number(/^p(\d+)w/.exec(word)?.[1]);
+        expect(page).toBeGreaterThanOrEqual(chunk.pageStart);
+        expect(page).toBeLessThanOrEqual(chunk.pageEnd);
+      }
+    }
+    // The blank page 3 contributes nothing.
+    expect(chunks.some((chunk) => chunk.pageStart === 3 || chunk.pageEnd === 3)).toBe(false);
+  });
+
+  it("packs paragraphs across pages into one chunk when they fit", () => {
+    const chunks = chunkPages(["First page.", "", "Third page.\n\nAnother paragraph."], { maxTokens: 1000, tokenizer });
+    expect(chunks).toEqual([
+      {
+        index: 0,
+        pageStart: 1,
+        pageEnd: 3,
+        tokenCount: tokenizer.count("First page.\n\nThird page.\n\nAnother paragraph."),
+        text: "First page.\n\nThird page.\n\nAnother paragraph.",
+      },
+    ]);
+  });
+
+  it("is deterministic", () => {
+    const first = chunkPages(documentPages, { maxTokens: 40, tokenizer });
+    const another = createCl100kTokenizer();
+    try {
+      expect(chunkPages([...documentPages], { maxTokens: 40, tokenizer: another })).toEqual(first);
+    } finally {
+      another.dispose();
+    }
+  });
+
+  it("splits an oversized paragraph at sentence boundaries before anything else", () => {
+    const sentences = Array.from({ length: 30 }, (_, k) => `Sentence ${k} ends here.`);
+    const pages = [sentences.join(" ")];
+    const chunks = chunkPages(pages, { maxTokens: 30, tokenizer });
+    expectValidChunks(chunks, pages, 30, tokenizer);
+    for (const chunk of chunks) expect(chunk.text).toMatch(/^Sentence \d+ ends here\.( Sentence \d+ ends here\.)*$/);
+  });
+
+  it("splits a paragraph without spaces (emoji, CJK) longer than maxTokens without breaking a code point", () => {
+    const emoji = "😀🎉👍🏽🚀🌍".repeat(40);
+    const cjk = "日本語の文章は空白を使わずに書かれます".repeat(30);
+    const family = "👨‍👩‍👧".repeat(60); // one grapheme cluster of five code points each
+    for (const text of [emoji, cjk, family, `${emoji}${cjk}`]) {
+      const pages = [text];
+      const maxTokens = 16;
+      const chunks = chunkPages(pages, { maxTokens, tokenizer });
+      expect(chunks.length).toBeGreaterThan(1);
+      expectValidChunks(chunks, pages, maxTokens, tokenizer);
+      expect(chunks.map((chunk) => chunk.text).join("")).toBe(text);
+    }
+    // Grapheme clusters stay whole when they fit.
+    for (const chunk of chunkPages([family], { maxTokens: 16, tokenizer })) expect(chunk.text).toMatch(/^(👨‍👩‍👧)+$/);
+  });
+
+  it("cuts a grapheme cluster that alone exceeds maxTokens at code points", () => {
+    const zalgo = `a${"\u0301\u0302\u0303".repeat(40)}`;
+    const chunks = chunkPages([zalgo], { maxTokens: 8, tokenizer });
+    expectValidChunks(chunks, [zalgo], 8, tokenizer);
+    expect(chunks.map((chunk) => chunk.text).join("")).toBe(zalgo);
+  });
+
+  it("handles long runs without whitespace quickly (tiktoken is quadratic in a run's length)", () => {
+    const blob = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(2000); // 70,000 letters, no break
+    const pages = [`Before the blob.\n\n${blob} after.\n\nNext paragraph.`];
+    const started = performance.now();
+    const chunks = chunkPages(pages, { maxTokens: 500, tokenizer });
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expectValidChunks(chunks, pages, 500, tokenizer);
+    for (const chunk of chunks) expect(chunk.text.length).toBeLessThanOrEqual(MAX_RUN_CHARS + 100);
+  });
+
+  it("accepts any token counter and packs greedily by its exact counts", () => {
+    const characters: TokenCounter = { count: (text) => text.length };
+    const chunks = chunkPages(["aaaa bbbb", "cccc\n\ndddd eeee ffff"], { maxTokens: 10, tokenizer: characters });
+    expect(chunks.map(({ text, pageStart, pageEnd }) => [text, pageStart, pageEnd])).toEqual([
+      ["aaaa bbbb", 1, 1],
+      ["cccc\n\ndddd", 2, 2],
+      ["eeee ffff", 2, 2],
+    ]);
+  });
+
+  it("returns no chunks for no text and rejects a budget below 4 tokens", () => {
+    expect(chunkPages(["", "  \n\n  "], { maxTokens: 100, tokenizer })).toEqual([]);
+    expect(() => chunkPages(["text"], { maxTokens: 3, tokenizer })).toThrow(RangeError);
+    expect(() => chunkPages(["text"], { maxTokens: 10.5, tokenizer })).toThrow(RangeError);
+  });
+});
+
+describe("chunker helpers", () => {
+  it("segments long text in windows exactly as one Intl.Segmenter pass does", () => {
+    const text = Array.from({ length: 200 }, (_, k) => `Mr. Smith said ${k} 👨‍👩‍👧 日本語の文です。 Ok? `).join("");
+    for (const granularity of ["grapheme", "word", "sentence"] as const) {
+      const segmenter = new Intl.Segmenter("en", { granularity });
+      expect(segmentStarts(segmenter, text)).toEqual([...segmenter.segment(text)].map((segment) => segment.index));
+    }
+  });
+
+  it("measures UTF-8 length like Buffer.byteLength", () => {
+    for (const text of ["", "abc", "é", "日本", "😀", "a\uD800b", "\uDC00"]) {
+      expect(utf8Length(text)).toBe(Buffer.byteLength(text, "utf8"));
+    }
+  });
+
+  it("installs a 2-D DOMMatrix that pdf.js can load with", () => {
+    expect(typeof (globalThis as { DOMMatrix?: unknown }).DOMMatrix).toBe("function");
+    const matrix = new DOMMatrix2D([2, 0, 0, 3, 10, 20]);
+    const inverse = matrix.inverse();
+    const identity = matrix.multiply(inverse);
+    expect([identity.a, identity.b, identity.c, identity.d, identity.e, identity.f]).toEqual([1, 0, 0, 1, 0, 0]);
+    expect(new DOMMatrix2D().translate(5, 6).scale(2).multiply(new DOMMatrix2D([1, 0, 0, 1, 1, 1])).e).toBe(7);
+  });
+});
+
+describe("buildManifest", () => {
+  const chunk = (index: number, text: string): Chunk => ({ index, pageStart: index + 1, pageEnd: index + 2, tokenCount: 7, text });
+
+  it("inlines small texts, moves large ones to textLocation, and writes one ChunkItem per JSONL line", () => {
+    const large = "x".repeat(DEFAULT_INLINE_TEXT_LIMIT_BYTES);
+    const tricky = 'quotes " and \\ backslash\nnew line\u2028separator 😀';
+    const manifest = buildManifest([chunk(0, "small"), chunk(1, large), chunk(2, tricky)], {
+      documentId: "doc-1",
+      bucket: "work-bucket",
+    });
+    expect(manifest.location).toEqual({ bucket: "work-bucket", key: "chunks/doc-1/manifest.jsonl" });
+    expect(manifest.largeTexts).toEqual([{ location: { bucket: "work-bucket", key: "chunks/doc-1/1.txt" }, text: large }]);
+
+    expect(manifest.body.endsWith("\n")).toBe(true);
+    const lines = manifest.body.split("\n");
+    expect(lines.pop()).toBe("");
+    const items = lines.map((line) => JSON.parse(line) as ChunkItem);
+    expect(items).toEqual(manifest.items);
+    expect(items).toEqual([
+      { documentId: "doc-1", index: 0, pageStart: 1, pageEnd: 2, tokenCount: 7, text: "small" },
+      {
+        documentId: "doc-1",
+        index: 1,
+        pageStart: 2,
+        pageEnd: 3,
+        tokenCount: 7,
+        textLocation: { bucket: "work-bucket", key: "chunks/doc-1/1.txt" },
+      },
+      { documentId: "doc-1", index: 2, pageStart: 3, pageEnd: 4, tokenCount: 7, text: tricky },
+    ]);
+  });
+
+  it("measures the limit on the text's JSON encoding in UTF-8", () => {
+    const limit = 100;
+    const exact = "é".repeat(49); // 98 bytes + 2 quotes = 100
+    const over = `${"a".repeat(97)}"`; // 97 + 2 (escaped quote) + 2 quotes = 101
+    const manifest = buildManifest([chunk(0, exact), chunk(1, over)], {
+      documentId: "d",
+      bucket: "b",
+      inlineTextLimitBytes: limit,
+    });
+    expect(manifest.items.map((item) => item.text !== undefined)).toEqual([true, false]);
+  });
+
+  it("names keys after the document", () => {
+    expect(manifestKey("abc")).toBe("chunks/abc/manifest.jsonl");
+    expect(chunkTextKey("abc", 12)).toBe("chunks/abc/12.txt");
+    expect(() => manifestKey("")).toThrow(RangeError);
+  });
+});
+
+describe("chunkDocument", () => {
+  it("turns PDF bytes into a manifest with counts", async () => {
+    const pages = [1, 2, 3, 4].map((page) => [taggedWords(page, 12).join(" "), taggedWords(page, 24).slice(12).join(" ")]);
+    const result = await chunkDocument(await pdfWithPages(pages), {
+      documentId: "doc-42",
+      sourceKey: "uploads/report.pdf",
+      bucket: "work",
+      maxTokens: 64,
+      tokenizer,
+    });
+    expect(result.pageCount).toBe(4);
+    expect(result.chunkCount).toBe(result.manifest.items.length);
+    expect(result.chunkCount).toBeGreaterThan(1);
+    expect(result.tokenCount).toBe(result.manifest.items.reduce((sum, item) => sum + item.tokenCount, 0));
+    expect(result.ms).toBeGreaterThanOrEqual(0);
+    expect(result.manifest.largeTexts).toEqual([]);
+    const text = result.manifest.items.map((item) => item.text).join(" ");
+    expect(wordsOf(text)).toEqual(pages.flat().flatMap(wordsOf));
+    expect(result.manifest.items.every((item) => item.documentId === "doc-42")).toBe(true);
+  });
+});
