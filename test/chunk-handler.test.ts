@@ -1,50 +1,37 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { createServer } from "node:net";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { promisify } from "node:util";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import type { ChunkItem, ChunkTaskOutput, WorkflowInput } from "../functions/shared/contracts.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
+import { chunkBundlingExtras } from "../infra/bundling.ts";
+import { esmDefine, esmRequireBanner, mainFields, neverBundle, nodeTarget } from "../infra/esbuild-options.ts";
+import { freePort, startS3, type S3Server } from "../infra/local/services.ts";
 
 /**
  * The chunk handler end to end against s3rver: GetObject of the upload, PutObject of the large texts and the manifest.
  * The handler reads its configuration at module load, so the environment is set before it is imported.
  */
 
-const require = createRequire(import.meta.url);
-type S3rverInstance = { run(): Promise<unknown>; close(): Promise<void> };
-const S3rver = require("s3rver") as new (options: object) => S3rverInstance;
-
 const uploads = "uploads";
 const work = "work";
 const maxTokens = 12_000;
 
-let server: S3rverInstance;
+let server: S3Server;
 let directory: string;
 let s3: S3Client;
 let handler: (event: WorkflowInput) => Promise<ChunkTaskOutput>;
 const savedEnv = { ...process.env };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), "llambda-chunk-"));
-  const port = await freePort();
-  server = new S3rver({ port, address: "127.0.0.1", directory, silent: true });
-  await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
+  server = await startS3(directory, await freePort());
+  const endpoint = server.url;
   Object.assign(process.env, {
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "S3RVER",
@@ -181,4 +168,42 @@ describe("chunk handler", () => {
       TypeError,
     );
   });
+
+  it("works as the Lambda bundle too: esbuild output with its copied files, loaded away from node_modules", async () => {
+    // Same esbuild settings as the stack's NodejsFunction; a bundle that only works next to node_modules would pass
+    // the tests above and fail its init in Lambda (pdf.js's DOMMatrix, tiktoken's wasm, the pdf.js worker).
+    const bundleDir = mkdtempSync(join(tmpdir(), "llambda-chunk-bundle-"));
+    try {
+      await build({
+        entryPoints: ["functions/chunk/handler.ts"],
+        outfile: join(bundleDir, "index.mjs"),
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: nodeTarget,
+        mainFields,
+        banner: { js: esmRequireBanner },
+        define: esmDefine,
+        external: neverBundle,
+        logLevel: "error",
+      });
+      for (const file of chunkBundlingExtras.copyFiles ?? []) copyFileSync(file, join(bundleDir, basename(file)));
+      const doc = await PDFDocument.create();
+      const font = await doc.embedFont(StandardFonts.Helvetica);
+      doc.addPage().drawText("Bundled extraction works.", { x: 50, y: 700, size: 12, font });
+      const event = await upload("in/bundled.pdf", await doc.save());
+      const script = `const { handler } = await import(${JSON.stringify(join(bundleDir, "index.mjs"))}); ` +
+        `process.stdout.write(JSON.stringify(await handler(${JSON.stringify(event)})));`;
+      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: bundleDir,
+        env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" },
+      });
+      const output = JSON.parse(stdout.slice(stdout.indexOf('{"manifest"'))) as ChunkTaskOutput;
+      expect(output).toMatchObject({ chunkCount: 1, pageCount: 1 });
+      const items = parseManifest((await read(work, output.manifest.key)).body);
+      expect(items[0]?.text).toBe("Bundled extraction works.");
+    } finally {
+      rmSync(bundleDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
