@@ -31,3 +31,22 @@ export const esmDefine: Record<string, string> = {
 
 /** Packages that must never be bundled: native addons that locate their binaries relative to their own files. */
 export const neverBundle = ["node-llama-cpp"];
+
+/**
+ * esbuild options for one handler bundled into one ESM file, for callers that run esbuild themselves (the inference
+ * image build, and tests that prove a bundle works). NodejsFunction gets the same settings through bundling.ts.
+ */
+export function handlerBuildOptions(entryPoint: string, outfile: string) {
+  return {
+    entryPoints: [entryPoint],
+    outfile,
+    bundle: true,
+    platform: "node" as const,
+    format: "esm" as const,
+    target: nodeTarget,
+    mainFields,
+    banner: { js: esmRequireBanner },
+    define: esmDefine,
+    external: neverBundle,
+  };
+}

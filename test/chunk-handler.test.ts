@@ -10,7 +10,7 @@ import { PDFDocument, StandardFonts } from "pdf-lib";
 import type { ChunkItem, ChunkTaskOutput, WorkflowInput } from "../functions/shared/contracts.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { chunkBundlingExtras } from "../infra/bundling.ts";
-import { esmDefine, esmRequireBanner, mainFields, neverBundle, nodeTarget } from "../infra/esbuild-options.ts";
+import { handlerBuildOptions } from "../infra/esbuild-options.ts";
 import { freePort, startS3, type S3Server } from "../infra/local/services.ts";
 
 /**
@@ -174,19 +174,7 @@ describe("chunk handler", () => {
     // the tests above and fail its init in Lambda (pdf.js's DOMMatrix, tiktoken's wasm, the pdf.js worker).
     const bundleDir = mkdtempSync(join(tmpdir(), "llambda-chunk-bundle-"));
     try {
-      await build({
-        entryPoints: ["functions/chunk/handler.ts"],
-        outfile: join(bundleDir, "index.mjs"),
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: nodeTarget,
-        mainFields,
-        banner: { js: esmRequireBanner },
-        define: esmDefine,
-        external: neverBundle,
-        logLevel: "error",
-      });
+      await build({ ...handlerBuildOptions("functions/chunk/handler.ts", join(bundleDir, "index.mjs")), logLevel: "error" });
       for (const file of chunkBundlingExtras.copyFiles ?? []) copyFileSync(file, join(bundleDir, basename(file)));
       const doc = await PDFDocument.create();
       const font = await doc.embedFont(StandardFonts.Helvetica);

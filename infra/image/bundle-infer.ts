@@ -7,7 +7,7 @@
  */
 import { build } from "esbuild";
 import { resolve } from "node:path";
-import { esmDefine, esmRequireBanner, mainFields, neverBundle, nodeTarget } from "../esbuild-options.ts";
+import { handlerBuildOptions } from "../esbuild-options.ts";
 
 const outDir = process.argv[2];
 if (!outDir) {
@@ -16,16 +16,7 @@ if (!outDir) {
 }
 
 const result = await build({
-  entryPoints: [resolve("functions/infer/handler.ts")],
-  outfile: resolve(outDir, "handler.mjs"),
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: nodeTarget,
-  mainFields,
-  banner: { js: esmRequireBanner },
-  define: esmDefine,
-  external: neverBundle,
+  ...handlerBuildOptions(resolve("functions/infer/handler.ts"), resolve(outDir, "handler.mjs")),
   minify: true,
   sourcemap: true,
   sourcesContent: false,
