@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PDFDocument, StandardFonts, rgb } from "pdf-lib";
-import { DocumentInputError } from "../functions/shared/errors.ts";
+import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import type { ChunkItem } from "../functions/shared/contracts.ts";
 import {
-  DocumentInputCodes,
   extractDocumentText,
   extractPages,
   hasPdfHeader,

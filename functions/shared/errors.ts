@@ -14,11 +14,31 @@ export class ConfigurationError extends LlambdaError {
   override readonly name = "ConfigurationError";
 }
 
+/**
+ * Why an uploaded object cannot be turned into text. The code is the prefix of the DocumentInputError's message
+ * (`"<CODE>: ..."`) and its `code` property; the workflow records it on the failed document.
+ */
+export const DocumentInputCodes = {
+  /** The object has 0 bytes. */
+  EmptyFile: "EMPTY_FILE",
+  /** No `%PDF-` header in the first 1024 bytes (and the key is not a plain-text file). */
+  NotAPdf: "NOT_A_PDF",
+  /** The PDF needs a password to open. */
+  Encrypted: "ENCRYPTED",
+  /** The PDF has a header but its structure cannot be read (truncated, garbled). */
+  Corrupt: "CORRUPT",
+  /** The PDF opens but no page has text: a scan. OCR is not done. */
+  NoTextLayer: "NO_TEXT_LAYER",
+  /** A `.txt`/`.md` object that is not valid UTF-8. */
+  NotUtf8: "NOT_UTF8",
+} as const;
+export type DocumentInputCode = (typeof DocumentInputCodes)[keyof typeof DocumentInputCodes];
+
 /** The uploaded object cannot be turned into text (not a PDF, empty, no text layer, ...). Never retried. */
 export class DocumentInputError extends LlambdaError {
   override readonly name = "DocumentInputError";
   constructor(
-    readonly code: string,
+    readonly code: DocumentInputCode,
     message: string,
     options?: { cause?: unknown },
   ) {
