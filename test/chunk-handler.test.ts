@@ -123,7 +123,7 @@ describe("chunk handler", () => {
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((entry) => entry.message === "Document chunked");
-    expect(summary).toMatchObject({ level: "INFO", documentId: event.documentId, chunkCount: 1, pageCount: 3 });
+    expect(summary).toMatchObject({ level: "INFO", document: event.documentId, chunkCount: 1, pageCount: 3 });
     expect(logged).not.toContain("zebra");
   });
 

@@ -21,7 +21,7 @@ const UPLOAD_CONCURRENCY = 8;
 export async function handler(event: WorkflowInput): Promise<ChunkTaskOutput> {
   const { documentId, source } = parseInput(event);
   logger.resetKeys();
-  logger.appendKeys({ documentId });
+  logger.appendKeys({ document: documentId });
   try {
     const bytes = await getObjectBytes(source);
     const result = await chunkDocument(bytes, { documentId, sourceKey: source.key, bucket, maxTokens, tokenizer });
