@@ -1,4 +1,4 @@
-import { getLlama, LlamaChatSession, type Llama, type LlamaContext, type LlamaJsonSchemaGrammar, type LlamaModel } from "node-llama-cpp";
+import { getLlama, LlamaChatSession, LlamaLogLevel, type Llama, type LlamaContext, type LlamaJsonSchemaGrammar, type LlamaModel } from "node-llama-cpp";
 import { ChunkTooLargeError, ModelLoadError, ModelOutputError, OutputTruncatedError } from "../shared/errors.ts";
 import { sanitizeModelValue } from "./model-output.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput, type JsonSchemaNode } from "./prompt.ts";
@@ -31,7 +31,6 @@ const chatTemplateAllowance = 64;
  */
 export class ExtractionEngine {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly systemPrompt: string;
   private readonly systemPromptTokens: number;
 
   private constructor(
@@ -41,9 +40,9 @@ export class ExtractionEngine {
     private readonly session: LlamaChatSession,
     private readonly grammar: LlamaJsonSchemaGrammar<never>,
     readonly options: EngineOptions,
+    systemPrompt: string,
   ) {
-    this.systemPrompt = buildSystemPrompt(options.schema, options.instructions);
-    this.systemPromptTokens = model.tokenize(this.systemPrompt).length;
+    this.systemPromptTokens = model.tokenize(systemPrompt).length;
   }
 
   static async load(options: EngineOptions): Promise<ExtractionEngine> {
@@ -52,7 +51,7 @@ export class ExtractionEngine {
     try {
       // Prebuilt binaries only: a source build would need a compiler and a writable node_modules, neither of which
       // Lambda has. maxThreads caps ggml's pool at what we were given.
-      llama = await getLlama({ gpu: false, build: "never", maxThreads: options.threads, logLevel: "warn" as never });
+      llama = await getLlama({ gpu: false, build: "never", maxThreads: options.threads, logLevel: LlamaLogLevel.warn });
     } catch (error) {
       throw new ModelLoadError(
         `llama.cpp's prebuilt binary could not be loaded (it needs glibc >= 2.34 and GLIBCXX_3.4.30; Alpine is not supported): ${String(error)}`,
@@ -74,7 +73,7 @@ export class ExtractionEngine {
     const systemPrompt = buildSystemPrompt(options.schema, options.instructions);
     const session = new LlamaChatSession({ contextSequence: context.getSequence(), systemPrompt });
     const grammar = await llama.createGrammarForJsonSchema(options.schema as never);
-    return new ExtractionEngine(llama, model, context, session, grammar as LlamaJsonSchemaGrammar<never>, options);
+    return new ExtractionEngine(llama, model, context, session, grammar as LlamaJsonSchemaGrammar<never>, options, systemPrompt);
   }
 
   /** Tokens of the user turn plus the fixed system prompt, by the model's own tokenizer. */
