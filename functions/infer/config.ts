@@ -23,7 +23,9 @@ export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConf
     modelPath,
     modelId: optionalEnv(EnvNames.modelId, modelPath.split("/").pop()?.replace(/\.gguf$/i, "") ?? "unknown", env),
     threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb: lambdaMemory, availableCores: availableParallelism() }),
-    contextSize: intEnv(EnvNames.contextSize, 4096, { min: 256, max: 131072 }, env),
+    // 8192 holds a 1,000-token chunk even where the model's tokenizer needs 5 tokens per tiktoken token, plus the
+    // instructions and a 1,024-token answer; the engine caps it at the model's training context.
+    contextSize: intEnv(EnvNames.contextSize, 8192, { min: 256, max: 131072 }, env),
     maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, { min: 16, max: 32768 }, env),
     schemaId,
   };

@@ -17,7 +17,7 @@ Options:
   --model <path.gguf>       model file (default: $LLAMBDA_MODEL, else the model pulled by \`npm run model:pull\`)
   --chunk-tokens <n>        maximum tokens per chunk (default 1000)
   --threads <n>             llama.cpp threads (default: cores - 1, at least 1)
-  --context-size <n>        model context per sequence, tokens (default 4096)
+  --context-size <n>        model context per sequence, tokens (default 8192, at most the model's)
   --max-output-tokens <n>   answer budget per chunk, tokens (default 1024)
   --batch-size <n>          chunks per inference invocation (default 4)
   --data-dir <dir>          where local S3 and DynamoDB keep data (default .llambda)
