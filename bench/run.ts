@@ -1,0 +1,15 @@
+/**
+ * `npm run bench -- <name> [--json] [options]`: runs one benchmark. Each prints a human summary on stderr and, with
+ * --json, one JSON document on stdout. Benchmarks measure their baseline in the same run.
+ */
+const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  chunker: () => import("./chunker.ts"),
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const load = name ? benches[name] : undefined;
+if (!load) {
+  process.stderr.write(`Usage: npm run bench -- <${Object.keys(benches).join("|")}> [--json] [options]\n`);
+  process.exit(2);
+}
+process.exit(await (await load()).main(rest));

@@ -1,0 +1,62 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { DocumentInputError } from "../shared/errors.ts";
+import { chunkDocument } from "./chunk-document.ts";
+import type { TokenCounter } from "./tokenizer.ts";
+
+/**
+ * Chunks a local file the way the chunk function chunks an upload, without S3: for `npm run chunk` and the chunker
+ * benchmark. A DocumentInputError becomes an "error" outcome with its code; anything else is a bug and propagates.
+ */
+export interface ChunkOutcome {
+  file: string;
+  status: "ok" | "error";
+  code?: string;
+  message?: string;
+  bytes: number;
+  pages: number;
+  chunks: number;
+  tokens: number;
+  ms: number;
+}
+
+export interface InspectSettings {
+  maxTokens: number;
+  tokenizer: TokenCounter;
+}
+
+export async function chunkFile(file: string, settings: InspectSettings): Promise<ChunkOutcome> {
+  const bytes = await readFile(file);
+  const started = performance.now();
+  try {
+    const result = await chunkDocument(new Uint8Array(bytes), {
+      documentId: "local",
+      sourceKey: basename(file),
+      bucket: "local",
+      maxTokens: settings.maxTokens,
+      tokenizer: settings.tokenizer,
+    });
+    return {
+      file,
+      status: "ok",
+      bytes: bytes.byteLength,
+      pages: result.pageCount,
+      chunks: result.chunkCount,
+      tokens: result.tokenCount,
+      ms: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    if (!(error instanceof DocumentInputError)) throw error;
+    return {
+      file,
+      status: "error",
+      code: error.code,
+      message: error.message,
+      bytes: bytes.byteLength,
+      pages: 0,
+      chunks: 0,
+      tokens: 0,
+      ms: Math.round(performance.now() - started),
+    };
+  }
+}
