@@ -11,6 +11,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { chunkFile, type ChunkOutcome } from "../functions/chunk/inspect.ts";
+import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
 import { syntheticPdf } from "./synthetic-pdf.ts";
 
@@ -67,6 +68,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   const maxTokens = Number(values["chunk-tokens"]);
   const tokenizer = createCl100kTokenizer();
+  // A reused worker: extraction runs bounded in a worker thread, as in the chunk function, without paying a worker
+  // start per file (the function starts one per document: measured separately below).
+  const extractor = new IsolatedExtractor({ memoryMb: 1024, reuse: true });
+  const workerStarts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const fresh = new IsolatedExtractor({ memoryMb: 1024 });
+    const started = performance.now();
+    await fresh.extract(await syntheticPdf(1), { key: "one.pdf", timeoutMs: 60_000 });
+    workerStarts.push(performance.now() - started);
+    await fresh.close();
+  }
 
   // ---- Corpus: ours and pdftotext on the same files, alternating, one at a time.
   const files = existsSync(values.corpus)
@@ -81,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   if (files.length === 0) log(`No corpus at ${values.corpus}: the corpus part is skipped.`);
   const results: FileResult[] = [];
   for (const [i, file] of files.entries()) {
-    const ours = await chunkFile(file, { maxTokens, tokenizer });
+    const ours = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000 });
     const baseline = runPdftotext(file);
     const tokenizeStarted = performance.now();
     const tokens = baseline.text ? tokenizer.count(baseline.text) : 0;
@@ -120,9 +132,10 @@ export async function main(argv: string[]): Promise<number> {
   const oursRun = measureProcess(process.execPath, ["--import", "tsx", join(repoRoot, "functions/chunk/cli.ts"), "--json", pdfPath]);
   const oursLine = JSON.parse(oursRun.stdout.trim()) as ChunkOutcome;
   const popplerRun = measureProcess("pdftotext", ["-enc", "UTF-8", "-q", pdfPath, join(dir, "out.txt")]);
-  const idleRun = measureProcess(process.execPath, ["--import", "tsx", "-e", "await import('./functions/chunk/tokenizer.ts'); await import('pdf-parse');"]);
+  const idleRun = measureProcess(process.execPath, ["--import", "tsx", "-e", "await import('./functions/chunk/tokenizer.ts'); await import('./functions/chunk/isolated-extract.ts');"]);
   rmSync(dir, { recursive: true, force: true });
   tokenizer.dispose();
+  await extractor.close();
 
   const report = {
     benchmark: "chunker",
@@ -145,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
         totalRatio: round(sum(compared, (r) => r.ours.tokens) / Math.max(1, sum(compared, (r) => r.pdftotext.tokens)), 4),
         perFileRatio: { p10: round(quantile(tokenRatios, 0.1), 3), p50: round(quantile(tokenRatios, 0.5), 3), p90: round(quantile(tokenRatios, 0.9), 3) },
       },
+      freshWorkerOnePageMs: round(quantile(workerStarts, 0.5), 0),
       tokenizer: { megabytes: round(tokenizedMb), seconds: round(tokenizeSeconds), megabytesPerSecond: round(tokenizedMb / tokenizeSeconds), tokensPerSecond: Math.round(sum(results, (r) => r.pdftotext.tokens) / tokenizeSeconds) },
       missedText: withText.filter((r) => r.ours.status !== "ok").map((r) => ({ file: r.file, code: r.ours.code })),
     },
@@ -166,6 +180,7 @@ export async function main(argv: string[]): Promise<number> {
   log(`  pdftotext ${report.corpus.pdftotext.pagesPerSecond} pages/s, ${report.corpus.pdftotext.megabytesPerSecond} MB/s  (ours/pdftotext throughput ${report.corpus.throughputRatio})`);
   log(`  text yield: ${oursToo.length}/${withText.length} files with pdftotext text also yield text here (${(report.corpus.textYield.share * 100).toFixed(1)} %)`);
   log(`  tokens: ours/pdftotext ${report.corpus.tokens.totalRatio} in total; per file p10/p50/p90 ${JSON.stringify(report.corpus.tokens.perFileRatio)}`);
+  log(`  a fresh worker + a one-page PDF (per-document overhead in the function): median ${report.corpus.freshWorkerOnePageMs} ms`);
   log(`  tokenizer: ${report.corpus.tokenizer.megabytesPerSecond} MB/s, ${report.corpus.tokenizer.tokensPerSecond} tokens/s`);
   log(`Synthetic ${syntheticPages} pages: ours ${report.synthetic.ours.seconds} s, peak ${report.synthetic.ours.peakRssMb} MB (process idle peak ${report.synthetic.oursIdlePeakRssMb} MB); pdftotext ${report.synthetic.pdftotext.seconds} s, peak ${report.synthetic.pdftotext.peakRssMb} MB`);
   log(`Targets: ${JSON.stringify(targets)}`);

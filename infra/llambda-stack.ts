@@ -208,6 +208,12 @@ export class LlambdaStack extends Stack {
       for (const file of options.bundling?.copyFiles ?? []) {
         if (!existsSync(join(repoRoot, file))) throw new Error(`${name}: bundling copies ${file}, which does not exist`);
       }
+      for (const { from } of options.bundling?.copyDirectories ?? []) {
+        if (!existsSync(join(repoRoot, from))) throw new Error(`${name}: bundling copies ${from}/, which does not exist`);
+      }
+      for (const file of options.bundling?.workerEntries ?? []) {
+        if (!existsSync(join(repoRoot, file))) throw new Error(`${name}: bundling builds worker ${file}, which does not exist`);
+      }
       return new NodejsFunction(this, name, {
         entry: entryPath,
         handler: "handler",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PDFDocument, StandardFonts, rgb } from "pdf-lib";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
@@ -8,9 +9,23 @@ import {
   hasPdfHeader,
   tidyText,
 } from "../functions/chunk/pdf-text.ts";
-import { chunkPages, MAX_RUN_CHARS, segmentStarts, utf8Length, type Chunk } from "../functions/chunk/chunker.ts";
+import {
+  ChunkLimitError,
+  chunkPages,
+  documentText,
+  MAX_RUN_CHARS,
+  segmentStarts,
+  utf8Length,
+  type Chunk,
+} from "../functions/chunk/chunker.ts";
 import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
-import { buildManifest, chunkTextKey, DEFAULT_INLINE_TEXT_LIMIT_BYTES, manifestKey } from "../functions/chunk/manifest.ts";
+import {
+  buildManifest,
+  chunkIdOf,
+  chunkTextKey,
+  DEFAULT_INLINE_TEXT_LIMIT_BYTES,
+  manifestKey,
+} from "../functions/chunk/manifest.ts";
 import { chunkDocument } from "../functions/chunk/chunk-document.ts";
 import { DOMMatrix2D } from "../functions/chunk/dom-polyfill.ts";
 
@@ -66,8 +81,9 @@ function wordsOf(text: string): string[] {
   return text.split(/\s+/).filter((word) => word !== "");
 }
 
-/** The properties every chunking must have, whatever the input. */
+/** The properties every chunking without overlap must have, whatever the input. */
 function expectValidChunks(chunks: Chunk[], pages: string[], maxTokens: number, counter: TokenCounter): void {
+  expectValidOffsets(chunks, pages);
   chunks.forEach((chunk, k) => {
     expect(chunk.index).toBe(k);
     expect(chunk.tokenCount).toBeLessThanOrEqual(maxTokens);
@@ -84,6 +100,31 @@ function expectValidChunks(chunks: Chunk[], pages: string[], maxTokens: number, 
   // No text lost: all non-whitespace content, in order.
   const strip = (text: string): string => text.replace(/\s+/g, "");
   expect(strip(chunks.map((chunk) => chunk.text).join(""))).toBe(strip(pages.join("")));
+}
+
+/** Offsets: each chunk is the exact slice of the document text; pages are those of its first and last character. */
+function expectValidOffsets(chunks: Chunk[], pages: string[]): void {
+  const doc = documentText(pages);
+  expect(doc).toBe(pages.join("\n\n"));
+  const pageOf = (offset: number): number => {
+    let start = 0;
+    for (let page = 0; page < pages.length; page++) {
+      start += (pages[page] as string).length;
+      if (offset < start) return page + 1;
+      start += 2;
+    }
+    throw new Error(`offset ${offset} is past the document`);
+  };
+  chunks.forEach((chunk, k) => {
+    expect(doc.slice(chunk.charStart, chunk.charEnd)).toBe(chunk.text);
+    expect(chunk.pageStart).toBe(pageOf(chunk.charStart));
+    expect(chunk.pageEnd).toBe(pageOf(chunk.charEnd - 1));
+    const previous = chunks[k - 1];
+    if (previous) {
+      expect(chunk.charEnd).toBeGreaterThan(previous.charEnd);
+      expect(chunk.charStart).toBeGreaterThan(previous.charStart);
+    }
+  });
 }
 
 let tokenizer: Tokenizer;
@@ -245,17 +286,25 @@ describe("chunkPages", () => {
     expect(chunks.some((chunk) => chunk.pageStart === 3 || chunk.pageEnd === 3)).toBe(false);
   });
 
-  it("packs paragraphs across pages into one chunk when they fit", () => {
-    const chunks = chunkPages(["First page.", "", "Third page.\n\nAnother paragraph."], { maxTokens: 1000, tokenizer });
+  it("packs paragraphs across pages into one chunk when they fit, as a slice of the pages joined by blank lines", () => {
+    const pages = ["First page.", "", "Third page.\n\nAnother paragraph."];
+    const chunks = chunkPages(pages, { maxTokens: 1000, tokenizer });
+    // The empty page 2 is an empty string between two page separators.
+    const text = "First page.\n\n\n\nThird page.\n\nAnother paragraph.";
     expect(chunks).toEqual([
-      {
-        index: 0,
-        pageStart: 1,
-        pageEnd: 3,
-        tokenCount: tokenizer.count("First page.\n\nThird page.\n\nAnother paragraph."),
-        text: "First page.\n\nThird page.\n\nAnother paragraph.",
-      },
+      { index: 0, pageStart: 1, pageEnd: 3, charStart: 0, charEnd: text.length, tokenCount: tokenizer.count(text), text },
     ]);
+  });
+
+  it("keeps the document's own whitespace between pieces and offsets into it (indentation, odd paragraph breaks)", () => {
+    const pages = ["  Intro line.\n \n    indented code\n\tmore", "\n\nNext page. "];
+    const chunks = chunkPages(pages, { maxTokens: 1000, tokenizer });
+    expect(chunks.map((chunk) => chunk.text)).toEqual(["Intro line.\n \n    indented code\n\tmore\n\n\n\nNext page."]);
+    expectValidOffsets(chunks, pages);
+    expect(chunks[0]?.charStart).toBe(2);
+    const small = chunkPages(pages, { maxTokens: 5, tokenizer });
+    expect(small.length).toBeGreaterThan(1);
+    expectValidChunks(small, pages, 5, tokenizer);
   });
 
   it("is deterministic", () => {
@@ -323,6 +372,117 @@ describe("chunkPages", () => {
     expect(chunkPages(["", "  \n\n  "], { maxTokens: 100, tokenizer })).toEqual([]);
     expect(() => chunkPages(["text"], { maxTokens: 3, tokenizer })).toThrow(RangeError);
     expect(() => chunkPages(["text"], { maxTokens: 10.5, tokenizer })).toThrow(RangeError);
+    expect(() => chunkPages(["text"], { maxTokens: 100, overlapTokens: 51, tokenizer })).toThrow(/overlapTokens/);
+    expect(() => chunkPages(["text"], { maxTokens: 100, overlapTokens: -1, tokenizer })).toThrow(RangeError);
+    expect(() => chunkPages(["text"], { maxTokens: 100, maxChunks: 0, tokenizer })).toThrow(/maxChunks/);
+  });
+
+  it("stops as soon as a document needs more than maxChunks chunks, without splitting the rest", () => {
+    const calls: string[] = [];
+    const counting: TokenCounter = { count: (text) => (calls.push(text), tokenizer.count(text)) };
+    const exact = chunkPages(documentPages, { maxTokens: 40, tokenizer });
+    expect(chunkPages(documentPages, { maxTokens: 40, tokenizer, maxChunks: exact.length })).toEqual(exact);
+    let error: unknown;
+    try {
+      chunkPages(documentPages, { maxTokens: 40, tokenizer: counting, maxChunks: 2 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ChunkLimitError);
+    expect((error as ChunkLimitError).maxChunks).toBe(2);
+    // Page 5's words were never counted: chunking stopped at the third chunk.
+    expect(calls.some((text) => text.includes("p5w"))).toBe(false);
+  });
+});
+
+describe("chunkPages with overlap", () => {
+  const sentences = Array.from({ length: 40 }, (_, k) => `Sentence number ${k} talks about item ${k}.`);
+  const pages = [sentences.slice(0, 20).join(" "), sentences.slice(20).join(" ")];
+
+  it("starts each chunk with the previous chunk's tail from a sentence start, within the overlap budget", () => {
+    const maxTokens = 60;
+    const overlapTokens = 20;
+    const plain = chunkPages(pages, { maxTokens, tokenizer });
+    const chunks = chunkPages(pages, { maxTokens, overlapTokens, tokenizer });
+    expectValidOffsets(chunks, pages);
+    expect(chunks.length).toBeGreaterThan(plain.length);
+    const doc = documentText(pages);
+    chunks.forEach((chunk, k) => {
+      expect(chunk.tokenCount).toBeLessThanOrEqual(maxTokens);
+      expect(chunk.tokenCount).toBe(tokenizer.count(chunk.text));
+      expect(chunk.text).toMatch(/^Sentence number \d+ .*\.$/s);
+      const previous = chunks[k - 1];
+      if (!previous) return;
+      // The overlap is a non-empty tail of the previous chunk, no more than overlapTokens, starting a sentence.
+      expect(chunk.charStart).toBeLessThan(previous.charEnd);
+      const overlap = doc.slice(chunk.charStart, previous.charEnd);
+      expect(previous.text.endsWith(overlap)).toBe(true);
+      expect(tokenizer.count(overlap)).toBeLessThanOrEqual(overlapTokens);
+      expect(overlap).toMatch(/^Sentence number \d+/);
+      // It is the longest such tail: one more sentence would exceed the budget.
+      const earlier = previous.text.slice(0, previous.text.length - overlap.length).trimEnd();
+      const lastSentence = earlier.slice(earlier.lastIndexOf("Sentence number"));
+      expect(tokenizer.count(`${lastSentence} ${overlap}`)).toBeGreaterThan(overlapTokens);
+    });
+    // Every sentence is in some chunk, and the overlap crosses the page break (pages 1-2).
+    for (const sentence of sentences) expect(chunks.some((chunk) => chunk.text.includes(sentence))).toBe(true);
+    expect(chunks.some((chunk, k) => k > 0 && chunk.pageStart === 1 && chunk.pageEnd === 2)).toBe(true);
+  });
+
+  it("falls back to a word start when the last sentence alone exceeds the overlap budget", () => {
+    const long = Array.from({ length: 60 }, (_, k) => `w${k}`).join(" ");
+    const chunks = chunkPages([`${long}.`], { maxTokens: 40, overlapTokens: 8, tokenizer });
+    expectValidOffsets(chunks, [`${long}.`]);
+    for (let k = 1; k < chunks.length; k++) {
+      const previous = chunks[k - 1] as Chunk;
+      const chunk = chunks[k] as Chunk;
+      expect(chunk.charStart).toBeLessThan(previous.charEnd);
+      expect(chunk.text).toMatch(/^w\d+ /);
+      expect(tokenizer.count(`${long}.`.slice(chunk.charStart, previous.charEnd))).toBeLessThanOrEqual(8);
+    }
+  });
+
+  it("gives no overlap when the next piece fills the budget, and none for cuts of an over-long word", () => {
+    const big = Array.from({ length: 30 }, (_, k) => `x${k}`).join(" ");
+    const pages2 = [`Short one.\n\n${big}`];
+    const fit = tokenizer.count(big);
+    const chunks = chunkPages(pages2, { maxTokens: fit, overlapTokens: Math.floor(fit / 2), tokenizer });
+    expect(chunks.map((chunk) => chunk.text)).toEqual(["Short one.", big]);
+    const blob = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(20);
+    const cuts = chunkPages([blob], { maxTokens: 16, overlapTokens: 8, tokenizer });
+    expectValidChunks(cuts, [blob], 16, tokenizer);
+  });
+
+  it("keeps the budget, the offsets and all the text on mixed input (CJK, emoji, long words, pages)", () => {
+    const mixed = [
+      `日本語の文章は空白を使わずに書かれます。${"これは長い文です".repeat(40)}。次の文。`,
+      `${"😀🎉👍🏽".repeat(30)} Tail words here.\n\n${"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(12)} end.`,
+      "",
+      sentences.slice(0, 12).join("\n"),
+    ];
+    for (const [maxTokens, overlapTokens] of [
+      [16, 8],
+      [40, 10],
+      [120, 60],
+    ] as const) {
+      const chunks = chunkPages(mixed, { maxTokens, overlapTokens, tokenizer });
+      expectValidOffsets(chunks, mixed);
+      const covered: boolean[] = [];
+      for (const chunk of chunks) {
+        expect(chunk.tokenCount).toBeLessThanOrEqual(maxTokens);
+        expect(chunk.tokenCount).toBe(tokenizer.count(chunk.text));
+        expect(chunk.text).not.toMatch(LONE_SURROGATE);
+        for (let k = chunk.charStart; k < chunk.charEnd; k++) covered[k] = true;
+      }
+      const doc = documentText(mixed);
+      for (let k = 0; k < doc.length; k++) if (/\S/.test(doc[k] as string)) expect(covered[k], `offset ${k}`).toBe(true);
+    }
+  });
+
+  it("is deterministic and is the plain chunking with overlapTokens 0", () => {
+    const options = { maxTokens: 50, overlapTokens: 10, tokenizer };
+    expect(chunkPages(pages, options)).toEqual(chunkPages(pages, options));
+    expect(chunkPages(pages, { maxTokens: 50, overlapTokens: 0, tokenizer })).toEqual(chunkPages(pages, { maxTokens: 50, tokenizer }));
   });
 });
 
@@ -352,7 +512,16 @@ describe("chunker helpers", () => {
 });
 
 describe("buildManifest", () => {
-  const chunk = (index: number, text: string): Chunk => ({ index, pageStart: index + 1, pageEnd: index + 2, tokenCount: 7, text });
+  const chunk = (index: number, text: string): Chunk => ({
+    index,
+    pageStart: index + 1,
+    pageEnd: index + 2,
+    charStart: index * 10,
+    charEnd: index * 10 + text.length,
+    tokenCount: 7,
+    text,
+  });
+  const id = (text: string, occurrence = 0): string => chunkIdOf(text, occurrence);
 
   it("inlines small texts, moves large ones to textLocation, and writes one ChunkItem per JSONL line", () => {
     const large = "x".repeat(DEFAULT_INLINE_TEXT_LIMIT_BYTES);
@@ -370,17 +539,56 @@ describe("buildManifest", () => {
     const items = lines.map((line) => JSON.parse(line) as ChunkItem);
     expect(items).toEqual(manifest.items);
     expect(items).toEqual([
-      { documentId: "doc-1", index: 0, pageStart: 1, pageEnd: 2, tokenCount: 7, text: "small" },
+      { documentId: "doc-1", index: 0, chunkId: id("small"), pageStart: 1, pageEnd: 2, charStart: 0, charEnd: 5, tokenCount: 7, text: "small" },
       {
         documentId: "doc-1",
         index: 1,
+        chunkId: id(large),
         pageStart: 2,
         pageEnd: 3,
+        charStart: 10,
+        charEnd: 10 + large.length,
         tokenCount: 7,
         textLocation: { bucket: "work-bucket", key: "chunks/doc-1/1.txt" },
       },
-      { documentId: "doc-1", index: 2, pageStart: 3, pageEnd: 4, tokenCount: 7, text: tricky },
+      {
+        documentId: "doc-1",
+        index: 2,
+        chunkId: id(tricky),
+        pageStart: 3,
+        pageEnd: 4,
+        charStart: 20,
+        charEnd: 20 + tricky.length,
+        tokenCount: 7,
+        text: tricky,
+      },
     ]);
+    // Every manifest line carries the new fields, in a fixed key order.
+    expect(lines[0]).toBe(
+      `{"documentId":"doc-1","index":0,"chunkId":"${id("small")}","pageStart":1,"pageEnd":2,"charStart":0,"charEnd":5,"tokenCount":7,"text":"small"}`,
+    );
+  });
+
+  it("gives content-hash chunk ids: sha256 of domain, occurrence and text, unique within a manifest", () => {
+    const expected = createHash("sha256").update("llambda-chunk-v1\n0\nsmall", "utf8").digest("hex").slice(0, 32);
+    expect(chunkIdOf("small", 0)).toBe(expected);
+    expect(chunkIdOf("small", 0)).toMatch(/^[0-9a-f]{32}$/);
+    expect(chunkIdOf("small", 1)).not.toBe(expected);
+    const texts = ["alpha", "beta", "alpha", "gamma", "alpha"];
+    const manifest = buildManifest(texts.map((text, k) => chunk(k, text)), { documentId: "doc-a", bucket: "b" });
+    const ids = manifest.items.map((item) => item.chunkId);
+    expect(new Set(ids).size).toBe(texts.length);
+    expect(ids).toEqual([id("alpha"), id("beta"), id("alpha", 1), id("gamma"), id("alpha", 2)]);
+    // Content, not place: another document (another id, other offsets and pages) gives the same ids for the same texts.
+    const other = buildManifest(
+      texts.map((text, k) => ({ ...chunk(k + 3, text), index: k })),
+      { documentId: "doc-b", bucket: "other" },
+    );
+    expect(other.items.map((item) => item.chunkId)).toEqual(ids);
+    // Records carry their id.
+    const records = buildManifest([{ ...chunk(0, "r"), recordId: "r-1" }], { documentId: "d", bucket: "b" });
+    expect(records.items[0]?.recordId).toBe("r-1");
+    expect(JSON.parse(records.body.trim())).toMatchObject({ recordId: "r-1", chunkId: id("r") });
   });
 
   it("measures the limit on the text's JSON encoding in UTF-8", () => {
@@ -405,7 +613,8 @@ describe("buildManifest", () => {
 describe("chunkDocument", () => {
   it("turns PDF bytes into a manifest with counts", async () => {
     const pages = [1, 2, 3, 4].map((page) => [taggedWords(page, 12).join(" "), taggedWords(page, 24).slice(12).join(" ")]);
-    const result = await chunkDocument(await pdfWithPages(pages), {
+    const bytes = await pdfWithPages(pages);
+    const result = await chunkDocument(bytes, {
       documentId: "doc-42",
       sourceKey: "uploads/report.pdf",
       bucket: "work",
@@ -421,5 +630,53 @@ describe("chunkDocument", () => {
     const text = result.manifest.items.map((item) => item.text).join(" ");
     expect(wordsOf(text)).toEqual(pages.flat().flatMap(wordsOf));
     expect(result.manifest.items.every((item) => item.documentId === "doc-42")).toBe(true);
+    // Offsets refer to the extracted pages joined by blank lines.
+    const doc = documentText((await extractDocumentText(bytes, { key: "report.pdf" })).pages);
+    for (const item of result.manifest.items) expect(doc.slice(item.charStart, item.charEnd)).toBe(item.text);
+  });
+
+  const pagesOf = (pages: string[]) => async () => ({ pages });
+  const documentPages = [1, 2, 3].map((page) => `${taggedWords(page, 30).join(" ")}.\n\n${taggedWords(page, 60).slice(30).join(" ")}.`);
+  const base = { sourceKey: "uploads/a.pdf", bucket: "work", maxTokens: 40 };
+
+  it("uses the injected extractor, passing the bytes and the key", async () => {
+    const seen: Array<[number, string]> = [];
+    const result = await chunkDocument(Uint8Array.of(1, 2, 3), {
+      ...base,
+      tokenizer,
+      documentId: "doc",
+      extract: async (bytes, hint) => (seen.push([bytes.byteLength, hint.key]), { pages: documentPages }),
+    });
+    expect(seen).toEqual([[3, "uploads/a.pdf"]]);
+    expect(result.pageCount).toBe(3);
+    expect(result.recordCount).toBeUndefined();
+    expect(result.manifest.items.every((item) => item.recordId === undefined)).toBe(true);
+  });
+
+  it("gives the same chunk ids for the same bytes and settings, whatever the document id", async () => {
+    const first = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, documentId: "doc-1", extract: pagesOf(documentPages) });
+    const again = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, documentId: "doc-2", extract: pagesOf(documentPages) });
+    const ids = first.manifest.items.map((item) => item.chunkId);
+    expect(again.manifest.items.map((item) => item.chunkId)).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Other settings make other chunks, hence other ids.
+    const bigger = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, maxTokens: 80, documentId: "doc-1", extract: pagesOf(documentPages) });
+    expect(bigger.manifest.items.map((item) => item.chunkId)).not.toEqual(ids);
+    // Overlap is passed through: chunks start inside the previous one.
+    const overlapping = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, overlapTokens: 10, documentId: "d", extract: pagesOf(documentPages) });
+    const items = overlapping.manifest.items;
+    expect(items.some((item, k) => k > 0 && item.charStart < (items[k - 1]?.charEnd ?? 0))).toBe(true);
+  });
+
+  it("fails with TOO_LARGE past maxChunks, and accepts exactly maxChunks", async () => {
+    const exact = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, documentId: "d", extract: pagesOf(documentPages) });
+    const limit = exact.chunkCount;
+    const same = await chunkDocument(new Uint8Array(1), { ...base, tokenizer, documentId: "d", maxChunks: limit, extract: pagesOf(documentPages) });
+    expect(same.chunkCount).toBe(limit);
+    const error = await inputError(
+      chunkDocument(new Uint8Array(1), { ...base, tokenizer, documentId: "d", maxChunks: limit - 1, extract: pagesOf(documentPages) }),
+    );
+    expect(error.code).toBe(DocumentInputCodes.TooLarge);
+    expect(error.message).toContain(`more than ${limit - 1} chunks`);
   });
 });

@@ -36,7 +36,7 @@ describe("inference handler bundle", () => {
 
   it("loads the model at init and returns one result per chunk, in order, with token counts", async () => {
     const batch: InferBatchInput = {
-      Items: [0, 1].map((index) => ({ documentId: "doc", index, pageStart: index + 1, pageEnd: index + 1, tokenCount: 6, text: `Invoice ${index} from Acme.` })),
+      Items: [0, 1].map((index) => ({ documentId: "doc", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 17, tokenCount: 6, text: `Invoice ${index} from Acme.` })),
       BatchInput: { documentId: "doc" },
     };
     const script = `const { handler } = await import(${JSON.stringify(join(dir, "handler.mjs"))}); ` +

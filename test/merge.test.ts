@@ -1,7 +1,7 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { buildDocumentItem, collectMapRunResults } from "../functions/merge/document.ts";
-import { mergeChunkResults, mergeValues } from "../functions/merge/merge.ts";
+import { mergeChunkResults, mergeRecordResults, mergeValues } from "../functions/merge/merge.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
 import { ResultFormatError } from "../functions/shared/errors.ts";
@@ -141,6 +141,28 @@ describe("reading a Map Run's results and building the document item", () => {
     const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0], results: [chunk(0, generic({}))] }], []);
     const dup = await collectMapRunResults("bucket", twice.manifestKey, twice.read);
     expect(() => buildDocumentItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);
+  });
+
+  it("merges a record batch per record, never across records", async () => {
+    const rec = (index: number, recordId: string, data: Record<string, unknown>): ChunkResult => ({ ...chunk(index, data), recordId });
+    const files = mapRunFiles(
+      [
+        { items: [2, 3], results: [rec(2, "b", generic({ title: "B" })), rec(3, "c", generic({ title: "C" }))] },
+        { items: [0, 1], results: [rec(0, "a", generic({ title: null })), rec(1, "a", generic({ title: "A from chunk 2" }))] },
+      ],
+      [],
+    );
+    const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
+    const item = buildDocumentItem({ input: mergeInput(4), collected, schema, schemaId: "generic", now: new Date() });
+    expect(item.status).toBe("COMPLETED");
+    const records = item.result?.records as Array<{ recordId: string; data: Record<string, unknown> }>;
+    expect(records.map((r) => [r.recordId, r.data.title])).toEqual([
+      ["a", "A from chunk 2"],
+      ["b", "B"],
+      ["c", "C"],
+    ]);
+    for (const record of records) expect(validate(record.data)).toBe(true);
+    expect(() => mergeRecordResults([chunk(0, generic({}))], schema)).toThrow(/no recordId/);
   });
 
   it("reports malformed result files as ResultFormatError", async () => {

@@ -68,7 +68,7 @@ function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: n
   const dynamodb = fakeDynamoDb();
   const merges: MergeTaskInput[] = [];
   const items: ChunkItem[] = Array.from({ length: options.chunks }, (_, index) => ({
-    documentId: "doc-1", index, pageStart: index + 1, pageEnd: index + 1, tokenCount: 5, text: `chunk ${index}`,
+    documentId: "doc-1", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 7, tokenCount: 5, text: `chunk ${index}`,
   }));
   const lambda = scriptedLambda({
     [arn("chunk")]:

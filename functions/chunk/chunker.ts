@@ -1,12 +1,21 @@
 import type { TokenCounter } from "./tokenizer.ts";
 
-/** A piece of a document sized for one inference call. */
+/**
+ * A piece of a document sized for one inference call.
+ *
+ * Offsets: `charStart`/`charEnd` are UTF-16 code unit offsets (JavaScript string indices) into the document text,
+ * `documentText(pages)` = the pages joined with PAGE_SEPARATOR (a blank line). The exact relation, for every chunk:
+ * `documentText(pages).slice(chunk.charStart, chunk.charEnd) === chunk.text`.
+ */
 export interface Chunk {
   /** 0-based position in the document. */
   index: number;
-  /** 1-based, inclusive page range the text comes from. */
+  /** 1-based, inclusive page range of the chunk's first and last character (the overlap included). */
   pageStart: number;
   pageEnd: number;
+  /** Start (inclusive) and end (exclusive) of `text` in the document text, in UTF-16 code units. */
+  charStart: number;
+  charEnd: number;
   /** Tokens in `text` by the injected counter; never more than `maxTokens`. */
   tokenCount: number;
   text: string;
@@ -17,10 +26,37 @@ export interface ChunkOptions {
   maxTokens: number;
   /** Token counter (in production the cl100k_base tokenizer from tokenizer.ts). */
   tokenizer: TokenCounter;
+  /**
+   * Each chunk after the first starts with up to this many tokens of the previous chunk's tail, taken from a
+   * sentence start (else a word start) inside the previous chunk. 0 (the default) for no overlap; at most
+   * maxTokens / 2. Best effort: a chunk gets less overlap, or none, when no boundary fits (see chunkPages).
+   */
+  overlapTokens?: number;
+  /**
+   * Most chunks the document may produce. Chunking stops, throwing ChunkLimitError, as soon as chunk number
+   * `maxChunks + 1` would be made; the rest of the document is never split or counted.
+   */
+  maxChunks?: number;
 }
 
 /** The smallest budget that always fits one code point: UTF-8 has at most 4 bytes, byte-level BPE a token per byte. */
 export const MIN_CHUNK_TOKENS = 4;
+
+/** What separates pages in the document text that chunk offsets refer to. */
+export const PAGE_SEPARATOR = "\n\n";
+
+/** The document text chunk offsets refer to: the pages joined with PAGE_SEPARATOR. */
+export function documentText(pages: readonly string[]): string {
+  return pages.join(PAGE_SEPARATOR);
+}
+
+/** The document needs more than `maxChunks` chunks. Thrown before the extra chunk is built. */
+export class ChunkLimitError extends RangeError {
+  override readonly name = "ChunkLimitError";
+  constructor(readonly maxChunks: number) {
+    super(`the document needs more than ${maxChunks} chunks`);
+  }
+}
 
 /**
  * Splits a document's pages into chunks of at most `maxTokens` tokens.
@@ -28,32 +64,44 @@ export const MIN_CHUNK_TOKENS = 4;
  * Paragraphs (separated by blank lines) are packed greedily, across page boundaries, into as few chunks as fit. A
  * paragraph that alone exceeds the budget is split at sentence boundaries, then line breaks, then spaces, then word
  * boundaries (for scripts written without spaces); a single word still over the budget is cut into runs of grapheme
- * clusters (for a pathological cluster, code points), never inside a code point. Chunk texts keep the whitespace
- * between the pieces they join (paragraphs are rejoined with one blank line) and start and end with non-whitespace,
- * so concatenating them in order gives every non-whitespace character of the input, in order. Text without
- * whitespace is kept to runs of at most MAX_RUN_CHARS characters per chunk (see there). Pure and deterministic.
+ * clusters (for a pathological cluster, code points), never inside a code point. Each chunk's text is the exact
+ * slice of the document text between its offsets (see Chunk): it keeps the document's own whitespace between the
+ * pieces it joins, and starts and ends with non-whitespace. Without overlap, the chunks' ranges are disjoint and in
+ * order, and together hold every non-whitespace character of the document. Text without whitespace is kept to runs
+ * of at most MAX_RUN_CHARS characters per chunk (see there).
+ *
+ * Overlap (`overlapTokens` > 0): a chunk starts at the earliest sentence start in the previous chunk (never its own
+ * first character) whose tail up to the previous chunk's end has at most `overlapTokens` tokens; when even the last
+ * sentence is longer, at the earliest such word start. The overlap is shortened, or dropped, when the chunk's first
+ * new piece would not fit beside it; a chunk that begins with a cut of an over-long word gets none. Every chunk still
+ * ends with text no earlier chunk has (charEnd strictly increases), so the number of chunks stays bounded.
+ *
+ * Pure and deterministic.
  */
 export function chunkPages(pages: readonly string[], options: ChunkOptions): Chunk[] {
   const { maxTokens, tokenizer } = options;
   if (!Number.isInteger(maxTokens) || maxTokens < MIN_CHUNK_TOKENS) {
     throw new RangeError(`maxTokens must be an integer of at least ${MIN_CHUNK_TOKENS}, got ${maxTokens}`);
   }
-  const pieces: Piece[] = [];
+  const overlapTokens = options.overlapTokens ?? 0;
+  if (!Number.isInteger(overlapTokens) || overlapTokens < 0 || overlapTokens > maxTokens / 2) {
+    throw new RangeError(`overlapTokens must be an integer from 0 to maxTokens / 2 (${maxTokens / 2}), got ${overlapTokens}`);
+  }
+  const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
+  if (!(maxChunks === Number.POSITIVE_INFINITY || (Number.isInteger(maxChunks) && maxChunks >= 1))) {
+    throw new RangeError(`maxChunks must be a positive integer, got ${maxChunks}`);
+  }
+  const doc = documentText(pages);
   const splitter = new Splitter(maxTokens, tokenizer);
-  pages.forEach((pageText, pageIndex) => {
-    for (const paragraph of pageText.split(PARAGRAPH_BREAK)) {
-      const text = paragraph.trim();
-      if (text !== "") splitter.fit(text, PARAGRAPH_SEPARATOR, pageIndex + 1, 0, false, pieces);
-    }
-  });
-  return pack(pieces, maxTokens, (text) => splitter.count(text));
+  const pieces = new PieceSource(pages, splitter);
+  return pack(doc, pieces, { maxTokens, overlapTokens, maxChunks, pageStarts: pageStartOffsets(pages) }, splitter);
 }
 
-/** A run of text that fits the budget on its own, with the whitespace that separates it from the previous piece. */
+/** A run of text that fits the budget on its own, located in the document text. */
 interface Piece {
   text: string;
-  /** Whitespace between the previous piece and this one; dropped when the piece starts a chunk. */
-  sep: string;
+  /** Offset of `text` in the document text; it ends at `start + text.length`. */
+  start: number;
   tokens: number;
   page: number;
   /** Joined to the previous piece with no separator, inside what was one word (see MAX_RUN_CHARS). */
@@ -62,10 +110,84 @@ interface Piece {
   solo: boolean;
 }
 
-/** A blank line (possibly holding spaces) separates paragraphs; paragraphs are rejoined with one blank line. */
-const PARAGRAPH_BREAK = /\n[^\S\n]*\n\s*/;
-const PARAGRAPH_SEPARATOR = "\n\n";
+const pieceEnd = (piece: Piece): number => piece.start + piece.text.length;
 
+/** A blank line (possibly holding spaces) separates paragraphs. */
+const PARAGRAPH_BREAK = /\n[^\S\n]*\n\s*/g;
+
+/**
+ * Pieces of the document, split lazily: a paragraph is split only when the packer reaches it, so a document over
+ * maxChunks is abandoned after the work for maxChunks + 1 chunks.
+ */
+class PieceSource {
+  private readonly pieces: Piece[] = [];
+  private readonly paragraphs: Iterator<{ text: string; start: number; page: number }>;
+  private done = false;
+
+  constructor(
+    pages: readonly string[],
+    private readonly splitter: Splitter,
+  ) {
+    this.paragraphs = paragraphsOf(pages);
+  }
+
+  /** Whether piece `k` exists (splitting more paragraphs as needed). */
+  has(k: number): boolean {
+    while (this.pieces.length <= k && !this.done) {
+      const next = this.paragraphs.next();
+      if (next.done) this.done = true;
+      else this.splitter.fit(next.value.text, next.value.start, next.value.page, 0, false, this.pieces);
+    }
+    return k < this.pieces.length;
+  }
+
+  get(k: number): Piece {
+    return this.pieces[k] as Piece;
+  }
+}
+
+/** Trimmed, non-empty paragraphs of every page, with their offsets in the document text. */
+function* paragraphsOf(pages: readonly string[]): Generator<{ text: string; start: number; page: number }> {
+  let offset = 0;
+  for (let index = 0; index < pages.length; index++) {
+    const page = pages[index] as string;
+    const breaks = new RegExp(PARAGRAPH_BREAK.source, "g");
+    let from = 0;
+    for (;;) {
+      const match = breaks.exec(page);
+      const to = match ? match.index : page.length;
+      const raw = page.slice(from, to);
+      const text = raw.trim();
+      if (text !== "") yield { text, start: offset + from + (raw.length - raw.trimStart().length), page: index + 1 };
+      if (!match) break;
+      from = match.index + match[0].length;
+    }
+    offset += page.length + PAGE_SEPARATOR.length;
+  }
+}
+
+/** Offset of each page's first character in the document text. */
+function pageStartOffsets(pages: readonly string[]): number[] {
+  const starts: number[] = [];
+  let offset = 0;
+  for (const page of pages) {
+    starts.push(offset);
+    offset += page.length + PAGE_SEPARATOR.length;
+  }
+  return starts;
+}
+
+/** 1-based page holding the character at `offset` (a non-separator character). */
+function pageAt(pageStarts: readonly number[], offset: number): number {
+  let low = 0;
+  let high = pageStarts.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if ((pageStarts[mid] as number) <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return low + 1;
+}
 /**
  * Longest run without whitespace the chunker builds or asks the tokenizer to count. tiktoken's BPE takes time
  * quadratic in the length of a pre-token (a run of letters, of symbols or of whitespace): counting one 16,000-letter
@@ -107,26 +229,30 @@ class Splitter {
     return tokens;
   }
 
-  /** Appends to `out` pieces covering `text` (trimmed, non-empty), each within the budget. */
-  fit(text: string, sep: string, page: number, level: number, glued: boolean, out: Piece[]): void {
+  /**
+   * Appends to `out` pieces covering `text` (trimmed, non-empty, found at offset `start` of the document text), each
+   * within the budget.
+   */
+  fit(text: string, start: number, page: number, level: number, glued: boolean, out: Piece[]): void {
     const tokens = this.countIfFits(text);
     if (tokens !== undefined) {
-      out.push({ text, sep, tokens, page, glued, solo: false });
+      out.push({ text, start, tokens, page, glued, solo: false });
       return;
     }
     for (let next = level; next < LEVELS.length; next++) {
       const kind = LEVELS[next] as Level;
       const parts = splitAt(text, kind);
       if (parts.length > 1) {
-        parts.forEach((part, k) =>
-          k === 0
-            ? this.fit(part.text, sep, page, next + 1, glued, out)
-            : this.fit(part.text, part.sep, page, next + 1, kind === "word" && part.sep === "", out),
-        );
+        let offset = start;
+        parts.forEach((part, k) => {
+          if (k > 0) offset += part.sep.length;
+          this.fit(part.text, offset, page, next + 1, k === 0 ? glued : kind === "word" && part.sep === "", out);
+          offset += part.text.length;
+        });
         return;
       }
     }
-    this.slice(text, sep, page, graphemeBounds(text), out);
+    this.slice(text, start, page, graphemeBounds(text), out);
   }
 
   /** The token count when `text` fits the budget; undefined when it does not or is not worth counting. */
@@ -144,7 +270,7 @@ class Splitter {
    * characters, that fits. A single unit over the budget (a grapheme cluster with many combining marks) is cut at
    * code points, which always fit (at most 4 UTF-8 bytes, so at most 4 tokens).
    */
-  private slice(text: string, sep: string, page: number, bounds: readonly number[], out: Piece[]): void {
+  private slice(text: string, offset: number, page: number, bounds: readonly number[], out: Piece[]): void {
     const units = bounds.length - 1;
     const at = (k: number): number => bounds[k] as number;
     // bytes[k]: UTF-8 bytes of units 0..k-1.
@@ -162,14 +288,13 @@ class Splitter {
 
     let start = 0;
     while (start < units) {
-      const pieceSep = start === 0 ? sep : "";
       let end = reach(start, this.maxTokens);
       // Text of at most maxTokens bytes always fits; only a single unit over that size may not.
       const hugeUnit = end === start + 1 && at(end) - at(start) > MAX_RUN_CHARS;
       let tokens = hugeUnit ? Number.POSITIVE_INFINITY : this.count(text.slice(at(start), at(end)));
       if (tokens > this.maxTokens) {
         const unit = text.slice(at(start), at(end));
-        this.slice(unit, pieceSep, page, codePointBounds(unit), out);
+        this.slice(unit, offset + at(start), page, codePointBounds(unit), out);
         start = end;
         continue;
       }
@@ -182,7 +307,7 @@ class Splitter {
         end = longer;
         tokens = longerTokens;
       }
-      out.push({ text: text.slice(at(start), at(end)), sep: pieceSep, tokens, page, glued: false, solo: true });
+      out.push({ text: text.slice(at(start), at(end)), start: offset + at(start), tokens, page, glued: false, solo: true });
       start = end;
     }
   }
@@ -309,43 +434,54 @@ function isHighSurrogate(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdbff;
 }
 
+interface PackSettings {
+  maxTokens: number;
+  overlapTokens: number;
+  maxChunks: number;
+  pageStarts: readonly number[];
+}
+
 /**
  * Packs pieces greedily into chunks. Token counts of joined text are not exactly additive (BPE merges across a
  * boundary; a space usually joins the next word's token), so sums only propose how far a chunk can extend, and every
  * chunk's final count is an exact count of its text.
  */
-function pack(pieces: readonly Piece[], maxTokens: number, count: (text: string) => number): Chunk[] {
+function pack(doc: string, pieces: PieceSource, settings: PackSettings, splitter: Splitter): Chunk[] {
+  const { maxTokens, overlapTokens, maxChunks, pageStarts } = settings;
+  const count = (text: string): number => splitter.count(text);
   // Spaces and empty separators mostly merge into the next token; line breaks are tokens of their own.
-  const sepEstimate = (sep: string): number => (sep.includes("\n") ? count(sep) : 0);
-  const piece = (k: number): Piece => pieces[k] as Piece;
-  const join = (from: number, to: number): string => {
-    let text = piece(from).text;
-    for (let k = from + 1; k <= to; k++) text += piece(k).sep + piece(k).text;
-    return text;
+  const sepEstimate = (from: number, to: number): number => {
+    const sep = doc.slice(from, to);
+    return sep.includes("\n") ? count(sep) : 0;
   };
+  const piece = (k: number): Piece => pieces.get(k);
 
   const chunks: Chunk[] = [];
   let start = 0;
-  while (start < pieces.length) {
+  while (pieces.has(start)) {
+    const first = piece(start);
+    const lead = overlapTokens > 0 && !first.solo ? overlapLead(doc, chunks.at(-1), first, overlapTokens, maxTokens, count) : undefined;
+    // The chunk's text is doc.slice(from, pieceEnd(piece(end))).
+    const from = lead?.from ?? first.start;
     let end = start;
-    let tokens = piece(start).tokens;
-    let run = piece(start).text.length;
-    while (!piece(start).solo) {
+    let tokens = lead?.tokens ?? first.tokens;
+    let run = lead?.run ?? first.text.length;
+    while (!first.solo) {
       let proposal = end;
       let estimate = tokens;
       let proposalRun = run;
-      while (proposal + 1 < pieces.length) {
+      while (pieces.has(proposal + 1)) {
         const next = piece(proposal + 1);
         if (next.solo) break;
         const nextRun = next.glued ? proposalRun + next.text.length : next.text.length;
-        const grown = estimate + sepEstimate(next.sep) + next.tokens;
+        const grown = estimate + sepEstimate(pieceEnd(piece(proposal)), next.start) + next.tokens;
         if (grown > maxTokens || nextRun > MAX_RUN_CHARS) break;
         estimate = grown;
         proposalRun = nextRun;
         proposal += 1;
       }
       if (proposal === end) break;
-      const proposed = count(join(start, proposal));
+      const proposed = count(doc.slice(from, pieceEnd(piece(proposal))));
       if (proposed <= maxTokens) {
         end = proposal;
         tokens = proposed;
@@ -356,7 +492,7 @@ function pack(pieces: readonly Piece[], maxTokens: number, count: (text: string)
       let bad = proposal;
       while (bad - end > 1) {
         const mid = Math.floor((end + bad) / 2);
-        const midTokens = count(join(start, mid));
+        const midTokens = count(doc.slice(from, pieceEnd(piece(mid))));
         if (midTokens <= maxTokens) {
           end = mid;
           tokens = midTokens;
@@ -366,14 +502,87 @@ function pack(pieces: readonly Piece[], maxTokens: number, count: (text: string)
       }
       break;
     }
+    if (chunks.length >= maxChunks) throw new ChunkLimitError(maxChunks);
+    const charEnd = pieceEnd(piece(end));
     chunks.push({
       index: chunks.length,
-      pageStart: piece(start).page,
+      pageStart: lead === undefined ? first.page : pageAt(pageStarts, from),
       pageEnd: piece(end).page,
+      charStart: from,
+      charEnd,
       tokenCount: tokens,
-      text: join(start, end),
+      text: doc.slice(from, charEnd),
     });
     start = end + 1;
   }
   return chunks;
+}
+
+/**
+ * Characters of the previous chunk's end searched for an overlap start, per overlap token. English averages about 4
+ * characters per cl100k token; a token longer than this on average only means a shorter overlap.
+ */
+const OVERLAP_CHARS_PER_TOKEN = 12;
+
+/**
+ * Where a chunk starting with piece `first` begins when it takes the previous chunk's tail as overlap: the earliest
+ * sentence start (else word start) after the previous chunk's first character whose tail has at most
+ * `overlapTokens` tokens and which leaves room for `first` within `maxTokens` (and within MAX_RUN_CHARS when `first`
+ * continues a word). Undefined when no boundary qualifies. `tokens` and `run` describe doc.slice(from, end of first).
+ */
+function overlapLead(
+  doc: string,
+  previous: Chunk | undefined,
+  first: Piece,
+  overlapTokens: number,
+  maxTokens: number,
+  count: (text: string) => number,
+): { from: number; tokens: number; run: number } | undefined {
+  if (previous === undefined) return undefined;
+  const windowStart = Math.max(previous.charStart, previous.charEnd - overlapTokens * OVERLAP_CHARS_PER_TOKEN);
+  const window = doc.slice(windowStart, previous.charEnd);
+  // Boundaries inside the window only: the window's own start is a cut, not a boundary (or the previous chunk's start).
+  const inside = (starts: readonly number[]): number[] =>
+    starts.filter((start) => start > 0 && /\S/.test(window[start] as string)).map((start) => windowStart + start);
+  const sentenceStarts = inside(segmentStarts(sentenceSegmenter, window.replace(/\n/g, " ")));
+  const wordStarts = inside(segmentStarts(wordSegmenter, window)).filter(
+    (start) => /\s/.test(doc[start - 1] as string) || /[\p{L}\p{N}]/u.test(String.fromCodePoint(doc.codePointAt(start) as number)),
+  );
+  const firstEnd = pieceEnd(first);
+  for (const starts of [sentenceStarts, wordStarts]) {
+    // Later starts give shorter tails: find the earliest start whose tail fits the overlap budget, then the earliest
+    // from there that leaves room for `first`. Both searches assume counts shrink with the tail; the chosen start is
+    // checked against every condition, so a non-monotone count can only cost overlap, never break a bound.
+    const tailFits = (k: number): boolean => count(doc.slice(starts[k] as number, previous.charEnd)) <= overlapTokens;
+    const lead = (k: number): { from: number; tokens: number; run: number } => {
+      const from = starts[k] as number;
+      const run = first.glued ? firstEnd - lastRunStart(doc, from, first.start) : first.text.length;
+      return { from, tokens: count(doc.slice(from, firstEnd)), run };
+    };
+    const fits = (k: number): boolean => {
+      const { tokens, run } = lead(k);
+      return tokens <= maxTokens && run <= MAX_RUN_CHARS && tailFits(k);
+    };
+    const found = firstTrue(firstTrue(0, starts.length, tailFits), starts.length, fits);
+    if (found < starts.length) return lead(found);
+  }
+  return undefined;
+}
+
+/** The smallest k in [low, high) for which `test` holds, assuming it holds from some k on; `high` when none does. */
+function firstTrue(low: number, high: number, test: (k: number) => boolean): number {
+  let end = high;
+  while (low < end) {
+    const mid = Math.floor((low + end) / 2);
+    if (test(mid)) end = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+/** Start of the run without whitespace that ends at `end` (not before `from`). */
+function lastRunStart(doc: string, from: number, end: number): number {
+  let start = end;
+  while (start > from && !/\s/.test(doc[start - 1] as string)) start -= 1;
+  return start;
 }

@@ -5,10 +5,12 @@
 import { parseArgs } from "node:util";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 import { chunkFile } from "./inspect.ts";
+import { IsolatedExtractor } from "./isolated-extract.ts";
 
 const usage = `Usage: npm run chunk -- [--json] [--chunk-tokens N] <file...>
 
-Extracts and chunks each file as the chunk function does (PDF, .txt, .md) and prints one line per file:
+Extracts and chunks each file as the chunk function does (PDF, .txt, .md, .jsonl, .csv; PDFs in a worker thread with
+a 120 s and 1,024 MB bound) and prints one line per file:
 {file, status: "ok"|"error", code?, message?, pages, chunks, tokens, ms, peakRssMb}.
 peakRssMb is this process's peak resident memory after the file (it only grows), so a file's own peak shows as a jump.`;
 
@@ -41,10 +43,12 @@ async function main(): Promise<number> {
 
 async function run(files: string[], maxTokens: number, json: boolean): Promise<void> {
   const tokenizer = createCl100kTokenizer();
+  // One worker for all files, replaced after a timeout or crash; the chunk function starts one per document.
+  const extractor = new IsolatedExtractor({ memoryMb: 1024, reuse: true });
   for (const file of files) {
     let line: Record<string, unknown>;
     try {
-      const { bytes: _bytes, ...outcome } = await chunkFile(file, { maxTokens, tokenizer });
+      const { bytes: _bytes, ...outcome } = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000 });
       line = { ...outcome, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
     } catch (error) {
       // Not a typed input error: report it (a bug to fix) and go on with the other files.
@@ -57,6 +61,7 @@ async function run(files: string[], maxTokens: number, json: boolean): Promise<v
     }
   }
   tokenizer.dispose();
+  await extractor.close();
 }
 
 process.exit(await main());

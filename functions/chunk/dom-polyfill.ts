@@ -1,7 +1,12 @@
 /**
- * pdf.js 5 (under pdf-parse) builds a `DOMMatrix` when its module is evaluated, and polyfills it in Node from the
- * native `@napi-rs/canvas` package, which the chunk function does not ship (it only reads text; it never renders).
- * This module installs a small 2-D `DOMMatrix` first. Import it before anything that imports pdf-parse.
+ * pdf.js 5 builds a `DOMMatrix` when its module is evaluated, and polyfills it in Node from the native
+ * `@napi-rs/canvas` package, which the chunk function does not ship (it only reads text; it never renders).
+ * This module installs a small 2-D `DOMMatrix` first. Import it before anything that imports pdf.js.
+ *
+ * Without that package, pdf.js also prints three warnings while its module is evaluated ("Cannot load
+ * @napi-rs/canvas", "Cannot polyfill ImageData / Path2D, rendering may be broken"): true, harmless for text, and
+ * repeated in the logs for every document, since each extraction worker loads pdf.js. This module drops exactly those
+ * messages until `pdfjsLoaded()` is called (pdf-text.ts does, right after importing pdf.js); all other output passes.
  */
 
 type Init = readonly number[];
@@ -83,5 +88,24 @@ function product(left: DOMMatrix2D, right: DOMMatrix2D): Init {
 
 const scope = globalThis as { DOMMatrix?: unknown };
 scope.DOMMatrix ??= DOMMatrix2D;
+
+const RENDERING_ONLY_WARNINGS = [
+  /^Warning: Cannot load "@napi-rs\/canvas" package/,
+  /^Warning: Cannot polyfill `(?:ImageData|Path2D)`/,
+];
+const consoleWarn = console.warn;
+let filtering = true;
+console.warn = (...args: unknown[]): void => {
+  const [first] = args;
+  if (filtering && typeof first === "string" && RENDERING_ONLY_WARNINGS.some((warning) => warning.test(first))) return;
+  consoleWarn.apply(console, args);
+};
+
+/** pdf.js has been evaluated: stop filtering its load-time warnings (see the module comment). */
+export function pdfjsLoaded(): void {
+  if (!filtering) return;
+  filtering = false;
+  console.warn = consoleWarn;
+}
 
 export { DOMMatrix2D };

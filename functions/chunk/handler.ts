@@ -1,30 +1,80 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { Context } from "aws-lambda";
 import { s3Client } from "../shared/aws-clients.ts";
-import { intEnv, requireEnv } from "../shared/config.ts";
+import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import type { ChunkTaskOutput, DocumentSource, WorkflowInput } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
-import { chunkDocument } from "./chunk-document.ts";
+import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
+import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
+import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
+import { PDF_PASSWORD_METADATA } from "./pdf-text.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 
 const bucket = requireEnv(EnvNames.bucket);
 const maxTokens = intEnv(EnvNames.chunkTokens, 1000, { min: 16, max: 32000 });
+const overlapTokens = intEnv(EnvNames.chunkOverlapTokens, 0, { min: 0, max: Math.floor(maxTokens / 2) });
+/** Record batches (.jsonl, .csv): their text and id fields; unset means chunkDocument's defaults. */
+const recordTextField = optionalEnv(EnvNames.recordTextField, "");
+const recordIdField = optionalEnv(EnvNames.recordIdField, "");
+const recordFields = {
+  ...(recordTextField === "" ? {} : { textField: recordTextField }),
+  ...(recordIdField === "" ? {} : { idField: recordIdField }),
+};
+const limits = readChunkLimits();
 const tokenizer = createCl100kTokenizer();
 
 /** Large chunk texts are uploaded this many at a time. */
 const UPLOAD_CONCURRENCY = 8;
 
 /**
- * Chunk document task: reads the uploaded object, extracts its text, chunks it and writes the JSONL manifest the
- * Distributed Map reads. DocumentInputError propagates: the workflow catches it by name and fails the document.
+ * Chunk document task: reads the uploaded object, extracts its text in a worker thread bounded in time and memory,
+ * chunks it and writes the JSONL manifest the Distributed Map reads. DocumentInputError propagates: the workflow
+ * catches it by name and fails the document (never retried).
  */
-export async function handler(event: WorkflowInput): Promise<ChunkTaskOutput> {
+export async function handler(
+  event: WorkflowInput,
+  context?: Pick<Context, "getRemainingTimeInMillis">,
+): Promise<ChunkTaskOutput> {
   const { documentId, source } = parseInput(event);
   logger.resetKeys();
   logger.appendKeys({ document: documentId });
   try {
-    const bytes = await getObjectBytes(source);
-    const result = await chunkDocument(bytes, { documentId, sourceKey: source.key, bucket, maxTokens, tokenizer });
+    // The event's size first: an oversized upload is rejected without downloading it.
+    if (typeof source.size === "number") checkByteSize(source.size, limits, "size in the upload event");
+    const { bytes, password } = await getObject(source);
+    const byteCount = bytes.byteLength;
+
+    const remainingMs = context?.getRemainingTimeInMillis();
+    const { timeoutMs, cappedByRemainingTime } = extractionTimeout(limits, remainingMs);
+    let extraction: IsolatedExtraction | undefined;
+    // chunkDocument turns the bytes into pages with this: extraction in a worker thread, bounded in time and memory.
+    const extract: TextExtractor = async (data, hint) => {
+      extraction = await extractIsolated(data, {
+        key: hint.key,
+        ...(password === undefined ? {} : { password }),
+        maxPages: limits.maxPages,
+        dropRunningHeaders: limits.dropRunningHeaders,
+        timeoutMs,
+        timeoutSource: cappedByRemainingTime
+          ? `the invocation's remaining time minus ${EXTRACTION_TIME_MARGIN_MS / 1000} s; ` +
+            `raise the chunk function's timeout`
+          : `setting ${EnvNames.extractionTimeoutMs}=${limits.extractionTimeoutMs}`,
+        memoryMb: limits.extractionMemoryMb,
+      });
+      return extraction;
+    };
+    const result = await chunkDocument(bytes, {
+      documentId,
+      sourceKey: source.key,
+      bucket,
+      maxTokens,
+      tokenizer,
+      overlapTokens,
+      maxChunks: limits.maxChunks,
+      extract,
+      ...recordFields,
+    });
     const { manifest } = result;
 
     // Texts first, manifest last: a manifest that exists never points at a missing text.
@@ -51,19 +101,30 @@ export async function handler(event: WorkflowInput): Promise<ChunkTaskOutput> {
       }),
     );
 
+    // Counts and timings only: never document text, never the password (only whether one was supplied).
     logger.info("Document chunked", {
-      bytes: bytes.byteLength,
+      bytes: byteCount,
       pageCount: result.pageCount,
+      recordCount: result.recordCount,
       chunkCount: result.chunkCount,
       tokenCount: result.tokenCount,
       largeTextCount: manifest.largeTexts.length,
       maxTokens,
       ms: result.ms,
+      extraction: {
+        isolated: extraction?.inWorker ?? false,
+        workerStartMs: extraction?.workerStartMs,
+        extractMs: extraction?.extractMs,
+        timeoutMs,
+        memoryMb: limits.extractionMemoryMb,
+        passwordSupplied: password !== undefined,
+      },
     });
     return {
       manifest: manifest.location,
       chunkCount: result.chunkCount,
       pageCount: result.pageCount,
+      ...(result.recordCount === undefined ? {} : { recordCount: result.recordCount }),
       tokenCount: result.tokenCount,
       ms: result.ms,
     };
@@ -72,7 +133,11 @@ export async function handler(event: WorkflowInput): Promise<ChunkTaskOutput> {
   }
 }
 
-async function getObjectBytes(source: DocumentSource): Promise<Uint8Array> {
+/**
+ * The object's bytes (TOO_LARGE when the stored object is over the byte limit: checked on the response's
+ * Content-Length before the body is read, and on the bytes) and the PDF password from its `pdf-password` metadata.
+ */
+async function getObject(source: DocumentSource): Promise<{ bytes: Uint8Array; password?: string }> {
   const response = await s3Client().send(
     new GetObjectCommand({
       Bucket: source.bucket,
@@ -81,7 +146,31 @@ async function getObjectBytes(source: DocumentSource): Promise<Uint8Array> {
     }),
   );
   if (response.Body === undefined) throw new Error(`GetObject s3://${source.bucket}/${source.key} returned no body`);
-  return response.Body.transformToByteArray();
+  if (typeof response.ContentLength === "number" && response.ContentLength > limits.maxBytes) {
+    (response.Body as { destroy?: () => void }).destroy?.();
+    checkByteSize(response.ContentLength, limits, "stored object");
+  }
+  const bytes = await response.Body.transformToByteArray();
+  checkByteSize(bytes.byteLength, limits, "downloaded bytes");
+  const password = metadataPassword(response.Metadata);
+  return password === undefined ? { bytes } : { bytes, password };
+}
+
+/**
+ * The password in the object's `pdf-password` user metadata (S3 returns user metadata keys in lower case). S3 keeps
+ * metadata values in US-ASCII; a non-ASCII value arrives RFC 2047-encoded (`=?UTF-8?B?...?=`) and is decoded.
+ */
+export function metadataPassword(metadata: Record<string, string> | undefined): string | undefined {
+  const raw = metadata?.[PDF_PASSWORD_METADATA];
+  if (raw === undefined || raw === "") return undefined;
+  const encoded = /^=\?utf-8\?([bq])\?(.*)\?=$/i.exec(raw);
+  if (!encoded) return raw;
+  const [, encoding = "", text = ""] = encoded;
+  if (encoding.toLowerCase() === "b") return Buffer.from(text, "base64").toString("utf8");
+  const bytes = text
+    .replace(/_/g, " ")
+    .replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return Buffer.from(bytes, "latin1").toString("utf8");
 }
 
 /** The execution input is built by our own start function; a malformed one is a wiring fault, not a bad document. */

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { DocumentInputError } from "../shared/errors.ts";
 import { chunkDocument } from "./chunk-document.ts";
+import type { IsolatedExtractor } from "./isolated-extract.ts";
 import type { TokenCounter } from "./tokenizer.ts";
 
 /**
@@ -23,6 +24,9 @@ export interface ChunkOutcome {
 export interface InspectSettings {
   maxTokens: number;
   tokenizer: TokenCounter;
+  /** Extraction in a worker thread with time and memory bounds, as in the chunk function. */
+  extractor: IsolatedExtractor;
+  timeoutMs: number;
 }
 
 export async function chunkFile(file: string, settings: InspectSettings): Promise<ChunkOutcome> {
@@ -35,6 +39,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       bucket: "local",
       maxTokens: settings.maxTokens,
       tokenizer: settings.tokenizer,
+      extract: (body, hint) => settings.extractor.extract(body, { key: hint.key, timeoutMs: settings.timeoutMs }),
     });
     return {
       file,

@@ -32,6 +32,8 @@ export async function handler(event: InferBatchInput, _context?: Context): Promi
     results.push({
       documentId: item.documentId,
       index: item.index,
+      ...(item.chunkId === undefined ? {} : { chunkId: item.chunkId }),
+      ...(item.recordId === undefined ? {} : { recordId: item.recordId }),
       pageStart: item.pageStart,
       pageEnd: item.pageEnd,
       data: extraction.data,

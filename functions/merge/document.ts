@@ -2,10 +2,12 @@ import type { ChunkResult, DocumentItem, InferBatchInput, InferBatchOutput, Merg
 import { ResultFormatError } from "../shared/errors.ts";
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
-import { mergeChunkResults } from "./merge.ts";
+import { mergeChunkResults, mergeRecordResults } from "./merge.ts";
 
 export interface FailedChunk {
   index: number;
+  /** The chunk's record, in a record batch. */
+  recordId?: string;
   error: string;
   cause?: string;
 }
@@ -40,6 +42,7 @@ export async function collectMapRunResults(
       const input = parseRecordJson<InferBatchInput>(record, "Input");
       for (const item of input.Items ?? []) {
         const failed: FailedChunk = { index: item.index, error: record.Error ?? record.Status };
+        if (item.recordId !== undefined) failed.recordId = item.recordId;
         if (record.Cause) failed.cause = record.Cause.slice(0, 1000);
         failedChunks.push(failed);
       }
@@ -49,7 +52,10 @@ export async function collectMapRunResults(
   return { results, failedChunks };
 }
 
-/** The document item: COMPLETED when every chunk has a result, PARTIAL when some are missing. */
+/**
+ * The document item: COMPLETED when every chunk has a result, PARTIAL when some are missing. For a record batch
+ * (results with recordId) the result is `{records: [{recordId, data}]}`, one entry per record with any result.
+ */
 export function buildDocumentItem(args: {
   input: MergeTaskInput;
   collected: MapRunResults;
@@ -73,7 +79,10 @@ export function buildDocumentItem(args: {
     executionArn: input.execution.id,
     schemaId: args.schemaId,
     modelId: collected.results[0]?.modelId,
-    result: mergeChunkResults(collected.results, args.schema),
+    // A record batch's chunks belong to separate records: merged per record, never across records.
+    result: collected.results.some((result) => result.recordId !== undefined)
+      ? { records: mergeRecordResults(collected.results, args.schema) }
+      : mergeChunkResults(collected.results, args.schema),
     chunks: { total, succeeded, failed: total - succeeded },
     pages: input.chunking.pageCount,
     tokens: input.chunking.tokenCount,

@@ -52,6 +52,27 @@ export function mergeValues(values: unknown[], schema: JsonSchemaNode): unknown 
   return allowsType(schema, "null") || schema.enum?.includes(null) ? null : (values.find((v) => v !== undefined) ?? null);
 }
 
+/** One record's merged result in a record batch. */
+export interface RecordResult {
+  recordId: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Record batches: merges chunk results (any order) per record (by recordId), each record's chunks in chunk order;
+ * records in the order of their first chunk. Every result must carry a recordId.
+ */
+export function mergeRecordResults(results: ChunkResult[], schema: JsonSchemaNode): RecordResult[] {
+  const groups = new Map<string, ChunkResult[]>();
+  for (const result of [...results].sort((a, b) => a.index - b.index)) {
+    if (result.recordId === undefined) throw new TypeError(`Chunk ${result.index} of a record batch has no recordId`);
+    const group = groups.get(result.recordId);
+    if (group) group.push(result);
+    else groups.set(result.recordId, [result]);
+  }
+  return [...groups].map(([recordId, group]) => ({ recordId, data: mergeChunkResults(group, schema) }));
+}
+
 /** Merges chunk results (any order) into one result for the document, in chunk order. */
 export function mergeChunkResults(results: ChunkResult[], schema: JsonSchemaNode): Record<string, unknown> {
   const ordered = [...results].sort((a, b) => a.index - b.index);

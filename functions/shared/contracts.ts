@@ -25,14 +25,39 @@ export interface S3Location {
   key: string;
 }
 
-/** One unit of inference work: a line of the JSONL chunk manifest that the Distributed Map's ItemReader reads. */
+/**
+ * One unit of inference work: a line of the JSONL chunk manifest that the Distributed Map's ItemReader reads.
+ *
+ * The text a chunk's offsets refer to ("the source text"):
+ * - a document (PDF, .txt, .md): its extracted pages joined with a blank line, `pages.join("\n\n")`
+ *   (functions/chunk/chunker.ts `documentText`), pages as the text extractor returns them;
+ * - a record of a record batch (`recordId` set): the record's text field value, exactly as parsed (JSON string value,
+ *   or CSV field with its quoting undone).
+ * Invariant: `sourceText.slice(charStart, charEnd) === text` (the text inline or at `textLocation`).
+ */
 export interface ChunkItem {
   documentId: string;
-  /** 0-based position of the chunk in the document; results are merged in this order. */
+  /** 0-based position of the chunk in the manifest (the document, or the whole record batch); results are merged in this order. */
   index: number;
-  /** 1-based, inclusive page range the chunk's text comes from. */
+  /**
+   * Content id: the first 32 hex digits (128 bits) of the SHA-256 of the UTF-8 bytes of
+   * `"llambda-chunk-v1\n" + occurrence + "\n" + text`, where `occurrence` is the number of earlier items of the same
+   * manifest with exactly the same text (0 for the first). The same bytes chunked with the same settings give the same
+   * ids; ids are unique within a manifest; a chunk with the same text in another document (or record) has the same id
+   * when it is that text's first occurrence there (the id names content, not a place: (documentId, chunkId) does).
+   */
+  chunkId: string;
+  /** 1-based, inclusive page range the chunk's text comes from (overlap included); 1-1 for a record's chunks. */
   pageStart: number;
   pageEnd: number;
+  /** Start (inclusive) and end (exclusive) of the chunk's text in the source text, in UTF-16 code units. */
+  charStart: number;
+  charEnd: number;
+  /**
+   * Set for the chunks of a record batch (a `.jsonl`/`.csv` upload): the record's id, from its id field when the batch
+   * has one, else its 1-based record number (JSONL: line number; CSV: data row number, header excluded).
+   */
+  recordId?: string;
   /** Token count by the chunker's tokenizer (tiktoken); an estimate for the model's own tokenizer. */
   tokenCount: number;
   /** The chunk text inline, or `textLocation` when it is too large to travel in the Map's item payload. */
@@ -44,7 +69,10 @@ export interface ChunkItem {
 export interface ChunkTaskOutput {
   manifest: S3Location;
   chunkCount: number;
+  /** Pages of the document; for a record batch, the number of records (each record is one page). */
   pageCount: number;
+  /** Set for a record batch: how many records it holds (every record has at least one chunk). */
+  recordCount?: number;
   tokenCount: number;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
@@ -60,6 +88,10 @@ export interface InferBatchInput {
 export interface ChunkResult {
   documentId: string;
   index: number;
+  /** Copied from the ChunkItem (absent in results of older workers). */
+  chunkId?: string;
+  /** Copied from the ChunkItem: set for the chunks of a record batch. */
+  recordId?: string;
   pageStart: number;
   pageEnd: number;
   /** JSON conforming to the extraction schema. */
@@ -101,12 +133,16 @@ export interface DocumentItem {
   executionArn: string;
   schemaId?: string;
   modelId?: string;
+  /**
+   * The merged JSON, valid against the schema; for a record batch `{records: Array<{recordId, data}>}` with each
+   * record's own merged JSON (records with no successful chunk are absent; `failedChunks` names them).
+   */
   result?: Record<string, unknown>;
   chunks?: { total: number; succeeded: number; failed: number };
   pages?: number;
   tokens?: number;
   timings?: { startedAt: string; completedAt: string; totalMs: number; chunkingMs: number; inferenceMs: number };
-  failedChunks?: Array<{ index: number; error: string; cause?: string }>;
+  failedChunks?: Array<{ index: number; recordId?: string; error: string; cause?: string }>;
   error?: string;
   cause?: string;
   updatedAt: string;

@@ -11,6 +11,24 @@ export const EnvNames = {
   stateMachineArn: "LLAMBDA_STATE_MACHINE_ARN",
   /** Maximum tokens per chunk (tiktoken count). */
   chunkTokens: "LLAMBDA_CHUNK_TOKENS",
+  /** Overlap between consecutive chunks, tokens (tiktoken count; 0 = none, at most half of the chunk tokens). */
+  chunkOverlapTokens: "LLAMBDA_CHUNK_OVERLAP_TOKENS",
+  /** Record batches (.jsonl, .csv): the field or column holding each record's text (default `text`). */
+  recordTextField: "LLAMBDA_RECORD_TEXT_FIELD",
+  /** Record batches: the field or column holding each record's id (default `id`; absent → the record number). */
+  recordIdField: "LLAMBDA_RECORD_ID_FIELD",
+  /** Largest accepted upload, bytes (checked on the event's size before download, and on the bytes). */
+  maxBytes: "LLAMBDA_MAX_BYTES",
+  /** Most pages a PDF may have (checked on the page count before text extraction). */
+  maxPages: "LLAMBDA_MAX_PAGES",
+  /** Most chunks a document may produce. */
+  maxChunks: "LLAMBDA_MAX_CHUNKS",
+  /** Time bound of one document's text extraction, ms (never more than the invocation's remaining time allows). */
+  extractionTimeoutMs: "LLAMBDA_EXTRACTION_TIMEOUT_MS",
+  /** Heap bound of the extraction worker thread, MB (default: 60% of the function's memory). */
+  extractionMemoryMb: "LLAMBDA_EXTRACTION_MEMORY_MB",
+  /** `true`/`false`: drop running headers and footers (lines repeated at the top or bottom of most pages). */
+  dropRunningHeaders: "LLAMBDA_DROP_RUNNING_HEADERS",
   /** Path of the GGUF model file inside the inference container. */
   modelPath: "LLAMBDA_MODEL_PATH",
   /** Model id recorded in results (e.g. from models/models.json). */

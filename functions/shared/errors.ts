@@ -16,7 +16,8 @@ export class ConfigurationError extends LlambdaError {
 
 /**
  * Why an uploaded object cannot be turned into text. The code is the prefix of the DocumentInputError's message
- * (`"<CODE>: ..."`) and its `code` property; the workflow records it on the failed document.
+ * (`"<CODE>: ..."`) and its `code` property; the workflow records it on the failed document. docs/input-errors.md
+ * explains each code to users (what it means, what they can do); none is ever retried.
  */
 export const DocumentInputCodes = {
   /** The object has 0 bytes. */
@@ -31,6 +32,16 @@ export const DocumentInputCodes = {
   NoTextLayer: "NO_TEXT_LAYER",
   /** A `.txt`/`.md` object that is not valid UTF-8. */
   NotUtf8: "NOT_UTF8",
+  /** Over a configured limit: bytes (LLAMBDA_MAX_BYTES), pages (LLAMBDA_MAX_PAGES) or chunks (LLAMBDA_MAX_CHUNKS). */
+  TooLarge: "TOO_LARGE",
+  /** Text extraction did not finish within its time bound (LLAMBDA_EXTRACTION_TIMEOUT_MS) and was stopped. */
+  ExtractionTimeout: "EXTRACTION_TIMEOUT",
+  /**
+   * A record batch (`.jsonl`/`.csv`) has a record that cannot be used: a line that is not a JSON object, a CSV syntax
+   * error or a row with the wrong number of fields, a missing, non-string or empty text field, a missing or duplicate
+   * id. The whole batch fails; the message names the line(s).
+   */
+  BadRecord: "BAD_RECORD",
 } as const;
 export type DocumentInputCode = (typeof DocumentInputCodes)[keyof typeof DocumentInputCodes];
 

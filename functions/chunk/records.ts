@@ -1,0 +1,445 @@
+import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { ChunkLimitError, chunkPages } from "./chunker.ts";
+import type { ManifestChunk } from "./manifest.ts";
+import type { TokenCounter } from "./tokenizer.ts";
+
+/**
+ * Record batches: a `.jsonl` (or `.ndjson`) or `.csv` upload is a batch of small documents, one per record (a line of
+ * JSON Lines, a row of CSV). Each record is chunked on its own (one chunk, or more when its text is over the budget),
+ * and its chunks carry its id, so the Distributed Map fans out over records.
+ *
+ * - Text: the `textField` field (JSONL, a top-level key) or column (CSV, by header name), default `text`. It must be a
+ *   string with some non-whitespace. It is chunked exactly as given (no whitespace tidy): chunk offsets are offsets
+ *   into this value.
+ * - Id: when the batch has the `idField` field/column (default `id`), every record's id is its value (a non-empty
+ *   string, or a JSON number written in decimal); else the record number as a decimal string: JSONL: the 1-based
+ *   line number in the file (blank lines are skipped but counted); CSV: the 1-based data row number (the header and
+ *   blank lines not counted). A JSONL batch has ids when its first record has the id field; then every record needs
+ *   one, and without it none may have one. Ids must be unique within the batch.
+ * - Errors: any bad record fails the whole batch with DocumentInputError BAD_RECORD, whose message names the first
+ *   few bad lines and how many there are: no record is ever dropped silently. Bytes that are not UTF-8 are NOT_UTF8
+ *   (naming the line); a batch without records is EMPTY_FILE; more chunks than `maxChunks` is TOO_LARGE.
+ *
+ * A UTF-8 byte order mark at the start is ignored. Memory: the decoded text, the records' chunks and the manifest
+ * built from them; a 100,000-record batch of reviews needs a few hundred MB at most (see docs/chunking.md).
+ */
+
+export type RecordFormat = "jsonl" | "csv";
+
+/** Record batch format of an object key (by extension, case-insensitive), undefined for any other document. */
+export function recordFormatOf(key: string): RecordFormat | undefined {
+  const lower = key.toLowerCase();
+  if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) return "jsonl";
+  if (lower.endsWith(".csv")) return "csv";
+  return undefined;
+}
+
+export interface RecordFieldOptions {
+  /** Field (JSONL) or column (CSV) holding each record's text. Default "text". */
+  textField?: string;
+  /** Field or column holding each record's id. Default "id"; when the batch has none, the record number is the id. */
+  idField?: string;
+}
+
+export const DEFAULT_TEXT_FIELD = "text";
+export const DEFAULT_ID_FIELD = "id";
+
+export interface SourceRecord {
+  id: string;
+  text: string;
+  /** 1-based physical line of the file where the record starts. */
+  line: number;
+}
+
+/** At most this many bad records are described in a BAD_RECORD message; the rest are counted. */
+const DESCRIBED_PROBLEMS = 5;
+/** A described problem is cut to this many characters (a JSON parser's message may quote a whole long line). */
+const MAX_PROBLEM_CHARS = 200;
+
+/**
+ * The records of a batch, in file order. Throws DocumentInputError (BAD_RECORD, NOT_UTF8, EMPTY_FILE) as described
+ * above; record problems are collected over the whole file, so the error lists the first few and counts them all.
+ */
+export function parseRecords(bytes: Uint8Array, format: RecordFormat, options: RecordFieldOptions = {}): SourceRecord[] {
+  const records: SourceRecord[] = [];
+  forEachRecord(bytes, format, options, (record) => records.push(record));
+  return records;
+}
+
+/**
+ * Calls `visit` for each record in file order, as it is parsed. When a record is bad, `visit` is not called again,
+ * but the rest of the file is still read to count the problems; then the BAD_RECORD error is thrown.
+ */
+export function forEachRecord(
+  bytes: Uint8Array,
+  format: RecordFormat,
+  options: RecordFieldOptions,
+  visit: (record: SourceRecord) => void,
+): void {
+  const textField = options.textField ?? DEFAULT_TEXT_FIELD;
+  const idField = options.idField ?? DEFAULT_ID_FIELD;
+  if (textField === "" || idField === "") throw new RangeError("textField and idField must not be empty");
+  if (bytes.byteLength === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, "the object is empty (0 bytes)");
+  const text = decodeUtf8(bytes);
+
+  const problems = new Problems();
+  const ids = new Map<string, number>();
+  let count = 0;
+  const accept = (record: SourceRecord, usesIdField: boolean): void => {
+    const earlier = ids.get(record.id);
+    if (earlier !== undefined) {
+      problems.add(record.line, `duplicate ${usesIdField ? `${quote(idField)} ` : ""}id ${quote(record.id)} (also on line ${earlier})`);
+      return;
+    }
+    ids.set(record.id, record.line);
+    if (record.text.trim() === "") {
+      problems.add(record.line, `the text field ${quote(textField)} is empty`);
+      return;
+    }
+    count += 1;
+    if (problems.count === 0) visit(record);
+  };
+
+  if (format === "jsonl") readJsonLines(text, textField, idField, problems, accept);
+  else readCsv(text, textField, idField, problems, accept);
+
+  problems.throwIfAny();
+  if (count === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, `the ${format.toUpperCase()} batch has no records`);
+}
+
+class Problems {
+  count = 0;
+  private readonly described: string[] = [];
+
+  add(line: number, message: string): void {
+    this.count += 1;
+    if (this.described.length < DESCRIBED_PROBLEMS) {
+      const short = message.length > MAX_PROBLEM_CHARS ? `${message.slice(0, MAX_PROBLEM_CHARS)}…` : message;
+      this.described.push(`line ${line}: ${short}`);
+    }
+  }
+
+  throwIfAny(fatal?: string): void {
+    if (this.count === 0 && fatal === undefined) return;
+    const parts = [...this.described];
+    if (this.count > this.described.length) parts.push(`and ${this.count - this.described.length} more bad record(s)`);
+    if (fatal !== undefined) parts.push(fatal);
+    const total = this.count === 0 ? "" : `${this.count} bad record(s); `;
+    throw new DocumentInputError(DocumentInputCodes.BadRecord, `${total}${parts.join("; ")}`);
+  }
+}
+
+function quote(name: string): string {
+  return JSON.stringify(name);
+}
+
+/** Decodes strict UTF-8 (a leading BOM dropped); on failure names the first line that is not UTF-8. */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    let line = 1;
+    let start = 0;
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    for (let k = 0; k <= bytes.length; k++) {
+      if (k < bytes.length && bytes[k] !== 0x0a) continue;
+      try {
+        decoder.decode(bytes.subarray(start, k));
+      } catch {
+        break;
+      }
+      line += 1;
+      start = k + 1;
+    }
+    throw new DocumentInputError(DocumentInputCodes.NotUtf8, `the record batch is not valid UTF-8 (line ${line})`, {
+      cause: error,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// JSON Lines
+
+function readJsonLines(
+  text: string,
+  textField: string,
+  idField: string,
+  problems: Problems,
+  accept: (record: SourceRecord, usesIdField: boolean) => void,
+): void {
+  let usesIdField: boolean | undefined;
+  let line = 0;
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf("\n", start);
+    const end = newline === -1 ? text.length : newline;
+    const raw = text.slice(start, end);
+    start = end + 1;
+    line += 1;
+    if (raw.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      problems.add(line, `not valid JSON (${(error as Error).message})`);
+      continue;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      problems.add(line, `not a JSON object (${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value})`);
+      continue;
+    }
+    const object = value as Record<string, unknown>;
+    const recordText = object[textField];
+    if (typeof recordText !== "string") {
+      problems.add(
+        line,
+        recordText === undefined ? `no text field ${quote(textField)}` : `the text field ${quote(textField)} is not a string`,
+      );
+      continue;
+    }
+    const rawId = object[idField];
+    usesIdField ??= rawId !== undefined;
+    let id: string;
+    if (usesIdField) {
+      const parsed = idValue(rawId);
+      if (parsed === undefined) {
+        problems.add(
+          line,
+          rawId === undefined
+            ? `no id field ${quote(idField)} (earlier records have one: give every record an id, or none)`
+            : `the id field ${quote(idField)} is not a non-empty string or a number`,
+        );
+        continue;
+      }
+      id = parsed;
+    } else {
+      if (rawId !== undefined) {
+        problems.add(line, `has an id field ${quote(idField)} but the first record has none: give every record an id, or none`);
+        continue;
+      }
+      id = String(line);
+    }
+    accept({ id, text: recordText, line }, usesIdField);
+  }
+}
+
+function idValue(value: unknown): string | undefined {
+  if (typeof value === "string") return value === "" ? undefined : value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// CSV
+
+/** A CSV syntax error: where it is and what is wrong. */
+export class CsvSyntaxError extends Error {
+  override readonly name = "CsvSyntaxError";
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+export interface CsvRow {
+  fields: string[];
+  /** 1-based physical line where the row starts. */
+  line: number;
+}
+
+/**
+ * RFC 4180 CSV, read leniently where the RFC is silent: fields separated by commas; rows ended by CRLF, LF or a lone
+ * CR; the last row's line break optional; a field in double quotes may hold commas, line breaks and `""` for one
+ * quote; whitespace around fields is data. Completely empty lines are skipped (no row). Strict where ambiguity would
+ * corrupt data: a quote inside an unquoted field, text after a closing quote, or a quote left open at the end of the
+ * input throws CsvSyntaxError naming the line. A leading BOM must be removed by the caller (TextDecoder does).
+ */
+export function* parseCsv(text: string): Generator<CsvRow> {
+  const length = text.length;
+  let position = 0;
+  let line = 1;
+  while (position < length) {
+    const rowLine = line;
+    // An empty line is no row.
+    const first = text.charCodeAt(position);
+    if (first === LF || first === CR) {
+      position += first === CR && text.charCodeAt(position + 1) === LF ? 2 : 1;
+      line += 1;
+      continue;
+    }
+    const fields: string[] = [];
+    for (;;) {
+      let value: string;
+      if (text.charCodeAt(position) === QUOTE) {
+        const fieldLine = line;
+        let parts = "";
+        let from = position + 1;
+        for (;;) {
+          const close = text.indexOf('"', from);
+          if (close === -1) throw new CsvSyntaxError(fieldLine, "a quoted field is not closed before the end of the file");
+          line += countLineBreaks(text, from, close);
+          if (text.charCodeAt(close + 1) === QUOTE) {
+            parts += text.slice(from, close + 1);
+            from = close + 2;
+            continue;
+          }
+          value = parts + text.slice(from, close);
+          position = close + 1;
+          break;
+        }
+        const after = text.charCodeAt(position);
+        if (position < length && after !== COMMA && after !== LF && after !== CR) {
+          throw new CsvSyntaxError(line, "text after a closing quote (a quote inside a field must be doubled)");
+        }
+      } else {
+        let end = position;
+        while (end < length) {
+          const unit = text.charCodeAt(end);
+          if (unit === COMMA || unit === LF || unit === CR) break;
+          if (unit === QUOTE) throw new CsvSyntaxError(line, "a quote inside an unquoted field (quote the field and double the quote)");
+          end += 1;
+        }
+        value = text.slice(position, end);
+        position = end;
+      }
+      fields.push(value);
+      const separator = text.charCodeAt(position);
+      if (separator === COMMA) {
+        position += 1;
+        continue;
+      }
+      // End of row: a line break or the end of the input.
+      if (separator === CR) position += text.charCodeAt(position + 1) === LF ? 2 : 1;
+      else if (separator === LF) position += 1;
+      if (separator === CR || separator === LF) line += 1;
+      break;
+    }
+    yield { fields, line: rowLine };
+  }
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Line breaks (CRLF, LF or CR) in text[from, to). */
+function countLineBreaks(text: string, from: number, to: number): number {
+  let breaks = 0;
+  for (let k = from; k < to; k++) {
+    const unit = text.charCodeAt(k);
+    if (unit === LF) breaks += 1;
+    else if (unit === CR && text.charCodeAt(k + 1) !== LF) breaks += 1;
+  }
+  return breaks;
+}
+
+function readCsv(
+  text: string,
+  textField: string,
+  idField: string,
+  problems: Problems,
+  accept: (record: SourceRecord, usesIdField: boolean) => void,
+): void {
+  let header: string[] | undefined;
+  let textColumn = -1;
+  let idColumn = -1;
+  let rowNumber = 0;
+  try {
+    for (const row of parseCsv(text)) {
+      if (header === undefined) {
+        header = row.fields;
+        textColumn = uniqueColumn(header, textField, "text", row.line);
+        idColumn = header.includes(idField) ? uniqueColumn(header, idField, "id", row.line) : -1;
+        continue;
+      }
+      rowNumber += 1;
+      if (row.fields.length !== header.length) {
+        problems.add(row.line, `${row.fields.length} field(s), the header has ${header.length}`);
+        continue;
+      }
+      let id = String(rowNumber);
+      if (idColumn >= 0) {
+        id = row.fields[idColumn] as string;
+        if (id === "") {
+          problems.add(row.line, `the id column ${quote(idField)} is empty`);
+          continue;
+        }
+      }
+      accept({ id, text: row.fields[textColumn] as string, line: row.line }, idColumn >= 0);
+    }
+  } catch (error) {
+    if (!(error instanceof CsvSyntaxError)) throw error;
+    // A syntax error leaves the rest of the file unreadable: report it with what was found before.
+    problems.throwIfAny(`CSV syntax error on line ${error.line}: ${error.reason}`);
+  }
+}
+
+function uniqueColumn(header: readonly string[], name: string, role: string, line: number): number {
+  const index = header.indexOf(name);
+  if (index === -1) {
+    throw new DocumentInputError(
+      DocumentInputCodes.BadRecord,
+      `line ${line}: the CSV header has no ${role} column ${quote(name)} (columns: ${header.map(quote).join(", ")})`,
+    );
+  }
+  if (header.indexOf(name, index + 1) !== -1) {
+    throw new DocumentInputError(DocumentInputCodes.BadRecord, `line ${line}: the CSV header has the ${role} column ${quote(name)} twice`);
+  }
+  return index;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Chunking
+
+export interface ChunkRecordsOptions extends RecordFieldOptions {
+  maxTokens: number;
+  tokenizer: TokenCounter;
+  overlapTokens?: number;
+  /** Most chunks the whole batch may produce: TOO_LARGE as soon as one more would be made. */
+  maxChunks?: number;
+}
+
+export interface ChunkedRecords {
+  /** In record order, each record's chunks in order; `index` numbers them across the batch. */
+  chunks: ManifestChunk[];
+  recordCount: number;
+}
+
+/**
+ * Chunks every record of a batch on its own (pages: the record's text as one page, so pageStart = pageEnd = 1; offsets
+ * into the record's text). Throws DocumentInputError as parseRecords does, and TOO_LARGE past `maxChunks`.
+ */
+export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: ChunkRecordsOptions): ChunkedRecords {
+  const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
+  const chunks: ManifestChunk[] = [];
+  let recordCount = 0;
+  forEachRecord(bytes, format, options, (record) => {
+    const remaining = maxChunks - chunks.length;
+    if (remaining <= 0) throw tooLarge(maxChunks, options.maxTokens, recordCount);
+    let recordChunks;
+    try {
+      recordChunks = chunkPages([record.text], {
+        maxTokens: options.maxTokens,
+        tokenizer: options.tokenizer,
+        ...(options.overlapTokens === undefined ? {} : { overlapTokens: options.overlapTokens }),
+        ...(Number.isFinite(remaining) ? { maxChunks: remaining } : {}),
+      });
+    } catch (error) {
+      if (error instanceof ChunkLimitError) throw tooLarge(maxChunks, options.maxTokens, recordCount, { cause: error });
+      throw error;
+    }
+    recordCount += 1;
+    for (const chunk of recordChunks) chunks.push({ ...chunk, index: chunks.length, recordId: record.id });
+  });
+  return { chunks, recordCount };
+}
+
+function tooLarge(maxChunks: number, maxTokens: number, records: number, options?: { cause?: unknown }): DocumentInputError {
+  return new DocumentInputError(
+    DocumentInputCodes.TooLarge,
+    `the record batch needs more than ${maxChunks} chunks of at most ${maxTokens} tokens (limit reached after ${records} record(s))`,
+    options,
+  );
+}

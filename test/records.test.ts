@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chunkDocument } from "../functions/chunk/chunk-document.ts";
+import { chunkRecords, CsvSyntaxError, parseCsv, parseRecords, recordFormatOf } from "../functions/chunk/records.ts";
+import { createCl100kTokenizer, type Tokenizer } from "../functions/chunk/tokenizer.ts";
+import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+const jsonl = (...records: unknown[]): Uint8Array => utf8(records.map((record) => JSON.stringify(record)).join("\n"));
+
+function inputError(run: () => unknown): DocumentInputError {
+  let error: unknown;
+  try {
+    run();
+  } catch (caught) {
+    error = caught;
+  }
+  expect(error).toBeInstanceOf(DocumentInputError);
+  return error as DocumentInputError;
+}
+
+let tokenizer: Tokenizer;
+beforeAll(() => {
+  tokenizer = createCl100kTokenizer();
+});
+afterAll(() => tokenizer.dispose());
+
+describe("recordFormatOf", () => {
+  it("recognizes record batches by extension, case-insensitively", () => {
+    expect(recordFormatOf("uploads/reviews.jsonl")).toBe("jsonl");
+    expect(recordFormatOf("uploads/REVIEWS.NDJSON")).toBe("jsonl");
+    expect(recordFormatOf("a/b.Csv")).toBe("csv");
+    for (const key of ["a.pdf", "a.txt", "a.json", "csv", "a.csv.pdf"]) expect(recordFormatOf(key)).toBeUndefined();
+  });
+});
+
+describe("parseCsv (RFC 4180)", () => {
+  const rows = (text: string) => [...parseCsv(text)].map((row) => [row.line, ...row.fields]);
+
+  it("reads quoted fields with commas, doubled quotes and line breaks, CRLF or LF rows, an optional last break", () => {
+    const text = 'id,text\r\n1,"Hello, ""world"""\r\n2,"two\r\nlines"\r\n3,plain\n4,"",\n5,last';
+    expect(rows(text)).toEqual([
+      [1, "id", "text"],
+      [2, "1", 'Hello, "world"'],
+      [3, "2", "two\r\nlines"],
+      [5, "3", "plain"],
+      [6, "4", "", ""],
+      [7, "5", "last"],
+    ]);
+  });
+
+  it("keeps spaces as data, skips empty lines, accepts a lone CR as a line break", () => {
+    expect(rows(" a , b \n\n\r\nc,d\re,f\r\n")).toEqual([
+      [1, " a ", " b "],
+      [4, "c", "d"],
+      [5, "e", "f"],
+    ]);
+    expect(rows("")).toEqual([]);
+    expect(rows('"x"')).toEqual([[1, "x"]]);
+  });
+
+  it("rejects an unclosed quote, text after a closing quote and a bare quote, naming the line", () => {
+    const error = (text: string): CsvSyntaxError => {
+      try {
+        Array.from(parseCsv(text));
+      } catch (caught) {
+        expect(caught).toBeInstanceOf(CsvSyntaxError);
+        return caught as CsvSyntaxError;
+      }
+      throw new Error("no error");
+    };
+    expect(error('a,b\n1,"open\nstill open').line).toBe(2);
+    expect(error('a,b\n1,"open\nstill open').reason).toMatch(/not closed/);
+    expect(error('a\n"x\ny"z\n').line).toBe(3);
+    expect(error('a\n"x\ny"z\n').reason).toMatch(/after a closing quote/);
+    expect(error('a\nab"c\n').reason).toMatch(/quote inside an unquoted field/);
+  });
+});
+
+describe("parseRecords", () => {
+  it("JSONL: ids from the id field (strings or numbers), text from the text field, the BOM ignored", () => {
+    const bytes = utf8(
+      `\uFEFF${JSON.stringify({ id: "a-1", text: "First review." })}\r\n${JSON.stringify({ id: 7, text: "Second\nreview.", stars: 4 })}\n`,
+    );
+    expect(parseRecords(bytes, "jsonl")).toEqual([
+      { id: "a-1", text: "First review.", line: 1 },
+      { id: "7", text: "Second\nreview.", line: 2 },
+    ]);
+  });
+
+  it("JSONL: without id fields the id is the 1-based line number; blank lines are skipped but counted", () => {
+    const bytes = utf8(`${JSON.stringify({ text: "one" })}\n\n   \n${JSON.stringify({ text: "four" })}\n`);
+    expect(parseRecords(bytes, "jsonl").map((record) => [record.id, record.text])).toEqual([
+      ["1", "one"],
+      ["4", "four"],
+    ]);
+  });
+
+  it("uses configured text and id fields", () => {
+    const bytes = jsonl({ review_id: "x", body: "Nice.", text: "ignored" }, { review_id: "y", body: "Bad." });
+    expect(parseRecords(bytes, "jsonl", { textField: "body", idField: "review_id" }).map((r) => [r.id, r.text])).toEqual([
+      ["x", "Nice."],
+      ["y", "Bad."],
+    ]);
+    const csv = utf8("ref;,body,text\nr1,Nice.,x\nr2,Bad.,y\n");
+    expect(parseRecords(csv, "csv", { textField: "body", idField: "ref;" }).map((r) => [r.id, r.text])).toEqual([
+      ["r1", "Nice."],
+      ["r2", "Bad."],
+    ]);
+  });
+
+  it("CSV: a header row; ids from the id column, else the data row number; quoted multi-line text, BOM", () => {
+    const withIds = utf8('\uFEFFid,text,stars\r\nr-9,"Great, really.\r\nSecond line ""quoted""",5\r\nr-3,Meh,2\r\n');
+    expect(parseRecords(withIds, "csv")).toEqual([
+      { id: "r-9", text: 'Great, really.\r\nSecond line "quoted"', line: 2 },
+      { id: "r-3", text: "Meh", line: 4 },
+    ]);
+    const withoutIds = utf8('stars,text\n5,"multi\nline"\n\n2,short\n');
+    expect(parseRecords(withoutIds, "csv").map((r) => [r.id, r.text, r.line])).toEqual([
+      ["1", "multi\nline", 2],
+      ["2", "short", 5],
+    ]);
+  });
+
+  it("fails the whole batch with BAD_RECORD naming each bad line, and counts them all", () => {
+    const bytes = utf8(
+      [
+        JSON.stringify({ text: "fine" }),
+        "{not json",
+        JSON.stringify(["an", "array"]),
+        JSON.stringify({ body: "no text field" }),
+        JSON.stringify({ text: 42 }),
+        JSON.stringify({ text: "   " }),
+        JSON.stringify({ text: "has an id", id: "x" }),
+        "null",
+        JSON.stringify({ text: "fine again" }),
+      ].join("\n"),
+    );
+    const error = inputError(() => parseRecords(bytes, "jsonl"));
+    expect(error.code).toBe(DocumentInputCodes.BadRecord);
+    expect(error.message).toMatch(/^BAD_RECORD: 7 bad record\(s\); line 2: not valid JSON/);
+    expect(error.message).toContain("line 3: not a JSON object (an array)");
+    expect(error.message).toContain('line 4: no text field "text"');
+    expect(error.message).toContain('line 5: the text field "text" is not a string');
+    expect(error.message).toContain('line 6: the text field "text" is empty');
+    expect(error.message).toContain("and 2 more bad record(s)");
+  });
+
+  it("requires ids on every record or none, and unique ids", () => {
+    const missing = inputError(() => parseRecords(jsonl({ id: "a", text: "x" }, { text: "y" }), "jsonl"));
+    expect(missing.message).toMatch(/line 2: no id field "id" \(earlier records have one/);
+    const late = inputError(() => parseRecords(jsonl({ text: "x" }, { id: "b", text: "y" }), "jsonl"));
+    expect(late.message).toMatch(/line 2: has an id field "id" but the first record has none/);
+    const duplicate = inputError(() => parseRecords(jsonl({ id: "a", text: "x" }, { id: "b", text: "y" }, { id: "a", text: "z" }), "jsonl"));
+    expect(duplicate.message).toMatch(/line 3: duplicate "id" id "a" \(also on line 1\)/);
+    const badId = inputError(() => parseRecords(jsonl({ id: "a", text: "x" }, { id: null, text: "y" }), "jsonl"));
+    expect(badId.message).toMatch(/line 2: the id field "id" is not a non-empty string or a number/);
+    const emptyCsvId = inputError(() => parseRecords(utf8("id,text\n,x\n"), "csv"));
+    expect(emptyCsvId.message).toMatch(/line 2: the id column "id" is empty/);
+  });
+
+  it("CSV: BAD_RECORD for a missing or doubled text column, a wrong field count, a syntax error", () => {
+    expect(inputError(() => parseRecords(utf8("id,body\n1,x\n"), "csv")).message).toBe(
+      'BAD_RECORD: line 1: the CSV header has no text column "text" (columns: "id", "body")',
+    );
+    expect(inputError(() => parseRecords(utf8("text,text\nx,y\n"), "csv")).message).toMatch(/text column "text" twice/);
+    expect(inputError(() => parseRecords(utf8("id,text\n1,x,extra\n2,y\n"), "csv")).message).toBe(
+      "BAD_RECORD: 1 bad record(s); line 2: 3 field(s), the header has 2",
+    );
+    const syntax = inputError(() => parseRecords(utf8('id,text\n1,x,y\n2,"open\n3,z\n'), "csv"));
+    expect(syntax.code).toBe("BAD_RECORD");
+    expect(syntax.message).toBe(
+      "BAD_RECORD: 1 bad record(s); line 2: 3 field(s), the header has 2; CSV syntax error on line 3: a quoted field is not closed before the end of the file",
+    );
+  });
+
+  it("EMPTY_FILE for no bytes or no records, NOT_UTF8 naming the line", () => {
+    expect(inputError(() => parseRecords(new Uint8Array(), "jsonl")).code).toBe("EMPTY_FILE");
+    expect(inputError(() => parseRecords(utf8("\n \n"), "jsonl")).code).toBe("EMPTY_FILE");
+    expect(inputError(() => parseRecords(utf8("id,text\n"), "csv")).code).toBe("EMPTY_FILE");
+    const latin1 = Uint8Array.from([...utf8('{"text":"ok"}\n{"text":"caf'), 0xe9, ...utf8('"}\n')]);
+    const error = inputError(() => parseRecords(latin1, "jsonl"));
+    expect(error.code).toBe("NOT_UTF8");
+    expect(error.message).toContain("line 2");
+  });
+});
+
+describe("chunkRecords and chunkDocument on record batches", () => {
+  it("makes one chunk per short record, several for a long one, all with the record's id and offsets into its text", () => {
+    const long = Array.from({ length: 80 }, (_, k) => `Sentence ${k} of a long review.`).join(" ");
+    const bytes = jsonl({ id: "short", text: "  Short review.  " }, { id: "long", text: long }, { id: "last", text: "Bye." });
+    const { chunks, recordCount } = chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer });
+    expect(recordCount).toBe(3);
+    const longChunks = chunks.filter((chunk) => chunk.recordId === "long");
+    expect(longChunks.length).toBeGreaterThan(2);
+    expect(chunks.map((chunk) => chunk.index)).toEqual(chunks.map((_, k) => k));
+    expect(chunks[0]).toMatchObject({ recordId: "short", text: "Short review.", charStart: 2, charEnd: 15, pageStart: 1, pageEnd: 1 });
+    for (const chunk of longChunks) {
+      expect(long.slice(chunk.charStart, chunk.charEnd)).toBe(chunk.text);
+      expect(chunk.tokenCount).toBeLessThanOrEqual(50);
+      expect([chunk.pageStart, chunk.pageEnd]).toEqual([1, 1]);
+    }
+    expect(chunks.at(-1)).toMatchObject({ recordId: "last", text: "Bye." });
+  });
+
+  it("counts maxChunks over the whole batch: TOO_LARGE as soon as it is passed", () => {
+    const bytes = jsonl(...Array.from({ length: 50 }, (_, k) => ({ text: `Review ${k}.` })));
+    expect(chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 50 }).chunks).toHaveLength(50);
+    const error = inputError(() => chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 49 }));
+    expect(error.code).toBe(DocumentInputCodes.TooLarge);
+    expect(error.message).toMatch(/more than 49 chunks/);
+    const long = jsonl({ text: "word ".repeat(500) });
+    expect(inputError(() => chunkRecords(long, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 3 })).code).toBe("TOO_LARGE");
+  });
+
+  it("chunkDocument reads .jsonl and .csv keys as record batches (never the extractor) into a manifest with record ids", async () => {
+    const csv = utf8('review_id,body\r\nr1,"Fast delivery, good price."\r\nr2,"Broke after\r\ntwo days."\r\nr3,"Fast delivery, good price."\r\n');
+    const result = await chunkDocument(csv, {
+      documentId: "batch-1",
+      sourceKey: "uploads/reviews.CSV",
+      bucket: "work",
+      maxTokens: 100,
+      tokenizer,
+      textField: "body",
+      idField: "review_id",
+      extract: async () => {
+        throw new Error("the extractor is not for record batches");
+      },
+    });
+    expect(result.recordCount).toBe(3);
+    expect(result.pageCount).toBe(3);
+    expect(result.chunkCount).toBe(3);
+    const items = result.manifest.body
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(items.map((item) => [item.index, item.recordId, item.text])).toEqual([
+      [0, "r1", "Fast delivery, good price."],
+      [1, "r2", "Broke after\r\ntwo days."],
+      [2, "r3", "Fast delivery, good price."],
+    ]);
+    // Identical texts in two records: different ids (the second occurrence), same content hash otherwise.
+    expect(items[0]?.chunkId).not.toBe(items[2]?.chunkId);
+    expect(items.every((item) => item.documentId === "batch-1" && item.pageStart === 1 && item.pageEnd === 1)).toBe(true);
+    // Same bytes, same ids.
+    const again = await chunkDocument(csv, { documentId: "other", sourceKey: "b.csv", bucket: "w", maxTokens: 100, tokenizer, textField: "body", idField: "review_id" });
+    expect(again.manifest.items.map((item) => item.chunkId)).toEqual(items.map((item) => item.chunkId));
+  });
+
+  it("chunks 10,000 generated JSONL records quickly (100,000 measured in docs/chunking.md)", async () => {
+    const count = 10_000;
+    const lines = Array.from({ length: count }, (_, k) =>
+      JSON.stringify({ id: `r${k}`, text: `Review ${k}: arrived on time, works as described; ${k % 5} stars.` }),
+    );
+    const started = performance.now();
+    const result = await chunkDocument(utf8(lines.join("\n")), { documentId: "d", sourceKey: "r.jsonl", bucket: "b", maxTokens: 1000, tokenizer });
+    const ms = performance.now() - started;
+    expect(result.recordCount).toBe(count);
+    expect(result.chunkCount).toBe(count);
+    expect(result.manifest.items[count - 1]).toMatchObject({ index: count - 1, recordId: `r${count - 1}` });
+    expect(new Set(result.manifest.items.map((item) => item.chunkId)).size).toBe(count);
+    expect(ms).toBeLessThan(10_000);
+  });
+});
+
+describe("DocumentInputError", () => {
+  it("has the BAD_RECORD code", () => {
+    expect(new DocumentInputError(DocumentInputCodes.BadRecord, "x").message).toBe("BAD_RECORD: x");
+  });
+});
