@@ -124,6 +124,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       : { cMapUrl: data.cMapDir, cMapPacked: true, standardFontDataUrl: data.standardFontDir }),
   });
   const pages: TextLine[][] = [];
+  const annotationTexts: string[][] = [];
   try {
     const doc = await task.promise;
     const maxPages = options.maxPages ?? Number.POSITIVE_INFINITY;
@@ -137,6 +138,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       const page = await doc.getPage(number);
       const content = await page.getTextContent();
       pages.push(textLines(content.items));
+      annotationTexts.push(annotationText(await page.getAnnotations({ intent: "display" })));
       page.cleanup();
     }
   } catch (error) {
@@ -145,7 +147,9 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
     await task.destroy().catch(() => undefined);
   }
 
-  const texts = layoutPages(pages, { dropRunningHeaders: options.dropRunningHeaders ?? true });
+  const texts = layoutPages(pages, { dropRunningHeaders: options.dropRunningHeaders ?? true }).map((text, i) =>
+    [text, ...(annotationTexts[i] ?? [])].filter((part) => part !== "").join("\n\n"),
+  );
   if (texts.every((page) => page === "")) {
     throw new DocumentInputError(
       DocumentInputCodes.NoTextLayer,
@@ -153,6 +157,28 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
     );
   }
   return { pages: texts };
+}
+
+/**
+ * Text a page carries in annotations rather than in its content stream: free-text boxes (typewriter text, callouts)
+ * and the values filled into form fields. Each becomes a paragraph after the page's text. Comments (sticky notes)
+ * are left out: they are remarks about the document, not its text.
+ */
+export function annotationText(annotations: ReadonlyArray<Record<string, unknown>>): string[] {
+  const texts: string[] = [];
+  for (const annotation of annotations) {
+    let value: unknown;
+    if (annotation.subtype === "FreeText") {
+      const lines = annotation.textContent;
+      value = Array.isArray(lines) && lines.length > 0 ? lines.join("\n") : (annotation.contentsObj as { str?: unknown } | undefined)?.str;
+    } else if (annotation.subtype === "Widget" && annotation.fieldType === "Tx") {
+      value = annotation.fieldValue;
+    } else if (annotation.subtype === "Widget" && annotation.fieldType === "Ch") {
+      value = Array.isArray(annotation.fieldValue) ? annotation.fieldValue.join(", ") : annotation.fieldValue;
+    }
+    if (typeof value === "string" && value.trim() !== "") texts.push(tidyText(value));
+  }
+  return texts;
 }
 
 /** The checks that need no parser: EMPTY_FILE and NOT_A_PDF. */
