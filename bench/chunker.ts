@@ -5,7 +5,7 @@
  *
  *   npm run bench -- chunker [--json] [--corpus <dir>] [--pages 1000] [--limit <files>]
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -140,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   const report = {
     benchmark: "chunker",
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, pdftotext: execFileSync("pdftotext", ["-v"], { encoding: "utf-8", stdio: ["ignore", "pipe", "pipe"] }).split("\n")[0] || "poppler" },
+    machine: { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, pdftotext: spawnSync("pdftotext", ["-v"], { encoding: "utf-8" }).stderr.split("\n")[0] || "unknown" },
     settings: { chunkTokens: maxTokens },
     corpus: {
       files: results.length,

@@ -12,7 +12,7 @@ import { writeTinyModel } from "../models/random-llama.ts";
 
 /**
  * End to end on the local twin: a PDF dropped into the local bucket runs through the workflow definition the stack
- * deploys, with real pdf-parse, tiktoken and llama.cpp (the project's tiny random-weight model), into DynamoDB Local.
+ * deploys, with real pdf.js (in its worker thread), tiktoken and llama.cpp (the project's tiny random-weight model), into DynamoDB Local.
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
 
