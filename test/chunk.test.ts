@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PDFDocument, StandardFonts, rgb } from "pdf-lib";
-import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
+import { inputError, rawPdf } from "./extract-fixtures.ts";
+import { DocumentInputCodes } from "../functions/shared/errors.ts";
 import type { ChunkItem } from "../functions/shared/contracts.ts";
 import {
   extractDocumentText,
@@ -46,33 +47,6 @@ async function pdfWithPages(pages: string[][]): Promise<Uint8Array> {
 /** Words tagged with their page, so a chunk's words tell which pages it spans: p2w13 is page 2's 13th word. */
 function taggedWords(page: number, count: number): string[] {
   return Array.from({ length: count }, (_, k) => `p${page}w${k}`);
-}
-
-/** A hand-written PDF: pdf-lib cannot encrypt, and the header/xref must be exact for pdf.js to reach the /Encrypt. */
-function rawPdf(objects: string[], trailerExtra = ""): Uint8Array {
-  let out = "%PDF-1.4\n";
-  const offsets: number[] = [];
-  objects.forEach((body, k) => {
-    offsets.push(out.length);
-    out += `${k + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  out += offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n \n`).join("");
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${trailerExtra} >>\nstartxref\n${xref}\n%%EOF\n`;
-  return new TextEncoder().encode(out);
-}
-
-async function inputError(promise: Promise<unknown>): Promise<DocumentInputError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(DocumentInputError);
-  const typed = error as DocumentInputError;
-  expect(typed.name).toBe("DocumentInputError");
-  expect(typed.message.startsWith(`${typed.code}: `)).toBe(true);
-  return typed;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { PDFDocument, StandardFonts } from "pdf-lib";
+import { expect } from "vitest";
+import { DocumentInputError } from "../functions/shared/errors.ts";
 
 /** PDFs for the extraction tests (test/extract*.test.ts), generated in the test: no files in the repository. */
 
@@ -74,19 +76,8 @@ export function encryptedPdf(text: string, userPassword: string, ownerPassword =
     "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     `<< /Filter /Standard /V 1 /R 2 /O <${owner.toString("hex")}> /U <${user.toString("hex")}> /P -44 >>`,
   ];
-  let out = "%PDF-1.4\n";
-  const offsets: number[] = [];
-  objects.forEach((body, k) => {
-    offsets.push(out.length);
-    out += `${k + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  out += offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n \n`).join("");
   const hexId = id.toString("hex");
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Encrypt 6 0 R /ID [<${hexId}><${hexId}>] >>\n`;
-  out += `startxref\n${xref}\n%%EOF\n`;
-  return new Uint8Array(Buffer.from(out, "latin1"));
+  return rawPdf(objects, `/Encrypt 6 0 R /ID [<${hexId}><${hexId}>]`);
 }
 
 
@@ -119,4 +110,17 @@ export function manyWordsPdf(items: number): Uint8Array {
     `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
     "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
   ]);
+}
+
+/** Awaits a promise that must reject with a DocumentInputError whose message starts with its code. */
+export async function inputError(promise: Promise<unknown>): Promise<DocumentInputError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(DocumentInputError);
+  const typed = error as DocumentInputError;
+  expect(typed.name).toBe("DocumentInputError");
+  expect(typed.message.startsWith(`${typed.code}: `)).toBe(true);
+  return typed;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PDFDocument, StandardFonts, degrees } from "pdf-lib";
-import { column, encryptedPdf, pdfOf } from "./extract-fixtures.ts";
+import { column, encryptedPdf, inputError, pdfOf } from "./extract-fixtures.ts";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import {
@@ -52,17 +52,6 @@ function page(text: string): TextLine[] {
 }
 
 const texts = (pages: TextLine[][]): string[][] => pages.map((lines) => lines.map((line) => line.text));
-
-async function inputError(promise: Promise<unknown>): Promise<DocumentInputError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(DocumentInputError);
-  const typed = error as DocumentInputError;
-  expect(typed.message.startsWith(`${typed.code}: `)).toBe(true);
-  return typed;
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 
