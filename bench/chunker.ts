@@ -6,17 +6,17 @@
  *   npm run bench -- chunker [--json] [--corpus <dir>] [--pages 1000] [--limit <files>]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { chunkFile, type ChunkOutcome } from "../functions/chunk/inspect.ts";
 import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
+import { corpusFiles, defaultCorpusDir, quantile, round } from "./corpus.ts";
 import { syntheticPdf } from "./synthetic-pdf.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
-const corpusFolders = ["pdfjs", "docs", "invoices"];
 
 interface FileResult {
   file: string;
@@ -24,14 +24,6 @@ interface FileResult {
   ours: ChunkOutcome;
   pdftotext: { ok: boolean; ms: number; chars: number; tokens: number; tokenizeMs: number };
 }
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 function runPdftotext(file: string): { ok: boolean; ms: number; text: string } {
   const started = performance.now();
@@ -55,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       json: { type: "boolean", default: false },
-      corpus: { type: "string", default: resolve(repoRoot, "../shared/corpus") },
+      corpus: { type: "string", default: defaultCorpusDir },
       pages: { type: "string", default: "1000" },
       limit: { type: "string" },
       "chunk-tokens": { type: "string", default: "1000" },
@@ -81,15 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   // ---- Corpus: ours and pdftotext on the same files, alternating, one at a time.
-  const files = existsSync(values.corpus)
-    ? corpusFolders
-        .flatMap((folder) => {
-          const dir = join(values.corpus, folder);
-          return existsSync(dir) ? readdirSync(dir).filter((f) => f.toLowerCase().endsWith(".pdf")).map((f) => join(dir, f)) : [];
-        })
-        .sort()
-        .slice(0, values.limit ? Number(values.limit) : undefined)
-    : [];
+  const files = corpusFiles(values.corpus, /\.pdf$/i).slice(0, values.limit ? Number(values.limit) : undefined);
   if (files.length === 0) log(`No corpus at ${values.corpus}: the corpus part is skipped.`);
   const results: FileResult[] = [];
   for (const [i, file] of files.entries()) {

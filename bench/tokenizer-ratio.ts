@@ -18,7 +18,7 @@
  * Prints a table on stderr; with --json one JSON document on stdout. Skips (exit 0, with a message) when the corpus is
  * absent. Takes about a minute on 2 cores (text extraction of the corpus is most of it).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -32,8 +32,10 @@ import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { DocumentInputError } from "../functions/shared/errors.ts";
 import { gguf, writeGguf, type GgufValue } from "../models/gguf-writer.ts";
 import { tinyModelPath } from "../models/paths.ts";
+import { corpusFiles, defaultCorpusDir, quantile, round } from "./corpus.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
+const round3 = (value: number): number => round(value, 3);
+
 const require = createRequire(import.meta.url);
 
 interface HfTokenizerJson {
@@ -106,31 +108,12 @@ interface Counter {
   crossCheck?: (text: string) => number;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
-}
-
-const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
-
-function corpusFiles(corpus: string): string[] {
-  const files: string[] = [];
-  for (const folder of ["pdfjs", "docs", "invoices"]) {
-    const directory = join(corpus, folder);
-    if (!existsSync(directory)) continue;
-    for (const name of readdirSync(directory).sort()) {
-      if (/\.(pdf|txt)$/i.test(name)) files.push(join(directory, name));
-    }
-  }
-  return files;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       json: { type: "boolean", default: false },
-      corpus: { type: "string", default: resolve(repoRoot, "../shared/corpus") },
+      corpus: { type: "string", default: defaultCorpusDir },
       "chunk-tokens": { type: "string", default: "1000" },
       limit: { type: "string" },
     },
@@ -141,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const maxTokens = Number(values["chunk-tokens"]);
-  const files = corpusFiles(corpus).slice(0, values.limit === undefined ? undefined : Number(values.limit));
+  const files = corpusFiles(corpus, /\.(pdf|txt)$/i).slice(0, values.limit === undefined ? undefined : Number(values.limit));
   const log = (line: string): boolean => process.stderr.write(`${line}\n`);
 
   const tiktoken = createCl100kTokenizer();
@@ -244,25 +227,25 @@ export async function main(argv: string[]): Promise<number> {
         modelId: counter.modelId,
         chunks: sorted.length,
         ratio: {
-          min: round(sorted[0] ?? Number.NaN),
-          p50: round(quantile(sorted, 0.5)),
-          p95: round(quantile(sorted, 0.95)),
-          p99: round(quantile(sorted, 0.99)),
-          max: round(sorted.at(-1) ?? Number.NaN),
+          min: round3(sorted[0] ?? Number.NaN),
+          p50: round3(quantile(sorted, 0.5)),
+          p95: round3(quantile(sorted, 0.95)),
+          p99: round3(quantile(sorted, 0.99)),
+          max: round3(sorted.at(-1) ?? Number.NaN),
         },
         ratioOfFullChunks: {
           chunks: sortedLarge.length,
-          min: round(sortedLarge[0] ?? Number.NaN),
-          p50: round(quantile(sortedLarge, 0.5)),
-          p95: round(quantile(sortedLarge, 0.95)),
-          p99: round(quantile(sortedLarge, 0.99)),
-          max: round(sortedLarge.at(-1) ?? Number.NaN),
+          min: round3(sortedLarge[0] ?? Number.NaN),
+          p50: round3(quantile(sortedLarge, 0.5)),
+          p95: round3(quantile(sortedLarge, 0.95)),
+          p99: round3(quantile(sortedLarge, 0.99)),
+          max: round3(sortedLarge.at(-1) ?? Number.NaN),
         },
         maxModelTokensPerChunk: maxModelTokens.get(counter.name),
         worstFullChunks: (worst.get(counter.name) ?? [])
           .sort((a, b) => b.ratio - a.ratio)
           .slice(0, 3)
-          .map((entry) => ({ ...entry, ratio: round(entry.ratio) })),
+          .map((entry) => ({ ...entry, ratio: round3(entry.ratio) })),
         promptOverheadTokens: overhead,
         chunkBudgetAt8192: chunkBudget,
         largestSafeChunkTokens: Math.floor(chunkBudget / maxRatio),
