@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     const tokenizeMs = performance.now() - tokenizeStarted;
     results.push({
       file,
-      bytes: statSync(file).size,
+      bytes: ours.bytes,
       ours,
       pdftotext: { ok: baseline.ok, ms: baseline.ms, chars: baseline.text.replace(/\s/g, "").length, tokens, tokenizeMs },
     });
