@@ -10,6 +10,8 @@ export const StateNames = {
   chunk: "Chunk document",
   extract: "Extract fields from chunks",
   inferBatch: "Extract fields from a batch of chunks",
+  chunksLeft: "Chunks left to extract?",
+  batchExtracted: "Batch extracted",
   merge: "Merge chunk results",
   recordFailure: "Record document failure",
   succeeded: "Document processed",
@@ -37,7 +39,10 @@ export interface WorkflowSettings {
   maxInputBytesPerBatch: number;
   /** Concurrent child executions: keep at or below the inference function's concurrency. */
   maxConcurrency: number;
-  /** Share of failed batches the Map tolerates before failing; a document with failed chunks ends PARTIAL. */
+  /**
+   * Share of failed batches the Map tolerates before failing, and of failed chunks the merge tolerates: within it a
+   * document with failed chunks ends PARTIAL, beyond it FAILED (TooManyFailedChunks).
+   */
   toleratedFailurePercentage: number;
   chunkTimeoutSeconds: number;
   inferTimeoutSeconds: number;
@@ -151,10 +156,19 @@ export function buildDocumentWorkflow(
           States: {
             [StateNames.inferBatch]: {
               ...lambdaInvoke(resources.inferFunctionArn, "$"),
+              Comment:
+                "Returns results and failures per chunk, and as Items the chunks left for a fresh invocation: " +
+                "halves of chunks that could not finish in time or fit the context, and chunks not started for lack of time",
               TimeoutSeconds: settings.inferTimeoutSeconds,
               OutputPath: "$.Payload",
-              End: true,
+              Next: StateNames.chunksLeft,
             },
+            [StateNames.chunksLeft]: {
+              Type: "Choice",
+              Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.inferBatch }],
+              Default: StateNames.batchExtracted,
+            },
+            [StateNames.batchExtracted]: { Type: "Succeed" },
           },
         },
         ResultWriter: {
@@ -172,6 +186,7 @@ export function buildDocumentWorkflow(
           "chunking.$": "$.chunkTask.value",
           "mapRun.$": "$.mapRun",
           execution: { "id.$": "$$.Execution.Id", "startTime.$": "$$.Execution.StartTime" },
+          toleratedFailurePercentage: settings.toleratedFailurePercentage,
         }),
         Comment: "Merge chunk results in chunk order and write the document item",
         TimeoutSeconds: settings.mergeTimeoutSeconds,

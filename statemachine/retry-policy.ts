@@ -32,7 +32,12 @@ export const transientDynamoDbErrors = [
 ];
 
 /** Errors that mean "this input will never work": never retried, the document goes straight to FAILED. */
-export const deterministicErrors = [ErrorNames.DocumentInput, ErrorNames.Configuration, ErrorNames.ModelLoad];
+export const deterministicErrors = [
+  ErrorNames.DocumentInput,
+  ErrorNames.Configuration,
+  ErrorNames.ModelLoad,
+  ErrorNames.TooManyFailedChunks,
+];
 
 export const lambdaRetry: RetryRule[] = [
   {

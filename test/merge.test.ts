@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { buildDocumentItem, collectMapRunResults } from "../functions/merge/document.ts";
 import { mergeChunkResults, mergeRecordResults, mergeValues } from "../functions/merge/merge.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
-import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
-import { ResultFormatError } from "../functions/shared/errors.ts";
+import type { ChunkFailure, ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
+import { ResultFormatError, TooManyFailedChunksError } from "../functions/shared/errors.ts";
 
 const schema = getExtractionSchema("generic");
 const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(schema);
@@ -55,7 +55,7 @@ describe("merging chunk results", () => {
 });
 
 /** Result files exactly as Step Functions' ResultWriter writes them (JSON, no transformation). */
-function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[] }>, failed: Array<{ items: number[] }>) {
+function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[]; failed?: ChunkFailure[] }>, failed: Array<{ items: number[] }>) {
   const prefix = "map-results/5f2c1a3e-0000-4000-8000-000000000001";
   const record = (items: number[], status: string) => ({
     ExecutionArn: `arn:aws:states:us-east-1:123456789012:execution:wf/ExtractChunks:${items.join("-")}`,
@@ -72,7 +72,7 @@ function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[] 
   const resultFiles: Record<string, Array<{ Key: string; Size: number }>> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   if (succeeded.length) {
     const body = JSON.stringify(
-      succeeded.map((s) => ({ ...record(s.items, "SUCCEEDED"), Output: JSON.stringify({ results: s.results }), OutputDetails: { Included: true } })),
+      succeeded.map((s) => ({ ...record(s.items, "SUCCEEDED"), Output: JSON.stringify({ results: s.results, failed: s.failed ?? [], Items: [] }), OutputDetails: { Included: true } })),
     );
     files[`${prefix}/SUCCEEDED_0.json`] = body;
     resultFiles.SUCCEEDED!.push({ Key: `${prefix}/SUCCEEDED_0.json`, Size: body.length });
@@ -92,8 +92,9 @@ function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[] 
   return { manifestKey: `${prefix}/manifest.json`, read };
 }
 
-function mergeInput(chunkCount: number): MergeTaskInput {
+function mergeInput(chunkCount: number, toleratedFailurePercentage = 0): MergeTaskInput {
   return {
+    toleratedFailurePercentage,
     documentId: "d",
     source: { bucket: "bucket", key: "uploads/a.pdf", etag: "e", size: 5 },
     chunking: { manifest: { bucket: "bucket", key: "chunks/d/manifest.jsonl" }, chunkCount, pageCount: 3, tokenCount: 900, ms: 40 },
@@ -122,10 +123,13 @@ describe("reading a Map Run's results and building the document item", () => {
     expect(validate(item.result)).toBe(true);
   });
 
-  it("is PARTIAL, naming the failed chunks and their error, when a batch failed", async () => {
+  it("is PARTIAL, naming the failed chunks and their error, when a batch failed within the tolerance", async () => {
     const files = mapRunFiles([{ items: [0], results: [chunk(0, generic({ title: "A" }))] }], [{ items: [1, 2] }]);
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
-    const item = buildDocumentItem({ input: mergeInput(3), collected, schema, schemaId: "generic", now: new Date() });
+    expect(() => buildDocumentItem({ input: mergeInput(3, 66), collected, schema, schemaId: "generic", now: new Date() })).toThrow(
+      TooManyFailedChunksError,
+    );
+    const item = buildDocumentItem({ input: mergeInput(3, 67), collected, schema, schemaId: "generic", now: new Date() });
     expect(item.status).toBe("PARTIAL");
     expect(item.chunks).toEqual({ total: 3, succeeded: 1, failed: 2 });
     expect(item.failedChunks).toEqual([
@@ -134,10 +138,44 @@ describe("reading a Map Run's results and building the document item", () => {
     ]);
   });
 
+  it("counts chunks the inference function gave up on, and a split chunk by its parts", async () => {
+    const part = (index: number, p: string, title: string): ChunkResult => ({ ...chunk(index, generic({ title })), part: p });
+    const files = mapRunFiles(
+      [
+        {
+          items: [0, 1],
+          // Chunk 0 was split; its second half was split again. Parts arrive in any order.
+          results: [part(0, "2.2", "Z"), part(0, "1", "first half"), part(0, "2.1", "Y"), chunk(1, generic({ title: "B" }))],
+        },
+        {
+          items: [2, 3],
+          results: [part(2, "1", "C1")],
+          failed: [
+            { documentId: "d", index: 2, part: "2", error: "OutputTruncated", cause: "cap" },
+            { documentId: "d", index: 3, error: "ModelOutputError", cause: "not JSON" },
+          ],
+        },
+      ],
+      [],
+    );
+    const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
+    const item = buildDocumentItem({ input: mergeInput(4, 50), collected, schema, schemaId: "generic", now: new Date() });
+    expect(item.status).toBe("PARTIAL");
+    expect(item.chunks).toEqual({ total: 4, succeeded: 2, failed: 2 });
+    expect(item.failedChunks).toEqual([
+      { index: 2, part: "2", error: "OutputTruncated", cause: "cap" },
+      { index: 3, error: "ModelOutputError", cause: "not JSON" },
+    ]);
+    // Scalars keep the first value in document order: part 1 of chunk 0 comes before parts 2.1 and 2.2.
+    expect(item.result?.title).toBe("first half");
+  });
+
   it("refuses to write a result when no chunk succeeded or a chunk appears twice", async () => {
     const none = mapRunFiles([], [{ items: [0] }]);
     const collected = await collectMapRunResults("bucket", none.manifestKey, none.read);
-    expect(() => buildDocumentItem({ input: mergeInput(1), collected, schema, schemaId: "generic", now: new Date() })).toThrow(ResultFormatError);
+    expect(() => buildDocumentItem({ input: mergeInput(1, 100), collected, schema, schemaId: "generic", now: new Date() })).toThrow(
+      TooManyFailedChunksError,
+    );
     const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0], results: [chunk(0, generic({}))] }], []);
     const dup = await collectMapRunResults("bucket", twice.manifestKey, twice.read);
     expect(() => buildDocumentItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);

@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
@@ -7,9 +7,14 @@ import { inferenceThreads } from "./threads.ts";
 export interface InferConfig {
   modelPath: string;
   modelId: string;
+  loraPath?: string;
   threads: number;
   contextSize: number;
   maxOutputTokens: number;
+  parallelSequences: number;
+  /** Memory the container may use: Lambda's configured size, else the machine's. */
+  memoryBytes: number;
+  deadlineMarginMs: number;
   schemaId: string;
 }
 
@@ -18,15 +23,22 @@ export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConf
   const schemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId, env);
   getExtractionSchema(schemaId); // fail the init on an unknown id
   const configuredThreads = env[EnvNames.threads] ? intEnv(EnvNames.threads, 1, { min: 1, max: 256 }, env) : undefined;
-  const lambdaMemory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) : undefined;
+  const lambdaMemoryMb = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) : undefined;
+  const loraPath = env[EnvNames.loraPath]?.trim();
   return {
     modelPath,
     modelId: optionalEnv(EnvNames.modelId, modelPath.split("/").pop()?.replace(/\.gguf$/i, "") ?? "unknown", env),
-    threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb: lambdaMemory, availableCores: availableParallelism() }),
+    ...(loraPath ? { loraPath } : {}),
+    threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb, availableCores: availableParallelism() }),
     // 8192 holds a 1,000-token chunk even where the model's tokenizer needs 5 tokens per tiktoken token, plus the
     // instructions and a 1,024-token answer; the engine caps it at the model's training context.
     contextSize: intEnv(EnvNames.contextSize, 8192, { min: 256, max: 131072 }, env),
     maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, { min: 16, max: 32768 }, env),
+    // The stack sets this to the Map's batch size, so one invocation's chunks decode together.
+    parallelSequences: intEnv(EnvNames.parallelSequences, 1, { min: 1, max: 64 }, env),
+    memoryBytes: (lambdaMemoryMb ?? Math.floor(totalmem() / 2 ** 20)) * 2 ** 20,
+    // Room to serialize and return a batch's results after the last token.
+    deadlineMarginMs: intEnv(EnvNames.deadlineMarginMs, 10_000, { min: 0, max: 600_000 }, env),
     schemaId,
   };
 }

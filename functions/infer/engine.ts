@@ -1,7 +1,28 @@
-import { getLlama, LlamaChatSession, LlamaLogLevel, type Llama, type LlamaContext, type LlamaJsonSchemaGrammar, type LlamaModel } from "node-llama-cpp";
-import { ChunkTooLargeError, ModelLoadError, ModelOutputError, OutputTruncatedError } from "../shared/errors.ts";
+import { statSync } from "node:fs";
+import {
+  getLlama,
+  LlamaGrammarEvaluationState,
+  LlamaLogLevel,
+  resolveChatWrapper,
+  type ChatWrapper,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaJsonSchemaGrammar,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import {
+  ChunkTooLargeError,
+  DeadlineExceededError,
+  ModelLoadError,
+  ModelOutputError,
+  OutputTruncatedError,
+} from "../shared/errors.ts";
+import { movingAverage, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput, type JsonSchemaNode } from "./prompt.ts";
+import { fitParallelSequences } from "./sequences.ts";
 
 export interface EngineOptions {
   modelPath: string;
@@ -12,37 +33,58 @@ export interface EngineOptions {
   maxOutputTokens: number;
   schema: JsonSchemaNode;
   instructions?: string;
+  /** Chunks extracted at once (parallel sequences); lowered to what `memoryBytes` holds. Default 1. */
+  sequences?: number;
+  /** Memory the container may use; bounds the parallel sequences. Default: no bound beyond `sequences`. */
+  memoryBytes?: number;
+  /** A LoRA adapter (GGUF) applied to the model at load. */
+  loraPath?: string;
 }
 
 export interface Extraction {
   data: Record<string, unknown>;
+  /** Prompt tokens evaluated for this chunk (the reused prefix excluded), by the sequence's token meter. */
   tokensIn: number;
+  /** Prompt tokens served from the KV cache (the instructions, after the sequence's first chunk). */
+  tokensReused: number;
   tokensOut: number;
+  promptMs: number;
+  generationMs: number;
   ms: number;
 }
 
-// Chat templates add a few tokens around each turn that tokenize() of the bare text does not count.
-const chatTemplateAllowance = 64;
+export type ExtractionOutcome = { ok: true; extraction: Extraction } | { ok: false; error: Error };
+
+// node-llama-cpp's chat defaults: a mild penalty on the answer's last 64 tokens keeps greedy decoding out of loops.
+const repeatPenaltyLastTokens = 64;
+const repeatPenalty = 1.1;
+
+const jsonEndTrigger = "\n\n\n\n";
+
+// Prompt tokens are fed in slices so the deadline is checked between them; one slice takes well under a second.
+const promptSliceTokens = 256;
 
 /**
- * llama.cpp loaded once per container: one model, one context, one sequence, one chat session whose system prompt
- * stays in the KV cache between chunks. Extractions run one at a time (Lambda sends one invocation per container; the
- * local twin may call concurrently, so calls queue).
+ * llama.cpp loaded once per container: one model, one context with `sequences` parallel sequences decoded in shared
+ * batches. Each sequence keeps the chat-formatted instructions in its KV cache, so after its first chunk only the
+ * chunk's own tokens are evaluated. Generation runs token by token under the JSON-schema grammar and a deadline.
  */
 export class ExtractionEngine {
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly systemPromptTokens: number;
+  private readonly freeSequences: LlamaContextSequence[];
+  private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
+  private readonly measured: MeasuredSpeeds = {};
+  private readonly tokenTexts = new Map<Token, string>();
 
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
-    private readonly session: LlamaChatSession,
+    private readonly chatWrapper: ChatWrapper,
     private readonly grammar: LlamaJsonSchemaGrammar<never>,
+    private readonly systemPrompt: string,
     readonly options: EngineOptions,
-    systemPrompt: string,
   ) {
-    this.systemPromptTokens = model.tokenize(systemPrompt).length;
+    this.freeSequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
   }
 
   static async load(options: EngineOptions): Promise<ExtractionEngine> {
@@ -65,58 +107,172 @@ export class ExtractionEngine {
     }
     // A context beyond what the model was trained on degrades answers; never ask for more.
     const contextSize = Math.min(options.contextSize, model.trainContextSize);
-    const context = await model.createContext({
-      contextSize,
-      sequences: 1,
-      threads: { ideal: options.threads, min: options.threads },
-    });
+    const sequences = await parallelSequences(model, contextSize, options);
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        contextSize,
+        sequences,
+        threads: { ideal: options.threads, min: options.threads },
+        ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath }] } } : {}),
+      });
+    } catch (error) {
+      throw new ModelLoadError(
+        `Could not create a ${contextSize}-token context with ${sequences} sequences` +
+          `${options.loraPath ? ` and the LoRA adapter ${options.loraPath}` : ""}: ${String(error)}`,
+        { cause: error },
+      );
+    }
+    const chatWrapper = resolveChatWrapper(model);
+    const grammar = (await llama.createGrammarForJsonSchema(options.schema as never)) as LlamaJsonSchemaGrammar<never>;
     const systemPrompt = buildSystemPrompt(options.schema, options.instructions);
-    const session = new LlamaChatSession({ contextSequence: context.getSequence(), systemPrompt });
-    const grammar = await llama.createGrammarForJsonSchema(options.schema as never);
-    return new ExtractionEngine(llama, model, context, session, grammar as LlamaJsonSchemaGrammar<never>, options, systemPrompt);
+    return new ExtractionEngine(llama, model, context, chatWrapper, grammar, systemPrompt, options);
   }
 
-  /** Tokens of the user turn plus the fixed system prompt, by the model's own tokenizer. */
-  promptTokens(chunk: ChunkPromptInput): number {
-    return this.systemPromptTokens + this.model.tokenize(buildUserPrompt(chunk)).length + chatTemplateAllowance;
+  /** Chunks this engine extracts at once. */
+  get parallelSequences(): number {
+    return this.context.totalSequences;
   }
 
-  extract(chunk: ChunkPromptInput, signal?: AbortSignal): Promise<Extraction> {
-    const run = this.queue.then(() => this.extractNow(chunk, signal));
-    this.queue = run.catch(() => undefined);
-    return run;
+  get contextSize(): number {
+    return this.context.contextSize;
   }
 
-  private async extractNow(chunk: ChunkPromptInput, signal?: AbortSignal): Promise<Extraction> {
-    const promptTokens = this.promptTokens(chunk);
+  /** Per-sequence speeds measured so far in this container. */
+  get speeds(): Readonly<MeasuredSpeeds> {
+    return this.measured;
+  }
+
+  /** The whole chat-formatted prompt of a chunk, by the model's own tokenizer and chat template. */
+  promptTokens(chunk: ChunkPromptInput): Token[] {
+    const { contextText } = this.chatWrapper.generateContextState({
+      chatHistory: [
+        { type: "system", text: this.systemPrompt },
+        { type: "user", text: buildUserPrompt(chunk) },
+        { type: "model", response: [] },
+      ],
+    });
+    return contextText.tokenize(this.model.tokenizer);
+  }
+
+  /** Extracts one chunk on the next free sequence. Without a deadline it runs until the answer is complete. */
+  async extract(chunk: ChunkPromptInput, deadline?: Deadline): Promise<Extraction> {
+    const tokens = this.promptTokens(chunk);
     // No silent context shift: a prompt that does not fit with its answer budget is refused up front.
-    if (promptTokens + this.options.maxOutputTokens > this.context.contextSize) {
+    if (tokens.length + this.options.maxOutputTokens > this.context.contextSize) {
       throw new ChunkTooLargeError(
-        `Chunk needs ${promptTokens} prompt tokens + ${this.options.maxOutputTokens} answer tokens, ` +
+        `Chunk needs ${tokens.length} prompt tokens + ${this.options.maxOutputTokens} answer tokens, ` +
           `more than the context of ${this.context.contextSize}; use smaller chunks or a larger context`,
       );
     }
-    const meter = this.session.sequence.tokenMeter;
-    const before = { input: meter.usedInputTokens, output: meter.usedOutputTokens };
+    const sequence = await this.acquire();
+    try {
+      return await this.extractOn(sequence, tokens, deadline);
+    } finally {
+      this.release(sequence);
+    }
+  }
+
+  /** Extracts chunks concurrently, as many at once as there are sequences; outcomes in input order. */
+  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline): Promise<ExtractionOutcome[]> {
+    return Promise.all(
+      chunks.map((chunk) =>
+        this.extract(chunk, deadline).then(
+          (extraction): ExtractionOutcome => ({ ok: true, extraction }),
+          (error: unknown): ExtractionOutcome => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) }),
+        ),
+      ),
+    );
+  }
+
+  private async extractOn(sequence: LlamaContextSequence, tokens: Token[], deadline: Deadline | undefined): Promise<Extraction> {
+    const reused = commonPrefixLength(sequence.contextTokens, tokens);
+    // At least the last prompt token is evaluated: its logits give the first answer token.
+    const toEvaluate = tokens.length - Math.min(reused, tokens.length - 1);
+    let maxTokens = this.options.maxOutputTokens;
+    if (deadline) {
+      const plan = planChunk({ promptTokens: toEvaluate, maxOutputTokens: maxTokens, speeds: this.measured, deadline });
+      if (plan.decision === "split") {
+        throw new DeadlineExceededError(
+          `Chunk would take about ${Math.round(plan.estimatedMs / 1000)} s at the measured speeds, ` +
+            `more than a whole invocation's budget of ${Math.round(deadline.freshBudgetMs / 1000)} s`,
+          "too-slow",
+        );
+      }
+      if (plan.decision === "later") {
+        throw new DeadlineExceededError(
+          `Not started: about ${Math.round(plan.estimatedMs / 1000)} s needed, less left before this invocation's deadline`,
+          "no-time-left",
+        );
+      }
+      maxTokens = plan.maxTokens;
+    }
     const started = performance.now();
-    this.session.resetChatHistory();
-    const response = await this.session.promptWithMeta(buildUserPrompt(chunk), {
-      grammar: this.grammar,
-      maxTokens: this.options.maxOutputTokens,
+    const meterBefore = sequence.tokenMeter.usedInputTokens;
+    await sequence.adaptStateToTokens(tokens, false);
+    let next = sequence.nextTokenIndex;
+    if (next >= tokens.length) {
+      await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
+      next = tokens.length - 1;
+    }
+    const checkDeadline = (phase: string, done: number) => {
+      if (deadline && Date.now() >= deadline.at) {
+        throw new DeadlineExceededError(`Deadline reached during ${phase} after ${done} tokens`, "cut");
+      }
+    };
+    while (tokens.length - next > promptSliceTokens) {
+      checkDeadline("the prompt", next);
+      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(next, next + promptSliceTokens));
+      next += promptSliceTokens;
+    }
+    checkDeadline("the prompt", next);
+    const grammarState = new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar });
+    const output: Token[] = [];
+    let firstTokenAt: number | undefined;
+    let truncated = false;
+    const generator = sequence.evaluate(tokens.slice(next), {
       temperature: 0,
-      signal,
+      grammarEvaluationState: grammarState,
+      repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
     });
-    const ms = Math.round(performance.now() - started);
-    const tokensIn = meter.usedInputTokens - before.input;
-    const tokensOut = meter.usedOutputTokens - before.output;
-    if (response.stopReason === "maxTokens") {
+    try {
+      let tail = "";
+      for await (const token of generator) {
+        firstTokenAt ??= performance.now();
+        output.push(token);
+        // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
+        // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
+        tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
+        if (tail === jsonEndTrigger) break;
+        if (output.length >= maxTokens) {
+          truncated = true;
+          break;
+        }
+        checkDeadline("the answer", output.length);
+      }
+    } finally {
+      await generator.return();
+    }
+    const finished = performance.now();
+    const promptMs = (firstTokenAt ?? finished) - started;
+    const generationMs = finished - (firstTokenAt ?? finished);
+    const tokensIn = sequence.tokenMeter.usedInputTokens - meterBefore;
+    this.learn(tokensIn, promptMs, output.length, generationMs);
+    if (truncated) {
+      if (maxTokens < this.options.maxOutputTokens) {
+        throw new DeadlineExceededError(
+          `The answer reached the ${maxTokens} tokens the remaining time allows (cap ${this.options.maxOutputTokens})`,
+          "cut",
+        );
+      }
       throw new OutputTruncatedError(
         `The answer reached the cap of ${this.options.maxOutputTokens} output tokens before the JSON was complete`,
       );
     }
+    const text = this.model.detokenize(output).trimEnd();
     let parsed: unknown;
     try {
-      parsed = this.grammar.parse(response.responseText);
+      parsed = this.grammar.parse(text);
     } catch (error) {
       throw new ModelOutputError(`The model's answer is not valid JSON for the schema: ${String(error)}`, { cause: error });
     }
@@ -124,7 +280,50 @@ export class ExtractionEngine {
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
       throw new ModelOutputError("The model's answer is not a JSON object");
     }
-    return { data: data as Record<string, unknown>, tokensIn, tokensOut, ms };
+    return {
+      data: data as Record<string, unknown>,
+      tokensIn,
+      tokensReused: tokens.length - toEvaluate,
+      tokensOut: output.length,
+      promptMs: Math.round(promptMs),
+      generationMs: Math.round(generationMs),
+      ms: Math.round(finished - started),
+    };
+  }
+
+  private tokenText(token: Token): string {
+    let text = this.tokenTexts.get(token);
+    if (text === undefined) {
+      text = this.model.detokenize([token]);
+      this.tokenTexts.set(token, text);
+    }
+    return text;
+  }
+
+  private learn(promptTokens: number, promptMs: number, outputTokens: number, generationMs: number): void {
+    // Short runs say more about overheads than speed.
+    if (promptTokens >= 32 && promptMs > 0) {
+      this.measured.promptTokensPerSecond = movingAverage(this.measured.promptTokensPerSecond, (promptTokens * 1000) / promptMs);
+    }
+    if (outputTokens >= 8 && generationMs > 0) {
+      this.measured.generationTokensPerSecond = movingAverage(
+        this.measured.generationTokensPerSecond,
+        ((outputTokens - 1) * 1000) / generationMs,
+      );
+    }
+    if (outputTokens > 0) this.measured.outputTokens = movingAverage(this.measured.outputTokens, outputTokens);
+  }
+
+  private acquire(): Promise<LlamaContextSequence> {
+    const free = this.freeSequences.pop();
+    if (free) return Promise.resolve(free);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(sequence: LlamaContextSequence): void {
+    const next = this.waiting.shift();
+    if (next) next(sequence);
+    else this.freeSequences.push(sequence);
   }
 
   async dispose(): Promise<void> {
@@ -132,4 +331,27 @@ export class ExtractionEngine {
     await this.model.dispose();
     await this.llama.dispose();
   }
+}
+
+function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
+  const length = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < length && a[i] === b[i]) i++;
+  return i;
+}
+
+async function parallelSequences(model: LlamaModel, contextSize: number, options: EngineOptions): Promise<number> {
+  const wanted = Math.max(1, options.sequences ?? 1);
+  if (wanted === 1 || options.memoryBytes === undefined) return wanted;
+  const estimates = new Map<number, number>();
+  for (let n = wanted; n >= 1; n--) {
+    const estimate = await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences: n });
+    estimates.set(n, estimate.cpuRam);
+  }
+  return fitParallelSequences({
+    wanted,
+    memoryBytes: options.memoryBytes,
+    modelBytes: statSync(options.modelPath).size,
+    contextBytes: (n) => estimates.get(n) ?? Number.POSITIVE_INFINITY,
+  });
 }

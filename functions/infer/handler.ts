@@ -1,48 +1,38 @@
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { getExtractionSchema } from "../schemas/index.ts";
-import { s3Client } from "../shared/aws-clients.ts";
-import type { ChunkItem, ChunkResult, InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
+import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
 import { logger } from "../shared/logger.ts";
+import { deadlineFrom } from "./budget.ts";
 import { readInferConfig } from "./config.ts";
 import { ExtractionEngine } from "./engine.ts";
+import { extractBatch } from "./extract-batch.ts";
 
 // Loaded during the container's init phase, once; a model that cannot load fails the init with a clear message.
 const config = readInferConfig();
-const engine = await ExtractionEngine.load({ ...config, schema: getExtractionSchema(config.schemaId) });
-logger.info("Model loaded", { modelId: config.modelId, threads: config.threads, contextSize: config.contextSize });
+const engine = await ExtractionEngine.load({
+  ...config,
+  sequences: config.parallelSequences,
+  schema: getExtractionSchema(config.schemaId),
+});
+logger.info("Model loaded", {
+  modelId: config.modelId,
+  threads: config.threads,
+  contextSize: engine.contextSize,
+  parallelSequences: engine.parallelSequences,
+});
 
-async function chunkText(item: ChunkItem): Promise<string> {
-  if (item.text !== undefined) return item.text;
-  if (!item.textLocation) throw new TypeError(`Chunk ${item.index} has neither text nor textLocation`);
-  const object = await s3Client().send(
-    new GetObjectCommand({ Bucket: item.textLocation.bucket, Key: item.textLocation.key }),
-  );
-  return (await object.Body?.transformToString("utf-8")) ?? "";
-}
+// Without a Lambda context (direct calls in tests and tools) there is no timeout to respect.
+const noTimeoutMs = 24 * 3600 * 1000;
 
-/** A batch of chunks from the Distributed Map's ItemBatcher → one extraction per chunk, in order. */
-export async function handler(event: InferBatchInput, _context?: Context): Promise<InferBatchOutput> {
-  const results: ChunkResult[] = [];
-  for (const item of event.Items) {
-    logger.appendKeys({ document: item.documentId, chunk: item.index });
-    const text = await chunkText(item);
-    const extraction = await engine.extract({ text, pageStart: item.pageStart, pageEnd: item.pageEnd });
-    logger.info("Chunk extracted", { tokensIn: extraction.tokensIn, tokensOut: extraction.tokensOut, ms: extraction.ms });
-    results.push({
-      documentId: item.documentId,
-      index: item.index,
-      ...(item.chunkId === undefined ? {} : { chunkId: item.chunkId }),
-      ...(item.recordId === undefined ? {} : { recordId: item.recordId }),
-      pageStart: item.pageStart,
-      pageEnd: item.pageEnd,
-      data: extraction.data,
-      modelId: config.modelId,
-      tokensIn: extraction.tokensIn,
-      tokensOut: extraction.tokensOut,
-      ms: extraction.ms,
-    });
-  }
-  logger.removeKeys(["document", "chunk"]);
-  return { results };
+/**
+ * A batch of chunks from the Distributed Map's ItemBatcher → one result or failure per chunk, plus the chunks (or
+ * halves of chunks) left for a fresh invocation, which the workflow sends back as `Items`.
+ */
+export async function handler(event: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
+  const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;
+  return extractBatch(event, {
+    engine,
+    modelId: config.modelId,
+    deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
+  });
 }

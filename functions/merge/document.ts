@@ -1,13 +1,15 @@
 import type { ChunkResult, DocumentItem, InferBatchInput, InferBatchOutput, MergeTaskInput } from "../shared/contracts.ts";
-import { ResultFormatError } from "../shared/errors.ts";
+import { ResultFormatError, TooManyFailedChunksError } from "../shared/errors.ts";
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
-import { mergeChunkResults, mergeRecordResults } from "./merge.ts";
+import { compareChunkOrder, mergeChunkResults, mergeRecordResults } from "./merge.ts";
 
 export interface FailedChunk {
   index: number;
   /** The chunk's record, in a record batch. */
   recordId?: string;
+  /** The part that failed, when the chunk was split. */
+  part?: string;
   error: string;
   cause?: string;
 }
@@ -34,6 +36,13 @@ export async function collectMapRunResults(
         throw new ResultFormatError(`Child execution ${record.ExecutionArn} output has no results array`);
       }
       results.push(...output.results);
+      // Chunks the inference function gave up on; the rest of their batch succeeded.
+      for (const failure of output.failed ?? []) {
+        const failed: FailedChunk = { index: failure.index, error: failure.error, cause: failure.cause };
+        if (failure.recordId !== undefined) failed.recordId = failure.recordId;
+        if (failure.part !== undefined) failed.part = failure.part;
+        failedChunks.push(failed);
+      }
     }
   }
   // Batches that failed, or never finished, lose all their chunks; their input says which.
@@ -48,7 +57,7 @@ export async function collectMapRunResults(
       }
     }
   }
-  failedChunks.sort((a, b) => a.index - b.index);
+  failedChunks.sort(compareChunkOrder);
   return { results, failedChunks };
 }
 
@@ -65,12 +74,22 @@ export function buildDocumentItem(args: {
 }): DocumentItem {
   const { input, collected, now } = args;
   const total = input.chunking.chunkCount;
-  const indexes = new Set(collected.results.map((result) => result.index));
-  if (indexes.size !== collected.results.length) {
+  const pieces = new Set(collected.results.map((result) => `${result.index}/${result.part ?? ""}`));
+  if (pieces.size !== collected.results.length) {
     throw new ResultFormatError("Map Run results contain the same chunk more than once");
   }
-  const succeeded = indexes.size;
-  if (succeeded === 0) throw new ResultFormatError(`None of the document's ${total} chunks has a result`);
+  // A split chunk counts as succeeded only when none of its parts failed; its good parts are still merged.
+  const failedIndexes = new Set(collected.failedChunks.map((failure) => failure.index));
+  const succeeded = new Set(collected.results.map((result) => result.index).filter((index) => !failedIndexes.has(index))).size;
+  const failedCount = total - succeeded;
+  const tolerated = input.toleratedFailurePercentage ?? 0;
+  if (succeeded === 0 || failedCount * 100 > total * tolerated) {
+    const first = collected.failedChunks[0];
+    throw new TooManyFailedChunksError(
+      `${failedCount} of the document's ${total} chunks failed, more than the tolerated ${tolerated}%` +
+        (first ? `; first: chunk ${first.index}${first.part ? ` part ${first.part}` : ""}: ${first.error}: ${first.cause ?? ""}` : ""),
+    );
+  }
   const startedAt = input.execution.startTime;
   const item: DocumentItem = {
     documentId: input.documentId,

@@ -52,6 +52,19 @@ export function mergeValues(values: unknown[], schema: JsonSchemaNode): unknown 
   return allowsType(schema, "null") || schema.enum?.includes(null) ? null : (values.find((v) => v !== undefined) ?? null);
 }
 
+/** Document order of chunk results: by chunk index, then by split part ("1" < "1.2" < "2"). */
+export function compareChunkOrder(a: Pick<ChunkResult, "index" | "part">, b: Pick<ChunkResult, "index" | "part">): number {
+  if (a.index !== b.index) return a.index - b.index;
+  const pa = a.part?.split(".").map(Number) ?? [];
+  const pb = b.part?.split(".").map(Number) ?? [];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
 /** One record's merged result in a record batch. */
 export interface RecordResult {
   recordId: string;
@@ -64,7 +77,7 @@ export interface RecordResult {
  */
 export function mergeRecordResults(results: ChunkResult[], schema: JsonSchemaNode): RecordResult[] {
   const groups = new Map<string, ChunkResult[]>();
-  for (const result of [...results].sort((a, b) => a.index - b.index)) {
+  for (const result of [...results].sort(compareChunkOrder)) {
     if (result.recordId === undefined) throw new TypeError(`Chunk ${result.index} of a record batch has no recordId`);
     const group = groups.get(result.recordId);
     if (group) group.push(result);
@@ -75,7 +88,7 @@ export function mergeRecordResults(results: ChunkResult[], schema: JsonSchemaNod
 
 /** Merges chunk results (any order) into one result for the document, in chunk order. */
 export function mergeChunkResults(results: ChunkResult[], schema: JsonSchemaNode): Record<string, unknown> {
-  const ordered = [...results].sort((a, b) => a.index - b.index);
+  const ordered = [...results].sort(compareChunkOrder);
   return mergeValues(
     ordered.map((result) => result.data),
     schema,

@@ -63,6 +63,14 @@ export interface ChunkItem {
   /** The chunk text inline, or `textLocation` when it is too large to travel in the Map's item payload. */
   text?: string;
   textLocation?: S3Location;
+  /**
+   * Set on a part of a chunk that was split because it could not be extracted in one piece (DeadlineExceeded or
+   * ChunkTooLarge): the path of halves from the original chunk, e.g. "1" and "2", then "1.1", "1.2". `charStart`/`charEnd`
+   * and `text` are the part's; `index`, `chunkId` and the page range stay the original chunk's.
+   */
+  part?: string;
+  /** With `textLocation`: the part's range within that object's text (UTF-16 code units), when it is a split part. */
+  textRange?: { start: number; end: number };
 }
 
 /** Output of the Chunk document task. */
@@ -82,6 +90,21 @@ export interface ChunkTaskOutput {
 export interface InferBatchInput {
   Items: ChunkItem[];
   BatchInput?: { documentId?: string };
+  /** Carried from earlier passes of the same child execution (when parts of chunks were left for a fresh invocation). */
+  results?: ChunkResult[];
+  failed?: ChunkFailure[];
+}
+
+/** A chunk (or part of one) that ended with an error the workflow does not retry. */
+export interface ChunkFailure {
+  documentId: string;
+  index: number;
+  chunkId?: string;
+  recordId?: string;
+  part?: string;
+  /** The error's stable name (e.g. OutputTruncated, ModelOutputError, DeadlineExceeded) and its message. */
+  error: string;
+  cause: string;
 }
 
 /** Extraction result for one chunk, returned by functions/infer. */
@@ -92,6 +115,8 @@ export interface ChunkResult {
   chunkId?: string;
   /** Copied from the ChunkItem: set for the chunks of a record batch. */
   recordId?: string;
+  /** Copied from the ChunkItem: set when the result is for a split part of the chunk. */
+  part?: string;
   pageStart: number;
   pageEnd: number;
   /** JSON conforming to the extraction schema. */
@@ -106,6 +131,10 @@ export interface ChunkResult {
 /** Output of one Distributed Map child execution (the infer task's output). */
 export interface InferBatchOutput {
   results: ChunkResult[];
+  failed: ChunkFailure[];
+  /** Chunks, or parts of chunks, still to extract: the workflow invokes the function again with these as `Items`. */
+  Items: ChunkItem[];
+  BatchInput?: { documentId?: string };
 }
 
 /** What the Distributed Map state outputs when it has a ResultWriter (AWS's shape). */
@@ -121,6 +150,8 @@ export interface MergeTaskInput {
   chunking: ChunkTaskOutput;
   mapRun: { ResultWriterDetails: { Bucket: string; Key: string } };
   execution: { id: string; startTime: string };
+  /** Share of chunks (percent) that may fail with the document still PARTIAL rather than FAILED; default 0. */
+  toleratedFailurePercentage?: number;
 }
 
 export type DocumentStatus = "PROCESSING" | "COMPLETED" | "PARTIAL" | "FAILED";

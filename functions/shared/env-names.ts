@@ -39,6 +39,12 @@ export const EnvNames = {
   contextSize: "LLAMBDA_CONTEXT_SIZE",
   /** Maximum generated tokens per chunk. */
   maxOutputTokens: "LLAMBDA_MAX_OUTPUT_TOKENS",
+  /** Chunks one inference container extracts at once (parallel sequences); lowered to what its memory holds. */
+  parallelSequences: "LLAMBDA_PARALLEL_SEQUENCES",
+  /** Time kept back from Lambda's remaining time to return results, ms: chunk work stops that long before the timeout. */
+  deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
+  /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */
+  loraPath: "LLAMBDA_LORA_PATH",
   /** Extraction schema id (a file in functions/schemas/). */
   schemaId: "LLAMBDA_SCHEMA_ID",
 } as const;

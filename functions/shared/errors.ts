@@ -77,6 +77,29 @@ export class ChunkTooLargeError extends LlambdaError {
   override readonly name = "ChunkTooLarge";
 }
 
+/**
+ * A chunk could not finish inside the invocation's time budget (Lambda's remaining time minus a safety margin). The
+ * inference handler splits such a chunk in two and the workflow extracts the halves in a fresh invocation.
+ */
+export class DeadlineExceededError extends LlambdaError {
+  override readonly name = "DeadlineExceeded";
+  constructor(
+    message: string,
+    /**
+     * cut: started and stopped at the deadline; too-slow: not started, because at the measured speeds it would not
+     * finish even in a fresh invocation; no-time-left: not started, a fresh invocation can do it whole.
+     */
+    readonly reason: "cut" | "too-slow" | "no-time-left",
+  ) {
+    super(message);
+  }
+}
+
+/** More of a document's chunks failed than the workflow tolerates (or all of them): the document is FAILED. */
+export class TooManyFailedChunksError extends LlambdaError {
+  override readonly name = "TooManyFailedChunks";
+}
+
 /** The Distributed Map's result files are missing or not in the format AWS writes. */
 export class ResultFormatError extends LlambdaError {
   override readonly name = "ResultFormatError";
@@ -90,5 +113,7 @@ export const ErrorNames = {
   OutputTruncated: "OutputTruncated",
   ModelOutput: "ModelOutputError",
   ChunkTooLarge: "ChunkTooLarge",
+  DeadlineExceeded: "DeadlineExceeded",
+  TooManyFailedChunks: "TooManyFailedChunks",
   ResultFormat: "ResultFormatError",
 } as const;

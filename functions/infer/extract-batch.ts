@@ -1,0 +1,123 @@
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { splitChunkItem } from "../chunk/split.ts";
+import { s3Client } from "../shared/aws-clients.ts";
+import type { ChunkFailure, ChunkItem, ChunkResult, InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
+import { DeadlineExceededError, ErrorNames } from "../shared/errors.ts";
+import { logger } from "../shared/logger.ts";
+import type { Deadline } from "./budget.ts";
+import type { ExtractionOutcome } from "./engine.ts";
+import type { ChunkPromptInput } from "./prompt.ts";
+
+export interface ChunkExtractor {
+  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline): Promise<ExtractionOutcome[]>;
+}
+
+export type ChunkTextReader = (item: ChunkItem) => Promise<string>;
+
+/** Errors that a smaller piece of the same text can avoid: the chunk is split in two and the halves extracted anew. */
+const splittableErrors = new Set<string>([ErrorNames.DeadlineExceeded, ErrorNames.ChunkTooLarge]);
+
+/**
+ * One pass over a batch: every item ends as a result, a failure, or pending work for a fresh invocation (itself when
+ * it was not started for lack of time, its two halves when it needs splitting). Earlier passes' results and failures
+ * are carried through, so the child execution's final output holds the whole batch.
+ */
+export async function extractBatch(
+  event: InferBatchInput,
+  options: { engine: ChunkExtractor; modelId: string; deadline: Deadline; readText?: ChunkTextReader },
+): Promise<InferBatchOutput> {
+  const readText = options.readText ?? chunkTextReader();
+  const items = event.Items ?? [];
+  const texts = await Promise.all(items.map(readText));
+  const outcomes = await options.engine.extractAll(
+    items.map((item, i) => ({ text: texts[i] ?? "", pageStart: item.pageStart, pageEnd: item.pageEnd })),
+    options.deadline,
+  );
+  const results: ChunkResult[] = [...(event.results ?? [])];
+  const failed: ChunkFailure[] = [...(event.failed ?? [])];
+  const pending: ChunkItem[] = [];
+  let progressed = false;
+  items.forEach((item, i) => {
+    const outcome = outcomes[i];
+    const ids = chunkIds(item);
+    const where = { document: item.documentId, chunk: item.index, ...(item.part ? { part: item.part } : {}) };
+    if (!outcome) throw new TypeError(`No outcome for chunk ${item.index}`);
+    if (outcome.ok) {
+      const { extraction } = outcome;
+      logger.info("Chunk extracted", {
+        ...where,
+        tokensIn: extraction.tokensIn,
+        tokensReused: extraction.tokensReused,
+        tokensOut: extraction.tokensOut,
+        promptMs: extraction.promptMs,
+        generationMs: extraction.generationMs,
+      });
+      results.push({
+        ...ids,
+        pageStart: item.pageStart,
+        pageEnd: item.pageEnd,
+        data: extraction.data,
+        modelId: options.modelId,
+        tokensIn: extraction.tokensIn,
+        tokensOut: extraction.tokensOut,
+        ms: extraction.ms,
+      });
+      progressed = true;
+      return;
+    }
+    const { error } = outcome;
+    if (error instanceof DeadlineExceededError && error.reason === "no-time-left") {
+      pending.push(item);
+      return;
+    }
+    if (splittableErrors.has(error.name)) {
+      const halves = splitChunkItem(item, texts[i] ?? "");
+      if (halves) {
+        logger.warn("Chunk split in two", { ...where, error: error.name, message: error.message });
+        pending.push(...halves);
+        progressed = true;
+        return;
+      }
+    }
+    logger.warn("Chunk failed", { ...where, error: error.name, message: error.message });
+    failed.push({ ...ids, error: error.name, cause: error.message.slice(0, 1000) });
+    progressed = true;
+  });
+  if (!progressed && pending.length > 0) {
+    // Nothing could even start (no time at all): fail the items rather than hand the same work back forever.
+    for (const item of pending.splice(0)) {
+      failed.push({ ...chunkIds(item), error: ErrorNames.DeadlineExceeded, cause: "No time to start the chunk in a fresh invocation" });
+    }
+  }
+  return { results, failed, Items: pending, ...(event.BatchInput ? { BatchInput: event.BatchInput } : {}) };
+}
+
+function chunkIds(item: ChunkItem): Pick<ChunkResult, "documentId" | "index" | "chunkId" | "recordId" | "part"> {
+  return {
+    documentId: item.documentId,
+    index: item.index,
+    ...(item.chunkId === undefined ? {} : { chunkId: item.chunkId }),
+    ...(item.recordId === undefined ? {} : { recordId: item.recordId }),
+    ...(item.part === undefined ? {} : { part: item.part }),
+  };
+}
+
+/** Reads an item's text: inline, or from S3 (once per object per batch), cut to the item's range when it is a part. */
+export function chunkTextReader(): ChunkTextReader {
+  const objects = new Map<string, Promise<string>>();
+  return async (item) => {
+    if (item.text !== undefined) return item.text;
+    const location = item.textLocation;
+    if (!location) throw new TypeError(`Chunk ${item.index} has neither text nor textLocation`);
+    const key = `${location.bucket}/${location.key}`;
+    let text = objects.get(key);
+    if (!text) {
+      text = s3Client()
+        .send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }))
+        .then(async (object) => (await object.Body?.transformToString("utf-8")) ?? "");
+      objects.set(key, text);
+    }
+    const whole = await text;
+    return item.textRange ? whole.slice(item.textRange.start, item.textRange.end) : whole;
+  };
+}
