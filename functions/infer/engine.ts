@@ -143,6 +143,11 @@ export class ExtractionEngine {
     return this.measured;
   }
 
+  /** Tokens of a plain text by the model's own tokenizer. */
+  countTokens(text: string): number {
+    return this.model.tokenize(text).length;
+  }
+
   /** The whole chat-formatted prompt of a chunk, by the model's own tokenizer and chat template. */
   promptTokens(chunk: ChunkPromptInput): Token[] {
     const { contextText } = this.chatWrapper.generateContextState({

@@ -71,14 +71,26 @@ export class LocalLambdaRuntime {
       fail: () => undefined,
       succeed: () => undefined,
     };
+    let timer: NodeJS.Timeout | undefined;
     try {
       const handler = await this.handlerOf(fn);
+      // Lambda stops an invocation at its timeout and reports it; here the handler's promise is abandoned instead
+      // (it cannot be killed in-process), but the caller sees the same error at the same moment.
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new LambdaInvocationError("Sandbox.Timedout", `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`)),
+          Math.max(0, deadline - Date.now()),
+        );
+      });
+      const result = await Promise.race([handler(structuredClone(event), context), timedOut]);
       // Results cross a JSON boundary in Lambda; so they do here (no Dates or undefined leak through).
-      return JSON.parse(JSON.stringify((await handler(structuredClone(event), context)) ?? null));
+      return JSON.parse(JSON.stringify(result ?? null));
     } catch (error) {
       if (error instanceof LambdaInvocationError) throw error;
       const err = error instanceof Error ? error : new Error(String(error));
       throw new LambdaInvocationError(err.name || "Error", err.message);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

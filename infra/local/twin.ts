@@ -50,6 +50,11 @@ export interface TwinOptions {
   threads?: number;
   contextSize?: number;
   maxOutputTokens?: number;
+  /** Chunks the inference function extracts at once; default: the workflow's batch size. */
+  parallelSequences?: number;
+  /** The inference function's timeout (default 900 s, as deployed) and the time it keeps back to return, ms. */
+  inferTimeoutSeconds?: number;
+  deadlineMarginMs?: number;
   workflow?: Partial<WorkflowSettings>;
   /** Replace Retry intervals by this many milliseconds (tests). */
   retryIntervalMs?: number;
@@ -201,14 +206,14 @@ export class LocalTwin {
 }
 
 /** The functions the stack deploys, bound to their handler modules. */
-function twinFunctions(_options: TwinOptions): LocalFunction[] {
+function twinFunctions(options: TwinOptions): LocalFunction[] {
   const fn = (name: string, timeoutSeconds: number, memoryMb: number): LocalFunction => ({
     name: TwinNames.functionArn(name),
     modulePath: join(repoRoot, "functions", name, "handler.ts"),
     timeoutSeconds,
     memoryMb,
   });
-  return [fn("start", 30, 256), fn("chunk", 300, 2048), fn("infer", 900, 10240), fn("merge", 300, 1024)];
+  return [fn("start", 30, 256), fn("chunk", 300, 2048), fn("infer", options.inferTimeoutSeconds ?? 900, 10240), fn("merge", 300, 1024)];
 }
 
 /** Each function's environment, as the stack sets it (all handlers share this process, so names must not clash). */
@@ -227,6 +232,8 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         [EnvNames.threads]: options.threads,
         [EnvNames.contextSize]: options.contextSize,
         [EnvNames.maxOutputTokens]: options.maxOutputTokens,
+        [EnvNames.parallelSequences]: options.parallelSequences ?? options.workflow?.maxItemsPerBatch ?? defaultWorkflowSettings.maxItemsPerBatch,
+        [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       });
     case TwinNames.functionArn("merge"):
       return { [EnvNames.table]: TwinNames.table };
