@@ -1,6 +1,8 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { extractBatch, type ChunkExtractor } from "../functions/infer/extract-batch.ts";
 import { collectMapRunResults } from "../functions/merge/document.ts";
+import { DeadlineExceededError } from "../functions/shared/errors.ts";
 import type { ChunkItem, InferBatchInput, MergeTaskInput } from "../functions/shared/contracts.ts";
 import { LambdaInvocationError } from "../infra/local/lambda-runtime.ts";
 import { ExecutionAlreadyExistsError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
@@ -63,12 +65,12 @@ function scriptedLambda(functions: Record<string, Fn>) {
   };
 }
 
-function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: number; batch?: number }) {
+function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: number; batch?: number; text?: (index: number) => string }) {
   const s3 = fakeS3();
   const dynamodb = fakeDynamoDb();
   const merges: MergeTaskInput[] = [];
   const items: ChunkItem[] = Array.from({ length: options.chunks }, (_, index) => ({
-    documentId: "doc-1", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 7, tokenCount: 5, text: `chunk ${index}`,
+    documentId: "doc-1", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 7, tokenCount: 5, text: options.text?.(index) ?? `chunk ${index}`,
   }));
   const lambda = scriptedLambda({
     [arn("chunk")]:
@@ -97,6 +99,24 @@ function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: n
   });
   const input = JSON.stringify({ documentId: "doc-1", source: { bucket: "bucket", key: "uploads/a.pdf", etag: "e", size: 3 } });
   return { s3, dynamodb, lambda, merges, stepFunctions, input };
+}
+
+/** The real batch logic (extractBatch) over a scripted extractor: chunks whose text is long fail as a whole. */
+function splittingInfer(maxChars: number): { fn: Fn; calls: InferBatchInput[] } {
+  const calls: InferBatchInput[] = [];
+  const engine: ChunkExtractor = {
+    extractAll: async (chunks) =>
+      chunks.map((chunk) =>
+        chunk.text.length > maxChars
+          ? { ok: false, error: new DeadlineExceededError("cut at the deadline", "cut") }
+          : { ok: true, extraction: { data: { title: chunk.text.slice(0, 12) }, tokensIn: 1, tokensReused: 0, tokensOut: 1, promptMs: 1, generationMs: 1, ms: 2 } },
+      ),
+  };
+  const fn: Fn = async (payload) => {
+    calls.push(structuredClone(payload as InferBatchInput));
+    return extractBatch(payload as InferBatchInput, { engine, modelId: "m", deadline: { at: Date.now() + 60_000, freshBudgetMs: 60_000 } });
+  };
+  return { fn, calls };
 }
 
 const echoInfer: Fn = async (payload) => ({
@@ -193,5 +213,44 @@ describe("the workflow on the twin's Step Functions", () => {
     await first.done;
     expect(() => t.stepFunctions.startExecution({ name: "same", input: t.input })).toThrow(ExecutionAlreadyExistsError);
     expect(t.merges).toHaveLength(1);
+  });
+
+  it("extracts the halves of a chunk that ran out of time in a fresh invocation, and merges every part", async () => {
+    const long = "A sentence of the long chunk. ".repeat(8);
+    const infer = splittingInfer(long.length / 2 + 20);
+    const t = setup({ chunks: 3, batch: 3, infer: infer.fn, text: (index) => (index === 1 ? long : `chunk ${index}`) });
+    const execution = await t.stepFunctions.startExecution({ name: "split-1", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    // Pass 1: three chunks, chunk 1 is cut; pass 2 (same child execution): its two halves, pass 1's results carried.
+    expect(infer.calls.map((call) => call.Items.map((item) => `${item.index}${item.part ? `/${item.part}` : ""}`))).toEqual([
+      ["0", "1", "2"],
+      ["1/1", "1/2"],
+    ]);
+    expect(infer.calls[1]!.results?.map((result) => result.index)).toEqual([0, 2]);
+    const merge = t.merges[0]!;
+    const collected = await collectMapRunResults(merge.mapRun.ResultWriterDetails.Bucket, merge.mapRun.ResultWriterDetails.Key, async (bucket, key) => {
+      const body = t.s3.store.get(`${bucket}/${key}`);
+      if (body === undefined) throw new Error(`missing ${bucket}/${key}`);
+      return body;
+    });
+    expect(collected.failedChunks).toEqual([]);
+    expect(collected.results.map((result) => `${result.index}${result.part ? `/${result.part}` : ""}`).sort()).toEqual(["0", "1/1", "1/2", "2"]);
+  });
+
+  it("records a chunk as failed, with its error, when even its smallest parts cannot finish", async () => {
+    const infer = splittingInfer(10);
+    const t = setup({ chunks: 2, batch: 2, tolerated: 50, infer: infer.fn, text: (index) => (index === 0 ? "short" : "A sentence that never fits. ".repeat(4)) });
+    const execution = await t.stepFunctions.startExecution({ name: "split-2", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    // 112 characters: split once into halves of at least 28, which are below the minimum split size: they fail.
+    expect(infer.calls).toHaveLength(2);
+    const merge = t.merges[0]!;
+    expect(merge.toleratedFailurePercentage).toBe(50);
+    const collected = await collectMapRunResults(merge.mapRun.ResultWriterDetails.Bucket, merge.mapRun.ResultWriterDetails.Key, async (bucket, key) => t.s3.store.get(`${bucket}/${key}`)!);
+    expect(collected.results.map((result) => result.index)).toEqual([0]);
+    expect(collected.failedChunks.map((failure) => [failure.index, failure.part, failure.error])).toEqual([
+      [1, "1", "DeadlineExceeded"],
+      [1, "2", "DeadlineExceeded"],
+    ]);
   });
 });
