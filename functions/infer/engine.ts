@@ -4,6 +4,7 @@ import {
   LlamaGrammarEvaluationState,
   LlamaLogLevel,
   resolveChatWrapper,
+  TokenBias,
   type ChatWrapper,
   type Llama,
   type LlamaContext,
@@ -74,6 +75,7 @@ export class ExtractionEngine {
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
   private readonly measured: MeasuredSpeeds = {};
   private readonly tokenTexts = new Map<Token, string>();
+  private endBias: TokenBias | undefined;
 
   private constructor(
     private readonly llama: Llama,
@@ -170,12 +172,7 @@ export class ExtractionEngine {
           `more than the context of ${this.context.contextSize}; use smaller chunks or a larger context`,
       );
     }
-    const sequence = await this.acquire();
-    try {
-      return await this.extractOn(sequence, tokens, deadline);
-    } finally {
-      this.release(sequence);
-    }
+    return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline));
   }
 
   /** Extracts chunks concurrently, as many at once as there are sequences; outcomes in input order. */
@@ -214,50 +211,9 @@ export class ExtractionEngine {
     }
     const started = performance.now();
     const meterBefore = sequence.tokenMeter.usedInputTokens;
-    await sequence.adaptStateToTokens(tokens, false);
-    let next = sequence.nextTokenIndex;
-    if (next >= tokens.length) {
-      await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
-      next = tokens.length - 1;
-    }
-    const checkDeadline = (phase: string, done: number) => {
-      if (deadline && Date.now() >= deadline.at) {
-        throw new DeadlineExceededError(`Deadline reached during ${phase} after ${done} tokens`, "cut");
-      }
-    };
-    while (tokens.length - next > promptSliceTokens) {
-      checkDeadline("the prompt", next);
-      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(next, next + promptSliceTokens));
-      next += promptSliceTokens;
-    }
-    checkDeadline("the prompt", next);
-    const grammarState = new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar });
-    const output: Token[] = [];
-    let firstTokenAt: number | undefined;
-    let truncated = false;
-    const generator = sequence.evaluate(tokens.slice(next), {
-      temperature: 0,
-      grammarEvaluationState: grammarState,
-      repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
-    });
-    try {
-      let tail = "";
-      for await (const token of generator) {
-        firstTokenAt ??= performance.now();
-        output.push(token);
-        // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
-        // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
-        tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
-        if (tail === jsonEndTrigger) break;
-        if (output.length >= maxTokens) {
-          truncated = true;
-          break;
-        }
-        checkDeadline("the answer", output.length);
-      }
-    } finally {
-      await generator.return();
-    }
+    const pending = await this.feedPrompt(sequence, tokens, deadline);
+    const answer = await this.generate(sequence, pending, { maxTokens, deadline, constrained: true });
+    const { tokens: output, firstTokenAt, truncated } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
     const generationMs = finished - (firstTokenAt ?? finished);
@@ -294,6 +250,88 @@ export class ExtractionEngine {
       generationMs: Math.round(generationMs),
       ms: Math.round(finished - started),
     };
+  }
+
+  /**
+   * Brings a sequence's state to `tokens` minus what it must still evaluate: reuses the longest common prefix already
+   * in its KV cache, evaluates the rest but the last token in slices (checking the deadline between them), and
+   * returns the tokens left for `generate` (at least one: its logits give the first answer token).
+   */
+  async feedPrompt(sequence: LlamaContextSequence, tokens: Token[], deadline?: Deadline): Promise<Token[]> {
+    await sequence.adaptStateToTokens(tokens, false);
+    let next = sequence.nextTokenIndex;
+    if (next >= tokens.length) {
+      await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
+      next = tokens.length - 1;
+    }
+    while (tokens.length - next > promptSliceTokens) {
+      checkDeadline(deadline, "the prompt", next);
+      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(next, next + promptSliceTokens));
+      next += promptSliceTokens;
+    }
+    checkDeadline(deadline, "the prompt", next);
+    return tokens.slice(next);
+  }
+
+  /**
+   * Evaluates `pending` and generates greedily, token by token, until the answer ends, `maxTokens` is reached
+   * (`truncated`) or the deadline passes (DeadlineExceeded). `constrained`: under the schema's JSON grammar, as
+   * extraction runs; unconstrained generation that ignores end-of-text is what speed benchmarks compare.
+   */
+  async generate(
+    sequence: LlamaContextSequence,
+    pending: Token[],
+    options: { maxTokens: number; deadline?: Deadline; constrained: boolean },
+  ): Promise<{ tokens: Token[]; firstTokenAt: number | undefined; truncated: boolean }> {
+    const output: Token[] = [];
+    let firstTokenAt: number | undefined;
+    let truncated = false;
+    const generator = sequence.evaluate(pending, {
+      temperature: 0,
+      ...(options.constrained
+        ? {
+            grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar }),
+            repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
+          }
+        : { tokenBias: this.noEndBias() }),
+    });
+    try {
+      let tail = "";
+      for await (const token of generator) {
+        firstTokenAt ??= performance.now();
+        output.push(token);
+        if (options.constrained) {
+          // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
+          // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
+          tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
+          if (tail === jsonEndTrigger) break;
+        }
+        if (output.length >= options.maxTokens) {
+          truncated = true;
+          break;
+        }
+        checkDeadline(options.deadline, "the answer", output.length);
+      }
+    } finally {
+      await generator.return();
+    }
+    return { tokens: output, firstTokenAt, truncated };
+  }
+
+  /** Runs `work` on a free sequence of the context (waiting for one), as extract() does. */
+  async withSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const sequence = await this.acquire();
+    try {
+      return await work(sequence);
+    } finally {
+      this.release(sequence);
+    }
+  }
+
+  private noEndBias(): TokenBias {
+    this.endBias ??= new TokenBias(this.model.tokenizer);
+    for (const token of [this.model.tokens.eos, this.model.tokens.eot]) if (token !== null) this.endBias.set(token, "never");
+    return this.endBias;
   }
 
   private tokenText(token: Token): string {
@@ -335,6 +373,12 @@ export class ExtractionEngine {
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();
+  }
+}
+
+function checkDeadline(deadline: Deadline | undefined, phase: string, done: number): void {
+  if (deadline && Date.now() >= deadline.at) {
+    throw new DeadlineExceededError(`Deadline reached during ${phase} after ${done} tokens`, "cut");
   }
 }
 
