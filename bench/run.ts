@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   chunker: () => import("./chunker.ts"),
+  inference: () => import("./inference.ts"),
   "tokenizer-ratio": () => import("./tokenizer-ratio.ts"),
 };
 

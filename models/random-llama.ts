@@ -360,3 +360,36 @@ export function parameterCount(shape: LlamaShape): number {
   const perLayer = 2 * shape.nEmbd * shape.nEmbd + 2 * shape.nEmbd * kv + 3 * shape.nEmbd * shape.nFf + 2 * shape.nEmbd;
   return 2 * shape.nVocab * shape.nEmbd + shape.nLayers * perLayer + shape.nEmbd;
 }
+
+/**
+ * A random LoRA adapter (GGUF, llama.cpp's format: general.type "adapter", adapter.type "lora", per adapted weight a
+ * `<name>.lora_a` of ne [n_in, rank] and a `<name>.lora_b` of ne [rank, n_out]) for the query and value projections
+ * of a model of `shape`. For tests of adapter loading: it changes the model's outputs, not for the better.
+ */
+export function writeRandomLora(path: string, shape: LlamaShape, options: { rank?: number; seed?: number } = {}): Promise<GgufWriteResult> {
+  validateShape(shape);
+  const rank = options.rank ?? 4;
+  const seed = (options.seed ?? DEFAULT_SEED + 1) >>> 0;
+  const nEmbdKv = (shape.nEmbd / shape.nHead) * shape.nHeadKv;
+  const random = (name: string, ne0: number, ne1: number, scale: number): GgufTensor => {
+    const rng = mulberry32(streamSeed(seed, name));
+    return { name, ne: [ne0, ne1], type: GgmlType.F32, fillRow: (_r, out) => out.forEach((_, i) => (out[i] = (rng() * 2 - 1) * scale)) };
+  };
+  const tensors: GgufTensor[] = [];
+  for (let l = 0; l < shape.nLayers; l++) {
+    for (const [weight, nOut] of [["attn_q", shape.nEmbd], ["attn_v", nEmbdKv]] as const) {
+      const name = `blk.${l}.${weight}.weight`;
+      tensors.push(random(`${name}.lora_a`, shape.nEmbd, rank, 1 / Math.sqrt(shape.nEmbd)), random(`${name}.lora_b`, rank, nOut, 1));
+    }
+  }
+  return writeGguf(path, {
+    metadata: [
+      ["general.architecture", gguf.str("llama")],
+      ["general.type", gguf.str("adapter")],
+      ["general.name", gguf.str("llambda random lora")],
+      ["adapter.type", gguf.str("lora")],
+      ["adapter.lora.alpha", gguf.f32(rank)],
+    ],
+    tensors,
+  });
+}

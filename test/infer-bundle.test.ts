@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,6 +9,16 @@ import type { InferBatchInput, InferBatchOutput } from "../functions/shared/cont
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { handlerBuildOptions } from "../infra/esbuild-options.ts";
 import { writeTinyModel } from "../models/random-llama.ts";
+
+/** bubblewrap (Debian `bubblewrap`, installed by .ci/run) and a kernel that lets it create namespaces. */
+function bubblewrapProblem(): string | undefined {
+  const probe = spawnSync("bwrap", ["--ro-bind", "/", "/", "--unshare-all", "true"], { encoding: "utf8" });
+  if (probe.error) return `bwrap is not installed (${probe.error.message}); apt-get install bubblewrap`;
+  if (probe.status !== 0) return `bwrap cannot create a sandbox here: ${probe.stderr.trim()}`;
+  return undefined;
+}
+const sandboxProblem = bubblewrapProblem();
+if (sandboxProblem) console.warn(`Skipping the read-only sandbox test: ${sandboxProblem}`);
 
 /**
  * The inference handler as the container image runs it: bundled by the image's esbuild settings, node-llama-cpp
@@ -76,4 +86,48 @@ describe("inference handler bundle", () => {
       stderr: expect.stringMatching(/ModelLoadError[\s\S]*missing\.gguf/),
     });
   });
+
+  // Lambda's file system: everything read-only but /tmp. The handler must load llama.cpp's prebuilt binary and the
+  // model, and answer, without writing anywhere else (a source build or a cache in node_modules would fail here).
+  it.skipIf(sandboxProblem !== undefined)("runs under Lambda's constraints: read-only root, only /tmp writable, no network", async () => {
+    const batch: InferBatchInput = {
+      Items: [{ documentId: "doc", index: 0, chunkId: "c0", pageStart: 1, pageEnd: 1, charStart: 0, charEnd: 18, tokenCount: 6, text: "Invoice 7 from Acme." }],
+    };
+    writeFileSync(
+      join(dir, "sandboxed.mjs"),
+      `import { writeFileSync } from "node:fs";
+      for (const path of ["/var/task/probe", "/opt/llambda/probe", "/probe"]) {
+        try { writeFileSync(path, "x"); throw new Error("writable: " + path); } catch (e) { if (!["EROFS", "EACCES", "ENOENT"].includes(e.code)) throw e; }
+      }
+      writeFileSync("/tmp/probe", "x");
+      const { handler } = await import("/var/task/handler.mjs");
+      const context = { getRemainingTimeInMillis: () => 60000 };
+      process.stdout.write("RESULT" + JSON.stringify(await handler(${JSON.stringify(batch)}, context)));`,
+    );
+    const args = [
+      "--ro-bind", "/", "/",
+      "--ro-bind", dir, "/var/task",
+      "--ro-bind", modelPath, "/opt/llambda/model.gguf",
+      "--tmpfs", "/tmp",
+      "--dev", "/dev",
+      "--proc", "/proc",
+      "--unshare-all",
+      "--die-with-parent",
+      "--chdir", "/var/task",
+      "--clearenv",
+      "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+      "--setenv", "HOME", "/tmp",
+      "--setenv", "POWERTOOLS_LOG_LEVEL", "SILENT",
+      "--setenv", EnvNames.modelPath, "/opt/llambda/model.gguf",
+      "--setenv", EnvNames.modelId, "tiny-sandboxed",
+      "--setenv", EnvNames.threads, "1",
+      "--setenv", EnvNames.maxOutputTokens, "768",
+      process.execPath, "/var/task/sandboxed.mjs",
+    ];
+    const { stdout } = await promisify(execFile)("bwrap", args, { maxBuffer: 16 * 1024 * 1024 });
+    const output = JSON.parse(stdout.slice(stdout.indexOf("RESULT") + "RESULT".length)) as InferBatchOutput;
+    expect(output.failed).toEqual([]);
+    expect(output.results.map((result) => [result.index, result.modelId])).toEqual([[0, "tiny-sandboxed"]]);
+    expect(Object.keys(output.results[0]!.data)).toContain("documentType");
+  }, 120_000);
 });

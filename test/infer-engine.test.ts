@@ -7,8 +7,8 @@ import { extractBatch } from "../functions/infer/extract-batch.ts";
 import { buildUserPrompt } from "../functions/infer/prompt.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkItem } from "../functions/shared/contracts.ts";
-import { ChunkTooLargeError, DeadlineExceededError, OutputTruncatedError } from "../functions/shared/errors.ts";
-import { writeTinyModel } from "../models/random-llama.ts";
+import { ChunkTooLargeError, DeadlineExceededError, ModelLoadError, OutputTruncatedError } from "../functions/shared/errors.ts";
+import { TINY_SHAPE, writeRandomLora, writeTinyModel } from "../models/random-llama.ts";
 
 /** The inference engine on real llama.cpp with the project's tiny random-weight model. */
 describe("extraction engine", () => {
@@ -131,5 +131,35 @@ describe("extraction engine", () => {
       [1, "1", "DeadlineExceeded"],
       [1, "2", "DeadlineExceeded"],
     ]);
+  }, 120_000);
+});
+
+describe("LoRA adapters", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "llambda-lora-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("applies an adapter at load (answers change) and refuses one made for another model with ModelLoadError", async () => {
+    const { path: modelPath } = await writeTinyModel(join(dir, "tiny.gguf"));
+    const { path: loraPath } = await writeRandomLora(join(dir, "tiny-lora.gguf"), TINY_SHAPE, { rank: 4 });
+    const { path: otherLora } = await writeRandomLora(join(dir, "other-lora.gguf"), { ...TINY_SHAPE, nEmbd: 128 }, { rank: 4 });
+    const options = { modelPath, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 768, schema: getExtractionSchema("generic") };
+    const text = { text: "Invoice 12 from Acme Corp, total 99.00 EUR.", pageStart: 1, pageEnd: 1 };
+    const answer = async (engine: ExtractionEngine) => {
+      try {
+        const [outcome] = await engine.extractAll([text]);
+        // A random adapter may well push the tiny model into an over-long answer: that is a change too.
+        return outcome!.ok ? JSON.stringify(outcome!.extraction.data) : outcome!.error.name;
+      } finally {
+        await engine.dispose();
+      }
+    };
+    const base = await answer(await ExtractionEngine.load(options));
+    expect(base).toMatch(/^\{/);
+    const adapted = await answer(await ExtractionEngine.load({ ...options, loraPath, loraScale: 2 }));
+    expect(adapted).not.toBe(base);
+    await expect(ExtractionEngine.load({ ...options, loraPath: otherLora })).rejects.toBeInstanceOf(ModelLoadError);
   }, 120_000);
 });

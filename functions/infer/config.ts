@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
+import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
 import { inferenceThreads } from "./threads.ts";
 
@@ -8,6 +9,7 @@ export interface InferConfig {
   modelPath: string;
   modelId: string;
   loraPath?: string;
+  loraScale?: number;
   threads: number;
   contextSize: number;
   maxOutputTokens: number;
@@ -25,10 +27,16 @@ export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConf
   const configuredThreads = env[EnvNames.threads] ? intEnv(EnvNames.threads, 1, { min: 1, max: 256 }, env) : undefined;
   const lambdaMemoryMb = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) : undefined;
   const loraPath = env[EnvNames.loraPath]?.trim();
+  const loraScaleText = env[EnvNames.loraScale]?.trim();
+  const loraScale = loraScaleText ? Number(loraScaleText) : undefined;
+  if (loraScale !== undefined && !(Number.isFinite(loraScale) && loraScale > 0 && loraScale <= 10)) {
+    throw new ConfigurationError(`Environment variable ${EnvNames.loraScale} must be a number above 0 and at most 10, got "${loraScaleText}"`);
+  }
   return {
     modelPath,
     modelId: optionalEnv(EnvNames.modelId, modelPath.split("/").pop()?.replace(/\.gguf$/i, "") ?? "unknown", env),
     ...(loraPath ? { loraPath } : {}),
+    ...(loraPath && loraScale !== undefined ? { loraScale } : {}),
     threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb, availableCores: availableParallelism() }),
     // 8192 holds a 1,000-token chunk even where the model's tokenizer needs 5 tokens per tiktoken token, plus the
     // instructions and a 1,024-token answer; the engine caps it at the model's training context.

@@ -38,8 +38,9 @@ export interface EngineOptions {
   sequences?: number;
   /** Memory the container may use; bounds the parallel sequences. Default: no bound beyond `sequences`. */
   memoryBytes?: number;
-  /** A LoRA adapter (GGUF) applied to the model at load. */
+  /** A LoRA adapter (GGUF) applied to the model at load, and its scale (default 1). */
   loraPath?: string;
+  loraScale?: number;
 }
 
 export interface Extraction {
@@ -116,7 +117,7 @@ export class ExtractionEngine {
         contextSize,
         sequences,
         threads: { ideal: options.threads, min: options.threads },
-        ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath }] } } : {}),
+        ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath, scale: options.loraScale ?? 1 }] } } : {}),
       });
     } catch (error) {
       throw new ModelLoadError(
@@ -145,9 +146,13 @@ export class ExtractionEngine {
     return this.measured;
   }
 
-  /** Tokens of a plain text by the model's own tokenizer. */
+  /** A plain text's tokens by the model's own tokenizer. */
+  tokenize(text: string): Token[] {
+    return this.model.tokenize(text);
+  }
+
   countTokens(text: string): number {
-    return this.model.tokenize(text).length;
+    return this.tokenize(text).length;
   }
 
   /** The whole chat-formatted prompt of a chunk, by the model's own tokenizer and chat template. */

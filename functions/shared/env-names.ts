@@ -45,6 +45,8 @@ export const EnvNames = {
   deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
   /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */
   loraPath: "LLAMBDA_LORA_PATH",
+  /** Strength of the LoRA adapter (default 1). */
+  loraScale: "LLAMBDA_LORA_SCALE",
   /** Extraction schema id (a file in functions/schemas/). */
   schemaId: "LLAMBDA_SCHEMA_ID",
 } as const;

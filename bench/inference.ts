@@ -1,0 +1,297 @@
+/**
+ * Inference speed of the infer code path (functions/infer/engine.ts: the same prompt-feeding and generation steps
+ * extract() runs), against llama.cpp's own tools on the same GGUF and cores when they are given.
+ *
+ *   npm run bench -- inference --model <gguf> [--threads 2 | --threads 1,2] [--sequences 1,2,4,8]
+ *     [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 3] [--json]
+ *   LLAMA_BENCH=<llama-bench> LLAMA_BATCHED_BENCH=<llama-batched-bench> npm run bench -- inference ...
+ *   (bench/build-llama-tools.sh builds both from the llama.cpp source node-llama-cpp ships)
+ *
+ * Measured per thread count:
+ *   - pp: prompt tokens/s of one sequence (a fresh `--prompt-tokens` prompt), like llama-bench's pp test;
+ *   - tg: generated tokens/s of one sequence from an empty context, unconstrained, like llama-bench's tg test;
+ *   - parallel: n sequences at once (batched decoding), each a fresh prompt then `--gen-tokens` tokens, aggregate
+ *     prompt and generation tokens/s, like llama-batched-bench's S_PP and S_TG;
+ *   - extraction: n chunks through extractAll() twice (cold sequences, then with the instructions in the KV cache):
+ *     the prompt tokens and time prefix reuse saves, and grammar-constrained generation speed.
+ * Speed depends on shapes and tensor types, not weights: `tsx models/random.ts --shape llama-3.2-1b --type q4_0`
+ * writes a model that runs like the real one without downloading it.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cpus } from "node:os";
+import { basename, resolve } from "node:path";
+import { parseArgs, promisify } from "node:util";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { ExtractionEngine } from "../functions/infer/engine.ts";
+import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { round } from "./corpus.ts";
+
+const USAGE =
+  "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
+  "[--gen-tokens 128] [--repetitions 3] [--json]";
+
+interface ParallelRun {
+  sequences: number;
+  promptTokensPerSecond: number;
+  generationTokensPerSecond: number;
+}
+
+interface ExtractionRun {
+  sequences: number;
+  coldPromptTokens: number;
+  warmPromptTokens: number;
+  coldPromptMs: number;
+  warmPromptMs: number;
+  /** Share of prompt time the reused prefix saves, warm vs cold. */
+  promptTimeSaved: number;
+  /** Grammar-constrained answer tokens/s over all sequences. */
+  constrainedGenerationTokensPerSecond: number;
+}
+
+interface ThreadResult {
+  threads: number;
+  pp: number;
+  tg: number;
+  parallel: ParallelRun[];
+  extraction: ExtractionRun[];
+  llamaBench?: { pp: number; tg: number };
+  llamaBatchedBench?: Array<{ sequences: number; promptTokensPerSecond: number; generationTokensPerSecond: number }>;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** A prompt of exactly `count` tokens, distinct per `seed` from its first token on (so nothing is reused). */
+function syntheticPrompt(engine: ExtractionEngine, count: number, seed: number): Token[] {
+  const tokens: Token[] = [];
+  const filler = engine.tokenize(`Report ${seed}: the quarterly figures were reviewed by the board and approved. `);
+  while (tokens.length < count) tokens.push(...filler);
+  return tokens.slice(0, count);
+}
+
+/** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */
+async function runParallel(engine: ExtractionEngine, n: number, promptTokens: number, genTokens: number, seed: number): Promise<ParallelRun> {
+  const spans = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      engine.withSequence(async (sequence: LlamaContextSequence) => {
+        const prompt = syntheticPrompt(engine, promptTokens, seed * 100 + i);
+        const promptStart = performance.now();
+        const pending = await engine.feedPrompt(sequence, prompt);
+        const answer = await engine.generate(sequence, pending, { maxTokens: genTokens, constrained: false });
+        return { promptStart, firstTokenAt: answer.firstTokenAt ?? performance.now(), end: performance.now(), tokens: answer.tokens.length };
+      }),
+    ),
+  );
+  const start = Math.min(...spans.map((s) => s.promptStart));
+  const promptEnd = Math.max(...spans.map((s) => s.firstTokenAt));
+  const end = Math.max(...spans.map((s) => s.end));
+  // The first token of each answer comes from the prompt's last evaluation: it counts as prompt work, like S_PP.
+  return {
+    sequences: n,
+    promptTokensPerSecond: (n * promptTokens * 1000) / (promptEnd - start),
+    generationTokensPerSecond: (spans.reduce((sum, s) => sum + s.tokens - 1, 0) * 1000) / (end - promptEnd),
+  };
+}
+
+async function runExtraction(engine: ExtractionEngine, n: number, seed: number): Promise<ExtractionRun> {
+  const chunk = (i: number) => ({
+    text:
+      `INVOICE ${seed}-${i}\nAcme Corporation, 1 Main Street, Springfield\nBill to: Globex Ltd\nDate: 2024-03-0${(i % 9) + 1}\n` +
+      "Consulting services, 10 hours at 120.00 EUR: 1,200.00 EUR\nVAT 20%: 240.00 EUR\nTotal due: 1,440.00 EUR\n",
+    pageStart: 1,
+    pageEnd: 1,
+  });
+  const pass = async (offset: number) => {
+    const outcomes = await engine.extractAll(Array.from({ length: n }, (_, i) => chunk(offset + i)));
+    return outcomes.map((outcome) => {
+      if (!outcome.ok) throw outcome.error;
+      return outcome.extraction;
+    });
+  };
+  const cold = await pass(0);
+  const started = performance.now();
+  const warm = await pass(n);
+  const wall = performance.now() - started;
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const coldPromptMs = median(cold.map((e) => e.promptMs));
+  const warmPromptMs = median(warm.map((e) => e.promptMs));
+  const warmGenerationMs = Math.max(...warm.map((e) => e.generationMs));
+  return {
+    sequences: n,
+    coldPromptTokens: median(cold.map((e) => e.tokensIn)),
+    warmPromptTokens: median(warm.map((e) => e.tokensIn)),
+    coldPromptMs: round(coldPromptMs, 0),
+    warmPromptMs: round(warmPromptMs, 0),
+    promptTimeSaved: round(1 - warmPromptMs / coldPromptMs, 3),
+    constrainedGenerationTokensPerSecond: round((sum(warm.map((e) => e.tokensOut - 1)) * 1000) / Math.min(warmGenerationMs, wall), 1),
+  };
+}
+
+async function runLlamaBench(binary: string, model: string, threads: number, promptTokens: number, genTokens: number, repetitions: number) {
+  const { stdout } = await promisify(execFile)(
+    binary,
+    ["-m", model, "-t", String(threads), "-p", String(promptTokens), "-n", String(genTokens), "-r", String(repetitions), "-o", "json"],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const rows = JSON.parse(stdout) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
+  const pp = rows.find((row) => row.n_prompt > 0 && row.n_gen === 0)?.avg_ts;
+  const tg = rows.find((row) => row.n_gen > 0 && row.n_prompt === 0)?.avg_ts;
+  if (pp === undefined || tg === undefined) throw new Error(`Unexpected llama-bench output: ${stdout.slice(0, 500)}`);
+  return { pp: round(pp, 1), tg: round(tg, 1) };
+}
+
+async function runLlamaBatchedBench(binary: string, model: string, threads: number, sequences: number[], promptTokens: number, genTokens: number) {
+  const contextSize = Math.max(...sequences) * (promptTokens + genTokens) + 256;
+  const { stdout } = await promisify(execFile)(
+    binary,
+    ["-m", model, "-t", String(threads), "-c", String(contextSize), "-b", "2048", "-ub", "512",
+      "-npp", String(promptTokens), "-ntg", String(genTokens), "-npl", sequences.join(","), "--output-format", "jsonl"],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  return stdout
+    .split("\n")
+    .filter((line) => line.trim().startsWith("{"))
+    .map((line) => JSON.parse(line) as { pl: number; speed_pp: number; speed_tg: number })
+    .map((row) => ({ sequences: row.pl, promptTokensPerSecond: round(row.speed_pp, 1), generationTokensPerSecond: round(row.speed_tg, 1) }));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" },
+        threads: { type: "string", default: "2" },
+        sequences: { type: "string", default: "1,2,4,8" },
+        "prompt-tokens": { type: "string", default: "512" },
+        "gen-tokens": { type: "string", default: "128" },
+        repetitions: { type: "string", default: "3" },
+        json: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const list = (text: string) => text.split(",").map((part) => Number(part.trim()));
+  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
+  const threadCounts = list(String(values.threads));
+  const sequenceCounts = list(String(values.sequences));
+  const promptTokens = Number(values["prompt-tokens"]);
+  const genTokens = Number(values["gen-tokens"]);
+  const repetitions = Number(values.repetitions);
+  if (!model || !existsSync(model)) {
+    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
+    return 2;
+  }
+  if ([...threadCounts, ...sequenceCounts, promptTokens, genTokens, repetitions].some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
+    return 2;
+  }
+  const llamaBench = process.env.LLAMA_BENCH;
+  const llamaBatchedBench = process.env.LLAMA_BATCHED_BENCH;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const results: ThreadResult[] = [];
+  for (const threads of threadCounts) {
+    const maxSequences = Math.max(...sequenceCounts);
+    const engine = await ExtractionEngine.load({
+      modelPath: model,
+      modelId: basename(model),
+      threads,
+      // Room for the longest of: the synthetic prompt and answer, or an extraction prompt with its answer.
+      contextSize: Math.max(promptTokens + genTokens + 64, 4096),
+      maxOutputTokens: 1024,
+      schema: getExtractionSchema("generic"),
+      sequences: maxSequences,
+    });
+    try {
+      // Warm-up: first decodes allocate buffers and fault in the model's pages.
+      await runParallel(engine, 1, 64, 8, 0);
+      const single = [];
+      for (let r = 0; r < repetitions; r++) {
+        const pp = await runParallel(engine, 1, promptTokens, 1, 1000 + r);
+        const tg = await runParallel(engine, 1, 1, genTokens, 2000 + r);
+        single.push({ pp: pp.promptTokensPerSecond, tg: tg.generationTokensPerSecond });
+      }
+      const parallel: ParallelRun[] = [];
+      for (const n of sequenceCounts) {
+        const runs = [];
+        for (let r = 0; r < repetitions; r++) runs.push(await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n));
+        parallel.push({
+          sequences: n,
+          promptTokensPerSecond: round(median(runs.map((run) => run.promptTokensPerSecond)), 1),
+          generationTokensPerSecond: round(median(runs.map((run) => run.generationTokensPerSecond)), 1),
+        });
+      }
+      const extraction: ExtractionRun[] = [];
+      for (const n of sequenceCounts) {
+        // Every sequence gets other text first, so the "cold" pass really starts without the instructions cached.
+        await runParallel(engine, maxSequences, 16, 1, 5000 + n);
+        extraction.push(await runExtraction(engine, n, 4000 + n));
+      }
+      const result: ThreadResult = {
+        threads,
+        pp: round(median(single.map((s) => s.pp)), 1),
+        tg: round(median(single.map((s) => s.tg)), 1),
+        parallel,
+        extraction,
+      };
+      results.push(result);
+    } finally {
+      await engine.dispose();
+    }
+    const result = results.at(-1)!;
+    // llama.cpp's tools run after the engine is gone, on the same cores.
+    if (llamaBench) result.llamaBench = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, repetitions);
+    if (llamaBatchedBench) {
+      result.llamaBatchedBench = await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens);
+    }
+    log(`threads ${threads}: pp ${result.pp} t/s, tg ${result.tg} t/s` +
+      (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp}, tg ${result.llamaBench.tg}` : ""));
+    for (const run of result.parallel) {
+      const raw = result.llamaBatchedBench?.find((row) => row.sequences === run.sequences);
+      log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s` +
+        (raw ? ` | llama-batched-bench pp ${raw.promptTokensPerSecond}, tg ${raw.generationTokensPerSecond} → tg ×${round(run.generationTokensPerSecond / raw.generationTokensPerSecond, 2)}` : ""));
+    }
+    for (const run of result.extraction) {
+      log(`  extraction ${run.sequences} seq: prompt ${run.coldPromptTokens} → ${run.warmPromptTokens} tokens, ` +
+        `${run.coldPromptMs} → ${run.warmPromptMs} ms (${Math.round(run.promptTimeSaved * 100)}% saved), ` +
+        `constrained tg ${run.constrainedGenerationTokensPerSecond} t/s`);
+    }
+  }
+  // "Best thread setting for each": our best against llama.cpp's best, on the same model and cores.
+  const best = (pick: (r: ThreadResult) => number | undefined) => Math.max(...results.map((r) => pick(r) ?? 0));
+  const ratios: Record<string, number> = {};
+  if (llamaBench) {
+    ratios.pp = round(best((r) => r.pp) / best((r) => r.llamaBench?.pp), 3);
+    ratios.tg = round(best((r) => r.tg) / best((r) => r.llamaBench?.tg), 3);
+  }
+  if (llamaBatchedBench) {
+    for (const n of sequenceCounts) {
+      ratios[`tg${n}`] = round(
+        best((r) => r.parallel.find((p) => p.sequences === n)?.generationTokensPerSecond) /
+          best((r) => r.llamaBatchedBench?.find((p) => p.sequences === n)?.generationTokensPerSecond),
+        3,
+      );
+    }
+  }
+  if (Object.keys(ratios).length > 0) log(`ratios (infer path / llama.cpp, best thread setting each): ${JSON.stringify(ratios)}`);
+  const report = {
+    bench: "inference",
+    model: basename(model),
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    promptTokens,
+    genTokens,
+    repetitions,
+    results,
+    ratios,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return 0;
+}
