@@ -38,6 +38,8 @@ export interface PullProgress {
 export interface PullOptions {
   /** Manifest id; the default model when omitted. */
   id?: string;
+  /** A model entry to pull instead of looking `id` up in models/models.json (same shape as the manifest's). */
+  entry?: ModelEntry;
   env?: NodeJS.ProcessEnv;
   /** Destination; default `pulledModelPath(id, env)`. */
   destPath?: string;
@@ -66,6 +68,8 @@ export interface PullResult {
   /** `already-present`: the file was in place with the expected hash and nothing was downloaded. */
   status: "downloaded" | "already-present";
   verified: boolean;
+  /** The model's LoRA adapter, when the manifest names one. */
+  lora?: PullResult;
 }
 
 /** sha256 (hex) of a file, streamed. */
@@ -127,7 +131,7 @@ export function isNetworkError(err: unknown): boolean {
   return false;
 }
 
-function offlineMessage(entry: ModelEntry, url: string, detail: string): string {
+function offlineMessage(entry: Pick<ModelEntry, "id">, url: string, detail: string): string {
   let host = "the model host";
   try {
     host = new URL(url).host;
@@ -166,11 +170,47 @@ async function fileSize(path: string): Promise<number | null> {
 /** Downloads (or confirms) a model of the manifest. Throws PullError with a user-facing message on failure. */
 export async function pullModel(options: PullOptions = {}): Promise<PullResult> {
   const env = options.env ?? process.env;
-  const entry = resolveEntry(options.id);
-  const verify = options.verify ?? true;
+  const entry = options.entry ?? resolveEntry(options.id);
   const override = env[MODEL_URL_OVERRIDE_ENV]?.trim();
-  const url = override ? override : entry.url;
   const dest = options.destPath ?? pulledModelPath(entry.id, env);
+  const result = await pullFile({ ...entry, url: override || entry.url, sizeBytes: override ? null : entry.sizeBytes }, dest, options);
+  if (entry.lora) {
+    // A fine-tune's adapter comes with its base model: same checks, stored beside it as <id>.lora.gguf.
+    result.lora = await pullFile(
+      {
+        id: `${entry.id} LoRA adapter`,
+        displayName: `LoRA adapter for ${entry.displayName}`,
+        url: entry.lora.url,
+        sha256: entry.lora.sha256,
+        sha256Source: "the manifest's lora.sha256",
+        sizeBytes: null,
+      },
+      loraPathFor(dest),
+      options,
+    );
+  }
+  return result;
+}
+
+/** Where a model's LoRA adapter is stored: beside the model, `<id>.lora.gguf`. */
+export function loraPathFor(modelPath: string): string {
+  return modelPath.replace(/\.gguf$/i, "") + ".lora.gguf";
+}
+
+interface PullTarget {
+  id: string;
+  displayName: string;
+  url: string;
+  sha256: string | null;
+  sha256Source: string;
+  /** Expected size, when the manifest knows it. */
+  sizeBytes: number | null;
+}
+
+async function pullFile(entry: PullTarget, dest: string, options: PullOptions): Promise<PullResult> {
+  const env = options.env ?? process.env;
+  const verify = options.verify ?? true;
+  const url = entry.url;
   const log = options.log ?? (() => undefined);
   const fetchImpl = options.fetchImpl ?? fetch;
 
@@ -233,7 +273,7 @@ export async function pullModel(options: PullOptions = {}): Promise<PullResult> 
   }
 
   const lengthHeader = Number(response.headers.get("content-length"));
-  const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? lengthHeader : override ? null : entry.sizeBytes;
+  const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? lengthHeader : entry.sizeBytes;
   const hash = createHash("sha256");
   const out = createWriteStream(tmp);
   let received = 0;
@@ -272,7 +312,7 @@ export async function pullModel(options: PullOptions = {}): Promise<PullResult> 
     await once(out, "finish");
     progress();
 
-    if (!override && received !== entry.sizeBytes) {
+    if (entry.sizeBytes !== null && received !== entry.sizeBytes) {
       throw new PullError(`Downloaded ${received} bytes from ${url}, expected ${entry.sizeBytes}; the file was discarded.`, "size");
     }
     const digest = hash.digest("hex");

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 /**
  * Tests of the models/ folder: the GGUF writer, the deterministic random llama models (loaded and run by
  * node-llama-cpp with one thread), the manifest, model path resolution and the pull command's offline behaviour.
@@ -553,5 +554,29 @@ describe("pull", () => {
     expect((httpError as PullError).reason).toBe("http");
     expect((httpError as PullError).message).toContain("HTTP 404");
     expect(await readFile(first.path)).toEqual(payload); // a failed re-download keeps the existing file
+  });
+
+  it("pulls a model's LoRA adapter beside it, verified against its own sha256", async () => {
+    const modelsDir = join(dir, "pull-lora");
+    const model = Buffer.from("model bytes ".repeat(100));
+    const adapter = Buffer.from("adapter bytes ".repeat(50));
+    const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+    const fetchImpl = (async (url: string | URL) =>
+      new Response(String(url).endsWith("adapter.gguf") ? adapter : model, { status: 200 })) as typeof fetch;
+    const entry = {
+      ...getModel(),
+      id: "fine-tune",
+      url: "https://example.invalid/base.gguf",
+      sha256: sha(model),
+      sizeBytes: model.length,
+      lora: { url: "https://example.invalid/adapter.gguf", sha256: sha(adapter) },
+    };
+    const env = { LLAMBDA_MODELS_DIR: modelsDir };
+    const result = await pullModel({ env, fetchImpl, entry });
+    expect(result.lora).toMatchObject({ path: join(modelsDir, "fine-tune.lora.gguf"), status: "downloaded", verified: true });
+    expect(await readFile(join(modelsDir, "fine-tune.lora.gguf"))).toEqual(adapter);
+    const wrong = await pullModel({ env, fetchImpl, force: true, entry: { ...entry, lora: { ...entry.lora, sha256: sha(model) } } }).catch((e: unknown) => e);
+    expect((wrong as PullError).reason).toBe("checksum");
+    expect((wrong as PullError).message).toContain("adapter.gguf");
   });
 });
