@@ -42,6 +42,8 @@ export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Where the Dockerfile puts the model inside the inference image. */
 export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
+/** Where the image puts the model's LoRA adapter, when the manifest names one. */
+export const INFER_LORA_PATH = "/opt/llambda/lora.gguf";
 
 export interface InferTuning {
   /** ggml threads (EnvNames.threads); default derived by the handler from the memory size. */
@@ -266,7 +268,11 @@ export class LlambdaStack extends Stack {
       code: lambda.DockerImageCode.fromImageAsset(repoRoot, {
         file: "functions/infer/Dockerfile",
         platform: Platform.LINUX_ARM64,
-        buildArgs: { MODEL_ID: this.model.id, MODEL_SHA256: this.model.sha256 },
+        buildArgs: {
+          MODEL_ID: this.model.id,
+          MODEL_SHA256: this.model.sha256,
+          ...(this.model.lora ? { LORA_SHA256: this.model.lora.sha256 } : {}),
+        },
         // Added after .dockerignore's allow-list: every model file but the selected one stays out of the context.
         exclude: otherModelFileExcludes(repoRoot, this.model),
         ignoreMode: IgnoreMode.DOCKER,
@@ -290,6 +296,14 @@ export class LlambdaStack extends Stack {
           : {}),
         ...(props.inferTuning?.maxOutputTokens !== undefined
           ? { [EnvNames.maxOutputTokens]: String(props.inferTuning.maxOutputTokens) }
+          : {}),
+        // One invocation's batch decodes together: as many parallel sequences as chunks per batch (memory permitting).
+        [EnvNames.parallelSequences]: String(settings.maxItemsPerBatch),
+        ...(this.model.lora
+          ? {
+              [EnvNames.loraPath]: INFER_LORA_PATH,
+              ...(this.model.lora.scale !== undefined ? { [EnvNames.loraScale]: String(this.model.lora.scale) } : {}),
+            }
           : {}),
       },
     });

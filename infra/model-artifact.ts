@@ -19,6 +19,8 @@ export interface ModelArtifact {
   sha256Source: "override" | "manifest" | "none";
   /** Whether models/models.json lists the id. */
   inManifest: boolean;
+  /** The model's LoRA adapter (models/<id>.lora.gguf), when the manifest names one. */
+  lora?: { relativePath: string; sha256: string; scale?: number };
 }
 
 /** Ids become file names and Docker build args: keep them to a safe character set. */
@@ -47,7 +49,7 @@ export function manifestDefaultModelId(repoRoot: string): string | undefined {
   return typeof id === "string" && MODEL_ID_PATTERN.test(id) ? id : undefined;
 }
 
-function manifestSha256(repoRoot: string, id: string): { listed: boolean; sha256?: string } {
+function manifestSha256(repoRoot: string, id: string): { listed: boolean; sha256?: string; lora?: { sha256: string; scale?: number } } {
   const models = readManifest(repoRoot)?.models;
   if (!Array.isArray(models)) return { listed: false };
   for (const entry of models) {
@@ -55,7 +57,14 @@ function manifestSha256(repoRoot: string, id: string): { listed: boolean; sha256
     const record = entry as Record<string, unknown>;
     if (record.id !== id) continue;
     const sha = typeof record.sha256 === "string" ? record.sha256.toLowerCase() : undefined;
-    return { listed: true, ...(sha !== undefined && SHA256_PATTERN.test(sha) ? { sha256: sha } : {}) };
+    const lora = typeof record.lora === "object" && record.lora !== null ? (record.lora as Record<string, unknown>) : undefined;
+    const loraSha = typeof lora?.sha256 === "string" ? lora.sha256.toLowerCase() : "";
+    return {
+      listed: true,
+      ...(sha !== undefined && SHA256_PATTERN.test(sha) ? { sha256: sha } : {}),
+      // An adapter without a verifiable sha256 gets "", which the image build refuses, like an unverified model.
+      ...(lora ? { lora: { sha256: SHA256_PATTERN.test(loraSha) ? loraSha : "", ...(typeof lora.scale === "number" ? { scale: lora.scale } : {}) } } : {}),
+    };
   }
   return { listed: false };
 }
@@ -68,17 +77,18 @@ export function resolveModelArtifact(repoRoot: string, id: string, sha256Overrid
   const absolute = join(repoRoot, relativePath);
   const present = existsSync(absolute) && statSync(absolute).isFile();
   const fromManifest = manifestSha256(repoRoot, id);
+  const lora = fromManifest.lora ? { lora: { relativePath: `models/${id}.lora.gguf`, ...fromManifest.lora } } : {};
   const override = sha256Override?.trim().toLowerCase();
   if (override !== undefined && override !== "" && !SHA256_PATTERN.test(override)) {
     throw new Error(`Model sha256 override must be 64 hex digits, got "${sha256Override}"`);
   }
   if (override) {
-    return { id, relativePath, present, sha256: override, sha256Source: "override", inManifest: fromManifest.listed };
+    return { id, relativePath, present, sha256: override, sha256Source: "override", inManifest: fromManifest.listed, ...lora };
   }
   if (fromManifest.sha256) {
-    return { id, relativePath, present, sha256: fromManifest.sha256, sha256Source: "manifest", inManifest: true };
+    return { id, relativePath, present, sha256: fromManifest.sha256, sha256Source: "manifest", inManifest: true, ...lora };
   }
-  return { id, relativePath, present, sha256: "", sha256Source: "none", inManifest: fromManifest.listed };
+  return { id, relativePath, present, sha256: "", sha256Source: "none", inManifest: fromManifest.listed, ...lora };
 }
 
 /**
@@ -90,11 +100,12 @@ export function otherModelFileExcludes(repoRoot: string, artifact: ModelArtifact
   const dir = join(repoRoot, "models");
   if (!existsSync(dir)) return [];
   const excludes = readdirSync(dir)
-    .filter((name) => `models/${name}` !== artifact.relativePath)
+    .filter((name) => `models/${name}` !== artifact.relativePath && `models/${name}` !== artifact.lora?.relativePath)
     .filter((name) => /\.(gguf|bin|safetensors|part|partial|tmp|download)$/i.test(name))
     // Glob characters in a stray file name would be read as a pattern: `?` still matches the character itself.
     .map((name) => `models/${name.replace(/[*?[\]\\]/g, "?")}`)
     .sort();
   // Last rule wins: whatever the patterns above match, the selected model stays in.
-  return excludes.length > 0 ? [...excludes, `!${artifact.relativePath}`] : [];
+  const keep = [artifact.relativePath, ...(artifact.lora ? [artifact.lora.relativePath] : [])].map((path) => `!${path}`);
+  return excludes.length > 0 ? [...excludes, ...keep] : [];
 }

@@ -231,6 +231,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
         [EnvNames.bucket]: bucketRef,
         [EnvNames.modelPath]: INFER_MODEL_PATH,
         [EnvNames.modelId]: ABSENT_MODEL_ID,
+        [EnvNames.parallelSequences]: String(stack.workflowSettings.maxItemsPerBatch),
       });
       expect(env(stack.mergeFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
     });
@@ -407,9 +408,16 @@ describe("infra helpers", () => {
       mkdirSync(join(root, "models"));
       writeFileSync(
         join(root, "models", "models.json"),
-        JSON.stringify({ defaultModelId: "m1", models: [{ id: "m1", sha256: "b".repeat(64) }, { id: "m2", sha256: null }] }),
+        JSON.stringify({
+          defaultModelId: "m1",
+          models: [
+            { id: "m1", sha256: "b".repeat(64) },
+            { id: "m2", sha256: null },
+            { id: "ft", sha256: "d".repeat(64), lora: { url: "https://example.invalid/a.gguf", sha256: "E".repeat(64), scale: 0.5 } },
+          ],
+        }),
       );
-      for (const name of ["m1.gguf", "m2.gguf", "tiny.gguf", "m3.gguf.part", "notes.md"]) writeFileSync(join(root, "models", name), "x");
+      for (const name of ["m1.gguf", "m2.gguf", "tiny.gguf", "m3.gguf.part", "notes.md", "ft.gguf", "ft.lora.gguf"]) writeFileSync(join(root, "models", name), "x");
       return () => rmSync(root, { recursive: true, force: true });
     });
 
@@ -422,8 +430,20 @@ describe("infra helpers", () => {
       expect(() => resolveModelArtifact(root, "a/b")).toThrow(/Model id/);
     });
 
+    it("names the LoRA adapter of a fine-tune and keeps it in the image context with its model", () => {
+      const fineTune = resolveModelArtifact(root, "ft");
+      expect(fineTune.lora).toEqual({ relativePath: "models/ft.lora.gguf", sha256: "e".repeat(64), scale: 0.5 });
+      expect(resolveModelArtifact(root, "m1").lora).toBeUndefined();
+      const excludes = otherModelFileExcludes(root, fineTune);
+      expect(excludes).toContain("models/m1.gguf");
+      expect(excludes).not.toContain("models/ft.lora.gguf");
+      expect(excludes.slice(-2)).toEqual(["!models/ft.gguf", "!models/ft.lora.gguf"]);
+    });
+
     it("excludes every other model file from the image context, keeping the selected one", () => {
       expect(otherModelFileExcludes(root, resolveModelArtifact(root, "m1"))).toEqual([
+        "models/ft.gguf",
+        "models/ft.lora.gguf",
         "models/m2.gguf",
         "models/m3.gguf.part",
         "models/tiny.gguf",
