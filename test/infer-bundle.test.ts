@@ -104,13 +104,19 @@ describe("inference handler bundle", () => {
       const context = { getRemainingTimeInMillis: () => 60000 };
       process.stdout.write("RESULT" + JSON.stringify(await handler(${JSON.stringify(batch)}, context)));`,
     );
+    // A root of its own, like Lambda's: the system (/usr, /etc), the code at /var/task, the model under /opt, the
+    // dependencies the bundle's node_modules link points to; then the root itself is made read-only.
     const args = [
-      "--ro-bind", "/", "/",
+      "--ro-bind", "/usr", "/usr",
+      ...["bin", "lib", "lib64", "sbin"].flatMap((name) => ["--symlink", `usr/${name}`, `/${name}`]),
+      "--ro-bind", "/etc", "/etc",
       "--ro-bind", dir, "/var/task",
+      "--ro-bind", resolve("node_modules"), resolve("node_modules"),
       "--ro-bind", modelPath, "/opt/llambda/model.gguf",
       "--tmpfs", "/tmp",
       "--dev", "/dev",
       "--proc", "/proc",
+      "--remount-ro", "/",
       "--unshare-all",
       "--die-with-parent",
       "--chdir", "/var/task",
