@@ -14,6 +14,12 @@ export interface LocalFunction {
   modulePath: string;
   timeoutSeconds: number;
   memoryMb: number;
+  /**
+   * Containers: invocations beyond this many wait for one to finish (their timeout starts when they run). Lambda
+   * would start more containers; in one process the inference function's model, context and sequences exist once,
+   * so the twin models it as one container. Default: unlimited.
+   */
+  containers?: number;
 }
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -32,6 +38,8 @@ export class LambdaInvocationError extends Error {
 export class LocalLambdaRuntime {
   private readonly functions = new Map<string, LocalFunction>();
   private readonly loaded = new Map<string, Promise<Handler>>();
+  private readonly running = new Map<string, number>();
+  private readonly queued = new Map<string, Array<() => void>>();
 
   constructor(functions: LocalFunction[]) {
     for (const fn of functions) this.functions.set(fn.name, fn);
@@ -55,8 +63,43 @@ export class LocalLambdaRuntime {
   async invoke(functionName: string, event: unknown): Promise<unknown> {
     const fn = this.functions.get(functionName);
     if (!fn) throw new LambdaInvocationError("Lambda.ResourceNotFoundException", `Function not found: ${functionName}`);
-    const started = Date.now();
-    const deadline = started + fn.timeoutSeconds * 1000;
+    await this.acquireContainer(fn);
+    try {
+      return await this.invokeNow(fn, event);
+    } finally {
+      this.releaseContainer(fn);
+    }
+  }
+
+  private async acquireContainer(fn: LocalFunction): Promise<void> {
+    const running = this.running.get(fn.name) ?? 0;
+    if (fn.containers === undefined || running < fn.containers) {
+      this.running.set(fn.name, running + 1);
+      return;
+    }
+    await new Promise<void>((resolveTurn) => {
+      const queue = this.queued.get(fn.name) ?? [];
+      queue.push(resolveTurn);
+      this.queued.set(fn.name, queue);
+    });
+  }
+
+  private releaseContainer(fn: LocalFunction): void {
+    const next = this.queued.get(fn.name)?.shift();
+    if (next) next(); // the container passes straight to the next invocation
+    else this.running.set(fn.name, (this.running.get(fn.name) ?? 1) - 1);
+  }
+
+  private async invokeNow(fn: LocalFunction, event: unknown): Promise<unknown> {
+    let handler: Handler;
+    try {
+      handler = await this.handlerOf(fn);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      throw new LambdaInvocationError(err.name || "Error", err.message);
+    }
+    // The timeout counts from the end of the init phase (module load), as in Lambda.
+    const deadline = Date.now() + fn.timeoutSeconds * 1000;
     const context: Context = {
       callbackWaitsForEmptyEventLoop: false,
       functionName: fn.name,
@@ -73,7 +116,6 @@ export class LocalLambdaRuntime {
     };
     let timer: NodeJS.Timeout | undefined;
     try {
-      const handler = await this.handlerOf(fn);
       // Lambda stops an invocation at its timeout and reports it; here the handler's promise is abandoned instead
       // (it cannot be killed in-process), but the caller sees the same error at the same moment.
       const timedOut = new Promise<never>((_, reject) => {

@@ -207,13 +207,20 @@ export class LocalTwin {
 
 /** The functions the stack deploys, bound to their handler modules. */
 function twinFunctions(options: TwinOptions): LocalFunction[] {
-  const fn = (name: string, timeoutSeconds: number, memoryMb: number): LocalFunction => ({
+  const fn = (name: string, timeoutSeconds: number, memoryMb: number, containers?: number): LocalFunction => ({
     name: TwinNames.functionArn(name),
     modulePath: join(repoRoot, "functions", name, "handler.ts"),
     timeoutSeconds,
     memoryMb,
+    ...(containers === undefined ? {} : { containers }),
   });
-  return [fn("start", 30, 256), fn("chunk", 300, 2048), fn("infer", options.inferTimeoutSeconds ?? 900, 10240), fn("merge", 300, 1024)];
+  return [
+    fn("start", 30, 256),
+    fn("chunk", 300, 2048),
+    // One inference container: the model and its parallel sequences exist once in this process.
+    fn("infer", options.inferTimeoutSeconds ?? 900, 10240, 1),
+    fn("merge", 300, 1024),
+  ];
 }
 
 /** Each function's environment, as the stack sets it (all handlers share this process, so names must not clash). */
