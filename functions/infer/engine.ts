@@ -63,8 +63,11 @@ const repeatPenalty = 1.1;
 
 const jsonEndTrigger = "\n\n\n\n";
 
-// Prompt tokens are fed in slices so the deadline is checked between them; one slice takes well under a second.
-const promptSliceTokens = 256;
+// Prompt tokens are fed in slices so the deadline is checked between them: at most 256 tokens, and once the prompt
+// speed is known, no more than about two seconds' worth (a big model on few vCPUs evaluates a few dozen tokens/s).
+const maxPromptSliceTokens = 256;
+const minPromptSliceTokens = 32;
+const promptSliceSeconds = 2;
 
 /**
  * llama.cpp loaded once per container: one model, one context with `sequences` parallel sequences decoded in shared
@@ -269,10 +272,14 @@ export class ExtractionEngine {
       await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
       next = tokens.length - 1;
     }
-    while (tokens.length - next > promptSliceTokens) {
+    const speed = this.measured.promptTokensPerSecond;
+    const slice = speed
+      ? Math.max(minPromptSliceTokens, Math.min(maxPromptSliceTokens, Math.floor(speed * promptSliceSeconds)))
+      : maxPromptSliceTokens;
+    while (tokens.length - next > slice) {
       checkDeadline(deadline, "the prompt", next);
-      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(next, next + promptSliceTokens));
-      next += promptSliceTokens;
+      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(next, next + slice));
+      next += slice;
     }
     checkDeadline(deadline, "the prompt", next);
     return tokens.slice(next);
