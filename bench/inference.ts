@@ -29,7 +29,7 @@ import { round } from "./corpus.ts";
 
 const USAGE =
   "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
-  "[--gen-tokens 128] [--repetitions 3] [--json]";
+  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--json]";
 
 interface ParallelRun {
   sequences: number;
@@ -168,6 +168,7 @@ export async function main(argv: string[]): Promise<number> {
         model: { type: "string" },
         threads: { type: "string", default: "2" },
         sequences: { type: "string", default: "1,2,4,8" },
+        "extraction-sequences": { type: "string", default: "1,4" },
         "prompt-tokens": { type: "string", default: "512" },
         "gen-tokens": { type: "string", default: "128" },
         repetitions: { type: "string", default: "3" },
@@ -182,6 +183,7 @@ export async function main(argv: string[]): Promise<number> {
   const model = typeof values.model === "string" ? resolve(values.model) : undefined;
   const threadCounts = list(String(values.threads));
   const sequenceCounts = list(String(values.sequences));
+  const extractionCounts = list(String(values["extraction-sequences"]));
   const promptTokens = Number(values["prompt-tokens"]);
   const genTokens = Number(values["gen-tokens"]);
   const repetitions = Number(values.repetitions);
@@ -189,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  if ([...threadCounts, ...sequenceCounts, promptTokens, genTokens, repetitions].some((n) => !Number.isInteger(n) || n < 1)) {
+  if ([...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions].some((n) => !Number.isInteger(n) || n < 1)) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;
   }
@@ -198,7 +200,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const results: ThreadResult[] = [];
   for (const threads of threadCounts) {
-    const maxSequences = Math.max(...sequenceCounts);
+    const maxSequences = Math.max(...sequenceCounts, ...extractionCounts);
     const engine = await ExtractionEngine.load({
       modelPath: model,
       modelId: basename(model),
@@ -229,7 +231,8 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       const extraction: ExtractionRun[] = [];
-      for (const n of sequenceCounts) {
+      // Whole extractions (grammar, long answers) are slow: measured at the largest thread count only.
+      for (const n of threads === Math.max(...threadCounts) ? extractionCounts : []) {
         // Every sequence gets other text first, so the "cold" pass really starts without the instructions cached.
         await runParallel(engine, maxSequences, 16, 1, 5000 + n);
         extraction.push(await runExtraction(engine, n, 4000 + n));
