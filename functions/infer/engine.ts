@@ -123,6 +123,7 @@ export class ExtractionEngine {
         ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath, scale: options.loraScale ?? 1 }] } } : {}),
       });
     } catch (error) {
+      await model.dispose();
       throw new ModelLoadError(
         `Could not create a ${contextSize}-token context with ${sequences} sequences` +
           `${options.loraPath ? ` and the LoRA adapter ${options.loraPath}` : ""}: ${String(error)}`,
