@@ -221,7 +221,9 @@ export async function main(argv: string[]): Promise<number> {
         single.push({ pp: pp.promptTokensPerSecond, tg: tg.generationTokensPerSecond });
       }
       const parallel: ParallelRun[] = [];
-      for (const n of sequenceCounts) {
+      // Parallel sequences (minutes of prompt work) run at the largest thread count only, as on Lambda.
+      const largest = threads === Math.max(...threadCounts);
+      for (const n of largest ? sequenceCounts : []) {
         const runs = [];
         for (let r = 0; r < repetitions; r++) runs.push(await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n));
         parallel.push({
@@ -231,8 +233,8 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       const extraction: ExtractionRun[] = [];
-      // Whole extractions (grammar, long answers) are slow: measured at the largest thread count only.
-      for (const n of threads === Math.max(...threadCounts) ? extractionCounts : []) {
+      // Whole extractions (grammar, long answers) too.
+      for (const n of largest ? extractionCounts : []) {
         // Every sequence gets other text first, so the "cold" pass really starts without the instructions cached.
         await runParallel(engine, maxSequences, 16, 1, 5000 + n);
         extraction.push(await runExtraction(engine, n, 4000 + n));
@@ -251,7 +253,7 @@ export async function main(argv: string[]): Promise<number> {
     const result = results.at(-1)!;
     // llama.cpp's tools run after the engine is gone, on the same cores.
     if (llamaBench) result.llamaBench = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, repetitions);
-    if (llamaBatchedBench) {
+    if (llamaBatchedBench && threads === Math.max(...threadCounts)) {
       result.llamaBatchedBench = await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens);
     }
     log(`threads ${threads}: pp ${result.pp} t/s, tg ${result.tg} t/s` +
