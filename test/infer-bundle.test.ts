@@ -110,10 +110,11 @@ describe("inference handler bundle", () => {
       "--ro-bind", "/usr", "/usr",
       ...["bin", "lib", "lib64", "sbin"].flatMap((name) => ["--symlink", `usr/${name}`, `/${name}`]),
       "--ro-bind", "/etc", "/etc",
+      // /tmp first: the repository (hence node_modules) may itself live under /tmp, and is bound on top of it.
+      "--tmpfs", "/tmp",
       "--ro-bind", dir, "/var/task",
       "--ro-bind", resolve("node_modules"), resolve("node_modules"),
       "--ro-bind", modelPath, "/opt/llambda/model.gguf",
-      "--tmpfs", "/tmp",
       "--dev", "/dev",
       "--proc", "/proc",
       "--remount-ro", "/",
