@@ -29,7 +29,7 @@ import { round } from "./corpus.ts";
 
 const USAGE =
   "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
-  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--json]";
+  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--contexts 1] [--json]";
 
 interface ParallelRun {
   sequences: number;
@@ -51,6 +51,8 @@ interface ExtractionRun {
 
 interface ThreadResult {
   threads: number;
+  /** Contexts the threads and sequences were shared out over. */
+  contexts: number;
   pp: number;
   tg: number;
   parallel: ParallelRun[];
@@ -169,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
         threads: { type: "string", default: "2" },
         sequences: { type: "string", default: "1,2,4,8" },
         "extraction-sequences": { type: "string", default: "1,4" },
+        contexts: { type: "string", default: "1" },
         "prompt-tokens": { type: "string", default: "512" },
         "gen-tokens": { type: "string", default: "128" },
         repetitions: { type: "string", default: "3" },
@@ -187,11 +190,12 @@ export async function main(argv: string[]): Promise<number> {
   const promptTokens = Number(values["prompt-tokens"]);
   const genTokens = Number(values["gen-tokens"]);
   const repetitions = Number(values.repetitions);
+  const contexts = Number(values.contexts);
   if (!model || !existsSync(model)) {
     process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  if ([...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions].some((n) => !Number.isInteger(n) || n < 1)) {
+  if ([...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions, contexts].some((n) => !Number.isInteger(n) || n < 1)) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;
   }
@@ -210,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
       maxOutputTokens: 1024,
       schema: getExtractionSchema("generic"),
       sequences: maxSequences,
+      contexts,
     });
     try {
       // Warm-up: first decodes allocate buffers and fault in the model's pages.
@@ -241,6 +246,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const result: ThreadResult = {
         threads,
+        contexts: Math.min(contexts, threads),
         pp: round(median(single.map((s) => s.pp)), 1),
         tg: round(median(single.map((s) => s.tg)), 1),
         parallel,
@@ -256,7 +262,7 @@ export async function main(argv: string[]): Promise<number> {
     if (llamaBatchedBench && threads === Math.max(...threadCounts)) {
       result.llamaBatchedBench = await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens);
     }
-    log(`threads ${threads}: pp ${result.pp} t/s, tg ${result.tg} t/s` +
+    log(`threads ${threads}, contexts ${result.contexts}: pp ${result.pp} t/s, tg ${result.tg} t/s` +
       (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp}, tg ${result.llamaBench.tg}` : ""));
     for (const run of result.parallel) {
       const raw = result.llamaBatchedBench?.find((row) => row.sequences === run.sequences);

@@ -38,6 +38,12 @@ export interface EngineOptions {
   sequences?: number;
   /** Memory the container may use; bounds the parallel sequences. Default: no bound beyond `sequences`. */
   memoryBytes?: number;
+  /**
+   * Contexts the threads and sequences are shared out over (default 1). node-llama-cpp's prebuilt addon starts ggml's
+   * worker threads anew for every decode of a multi-threaded context; single-threaded contexts decoding side by side
+   * avoid that (README → Performance compares both).
+   */
+  contexts?: number;
   /** A LoRA adapter (GGUF) applied to the model at load, and its scale (default 1). */
   loraPath?: string;
   loraScale?: number;
@@ -75,7 +81,7 @@ const promptSliceSeconds = 2;
  * chunk's own tokens are evaluated. Generation runs token by token under the JSON-schema grammar and a deadline.
  */
 export class ExtractionEngine {
-  private readonly freeSequences: LlamaContextSequence[];
+  private readonly freeSequences: LlamaContextSequence[] = [];
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
   private readonly measured: MeasuredSpeeds = {};
   private readonly tokenTexts = new Map<Token, string>();
@@ -84,13 +90,21 @@ export class ExtractionEngine {
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly contexts: LlamaContext[],
     private readonly chatWrapper: ChatWrapper,
     private readonly grammar: LlamaJsonSchemaGrammar<never>,
     private readonly systemPrompt: string,
     readonly options: EngineOptions,
   ) {
-    this.freeSequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
+    // Interleaved, and taken from the end: consecutive chunks land on different contexts.
+    const perContext = contexts.map((context) => Array.from({ length: context.totalSequences }, () => context.getSequence()));
+    const longest = Math.max(...perContext.map((list) => list.length));
+    for (let i = longest - 1; i >= 0; i--) {
+      for (let c = perContext.length - 1; c >= 0; c--) {
+        const sequence = perContext[c]![i];
+        if (sequence) this.freeSequences.push(sequence);
+      }
+    }
   }
 
   static async load(options: EngineOptions): Promise<ExtractionEngine> {
@@ -114,18 +128,25 @@ export class ExtractionEngine {
     // A context beyond what the model was trained on degrades answers; never ask for more.
     const contextSize = Math.min(options.contextSize, model.trainContextSize);
     const sequences = await parallelSequences(model, contextSize, options);
-    let context: LlamaContext;
+    const contextCount = Math.max(1, Math.min(options.contexts ?? 1, options.threads, sequences));
+    const contexts: LlamaContext[] = [];
     try {
-      context = await model.createContext({
-        contextSize,
-        sequences,
-        threads: { ideal: options.threads, min: options.threads },
-        ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath, scale: options.loraScale ?? 1 }] } } : {}),
-      });
+      for (let c = 0; c < contextCount; c++) {
+        // Threads and sequences shared out as evenly as they go.
+        const threads = Math.floor(options.threads / contextCount) + (c < options.threads % contextCount ? 1 : 0);
+        contexts.push(
+          await model.createContext({
+            contextSize,
+            sequences: Math.floor(sequences / contextCount) + (c < sequences % contextCount ? 1 : 0),
+            threads: { ideal: threads, min: threads },
+            ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath, scale: options.loraScale ?? 1 }] } } : {}),
+          }),
+        );
+      }
     } catch (error) {
       await model.dispose();
       throw new ModelLoadError(
-        `Could not create a ${contextSize}-token context with ${sequences} sequences` +
+        `Could not create ${contextCount} ${contextSize}-token context(s) with ${sequences} sequences` +
           `${options.loraPath ? ` and the LoRA adapter ${options.loraPath}` : ""}: ${String(error)}`,
         { cause: error },
       );
@@ -133,16 +154,16 @@ export class ExtractionEngine {
     const chatWrapper = resolveChatWrapper(model);
     const grammar = (await llama.createGrammarForJsonSchema(options.schema as never)) as LlamaJsonSchemaGrammar<never>;
     const systemPrompt = buildSystemPrompt(options.schema, options.instructions);
-    return new ExtractionEngine(llama, model, context, chatWrapper, grammar, systemPrompt, options);
+    return new ExtractionEngine(llama, model, contexts, chatWrapper, grammar, systemPrompt, options);
   }
 
   /** Chunks this engine extracts at once. */
   get parallelSequences(): number {
-    return this.context.totalSequences;
+    return this.contexts.reduce((sum, context) => sum + context.totalSequences, 0);
   }
 
   get contextSize(): number {
-    return this.context.contextSize;
+    return this.contexts[0]!.contextSize;
   }
 
   /** Per-sequence speeds measured so far in this container. */
@@ -175,10 +196,10 @@ export class ExtractionEngine {
   async extract(chunk: ChunkPromptInput, deadline?: Deadline): Promise<Extraction> {
     const tokens = this.promptTokens(chunk);
     // No silent context shift: a prompt that does not fit with its answer budget is refused up front.
-    if (tokens.length + this.options.maxOutputTokens > this.context.contextSize) {
+    if (tokens.length + this.options.maxOutputTokens > this.contextSize) {
       throw new ChunkTooLargeError(
         `Chunk needs ${tokens.length} prompt tokens + ${this.options.maxOutputTokens} answer tokens, ` +
-          `more than the context of ${this.context.contextSize}; use smaller chunks or a larger context`,
+          `more than the context of ${this.contextSize}; use smaller chunks or a larger context`,
       );
     }
     return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline));
@@ -383,7 +404,7 @@ export class ExtractionEngine {
   }
 
   async dispose(): Promise<void> {
-    await this.context.dispose();
+    for (const context of this.contexts) await context.dispose();
     await this.model.dispose();
     await this.llama.dispose();
   }
