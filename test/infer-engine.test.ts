@@ -134,6 +134,33 @@ describe("extraction engine", () => {
   }, 120_000);
 });
 
+describe("several contexts", () => {
+  it("shares threads and sequences out over contexts, consecutive chunks on different ones, each keeping its prefix", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "llambda-contexts-"));
+    const { path } = await writeTinyModel(join(dir, "tiny.gguf"));
+    const engine = await ExtractionEngine.load({
+      modelPath: path, modelId: "tiny", threads: 2, contextSize: 4096, maxOutputTokens: 768, schema: getExtractionSchema("generic"), sequences: 3, contexts: 2,
+    });
+    try {
+      expect(engine.parallelSequences).toBe(3);
+      const chunks = [1, 2, 3, 4, 5, 6].map((n) => ({ text: `Receipt ${n} from Initech, paid 12.50 USD.`, pageStart: n, pageEnd: n }));
+      const outcomes = await engine.extractAll(chunks);
+      const extractions = outcomes.map((outcome) => {
+        if (!outcome.ok) throw outcome.error;
+        return outcome.extraction;
+      });
+      // Three sequences: three cold starts, then every chunk reuses its sequence's instructions.
+      expect(extractions.filter((extraction) => extraction.tokensReused === 0)).toHaveLength(3);
+      extractions.slice(3).forEach((extraction, i) => {
+        expect(extraction.tokensIn).toBeLessThanOrEqual(engine.countTokens(buildUserPrompt(chunks[i + 3]!)) + 32);
+      });
+    } finally {
+      await engine.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe("LoRA adapters", () => {
   let dir: string;
   beforeAll(() => {

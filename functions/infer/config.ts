@@ -14,6 +14,7 @@ export interface InferConfig {
   contextSize: number;
   maxOutputTokens: number;
   parallelSequences: number;
+  contexts: number;
   /** Memory the container may use: Lambda's configured size, else the machine's. */
   memoryBytes: number;
   deadlineMarginMs: number;
@@ -44,6 +45,7 @@ export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConf
     maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, { min: 16, max: 32768 }, env),
     // The stack sets this to the Map's batch size, so one invocation's chunks decode together.
     parallelSequences: intEnv(EnvNames.parallelSequences, 1, { min: 1, max: 64 }, env),
+    contexts: intEnv(EnvNames.inferContexts, 1, { min: 1, max: 64 }, env),
     memoryBytes: (lambdaMemoryMb ?? Math.floor(totalmem() / 2 ** 20)) * 2 ** 20,
     // Room to serialize and return a batch's results after the last token.
     deadlineMarginMs: intEnv(EnvNames.deadlineMarginMs, 10_000, { min: 0, max: 600_000 }, env),

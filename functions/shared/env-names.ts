@@ -41,6 +41,8 @@ export const EnvNames = {
   maxOutputTokens: "LLAMBDA_MAX_OUTPUT_TOKENS",
   /** Chunks one inference container extracts at once (parallel sequences); lowered to what its memory holds. */
   parallelSequences: "LLAMBDA_PARALLEL_SEQUENCES",
+  /** llama.cpp contexts the inference threads and sequences are shared out over (default 1; see docs/inference.md). */
+  inferContexts: "LLAMBDA_INFER_CONTEXTS",
   /** Time kept back from Lambda's remaining time to return results, ms: chunk work stops that long before the timeout. */
   deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
   /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */
