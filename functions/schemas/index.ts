@@ -1,10 +1,14 @@
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import generic from "./generic.json" with { type: "json" };
+import invoice from "./invoice.json" with { type: "json" };
+import reviewSentiment from "./review-sentiment.json" with { type: "json" };
 
 /** Extraction schemas shipped with llambda, by id. Imported (not read from disk) so bundles carry them. */
 export const extractionSchemas: Record<string, JsonSchemaNode> = {
   generic: generic as JsonSchemaNode,
+  invoice: invoice as JsonSchemaNode,
+  "review-sentiment": reviewSentiment as JsonSchemaNode,
 };
 
 export const defaultSchemaId = "generic";
