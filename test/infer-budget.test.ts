@@ -102,10 +102,15 @@ describe("planning a chunk against the invocation's deadline", () => {
 
 describe("parallel sequences sized to memory", () => {
   const gb = 2 ** 30;
-  it("takes as many as fit beside the model and the runtime, at least one", () => {
-    const contextBytes = (n: number) => n * 0.5 * gb;
-    expect(fitParallelSequences({ wanted: 8, memoryBytes: 10 * gb, modelBytes: 1 * gb, contextBytes })).toBe(8);
-    expect(fitParallelSequences({ wanted: 8, memoryBytes: 3 * gb + runtimeOverheadBytes, modelBytes: 1 * gb, contextBytes })).toBe(4);
-    expect(fitParallelSequences({ wanted: 8, memoryBytes: 1 * gb, modelBytes: 1 * gb, contextBytes })).toBe(1);
+  it("takes as many as fit beside the model and the runtime, at least one, asking no further than needed", async () => {
+    const asked: number[] = [];
+    const contextBytes = async (n: number) => {
+      asked.push(n);
+      return n * 0.5 * gb;
+    };
+    expect(await fitParallelSequences({ wanted: 8, memoryBytes: 10 * gb, modelBytes: 1 * gb, contextBytes })).toBe(8);
+    expect(await fitParallelSequences({ wanted: 8, memoryBytes: 3 * gb + runtimeOverheadBytes, modelBytes: 1 * gb, contextBytes })).toBe(4);
+    expect(asked).toEqual([8, 8, 7, 6, 5, 4]);
+    expect(await fitParallelSequences({ wanted: 8, memoryBytes: 1 * gb, modelBytes: 1 * gb, contextBytes })).toBe(1);
   });
 });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { sanitizeModelValue } from "../functions/infer/model-output.ts";
 import { buildSystemPrompt, buildUserPrompt, describeFields } from "../functions/infer/prompt.ts";
+import { readInferConfig } from "../functions/infer/config.ts";
 import { inferenceThreads } from "../functions/infer/threads.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
-import { ModelOutputError } from "../functions/shared/errors.ts";
+import { EnvNames } from "../functions/shared/env-names.ts";
+import { ConfigurationError, ModelOutputError } from "../functions/shared/errors.ts";
 
 describe("inference threads", () => {
   it("derive from Lambda memory at 1,769 MB per vCPU", () => {
@@ -56,5 +58,29 @@ describe("prompts", () => {
     expect(user).toContain("Hello world");
     expect(user).toContain("pages 2-3");
     expect(buildUserPrompt({ text: "x", pageStart: 4, pageEnd: 4 })).toContain("page 4");
+  });
+});
+
+describe("inference configuration", () => {
+  const base = { [EnvNames.modelPath]: "/opt/llambda/model.gguf" };
+
+  it("defaults: one sequence and context, a 10 s deadline margin, no LoRA, memory from Lambda's setting", () => {
+    const config = readInferConfig({ ...base, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "10240" });
+    expect(config).toMatchObject({ modelId: "model", parallelSequences: 1, contexts: 1, deadlineMarginMs: 10_000, memoryBytes: 10240 * 2 ** 20 });
+    expect(config.loraPath).toBeUndefined();
+  });
+
+  it("reads the stack's settings, and refuses a bad LoRA scale at init", () => {
+    const config = readInferConfig({
+      ...base,
+      [EnvNames.parallelSequences]: "4",
+      [EnvNames.inferContexts]: "2",
+      [EnvNames.deadlineMarginMs]: "2500",
+      [EnvNames.loraPath]: "/opt/llambda/lora.gguf",
+      [EnvNames.loraScale]: "0.5",
+    });
+    expect(config).toMatchObject({ parallelSequences: 4, contexts: 2, deadlineMarginMs: 2500, loraPath: "/opt/llambda/lora.gguf", loraScale: 0.5 });
+    expect(() => readInferConfig({ ...base, [EnvNames.loraPath]: "/x.gguf", [EnvNames.loraScale]: "lots" })).toThrow(ConfigurationError);
+    expect(() => readInferConfig({ ...base, [EnvNames.parallelSequences]: "0" })).toThrow(new RegExp(EnvNames.parallelSequences));
   });
 });

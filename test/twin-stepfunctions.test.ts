@@ -1,10 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { extractBatch, type ChunkExtractor } from "../functions/infer/extract-batch.ts";
 import { collectMapRunResults } from "../functions/merge/document.ts";
 import { DeadlineExceededError } from "../functions/shared/errors.ts";
 import type { ChunkItem, InferBatchInput, MergeTaskInput } from "../functions/shared/contracts.ts";
-import { LambdaInvocationError } from "../infra/local/lambda-runtime.ts";
+import { LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
 import { ExecutionAlreadyExistsError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings } from "../statemachine/definition.ts";
 
@@ -257,10 +260,6 @@ describe("the workflow on the twin's Step Functions", () => {
 
 describe("the twin's Lambda runtime", () => {
   it("times an invocation out as Lambda does (Sandbox.Timedout), counting from after the init, and queues beyond its containers", async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const { LocalLambdaRuntime } = await import("../infra/local/lambda-runtime.ts");
     const dir = mkdtempSync(join(tmpdir(), "llambda-runtime-"));
     try {
       // A slow init (300 ms) must not count against the 1 s timeout; the handler sleeps as asked.

@@ -363,8 +363,10 @@ export class ExtractionEngine {
   }
 
   private noEndBias(): TokenBias {
-    this.endBias ??= new TokenBias(this.model.tokenizer);
-    for (const token of [this.model.tokens.eos, this.model.tokens.eot]) if (token !== null) this.endBias.set(token, "never");
+    if (!this.endBias) {
+      this.endBias = new TokenBias(this.model.tokenizer);
+      for (const token of [this.model.tokens.eos, this.model.tokens.eot]) if (token !== null) this.endBias.set(token, "never");
+    }
     return this.endBias;
   }
 
@@ -426,15 +428,11 @@ function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
 async function parallelSequences(model: LlamaModel, contextSize: number, options: EngineOptions): Promise<number> {
   const wanted = Math.max(1, options.sequences ?? 1);
   if (wanted === 1 || options.memoryBytes === undefined) return wanted;
-  const estimates = new Map<number, number>();
-  for (let n = wanted; n >= 1; n--) {
-    const estimate = await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences: n });
-    estimates.set(n, estimate.cpuRam);
-  }
   return fitParallelSequences({
     wanted,
     memoryBytes: options.memoryBytes,
     modelBytes: statSync(options.modelPath).size,
-    contextBytes: (n) => estimates.get(n) ?? Number.POSITIVE_INFINITY,
+    contextBytes: async (n) =>
+      (await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences: n })).cpuRam,
   });
 }

@@ -6,16 +6,17 @@
 /** Room left for Node, the runtime and llama.cpp's compute buffers beside the model and the KV cache. */
 export const runtimeOverheadBytes = 512 * 1024 * 1024;
 
-export function fitParallelSequences(args: {
+export async function fitParallelSequences(args: {
   wanted: number;
   memoryBytes: number;
   modelBytes: number;
   /** Bytes a context with `n` sequences needs (KV cache and buffers), e.g. from node-llama-cpp's GGUF insights. */
-  contextBytes: (sequences: number) => number;
-}): number {
+  contextBytes: (sequences: number) => number | Promise<number>;
+}): Promise<number> {
   const available = args.memoryBytes - args.modelBytes - runtimeOverheadBytes;
+  // From the wanted count down, asking only until one fits (each estimate costs a little at cold start).
   for (let n = Math.max(1, Math.floor(args.wanted)); n > 1; n--) {
-    if (args.contextBytes(n) <= available) return n;
+    if ((await args.contextBytes(n)) <= available) return n;
   }
   return 1;
 }
