@@ -1,5 +1,5 @@
 import { App, Tags } from "aws-cdk-lib";
-import { boolContext, ContextKeys, intContext, stringContext } from "./context.ts";
+import { boolContext, ContextKeys, intContext, schemaRoutingContext, stringContext } from "./context.ts";
 import { LlambdaStack, REPO_ROOT } from "./llambda-stack.ts";
 import { manifestDefaultModelId } from "./model-artifact.ts";
 
@@ -23,7 +23,7 @@ new LlambdaStack(app, "Llambda", {
   inferMemoryMb: intContext(node, ContextKeys.inferMemoryMb, { min: 128, max: 10_240 }) ?? 10_240,
   maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
   inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),
-  schemaId: stringContext(node, ContextKeys.schemaId),
+  schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
   destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
   tracing: boolContext(node, ContextKeys.tracing) ?? false,
 });

@@ -1,4 +1,6 @@
 import type { Node } from "constructs";
+import { defaultSchemaId } from "../functions/schemas/index.ts";
+import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 
 /**
  * Typed reads of CDK context (cdk.json "context", or `-c key=value` on the command line, where every value is a
@@ -17,8 +19,10 @@ export const ContextKeys = {
   destroyOnRemoval: "llambda:destroyOnRemoval",
   /** true: X-Ray tracing on the functions and the state machine. */
   tracing: "llambda:tracing",
-  /** Extraction schema id (functions/schemas). */
+  /** Extraction schema of uploads under no routed prefix (functions/schemas). */
   schemaId: "llambda:schemaId",
+  /** Upload key prefix → extraction schema id, e.g. {"uploads/invoices/": "invoice"}; longest prefix wins. */
+  schemaRoutes: "llambda:schemaRoutes",
 } as const;
 
 export class ContextError extends Error {
@@ -51,4 +55,21 @@ export function boolContext(node: Node, key: string): boolean | undefined {
   if (value === true || value === "true") return true;
   if (value === false || value === "false") return false;
   throw new ContextError(`Context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The schema routing from context: `llambda:schemaRoutes` (an object, or its JSON on the command line) and
+ * `llambda:schemaId` as the default. Checked against the shipped schemas by the stack, at synth time.
+ */
+export function schemaRoutingContext(get: (key: string) => unknown): SchemaRouting {
+  const routes = get(ContextKeys.schemaRoutes);
+  const schemaId = get(ContextKeys.schemaId);
+  try {
+    return {
+      routes: routes === undefined || routes === null || routes === "" ? {} : parseRoutes(routes),
+      defaultSchemaId: typeof schemaId === "string" && schemaId.trim() !== "" ? schemaId.trim() : defaultSchemaId,
+    };
+  } catch (error) {
+    throw new ContextError(`Context ${ContextKeys.schemaRoutes}: ${(error as Error).message}`);
+  }
 }

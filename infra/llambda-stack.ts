@@ -27,6 +27,8 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
 import { EnvNames } from "../functions/shared/env-names.ts";
+import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
+import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import {
   buildDocumentWorkflow,
   defaultWorkflowSettings,
@@ -71,8 +73,8 @@ export interface LlambdaStackProps extends StackProps {
   inferEphemeralStorageMb?: number;
   /** Optional inference tuning passed as environment variables. */
   inferTuning?: InferTuning;
-  /** Extraction schema id for infer and merge (functions/schemas); the handlers' default when unset. */
-  schemaId?: string;
+  /** Which extraction schema uploads get, by key prefix (cdk.json `llambda:schemaRoutes`, `llambda:schemaId`). */
+  schemaRouting?: SchemaRouting;
   /** Overrides of the workflow settings (maxConcurrency comes from `maxConcurrency` unless overridden here). */
   workflowSettings?: Partial<WorkflowSettings>;
   /** Delete the bucket (emptying it), the table and the log groups with the stack. Default false: retain them. */
@@ -141,6 +143,11 @@ export class LlambdaStack extends Stack {
   constructor(scope: Construct, id: string, props: LlambdaStackProps) {
     super(scope, id, props);
     validateProps(props);
+    // Schema problems fail the synth, not the first document.
+    const schemaRouting = props.schemaRouting ?? { routes: {}, defaultSchemaId };
+    const schemaProblems = extractionSchemaProblems();
+    if (schemaProblems.length > 0) throw new Error(`Extraction schemas: ${schemaProblems.join("; ")}`);
+    validateSchemaRouting(schemaRouting, Object.keys(extractionSchemas), BucketLayout.uploadsPrefix);
     const repoRoot = props.repoRoot ?? REPO_ROOT;
     const destroy = props.destroyOnRemoval ?? false;
     const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
@@ -307,10 +314,11 @@ export class LlambdaStack extends Stack {
           : {}),
       },
     });
-    if (props.schemaId !== undefined) {
-      this.inferFunction.addEnvironment(EnvNames.schemaId, props.schemaId);
-      this.mergeFunction.addEnvironment(EnvNames.schemaId, props.schemaId);
-    }
+    // The routing picks each document's schema in the start function; infer and merge read it from their input and
+    // fall back to the default only for executions started before routing existed.
+    this.startFunction.addEnvironment(EnvNames.schemaRouting, JSON.stringify(schemaRouting));
+    this.inferFunction.addEnvironment(EnvNames.schemaId, schemaRouting.defaultSchemaId);
+    this.mergeFunction.addEnvironment(EnvNames.schemaId, schemaRouting.defaultSchemaId);
     this.annotateModel(this.inferFunction);
     if (props.inferReservedConcurrency !== undefined && settings.maxConcurrency > props.inferReservedConcurrency) {
       Annotations.of(this.inferFunction).addWarningV2(
@@ -323,8 +331,11 @@ export class LlambdaStack extends Stack {
     // Each grant sets the variable that names the resource it grants.
     this.grantBucket(this.chunkFunction, { read: [BucketLayout.uploadsPrefix], write: [BucketLayout.chunksPrefix] });
     this.grantBucket(this.inferFunction, { read: [BucketLayout.chunksPrefix] });
-    this.grantBucket(this.mergeFunction, { read: [BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix] });
-    this.table.grant(this.mergeFunction, "dynamodb:PutItem", "dynamodb:UpdateItem");
+    this.grantBucket(this.mergeFunction, {
+      read: [BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix],
+      write: [BucketLayout.resultsPrefix],
+    });
+    this.table.grant(this.mergeFunction, "dynamodb:UpdateItem");
     this.mergeFunction.addEnvironment(EnvNames.table, this.table.tableName);
 
     // ---------------------------------------------------------------------------------------------------------------

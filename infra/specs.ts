@@ -1,3 +1,5 @@
+import { resultsPrefix } from "../functions/merge/result-offload.ts";
+
 /**
  * Resource definitions shared by the CDK stack and the local twin, so both create the same bucket layout, table and
  * event routing.
@@ -11,6 +13,8 @@ export const BucketLayout = {
   chunksPrefix: "chunks/",
   /** Distributed Map result files (see statemachine/definition.ts MapResultsPrefix). */
   mapResultsPrefix: "map-results/",
+  /** Results too large for their DynamoDB item; kept, never expired. */
+  resultsPrefix,
 } as const;
 
 /** The documents table: one item per document, streamed to consumers. */

@@ -1,3 +1,5 @@
+import { documentItemContractVersion } from "../functions/shared/document-item.ts";
+import { ErrorNames } from "../functions/shared/errors.ts";
 import { dynamoDbRetry, lambdaRetry } from "./retry-policy.ts";
 
 /**
@@ -8,12 +10,16 @@ import { dynamoDbRetry, lambdaRetry } from "./retry-policy.ts";
 export const StateNames = {
   markProcessing: "Mark document processing",
   chunk: "Chunk document",
+  recordChunkCount: "Record chunk count",
   extract: "Extract fields from chunks",
   inferBatch: "Extract fields from a batch of chunks",
   chunksLeft: "Chunks left to extract?",
   batchExtracted: "Batch extracted",
   merge: "Merge chunk results",
+  mergedAsFailed: "Too many chunks failed?",
+  mergeFailure: "Failed chunks beyond tolerance",
   recordFailure: "Record document failure",
+  superseded: "Superseded by a newer upload",
   succeeded: "Document processed",
   failed: "Document failed",
 } as const;
@@ -71,6 +77,15 @@ export type StateMachineDefinition = {
 
 const catchAllToFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
 
+/** A conditional write refused: an execution of a newer upload of the key owns the document's item. */
+const supersededErrors = ["DynamoDB.ConditionalCheckFailedException", ErrorNames.Superseded];
+const catchSuperseded = { ErrorEquals: supersededErrors, ResultPath: "$.failure", Next: StateNames.superseded };
+
+/** Only the execution that marked the item PROCESSING may write it (functions/merge/item-store.ts does the same). */
+const ownedByThisExecution = {
+  ConditionExpression: "#owner = :execution",
+};
+
 function lambdaInvoke(functionArn: string, payload: Record<string, unknown> | string) {
   return {
     Type: "Task",
@@ -94,31 +109,47 @@ export function buildDocumentWorkflow(
     States: {
       [StateNames.markProcessing]: {
         Type: "Task",
-        Comment: "Make the document visible as PROCESSING before any heavy work",
+        Comment:
+          "Make the document visible as PROCESSING before any heavy work, and take ownership of its item: refused " +
+          "when the item belongs to a newer version of the object",
         Resource: "arn:aws:states:::dynamodb:updateItem",
         Parameters: {
           TableName: resources.tableName,
           Key: { documentId: { "S.$": "$.documentId" } },
           UpdateExpression:
-            "SET #status = :status, #source = :source, executionArn = :execution, startedAt = :now, updatedAt = :now REMOVE #error, #cause",
-          ExpressionAttributeNames: { "#status": "status", "#source": "source", "#error": "error", "#cause": "cause" },
+            "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
+            "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
+            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, #records, modelId, tokens " +
+            "ADD #version :one",
+          ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
+          ExpressionAttributeNames: {
+            "#status": "status",
+            "#kind": "kind",
+            "#source": "source",
+            "#owner": "executionArn",
+            "#error": "error",
+            "#cause": "cause",
+            "#result": "result",
+            "#records": "records",
+            "#version": "version",
+          },
           ExpressionAttributeValues: {
             ":status": { S: "PROCESSING" },
-            ":source": {
-              M: {
-                bucket: { "S.$": "$.source.bucket" },
-                key: { "S.$": "$.source.key" },
-                etag: { "S.$": "$.source.etag" },
-                size: { "N.$": "States.Format('{}', $.source.size)" },
-              },
-            },
+            ":kind": { S: "document" },
+            ":contract": { N: String(documentItemContractVersion) },
+            // Built by the start function: ASL cannot leave out the fields an unversioned object lacks.
+            ":source.$": "$.sourceAttribute",
+            ":order": { "S.$": "$.sourceOrder" },
             ":execution": { "S.$": "$$.Execution.Id" },
+            ":schema": { "S.$": "$.schemaId" },
+            ":timings": { M: { startedAt: { "S.$": "$$.Execution.StartTime" } } },
             ":now": { "S.$": "$$.State.EnteredTime" },
+            ":one": { N: "1" },
           },
         },
         ResultPath: null,
         Retry: dynamoDbRetry,
-        Catch: catchAllToFailure,
+        Catch: [catchSuperseded, ...catchAllToFailure],
         Next: StateNames.chunk,
       },
       [StateNames.chunk]: {
@@ -128,6 +159,38 @@ export function buildDocumentWorkflow(
         ResultSelector: { "value.$": "$.Payload" },
         ResultPath: "$.chunkTask",
         Catch: catchAllToFailure,
+        Next: StateNames.recordChunkCount,
+      },
+      [StateNames.recordChunkCount]: {
+        Type: "Task",
+        Comment: "Progress for consumers: the item, still PROCESSING, gets its chunk count and pages",
+        Resource: "arn:aws:states:::dynamodb:updateItem",
+        Parameters: {
+          TableName: resources.tableName,
+          Key: { documentId: { "S.$": "$.documentId" } },
+          UpdateExpression:
+            "SET chunks = :chunks, #source.pages = :pages, tokens = :tokens, timings.chunkedAt = :now, updatedAt = :now " +
+            "ADD #version :one",
+          ...ownedByThisExecution,
+          ExpressionAttributeNames: { "#source": "source", "#owner": "executionArn", "#version": "version" },
+          ExpressionAttributeValues: {
+            ":chunks": {
+              M: {
+                total: { "N.$": "States.Format('{}', $.chunkTask.value.chunkCount)" },
+                succeeded: { N: "0" },
+                failed: { N: "0" },
+              },
+            },
+            ":pages": { "N.$": "States.Format('{}', $.chunkTask.value.pageCount)" },
+            ":tokens": { "N.$": "States.Format('{}', $.chunkTask.value.tokenCount)" },
+            ":execution": { "S.$": "$$.Execution.Id" },
+            ":now": { "S.$": "$$.State.EnteredTime" },
+            ":one": { N: "1" },
+          },
+        },
+        ResultPath: null,
+        Retry: dynamoDbRetry,
+        Catch: [catchSuperseded, ...catchAllToFailure],
         Next: StateNames.extract,
       },
       [StateNames.extract]: {
@@ -145,7 +208,7 @@ export function buildDocumentWorkflow(
         ItemBatcher: {
           MaxItemsPerBatch: settings.maxItemsPerBatch,
           MaxInputBytesPerBatch: settings.maxInputBytesPerBatch,
-          BatchInput: { "documentId.$": "$.documentId" },
+          BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId" },
         },
         MaxConcurrency: settings.maxConcurrency,
         ToleratedFailurePercentage: settings.toleratedFailurePercentage,
@@ -182,40 +245,68 @@ export function buildDocumentWorkflow(
       [StateNames.merge]: {
         ...lambdaInvoke(resources.mergeFunctionArn, {
           "documentId.$": "$.documentId",
+          "schemaId.$": "$.schemaId",
           "source.$": "$.source",
+          "sourceOrder.$": "$.sourceOrder",
           "chunking.$": "$.chunkTask.value",
           "mapRun.$": "$.mapRun",
           execution: { "id.$": "$$.Execution.Id", "startTime.$": "$$.Execution.StartTime" },
           toleratedFailurePercentage: settings.toleratedFailurePercentage,
         }),
-        Comment: "Merge chunk results in chunk order and write the document item",
+        Comment:
+          "Merge chunk results in page order, validate against the schema and write the item: COMPLETED, PARTIAL, " +
+          "or FAILED when more chunks failed than tolerated",
         TimeoutSeconds: settings.mergeTimeoutSeconds,
         ResultSelector: { "value.$": "$.Payload" },
         ResultPath: "$.merge",
-        Catch: catchAllToFailure,
-        Next: StateNames.succeeded,
+        Catch: [catchSuperseded, ...catchAllToFailure],
+        Next: StateNames.mergedAsFailed,
+      },
+      [StateNames.mergedAsFailed]: {
+        Type: "Choice",
+        Comment: "The merge has written the FAILED item with its failed chunks; the execution fails too",
+        Choices: [{ Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure }],
+        Default: StateNames.succeeded,
+      },
+      [StateNames.mergeFailure]: {
+        Type: "Pass",
+        Parameters: { "Error.$": "$.merge.value.error", "Cause.$": "$.merge.value.cause" },
+        ResultPath: "$.failure",
+        Next: StateNames.failed,
       },
       [StateNames.recordFailure]: {
         Type: "Task",
-        Comment: "Every failure ends here: the document item says FAILED, with the error and its cause",
+        Comment: "Every other failure ends here: the document item says FAILED, with the error and its cause",
         Resource: "arn:aws:states:::dynamodb:updateItem",
         Parameters: {
           TableName: resources.tableName,
           Key: { documentId: { "S.$": "$.documentId" } },
-          UpdateExpression:
-            "SET #status = :status, #error = :error, #cause = :cause, executionArn = :execution, updatedAt = :now",
-          ExpressionAttributeNames: { "#status": "status", "#error": "error", "#cause": "cause" },
+          UpdateExpression: "SET #status = :status, #error = :error, #cause = :cause, updatedAt = :now ADD #version :one",
+          ...ownedByThisExecution,
+          ExpressionAttributeNames: {
+            "#status": "status",
+            "#error": "error",
+            "#cause": "cause",
+            "#owner": "executionArn",
+            "#version": "version",
+          },
           ExpressionAttributeValues: {
             ":status": { S: "FAILED" },
             ":error": { "S.$": "$.failure.Error" },
             ":cause": { "S.$": "$.failure.Cause" },
             ":execution": { "S.$": "$$.Execution.Id" },
             ":now": { "S.$": "$$.State.EnteredTime" },
+            ":one": { N: "1" },
           },
         },
         ResultPath: null,
         Retry: dynamoDbRetry,
+        Catch: [{ ...catchSuperseded, ResultPath: null }],
         Next: StateNames.failed,
+      },
+      [StateNames.superseded]: {
+        Type: "Succeed",
+        Comment: "A newer upload of the same key owns the document's item; this execution's result is not written",
       },
       [StateNames.succeeded]: { Type: "Succeed" },
       [StateNames.failed]: {

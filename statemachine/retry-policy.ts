@@ -37,6 +37,8 @@ export const deterministicErrors = [
   ErrorNames.Configuration,
   ErrorNames.ModelLoad,
   ErrorNames.TooManyFailedChunks,
+  ErrorNames.Superseded,
+  ErrorNames.ResultInvalid,
 ];
 
 export const lambdaRetry: RetryRule[] = [

@@ -8,7 +8,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PDFDocument, StandardFonts } from "pdf-lib";
-import type { ChunkItem, ChunkTaskOutput, WorkflowInput } from "../functions/shared/contracts.ts";
+import type { ChunkItem, ChunkTaskOutput, ChunkTaskInput } from "../functions/shared/contracts.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { afterBundlingCommands, chunkBundlingExtras } from "../infra/bundling.ts";
 import { handlerBuildOptions } from "../infra/esbuild-options.ts";
@@ -28,7 +28,7 @@ const maxBytes = 8_000_000;
 const maxChunks = 10;
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-type Handler = (event: WorkflowInput, context?: { getRemainingTimeInMillis(): number }) => Promise<ChunkTaskOutput>;
+type Handler = (event: ChunkTaskInput, context?: { getRemainingTimeInMillis(): number }) => Promise<ChunkTaskOutput>;
 let server: S3Server;
 let directory: string;
 let s3: S3Client;
@@ -66,7 +66,7 @@ afterAll(async () => {
   Object.assign(process.env, savedEnv);
 });
 
-async function upload(key: string, body: Uint8Array | string, metadata?: Record<string, string>): Promise<WorkflowInput> {
+async function upload(key: string, body: Uint8Array | string, metadata?: Record<string, string>): Promise<ChunkTaskInput> {
   await s3.send(new PutObjectCommand({ Bucket: uploads, Key: key, Body: body, ...(metadata ? { Metadata: metadata } : {}) }));
   const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   return { documentId: key.replace(/\W+/g, "-"), source: { bucket: uploads, key, etag: "etag", size } };
@@ -196,7 +196,7 @@ describe("chunk handler", () => {
 
   it("rejects an upload over the byte limit from the event's size, without downloading it", async () => {
     // Nothing is stored under this key: a download would fail with NoSuchKey.
-    const event: WorkflowInput = {
+    const event: ChunkTaskInput = {
       documentId: "too-big",
       source: { bucket: uploads, key: "in/never-uploaded.pdf", etag: "e", size: maxBytes + 1 },
     };

@@ -58,7 +58,7 @@ describe("the local twin, end to end through llama.cpp", () => {
     const item = await twin.waitForDocument(documentId);
     expect(item?.status, JSON.stringify(item)).toBe("COMPLETED");
     expect(item!.source).toMatchObject({ bucket: "llambda-local", key });
-    expect(item!.pages).toBe(3);
+    expect(item!.source.pages).toBe(3);
     expect(item!.chunks!.total).toBeGreaterThan(1);
     expect(item!.chunks).toEqual({ total: item!.chunks!.total, succeeded: item!.chunks!.total, failed: 0 });
     expect(item!.modelId).toBe("tiny");

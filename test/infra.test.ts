@@ -12,6 +12,7 @@ import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { INFER_MODEL_PATH, LlambdaStack, REPO_ROOT, toCdkEventPattern, type LlambdaStackProps } from "../infra/llambda-stack.ts";
+import { schemaRoutingContext } from "../infra/context.ts";
 import { otherModelFileExcludes, resolveModelArtifact } from "../infra/model-artifact.ts";
 import { runtimeClosure } from "../infra/image/runtime-deps.ts";
 import { uploadEventPattern } from "../infra/specs.ts";
@@ -225,15 +226,23 @@ describe("LlambdaStack (full synth, bundled)", () => {
       const env = (fn: { node: { defaultChild?: unknown } }): Json =>
         ((template.toJSON().Resources[logicalId(stack, fn)].Properties as Json).Environment as Json).Variables as Json;
       const bucketRef = { Ref: logicalId(stack, stack.bucket) };
-      expect(env(stack.startFunction)).toEqual({ [EnvNames.stateMachineArn]: { Ref: logicalId(stack, stack.stateMachine) } });
+      expect(env(stack.startFunction)).toEqual({
+        [EnvNames.stateMachineArn]: { Ref: logicalId(stack, stack.stateMachine) },
+        [EnvNames.schemaRouting]: JSON.stringify({ routes: {}, defaultSchemaId: "generic" }),
+      });
       expect(env(stack.chunkFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.chunkTokens]: "1000" });
       expect(env(stack.inferFunction)).toEqual({
         [EnvNames.bucket]: bucketRef,
         [EnvNames.modelPath]: INFER_MODEL_PATH,
         [EnvNames.modelId]: ABSENT_MODEL_ID,
         [EnvNames.parallelSequences]: String(stack.workflowSettings.maxItemsPerBatch),
+        [EnvNames.schemaId]: "generic",
       });
-      expect(env(stack.mergeFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
+      expect(env(stack.mergeFunction)).toEqual({
+        [EnvNames.bucket]: bucketRef,
+        [EnvNames.table]: { Ref: logicalId(stack, stack.table) },
+        [EnvNames.schemaId]: "generic",
+      });
     });
 
     it("scopes S3 and DynamoDB grants to prefixes and actions", () => {
@@ -247,9 +256,12 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(infer).not.toMatch(/uploads|map-results|s3:PutObject|dynamodb:/);
       const merge = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.mergeFunction)));
       const dynamo = merge.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
-      expect(dynamo.flatMap(actionsOf).sort()).toEqual(["dynamodb:PutItem", "dynamodb:UpdateItem"]);
+      expect(dynamo.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem"]);
       expect(JSON.stringify(merge)).toContain("/map-results/*");
-      expect(JSON.stringify(merge)).not.toContain("s3:PutObject");
+      // It writes only results too large for their item, under results/.
+      const mergeWrites = merge.filter((s) => actionsOf(s).includes("s3:PutObject"));
+      expect(JSON.stringify(mergeWrites)).toContain("/results/*");
+      expect(JSON.stringify(mergeWrites)).not.toMatch(/uploads|chunks|map-results/);
       const start = policyText(stack.startFunction);
       expect(start).toContain("states:StartExecution");
       expect(start).not.toMatch(/s3:|dynamodb:/);
@@ -359,7 +371,7 @@ describe("LlambdaStack options (no bundling)", () => {
       inferReservedConcurrency: 5,
       inferMemoryMb: 4096,
       maxConcurrency: 8,
-      schemaId: "generic",
+      schemaRouting: { routes: { "uploads/invoices/": "invoice" }, defaultSchemaId: "review-sentiment" },
       tracing: true,
       modelSha256: "a".repeat(64),
     });
@@ -377,8 +389,15 @@ describe("LlambdaStack options (no bundling)", () => {
       PackageType: "Image",
       MemorySize: 4096,
       ReservedConcurrentExecutions: 5,
-      Environment: { Variables: Match.objectLike({ [EnvNames.schemaId]: "generic" }) },
+      Environment: { Variables: Match.objectLike({ [EnvNames.schemaId]: "review-sentiment" }) },
       TracingConfig: { Mode: "Active" },
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          [EnvNames.schemaRouting]: JSON.stringify({ routes: { "uploads/invoices/": "invoice" }, defaultSchemaId: "review-sentiment" }),
+        }),
+      },
     });
     expect(stack.workflowSettings.maxConcurrency).toBe(8);
     Annotations.fromStack(stack).hasWarning("/Options/InferFunction", Match.stringLikeRegexp("reserved concurrency is 5"));
@@ -388,6 +407,27 @@ describe("LlambdaStack options (no bundling)", () => {
   it("rejects out-of-range props", () => {
     expect(() => new LlambdaStack(new App(), "Bad", { ...baseProps, inferMemoryMb: 20_000 })).toThrow(/inferMemoryMb/);
     expect(() => new LlambdaStack(new App(), "Bad", { ...baseProps, modelId: "../etc/passwd" })).toThrow(/Model id/);
+  });
+
+  it("refuses, at synth time, schema routes to unknown schemas or outside the uploads prefix", () => {
+    const routed = (routes: Record<string, string>, defaultSchemaId = "generic") =>
+      () => new LlambdaStack(new App(), "Bad", { ...baseProps, schemaRouting: { routes, defaultSchemaId } });
+    expect(routed({ "uploads/x/": "invoices" })).toThrow(/prefix "uploads\/x\/" routes to unknown schema "invoices".*Known schemas: generic, invoice, review-sentiment/);
+    expect(routed({ "inbox/": "invoice" })).toThrow(/outside "uploads\/"/);
+    expect(routed({}, "nope")).toThrow(/default schema "nope" is unknown/);
+  });
+
+  it("reads the schema routing from context, as cdk.json writes it or as -c passes it", () => {
+    const context = (values: Record<string, unknown>) => schemaRoutingContext((key) => values[key]);
+    expect(context({})).toEqual({ routes: {}, defaultSchemaId: "generic" });
+    expect(context({ "llambda:schemaRoutes": { "uploads/i/": "invoice" }, "llambda:schemaId": "review-sentiment" })).toEqual({
+      routes: { "uploads/i/": "invoice" },
+      defaultSchemaId: "review-sentiment",
+    });
+    expect(context({ "llambda:schemaRoutes": '{"uploads/i/":"invoice"}' }).routes).toEqual({ "uploads/i/": "invoice" });
+    expect(() => context({ "llambda:schemaRoutes": ["uploads/"] })).toThrow(/llambda:schemaRoutes/);
+    const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
+    expect(context(cdkJson.context).routes).toEqual({ "uploads/invoices/": "invoice", "uploads/reviews/": "review-sentiment" });
   });
 });
 

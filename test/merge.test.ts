@@ -1,10 +1,11 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { buildDocumentItem, collectMapRunResults } from "../functions/merge/document.ts";
-import { mergeChunkResults, mergeRecordResults, mergeValues } from "../functions/merge/merge.ts";
-import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { buildDocumentItems, collectMapRunResults } from "../functions/merge/document.ts";
+import { mergeAnnotationProblems, mergeChunkResults, mergeRecordResults } from "../functions/merge/merge.ts";
+import { assertValidResult } from "../functions/merge/result-validation.ts";
+import { extractionSchemaProblems, getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkFailure, ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
-import { ResultFormatError, TooManyFailedChunksError } from "../functions/shared/errors.ts";
+import { ResultFormatError, ResultInvalidError } from "../functions/shared/errors.ts";
 
 const schema = getExtractionSchema("generic");
 const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(schema);
@@ -17,40 +18,157 @@ function generic(overrides: Record<string, unknown>): Record<string, unknown> {
   return { title: null, documentType: "other", summary: "", language: "en", entities: [], dates: [], amounts: [], ...overrides };
 }
 
+const mergedValue = (results: ChunkResult[]) => mergeChunkResults(results, schema).value;
+
 describe("merging chunk results", () => {
   it("takes scalars from the first chunk that has a value, in chunk order whatever the arrival order", () => {
-    const merged = mergeChunkResults(
-      [chunk(2, generic({ title: "Third" })), chunk(0, generic({ title: null, summary: "" })), chunk(1, generic({ title: "Second", summary: "S1" }))],
-      schema,
-    );
+    const merged = mergedValue([
+      chunk(2, generic({ title: "Third" })),
+      chunk(0, generic({ title: null, summary: "" })),
+      chunk(1, generic({ title: "Second", summary: "S1" })),
+    ]);
     expect(merged.title).toBe("Second");
     expect(merged.summary).toBe("S1");
   });
 
-  it("concatenates arrays in chunk order, drops duplicates and respects maxItems", () => {
+  it("unites arrays in chunk order, drops duplicates by the schema's x-merge-key and respects maxItems, recording the cut", () => {
     const entities = (n: number, start: number) => Array.from({ length: n }, (_, i) => ({ name: `E${start + i}`, kind: "person" }));
-    const merged = mergeChunkResults(
+    const { value, conflicts, provenance } = mergeChunkResults(
       [chunk(1, generic({ entities: entities(8, 5) })), chunk(0, generic({ entities: entities(8, 0) }))],
       schema,
     );
-    const names = (merged.entities as Array<{ name: string }>).map((e) => e.name);
+    const names = (value.entities as Array<{ name: string }>).map((e) => e.name);
     expect(names).toEqual(["E0", "E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11"]);
+    // E5..E7 are in both chunks; E12 was cut by maxItems 12, and says so.
+    expect(provenance["entities[5]"]).toEqual({ chunks: [0, 1], pages: [{ start: 1, end: 2 }] });
+    expect(provenance["entities[11]"]).toEqual({ chunks: [1], pages: [{ start: 2, end: 2 }] });
+    expect(conflicts).toEqual([
+      { path: "entities", strategy: "union", reason: "over-limit", chosen: 12, candidates: [{ value: { name: "E12", kind: "person" }, chunks: [1] }] },
+    ]);
   });
 
   it("treats objects with the same fields in another key order as duplicates", () => {
-    expect(mergeValues([[{ a: 1, b: 2 }], [{ b: 2, a: 1 }]], { type: "array", items: { type: "object" } })).toEqual([{ a: 1, b: 2 }]);
+    const list = { type: "array", maxItems: 5, items: { type: "object" } };
+    const wrap = (items: unknown[], index: number) => ({ ...chunk(index, {}), data: { list: items } });
+    const { value } = mergeChunkResults([wrap([{ a: 1, b: 2 }], 0), wrap([{ b: 2, a: 1 }], 1)], { type: "object", properties: { list } });
+    expect(value.list).toEqual([{ a: 1, b: 2 }]);
   });
 
   it("produces a schema-valid result from schema-valid chunks", () => {
-    const merged = mergeChunkResults(
-      [
-        chunk(0, generic({ title: "T", documentType: "invoice", amounts: [{ value: 5, unit: "EUR", label: "total" }] })),
-        chunk(1, generic({ dates: [{ date: "2024-01-01", label: "issued" }] })),
-      ],
-      schema,
-    );
+    const merged = mergedValue([
+      chunk(0, generic({ title: "T", documentType: "invoice", amounts: [{ value: 5, unit: "EUR", label: "total" }] })),
+      chunk(1, generic({ dates: [{ date: "2024-01-01", label: "issued" }] })),
+    ]);
     expect(validate(merged), JSON.stringify(validate.errors)).toBe(true);
     expect(merged.documentType).toBe("invoice");
+  });
+});
+
+describe("merge strategies (x-merge), provenance and conflicts", () => {
+  const numbers = { type: ["number", "null"] };
+  const strategySchema = {
+    type: "object",
+    properties: {
+      first: { type: ["string", "null"] },
+      last: { type: ["string", "null"], "x-merge": "last" },
+      vote: { enum: ["a", "b", "c"], "x-merge": "vote" },
+      sum: { ...numbers, "x-merge": "sum" },
+      max: { ...numbers, "x-merge": "max" },
+      min: { ...numbers, "x-merge": "min" },
+      notes: { type: "string", maxLength: 12, "x-merge": "concat" },
+      tags: { type: "array", maxItems: 10, items: { type: "string" }, "x-merge": "concat" },
+      lines: {
+        type: "array",
+        maxItems: 10,
+        "x-merge-key": "sku",
+        items: { type: "object", properties: { sku: { type: "string" }, qty: { type: "number" } } },
+      },
+    },
+  };
+  const at = (index: number, data: Record<string, unknown>, pages: [number, number] = [index + 1, index + 1]): ChunkResult => ({
+    ...chunk(index, data),
+    pageStart: pages[0],
+    pageEnd: pages[1],
+  });
+  const results = [
+    at(0, { first: null, last: "L0", vote: "a", sum: 1.1, max: 3, min: 3, notes: "one", tags: ["x"], lines: [{ sku: "A", qty: 1 }] }, [1, 2]),
+    at(1, { first: "F1", last: null, vote: "b", sum: 2.2, max: 9, min: null, notes: "", tags: ["x", "y"], lines: [{ sku: "A", qty: 2 }, { sku: "B", qty: 1 }] }, [2, 3]),
+    at(2, { first: "F2", last: "L2", vote: "b", sum: null, max: 5, min: 2, notes: "two three", tags: [], lines: [{ sku: "B", qty: 1 }] }, [5, 5]),
+  ];
+
+  it("applies each declared strategy in page order", () => {
+    const { value } = mergeChunkResults([...results].reverse(), strategySchema);
+    expect(value).toEqual({
+      first: "F1",
+      last: "L2",
+      vote: "b",
+      sum: 3.3,
+      max: 9,
+      min: 2,
+      notes: "one\ntwo thre",
+      tags: ["x", "x", "y"],
+      lines: [{ sku: "A", qty: 1 }, { sku: "B", qty: 1 }],
+    });
+  });
+
+  it("records the chunks and merged page ranges behind every value", () => {
+    const { provenance } = mergeChunkResults(results, strategySchema);
+    expect(provenance.first).toEqual({ chunks: [1], pages: [{ start: 2, end: 3 }] });
+    expect(provenance.vote).toEqual({ chunks: [1, 2], pages: [{ start: 2, end: 3 }, { start: 5, end: 5 }] });
+    expect(provenance.sum).toEqual({ chunks: [0, 1], pages: [{ start: 1, end: 3 }] });
+    expect(provenance["lines[0]"]).toEqual({ chunks: [0, 1], pages: [{ start: 1, end: 3 }] });
+    expect(provenance["lines[1]"]).toEqual({ chunks: [1, 2], pages: [{ start: 2, end: 3 }, { start: 5, end: 5 }] });
+    expect(provenance["tags[2]"]).toEqual({ chunks: [1], pages: [{ start: 2, end: 3 }] });
+  });
+
+  it("keeps disagreements as conflicts instead of dropping them", () => {
+    const { conflicts } = mergeChunkResults(results, strategySchema);
+    const byPath = Object.fromEntries(conflicts.map((c) => [c.path, c]));
+    expect(byPath.first).toEqual({
+      path: "first", strategy: "first", reason: "disagreement", chosen: "F1",
+      candidates: [{ value: "F1", chunks: [1] }, { value: "F2", chunks: [2] }],
+    });
+    expect(byPath.vote?.candidates).toEqual([{ value: "a", chunks: [0] }, { value: "b", chunks: [1, 2] }]);
+    expect(byPath.max?.chosen).toBe(9);
+    expect(byPath["lines[0]"]).toMatchObject({ reason: "key-collision", chosen: { sku: "A", qty: 1 } });
+    expect(byPath["lines[0]"]?.candidates).toEqual([{ value: { sku: "A", qty: 1 }, chunks: [0] }, { value: { sku: "A", qty: 2 }, chunks: [1] }]);
+    expect(byPath.notes).toMatchObject({ reason: "over-limit", chosen: "one\ntwo thre", candidates: [{ value: "e", chunks: [0, 2] }] });
+    // Sums and agreeing chunks are not conflicts.
+    expect(byPath.sum).toBeUndefined();
+    expect(byPath["lines[1]"]).toBeUndefined();
+  });
+
+  it("gives empty fields no provenance and null (or the type's empty value) as their value", () => {
+    const { value, provenance, conflicts } = mergeChunkResults([at(0, {}), at(1, { first: "" })], strategySchema);
+    expect(value).toMatchObject({ first: null, sum: null, lines: [], tags: [] });
+    expect(Object.keys(provenance)).toEqual([]);
+    expect(conflicts).toEqual([]);
+  });
+
+  it("finds strategies that do not fit their field, unknown strategies and bad keys", () => {
+    expect(mergeAnnotationProblems(strategySchema)).toEqual([]);
+    const bad = {
+      type: "object",
+      properties: {
+        a: { type: "string", "x-merge": "sum" },
+        b: { type: "string", "x-merge": "union" },
+        c: { type: "number", "x-merge": "average" },
+        d: { type: "array", "x-merge-key": "nope", items: { type: "object", properties: { sku: { type: "string" } } } },
+      },
+    };
+    expect(mergeAnnotationProblems(bad)).toEqual([
+      "$.a: sum needs a number",
+      "$.b: union needs an array",
+      '$.c: x-merge "average" is not one of first, last, concat, union, sum, max, min, vote',
+      '$.d: x-merge-key "nope" must name fields of the list\'s items (sku)',
+    ]);
+    expect(extractionSchemaProblems()).toEqual([]);
+  });
+
+  it("validates merged results with ajv and names what is wrong", () => {
+    expect(() => assertValidResult(generic({}), schema, "generic")).not.toThrow();
+    expect(() => assertValidResult(generic({ documentType: "poem" }), schema, "generic")).toThrow(ResultInvalidError);
+    expect(() => assertValidResult({ title: "x" }, schema, "generic")).toThrow(/must have required property/);
   });
 });
 
@@ -92,6 +210,8 @@ function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[];
   return { manifestKey: `${prefix}/manifest.json`, read };
 }
 
+const buildItem = (args: Parameters<typeof buildDocumentItems>[0]) => buildDocumentItems(args).item;
+
 function mergeInput(chunkCount: number, toleratedFailurePercentage = 0): MergeTaskInput {
   return {
     toleratedFailurePercentage,
@@ -113,7 +233,7 @@ describe("reading a Map Run's results and building the document item", () => {
       [],
     );
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
-    const item = buildDocumentItem({ input: mergeInput(3), collected, schema, schemaId: "generic", now: new Date("2024-05-01T10:02:00.000Z") });
+    const item = buildItem({ input: mergeInput(3), collected, schema, schemaId: "generic", now: new Date("2024-05-01T10:02:00.000Z") });
     expect(item.status).toBe("COMPLETED");
     expect(item.chunks).toEqual({ total: 3, succeeded: 3, failed: 0 });
     expect(item.result?.title).toBe("A");
@@ -126,10 +246,12 @@ describe("reading a Map Run's results and building the document item", () => {
   it("is PARTIAL, naming the failed chunks and their error, when a batch failed within the tolerance", async () => {
     const files = mapRunFiles([{ items: [0], results: [chunk(0, generic({ title: "A" }))] }], [{ items: [1, 2] }]);
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
-    expect(() => buildDocumentItem({ input: mergeInput(3, 66), collected, schema, schemaId: "generic", now: new Date() })).toThrow(
-      TooManyFailedChunksError,
-    );
-    const item = buildDocumentItem({ input: mergeInput(3, 67), collected, schema, schemaId: "generic", now: new Date() });
+    const failed = buildItem({ input: mergeInput(3, 66), collected, schema, schemaId: "generic", now: new Date() });
+    expect(failed).toMatchObject({ status: "FAILED", error: "TooManyFailedChunks", chunks: { total: 3, succeeded: 1, failed: 2 } });
+    expect(failed.cause).toMatch(/2 of the document's 3 chunks failed, more than the tolerated 66%; first: chunk 1: ModelOutputError/);
+    expect(failed.failedChunks).toHaveLength(2);
+    expect(failed.result).toBeUndefined();
+    const item = buildItem({ input: mergeInput(3, 67), collected, schema, schemaId: "generic", now: new Date() });
     expect(item.status).toBe("PARTIAL");
     expect(item.chunks).toEqual({ total: 3, succeeded: 1, failed: 2 });
     expect(item.failedChunks).toEqual([
@@ -159,7 +281,7 @@ describe("reading a Map Run's results and building the document item", () => {
       [],
     );
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
-    const item = buildDocumentItem({ input: mergeInput(4, 50), collected, schema, schemaId: "generic", now: new Date() });
+    const item = buildItem({ input: mergeInput(4, 50), collected, schema, schemaId: "generic", now: new Date() });
     expect(item.status).toBe("PARTIAL");
     expect(item.chunks).toEqual({ total: 4, succeeded: 2, failed: 2 });
     expect(item.failedChunks).toEqual([
@@ -170,36 +292,52 @@ describe("reading a Map Run's results and building the document item", () => {
     expect(item.result?.title).toBe("first half");
   });
 
-  it("refuses to write a result when no chunk succeeded or a chunk appears twice", async () => {
+  it("writes no result when no chunk succeeded, and refuses results with a chunk twice", async () => {
     const none = mapRunFiles([], [{ items: [0] }]);
     const collected = await collectMapRunResults("bucket", none.manifestKey, none.read);
-    expect(() => buildDocumentItem({ input: mergeInput(1, 100), collected, schema, schemaId: "generic", now: new Date() })).toThrow(
-      TooManyFailedChunksError,
-    );
+    expect(buildItem({ input: mergeInput(1, 100), collected, schema, schemaId: "generic", now: new Date() })).toMatchObject({
+      status: "FAILED",
+      error: "TooManyFailedChunks",
+    });
     const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0], results: [chunk(0, generic({}))] }], []);
     const dup = await collectMapRunResults("bucket", twice.manifestKey, twice.read);
-    expect(() => buildDocumentItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);
+    expect(() => buildItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);
   });
 
-  it("merges a record batch per record, never across records", async () => {
-    const rec = (index: number, recordId: string, data: Record<string, unknown>): ChunkResult => ({ ...chunk(index, data), recordId });
+  it("gives a record batch one item per record, merged per record, and a batch item with counts per status", async () => {
+    const rec = (index: number, recordId: string, data: Record<string, unknown>): ChunkResult => ({ ...chunk(index, data), recordId, pageStart: 1, pageEnd: 1 });
     const files = mapRunFiles(
       [
         { items: [2, 3], results: [rec(2, "b", generic({ title: "B" })), rec(3, "c", generic({ title: "C" }))] },
-        { items: [0, 1], results: [rec(0, "a", generic({ title: null })), rec(1, "a", generic({ title: "A from chunk 2" }))] },
+        {
+          items: [0, 1, 4, 5],
+          results: [rec(0, "a", generic({ title: null })), rec(1, "a", generic({ title: "A from chunk 2" })), rec(4, "d", generic({ title: "D" }))],
+          failed: [
+            { documentId: "d", index: 5, recordId: "d", error: "OutputTruncated", cause: "cap" },
+            { documentId: "d", index: 6, recordId: "e", error: "ModelOutputError", cause: "not JSON" },
+          ],
+        },
       ],
       [],
     );
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
-    const item = buildDocumentItem({ input: mergeInput(4), collected, schema, schemaId: "generic", now: new Date() });
-    expect(item.status).toBe("COMPLETED");
-    const records = item.result?.records as Array<{ recordId: string; data: Record<string, unknown> }>;
-    expect(records.map((r) => [r.recordId, r.data.title])).toEqual([
-      ["a", "A from chunk 2"],
-      ["b", "B"],
-      ["c", "C"],
+    const input = { ...mergeInput(7, 50), chunking: { ...mergeInput(7).chunking, recordCount: 6, pageCount: 6 } };
+    const { item, records } = buildDocumentItems({ input, collected, schema, schemaId: "generic", now: new Date() });
+    expect(item).toMatchObject({ kind: "batch", status: "PARTIAL", records: { total: 6, completed: 3, partial: 1, failed: 2 } });
+    expect(item.result).toBeUndefined();
+    expect(records.map((r) => [r.documentId, r.recordId, r.status, r.result?.title ?? null])).toEqual([
+      ["d#a", "a", "COMPLETED", "A from chunk 2"],
+      ["d#b", "b", "COMPLETED", "B"],
+      ["d#c", "c", "COMPLETED", "C"],
+      ["d#d", "d", "PARTIAL", "D"],
+      ["d#e", "e", "FAILED", null],
     ]);
-    for (const record of records) expect(validate(record.data)).toBe(true);
+    const byId = Object.fromEntries(records.map((r) => [r.recordId, r]));
+    expect(byId.a).toMatchObject({ kind: "record", batchId: "d", chunks: { total: 2, succeeded: 2, failed: 0 } });
+    expect(byId.a!.provenance?.title).toEqual({ chunks: [1], pages: [{ start: 1, end: 1 }] });
+    expect(byId.d!.failedChunks).toEqual([{ index: 5, recordId: "d", error: "OutputTruncated", cause: "cap" }]);
+    expect(byId.e).toMatchObject({ error: "ModelOutputError", cause: "not JSON", chunks: { total: 1, succeeded: 0, failed: 1 } });
+    for (const record of records) if (record.result) expect(validate(record.result)).toBe(true);
     expect(() => mergeRecordResults([chunk(0, generic({}))], schema)).toThrow(/no recordId/);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { sourceOrderOf } from "../functions/shared/document-item.ts";
 import { documentIdFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "../functions/start/execution-name.ts";
+import {
+  parseSchemaRouting,
+  SchemaRoutingError,
+  validateSchemaRouting,
+  type SchemaRouting,
+} from "../functions/start/schema-routing.ts";
 
 function event(key: string, extra: Partial<ObjectCreatedEvent["detail"]["object"]> = {}): ObjectCreatedEvent {
   return {
@@ -46,14 +53,58 @@ describe("document ids", () => {
   });
 });
 
+const routing: SchemaRouting = {
+  routes: { "uploads/invoices/": "invoice", "uploads/invoices/reviews/": "review-sentiment", "uploads/reviews/": "review-sentiment" },
+  defaultSchemaId: "generic",
+};
+
 describe("workflow input from an EventBridge S3 event", () => {
-  it("carries the source object and strips quotes from the ETag", () => {
-    const input = workflowInputFromEvent(event("uploads/a b.pdf", { etag: '"q"', "version-id": "v9" }));
-    expect(input.source).toEqual({ bucket: "bucket", key: "uploads/a b.pdf", etag: "q", size: 10, versionId: "v9" });
+  it("carries the source object, its sequencer and order, and strips quotes from the ETag", () => {
+    const input = workflowInputFromEvent(event("uploads/a b.pdf", { etag: '"q"', "version-id": "v9", sequencer: "0055AED6DCD90281E5" }), routing);
+    expect(input.source).toEqual({ bucket: "bucket", key: "uploads/a b.pdf", etag: "q", size: 10, versionId: "v9", sequencer: "0055AED6DCD90281E5" });
     expect(input.documentId).toBe(documentIdFor("bucket", "uploads/a b.pdf"));
+    expect(input.sourceOrder).toBe(sourceOrderOf("0055AED6DCD90281E5"));
+  });
+
+  it("routes the schema by the longest matching key prefix, else the default", () => {
+    const schemaOf = (key: string) => workflowInputFromEvent(event(key, {}), routing).schemaId;
+    expect(schemaOf("uploads/invoices/march.pdf")).toBe("invoice");
+    expect(schemaOf("uploads/invoices/reviews/r.jsonl")).toBe("review-sentiment");
+    expect(schemaOf("uploads/reviews/r.csv")).toBe("review-sentiment");
+    expect(schemaOf("uploads/invoicesX.pdf")).toBe("generic");
+    expect(schemaOf("uploads/other/a.pdf")).toBe("generic");
   });
 
   it("rejects events that are not S3 object events", () => {
-    expect(() => workflowInputFromEvent({ detail: {} } as unknown as ObjectCreatedEvent)).toThrow(/Object Created/);
+    expect(() => workflowInputFromEvent({ detail: {} } as unknown as ObjectCreatedEvent, routing)).toThrow(/Object Created/);
+  });
+});
+
+describe("source order", () => {
+  it("orders sequencers of one key as AWS says: right-pad with zeros, compare as strings", () => {
+    // Sequencers of different lengths: the longer one is not automatically later.
+    expect(sourceOrderOf("0055AED6DCD90281E5") < sourceOrderOf("0055AED6DCD90281E6")).toBe(true);
+    expect(sourceOrderOf("0055AED6DCD90281E5") < sourceOrderOf("0055AED6DCD90281E500")).toBe(false);
+    expect(sourceOrderOf("1A") > sourceOrderOf("19FFFF")).toBe(true);
+    expect(sourceOrderOf(undefined) < sourceOrderOf("00000000000000000001")).toBe(true);
+    expect(sourceOrderOf("ab")).toBe(sourceOrderOf("AB"));
+    expect(() => sourceOrderOf("xyz")).toThrow(/hex/);
+  });
+});
+
+describe("schema routing", () => {
+  it("is checked against the shipped schemas and the uploads prefix, naming every problem", () => {
+    expect(() => validateSchemaRouting(routing, ["generic", "invoice", "review-sentiment"], "uploads/")).not.toThrow();
+    const bad: SchemaRouting = { routes: { "uploads/x/": "nope", "elsewhere/": "invoice" }, defaultSchemaId: "missing" };
+    expect(() => validateSchemaRouting(bad, ["generic", "invoice"], "uploads/")).toThrow(
+      /default schema "missing" is unknown.*"uploads\/x\/" routes to unknown schema "nope".*"elsewhere\/" is outside "uploads\/"/,
+    );
+  });
+
+  it("parses from JSON and refuses malformed tables", () => {
+    expect(parseSchemaRouting(JSON.stringify(routing))).toEqual(routing);
+    expect(() => parseSchemaRouting("{")).toThrow(SchemaRoutingError);
+    expect(() => parseSchemaRouting(JSON.stringify({ routes: { "uploads/a/": 3 }, defaultSchemaId: "generic" }))).toThrow(/need a prefix and a schema id/);
+    expect(() => parseSchemaRouting(JSON.stringify({ routes: {} }))).toThrow(/defaultSchemaId/);
   });
 });

@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { extractBatch, type ChunkExtractor } from "../functions/infer/extract-batch.ts";
 import { collectMapRunResults } from "../functions/merge/document.ts";
 import { DeadlineExceededError } from "../functions/shared/errors.ts";
-import type { ChunkItem, InferBatchInput, MergeTaskInput } from "../functions/shared/contracts.ts";
+import type { ChunkItem, InferBatchInput, MergeTaskInput, WorkflowInput } from "../functions/shared/contracts.ts";
+import { sourceOrderOf } from "../functions/shared/document-item.ts";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
 import { ExecutionAlreadyExistsError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings } from "../statemachine/definition.ts";
@@ -36,12 +38,16 @@ function fakeS3(store = new Map<string, string>()) {
   };
 }
 
-function fakeDynamoDb() {
+/** Records DynamoDB calls; `refuse` makes a call fail its condition, as DynamoDB does when a newer execution owns the item. */
+function fakeDynamoDb(refuse: (input: Record<string, unknown>) => boolean = () => false) {
   const calls: Array<{ command: string; input: Record<string, unknown> }> = [];
   return {
     calls,
     send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
       calls.push({ command: command.constructor.name, input: command.input });
+      if (refuse(command.input)) {
+        throw Object.assign(new Error("The conditional request failed"), { name: "ConditionalCheckFailedException" });
+      }
       return { $metadata: {} };
     },
   };
@@ -68,9 +74,18 @@ function scriptedLambda(functions: Record<string, Fn>) {
   };
 }
 
-function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: number; batch?: number; text?: (index: number) => string }) {
+function setup(options: {
+  chunks: number;
+  infer: Fn;
+  chunkFn?: Fn;
+  mergeFn?: Fn;
+  tolerated?: number;
+  batch?: number;
+  text?: (index: number) => string;
+  refuseWrite?: (input: Record<string, unknown>) => boolean;
+}) {
   const s3 = fakeS3();
-  const dynamodb = fakeDynamoDb();
+  const dynamodb = fakeDynamoDb(options.refuseWrite);
   const merges: MergeTaskInput[] = [];
   const items: ChunkItem[] = Array.from({ length: options.chunks }, (_, index) => ({
     documentId: "doc-1", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 7, tokenCount: 5, text: options.text?.(index) ?? `chunk ${index}`,
@@ -85,7 +100,7 @@ function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: n
     [arn("infer")]: options.infer,
     [arn("merge")]: async (payload) => {
       merges.push(payload as MergeTaskInput);
-      return { status: "COMPLETED" };
+      return options.mergeFn ? options.mergeFn(payload) : { status: "COMPLETED" };
     },
   });
   const definition = buildDocumentWorkflow(
@@ -100,7 +115,14 @@ function setup(options: { chunks: number; infer: Fn; chunkFn?: Fn; tolerated?: n
     s3: s3 as never,
     retryIntervalMs: 1,
   });
-  const input = JSON.stringify({ documentId: "doc-1", source: { bucket: "bucket", key: "uploads/a.pdf", etag: "e", size: 3 } });
+  const source = { bucket: "bucket", key: "uploads/a.pdf", etag: "e", size: 3 };
+  const input = JSON.stringify({
+    documentId: "doc-1",
+    schemaId: "generic",
+    source,
+    sourceOrder: sourceOrderOf("0A"),
+    sourceAttribute: { M: marshall(source) },
+  } satisfies WorkflowInput);
   return { s3, dynamodb, lambda, merges, stepFunctions, input };
 }
 
@@ -126,8 +148,12 @@ const echoInfer: Fn = async (payload) => ({
   results: (payload as InferBatchInput).Items.map((item) => ({ documentId: item.documentId, index: item.index, data: { title: item.text }, ms: 1 })),
 });
 
+/** The workflow's own item writes, in order: the status each sets, or "chunk count". */
 function statusWrites(dynamodb: ReturnType<typeof fakeDynamoDb>) {
-  return dynamodb.calls.map((call) => (call.input.ExpressionAttributeValues as Record<string, { S?: string }>)[":status"]?.S);
+  return dynamodb.calls.map((call) => {
+    const values = call.input.ExpressionAttributeValues as Record<string, { S?: string }>;
+    return values[":status"]?.S ?? (values[":chunks"] ? "chunk count" : "?");
+  });
 }
 
 describe("the workflow on the twin's Step Functions", () => {
@@ -137,8 +163,14 @@ describe("the workflow on the twin's Step Functions", () => {
     expect(execution.status).toBe("SUCCEEDED");
     const batches = t.lambda.invocations.filter((i) => i.name === arn("infer")).map((i) => (i.payload as InferBatchInput).Items.length);
     expect(batches.sort()).toEqual([1, 2, 2]);
-    expect((t.lambda.invocations.find((i) => i.name === arn("infer"))!.payload as InferBatchInput).BatchInput).toEqual({ documentId: "doc-1" });
-    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING"]);
+    expect((t.lambda.invocations.find((i) => i.name === arn("infer"))!.payload as InferBatchInput).BatchInput).toEqual({
+      documentId: "doc-1",
+      schemaId: "generic",
+    });
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
+    const chunkCount = t.dynamodb.calls[1]!.input;
+    expect(chunkCount).toMatchObject({ ConditionExpression: "#owner = :execution", ExpressionAttributeValues: { ":execution": { S: execution.executionArn } } });
+    expect((chunkCount.ExpressionAttributeValues as Record<string, unknown>)[":chunks"]).toEqual({ M: { total: { N: "5" }, succeeded: { N: "0" }, failed: { N: "0" } } });
     const merge = t.merges[0]!;
     expect(merge.execution.id).toBe(execution.executionArn);
     expect(merge.chunking.chunkCount).toBe(5);
@@ -172,8 +204,8 @@ describe("the workflow on the twin's Step Functions", () => {
     expect(execution.status).toBe("FAILED");
     expect(execution.error).toBe("States.ExceedToleratedFailureThreshold");
     expect(t.merges).toHaveLength(0);
-    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "FAILED"]);
-    const failure = t.dynamodb.calls[1]!.input.ExpressionAttributeValues as Record<string, { S: string }>;
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count", "FAILED"]);
+    const failure = t.dynamodb.calls[2]!.input.ExpressionAttributeValues as Record<string, { S: string }>;
     expect(failure[":error"]!.S).toBe("States.ExceedToleratedFailureThreshold");
   });
 
@@ -193,6 +225,44 @@ describe("the workflow on the twin's Step Functions", () => {
     const failure = t.dynamodb.calls[1]!.input.ExpressionAttributeValues as Record<string, { S: string }>;
     expect(failure[":error"]!.S).toBe("DocumentInputError");
     expect(JSON.parse(failure[":cause"]!.S)).toMatchObject({ errorType: "DocumentInputError", errorMessage: "NOT_A_PDF: the file is not a PDF" });
+  });
+
+  it("marks PROCESSING only when no newer version owns the item, and ends quietly as superseded when one does", async () => {
+    const t = setup({ chunks: 2, infer: echoInfer, refuseWrite: (input) => String(input.UpdateExpression).includes("sourceOrder = :order") });
+    const execution = await t.stepFunctions.startExecution({ name: "run-superseded-1", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    const mark = t.dynamodb.calls[0]!.input;
+    expect(mark.ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
+    expect((mark.ExpressionAttributeValues as Record<string, unknown>)[":order"]).toEqual({ S: sourceOrderOf("0A") });
+    expect((mark.ExpressionAttributeValues as Record<string, unknown>)[":source"]).toEqual({ M: marshall(JSON.parse(t.input).source) });
+    expect(t.lambda.invocations.filter((i) => i.name === arn("chunk"))).toHaveLength(0);
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING"]);
+  });
+
+  it("ends quietly when the merge finds the item taken over by a newer version, and writes no FAILED over it", async () => {
+    const t = setup({
+      chunks: 2,
+      infer: echoInfer,
+      mergeFn: async () => Promise.reject(Object.assign(new Error("owned by another execution"), { name: "Superseded" })),
+    });
+    const execution = await t.stepFunctions.startExecution({ name: "run-superseded-2", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    expect(t.lambda.invocations.filter((i) => i.name === arn("merge"))).toHaveLength(1);
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
+  });
+
+  it("fails the execution with the merge's error when the merge wrote the item FAILED for too many failed chunks", async () => {
+    const t = setup({
+      chunks: 2,
+      infer: echoInfer,
+      mergeFn: async () => ({ status: "FAILED", error: "TooManyFailedChunks", cause: "2 of the document's 2 chunks failed" }),
+    });
+    const execution = await t.stepFunctions.startExecution({ name: "run-merge-failed", input: t.input }).done;
+    expect(execution.status).toBe("FAILED");
+    expect(execution.error).toBe("TooManyFailedChunks");
+    expect(execution.cause).toBe("2 of the document's 2 chunks failed");
+    // The merge wrote the FAILED item with its failed chunks; the workflow does not overwrite it.
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
   });
 
   it("retries Lambda throttling and then succeeds", async () => {

@@ -2,7 +2,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { s3Client } from "../shared/aws-clients.ts";
 import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
-import type { ChunkTaskOutput, DocumentSource, WorkflowInput } from "../shared/contracts.ts";
+import type { ChunkTaskInput, ChunkTaskOutput, DocumentSource } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
@@ -33,7 +33,7 @@ const UPLOAD_CONCURRENCY = 8;
  * catches it by name and fails the document (never retried).
  */
 export async function handler(
-  event: WorkflowInput,
+  event: ChunkTaskInput,
   context?: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<ChunkTaskOutput> {
   const { documentId, source } = parseInput(event);
@@ -174,8 +174,8 @@ export function metadataPassword(metadata: Record<string, string> | undefined): 
 }
 
 /** The execution input is built by our own start function; a malformed one is a wiring fault, not a bad document. */
-function parseInput(event: WorkflowInput): WorkflowInput {
-  const source = (event as Partial<WorkflowInput> | undefined)?.source;
+function parseInput(event: ChunkTaskInput): ChunkTaskInput {
+  const source = (event as Partial<ChunkTaskInput> | undefined)?.source;
   if (
     typeof event?.documentId !== "string" ||
     event.documentId === "" ||

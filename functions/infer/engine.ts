@@ -63,6 +63,13 @@ export interface Extraction {
 
 export type ExtractionOutcome = { ok: true; extraction: Extraction } | { ok: false; error: Error };
 
+/** What extraction with one schema needs: its grammar and its instructions (the prompt's reusable prefix). */
+interface SchemaSetup {
+  schema: JsonSchemaNode;
+  grammar: LlamaJsonSchemaGrammar<never>;
+  systemPrompt: string;
+}
+
 // node-llama-cpp's chat defaults: a mild penalty on the answer's last 64 tokens keeps greedy decoding out of loops.
 const repeatPenaltyLastTokens = 64;
 const repeatPenalty = 1.1;
@@ -86,16 +93,18 @@ export class ExtractionEngine {
   private readonly measured: MeasuredSpeeds = {};
   private readonly tokenTexts = new Map<Token, string>();
   private endBias: TokenBias | undefined;
+  // Schemas other than the default, prepared on first use (documents choose their schema by upload prefix).
+  private readonly setups = new Map<JsonSchemaNode, Promise<SchemaSetup>>();
 
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly contexts: LlamaContext[],
     private readonly chatWrapper: ChatWrapper,
-    private readonly grammar: LlamaJsonSchemaGrammar<never>,
-    private readonly systemPrompt: string,
+    private readonly defaultSetup: SchemaSetup,
     readonly options: EngineOptions,
   ) {
+    this.setups.set(defaultSetup.schema, Promise.resolve(defaultSetup));
     // Interleaved, and taken from the end: consecutive chunks land on different contexts.
     const perContext = contexts.map((context) => Array.from({ length: context.totalSequences }, () => context.getSequence()));
     const longest = Math.max(...perContext.map((list) => list.length));
@@ -152,9 +161,18 @@ export class ExtractionEngine {
       );
     }
     const chatWrapper = resolveChatWrapper(model);
-    const grammar = (await llama.createGrammarForJsonSchema(options.schema as never)) as LlamaJsonSchemaGrammar<never>;
-    const systemPrompt = buildSystemPrompt(options.schema, options.instructions);
-    return new ExtractionEngine(llama, model, contexts, chatWrapper, grammar, systemPrompt, options);
+    const setup = await prepareSchema(llama, options.schema, options.instructions);
+    return new ExtractionEngine(llama, model, contexts, chatWrapper, setup, options);
+  }
+
+  private setupFor(schema: JsonSchemaNode | undefined): Promise<SchemaSetup> {
+    if (schema === undefined) return Promise.resolve(this.defaultSetup);
+    let setup = this.setups.get(schema);
+    if (!setup) {
+      setup = prepareSchema(this.llama, schema, this.options.instructions);
+      this.setups.set(schema, setup);
+    }
+    return setup;
   }
 
   /** Chunks this engine extracts at once. */
@@ -181,10 +199,10 @@ export class ExtractionEngine {
   }
 
   /** The whole chat-formatted prompt of a chunk, by the model's own tokenizer and chat template. */
-  promptTokens(chunk: ChunkPromptInput): Token[] {
+  promptTokens(chunk: ChunkPromptInput, setup: SchemaSetup = this.defaultSetup): Token[] {
     const { contextText } = this.chatWrapper.generateContextState({
       chatHistory: [
-        { type: "system", text: this.systemPrompt },
+        { type: "system", text: setup.systemPrompt },
         { type: "user", text: buildUserPrompt(chunk) },
         { type: "model", response: [] },
       ],
@@ -192,9 +210,13 @@ export class ExtractionEngine {
     return contextText.tokenize(this.model.tokenizer);
   }
 
-  /** Extracts one chunk on the next free sequence. Without a deadline it runs until the answer is complete. */
-  async extract(chunk: ChunkPromptInput, deadline?: Deadline): Promise<Extraction> {
-    const tokens = this.promptTokens(chunk);
+  /**
+   * Extracts one chunk on the next free sequence, with `schema` (default: the engine's). Without a deadline it runs
+   * until the answer is complete.
+   */
+  async extract(chunk: ChunkPromptInput, deadline?: Deadline, schema?: JsonSchemaNode): Promise<Extraction> {
+    const setup = await this.setupFor(schema);
+    const tokens = this.promptTokens(chunk, setup);
     // No silent context shift: a prompt that does not fit with its answer budget is refused up front.
     if (tokens.length + this.options.maxOutputTokens > this.contextSize) {
       throw new ChunkTooLargeError(
@@ -202,14 +224,14 @@ export class ExtractionEngine {
           `more than the context of ${this.contextSize}; use smaller chunks or a larger context`,
       );
     }
-    return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline));
+    return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline, setup));
   }
 
   /** Extracts chunks concurrently, as many at once as there are sequences; outcomes in input order. */
-  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline): Promise<ExtractionOutcome[]> {
+  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline, schema?: JsonSchemaNode): Promise<ExtractionOutcome[]> {
     return Promise.all(
       chunks.map((chunk) =>
-        this.extract(chunk, deadline).then(
+        this.extract(chunk, deadline, schema).then(
           (extraction): ExtractionOutcome => ({ ok: true, extraction }),
           (error: unknown): ExtractionOutcome => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) }),
         ),
@@ -217,7 +239,12 @@ export class ExtractionEngine {
     );
   }
 
-  private async extractOn(sequence: LlamaContextSequence, tokens: Token[], deadline: Deadline | undefined): Promise<Extraction> {
+  private async extractOn(
+    sequence: LlamaContextSequence,
+    tokens: Token[],
+    deadline: Deadline | undefined,
+    setup: SchemaSetup,
+  ): Promise<Extraction> {
     const reused = commonPrefixLength(sequence.contextTokens, tokens);
     // At least the last prompt token is evaluated: its logits give the first answer token.
     const toEvaluate = tokens.length - Math.min(reused, tokens.length - 1);
@@ -242,7 +269,7 @@ export class ExtractionEngine {
     const started = performance.now();
     const meterBefore = sequence.tokenMeter.usedInputTokens;
     const pending = await this.feedPrompt(sequence, tokens, deadline);
-    const answer = await this.generate(sequence, pending, { maxTokens, deadline, constrained: true });
+    const answer = await this.generate(sequence, pending, { maxTokens, deadline, constrained: true, grammar: setup.grammar });
     const { tokens: output, firstTokenAt, truncated } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
@@ -263,11 +290,11 @@ export class ExtractionEngine {
     const text = this.model.detokenize(output).trimEnd();
     let parsed: unknown;
     try {
-      parsed = this.grammar.parse(text);
+      parsed = setup.grammar.parse(text);
     } catch (error) {
       throw new ModelOutputError(`The model's answer is not valid JSON for the schema: ${String(error)}`, { cause: error });
     }
-    const data = sanitizeModelValue(parsed, this.options.schema);
+    const data = sanitizeModelValue(parsed, setup.schema);
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
       throw new ModelOutputError("The model's answer is not a JSON object");
     }
@@ -315,7 +342,7 @@ export class ExtractionEngine {
   async generate(
     sequence: LlamaContextSequence,
     pending: Token[],
-    options: { maxTokens: number; deadline?: Deadline; constrained: boolean },
+    options: { maxTokens: number; deadline?: Deadline; constrained: boolean; grammar?: LlamaJsonSchemaGrammar<never> },
   ): Promise<{ tokens: Token[]; firstTokenAt: number | undefined; truncated: boolean }> {
     const output: Token[] = [];
     let firstTokenAt: number | undefined;
@@ -324,7 +351,10 @@ export class ExtractionEngine {
       temperature: 0,
       ...(options.constrained
         ? {
-            grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar }),
+            grammarEvaluationState: new LlamaGrammarEvaluationState({
+              model: this.model,
+              grammar: options.grammar ?? this.defaultSetup.grammar,
+            }),
             repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
           }
         : { tokenBias: this.noEndBias() }),
@@ -410,6 +440,11 @@ export class ExtractionEngine {
     await this.model.dispose();
     await this.llama.dispose();
   }
+}
+
+async function prepareSchema(llama: Llama, schema: JsonSchemaNode, instructions: string | undefined): Promise<SchemaSetup> {
+  const grammar = (await llama.createGrammarForJsonSchema(schema as never)) as LlamaJsonSchemaGrammar<never>;
+  return { schema, grammar, systemPrompt: buildSystemPrompt(schema, instructions) };
 }
 
 function checkDeadline(deadline: Deadline | undefined, phase: string, done: number): void {

@@ -6,10 +6,10 @@ import { DeadlineExceededError, ErrorNames } from "../shared/errors.ts";
 import { logger } from "../shared/logger.ts";
 import type { Deadline } from "./budget.ts";
 import type { ExtractionOutcome } from "./engine.ts";
-import type { ChunkPromptInput } from "./prompt.ts";
+import type { ChunkPromptInput, JsonSchemaNode } from "./prompt.ts";
 
 export interface ChunkExtractor {
-  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline): Promise<ExtractionOutcome[]>;
+  extractAll(chunks: ChunkPromptInput[], deadline?: Deadline, schema?: JsonSchemaNode): Promise<ExtractionOutcome[]>;
 }
 
 export type ChunkTextReader = (item: ChunkItem) => Promise<string>;
@@ -24,7 +24,14 @@ const splittableErrors = new Set<string>([ErrorNames.DeadlineExceeded, ErrorName
  */
 export async function extractBatch(
   event: InferBatchInput,
-  options: { engine: ChunkExtractor; modelId: string; deadline: Deadline; readText?: ChunkTextReader },
+  options: {
+    engine: ChunkExtractor;
+    modelId: string;
+    deadline: Deadline;
+    /** The batch's extraction schema (default: the engine's). */
+    schema?: JsonSchemaNode;
+    readText?: ChunkTextReader;
+  },
 ): Promise<InferBatchOutput> {
   const readText = options.readText ?? chunkTextReader();
   const items = event.Items ?? [];
@@ -32,6 +39,7 @@ export async function extractBatch(
   const outcomes = await options.engine.extractAll(
     items.map((item, i) => ({ text: texts[i] ?? "", pageStart: item.pageStart, pageEnd: item.pageEnd })),
     options.deadline,
+    options.schema,
   );
   const results: ChunkResult[] = [...(event.results ?? [])];
   const failed: ChunkFailure[] = [...(event.failed ?? [])];

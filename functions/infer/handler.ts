@@ -30,8 +30,11 @@ const noTimeoutMs = 24 * 3600 * 1000;
  */
 export async function handler(event: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
   const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;
+  // The document's schema travels with the batch; an unknown id is a ConfigurationError (deterministic, not retried).
+  const schemaId = event.BatchInput?.schemaId ?? config.schemaId;
   return extractBatch(event, {
     engine,
+    schema: getExtractionSchema(schemaId),
     modelId: config.modelId,
     deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
   });

@@ -1,18 +1,17 @@
-import type { ChunkResult, DocumentItem, InferBatchInput, InferBatchOutput, MergeTaskInput } from "../shared/contracts.ts";
-import { ResultFormatError, TooManyFailedChunksError } from "../shared/errors.ts";
+import type { ChunkResult, InferBatchInput, InferBatchOutput, MergeTaskInput } from "../shared/contracts.ts";
+import {
+  documentItemContractVersion,
+  recordItemId,
+  sourceOrderOf,
+  type DocumentItem,
+  type FailedChunk,
+} from "../shared/document-item.ts";
+import { ErrorNames, ResultFormatError } from "../shared/errors.ts";
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
-import { compareChunkOrder, mergeChunkResults, mergeRecordResults } from "./merge.ts";
+import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
 
-export interface FailedChunk {
-  index: number;
-  /** The chunk's record, in a record batch. */
-  recordId?: string;
-  /** The part that failed, when the chunk was split. */
-  part?: string;
-  error: string;
-  cause?: string;
-}
+export type { FailedChunk };
 
 export interface MapRunResults {
   results: ChunkResult[];
@@ -61,59 +60,136 @@ export async function collectMapRunResults(
   return { results, failedChunks };
 }
 
+/** An item as the merge builds it; the write adds `version`. */
+export type ItemDraft = Omit<DocumentItem, "version">;
+
+export interface MergedItems {
+  /** The document's item, or for a record batch the batch's item (counts per record status). */
+  item: ItemDraft;
+  /** A record batch's items, one per record seen in the results or failures. */
+  records: ItemDraft[];
+}
+
 /**
- * The document item: COMPLETED when every chunk has a result, PARTIAL when some are missing. For a record batch
- * (results with recordId) the result is `{records: [{recordId, data}]}`, one entry per record with any result.
+ * The items of a merged document. A document is COMPLETED when every chunk has a result (a split chunk: every part),
+ * PARTIAL when some failed within the tolerance, FAILED (error TooManyFailedChunks) beyond it or when none succeeded.
+ * A record batch gets one item per record (COMPLETED / PARTIAL / FAILED by its own chunks) and a batch item with
+ * counts per record status, whose status follows the same rule over all chunks.
  */
-export function buildDocumentItem(args: {
+export function buildDocumentItems(args: {
   input: MergeTaskInput;
   collected: MapRunResults;
   schema: JsonSchemaNode;
   schemaId: string;
   now: Date;
-}): DocumentItem {
+}): MergedItems {
   const { input, collected, now } = args;
   const total = input.chunking.chunkCount;
   const pieces = new Set(collected.results.map((result) => `${result.index}/${result.part ?? ""}`));
   if (pieces.size !== collected.results.length) {
     throw new ResultFormatError("Map Run results contain the same chunk more than once");
   }
-  // A split chunk counts as succeeded only when none of its parts failed; its good parts are still merged.
   const failedIndexes = new Set(collected.failedChunks.map((failure) => failure.index));
-  const succeeded = new Set(collected.results.map((result) => result.index).filter((index) => !failedIndexes.has(index))).size;
+  const succeededIndexes = new Set(collected.results.map((result) => result.index).filter((index) => !failedIndexes.has(index)));
+  const succeeded = succeededIndexes.size;
   const failedCount = total - succeeded;
   const tolerated = input.toleratedFailurePercentage ?? 0;
-  if (succeeded === 0 || failedCount * 100 > total * tolerated) {
-    const first = collected.failedChunks[0];
-    throw new TooManyFailedChunksError(
-      `${failedCount} of the document's ${total} chunks failed, more than the tolerated ${tolerated}%` +
-        (first ? `; first: chunk ${first.index}${first.part ? ` part ${first.part}` : ""}: ${first.error}: ${first.cause ?? ""}` : ""),
-    );
-  }
+  const tooMany = succeeded === 0 || failedCount * 100 > total * tolerated;
+  const first = collected.failedChunks[0];
   const startedAt = input.execution.startTime;
-  const item: DocumentItem = {
-    documentId: input.documentId,
-    status: succeeded === total ? "COMPLETED" : "PARTIAL",
-    source: input.source,
+  const base = {
+    contractVersion: documentItemContractVersion,
+    source: { ...input.source, pages: input.chunking.pageCount },
+    sourceOrder: input.sourceOrder ?? sourceOrderOf(input.source.sequencer),
     executionArn: input.execution.id,
     schemaId: args.schemaId,
-    modelId: collected.results[0]?.modelId,
-    // A record batch's chunks belong to separate records: merged per record, never across records.
-    result: collected.results.some((result) => result.recordId !== undefined)
-      ? { records: mergeRecordResults(collected.results, args.schema) }
-      : mergeChunkResults(collected.results, args.schema),
-    chunks: { total, succeeded, failed: total - succeeded },
-    pages: input.chunking.pageCount,
-    tokens: input.chunking.tokenCount,
-    timings: {
-      startedAt,
-      completedAt: now.toISOString(),
-      totalMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
-      chunkingMs: input.chunking.ms,
-      inferenceMs: collected.results.reduce((sum, result) => sum + result.ms, 0),
-    },
+    ...(collected.results[0] ? { modelId: collected.results[0].modelId } : {}),
     updatedAt: now.toISOString(),
   };
+  const timings = (results: ChunkResult[]): DocumentItem["timings"] => ({
+    startedAt,
+    completedAt: now.toISOString(),
+    totalMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
+    chunkingMs: input.chunking.ms,
+    inferenceMs: results.reduce((sum, result) => sum + result.ms, 0),
+  });
+  const item: ItemDraft = {
+    ...base,
+    documentId: input.documentId,
+    kind: "document",
+    status: tooMany ? "FAILED" : succeeded === total ? "COMPLETED" : "PARTIAL",
+    chunks: { total, succeeded, failed: failedCount },
+    tokens: input.chunking.tokenCount,
+    timings: timings(collected.results),
+  };
   if (collected.failedChunks.length > 0) item.failedChunks = collected.failedChunks;
-  return item;
+  if (tooMany) {
+    item.error = ErrorNames.TooManyFailedChunks;
+    item.cause =
+      `${failedCount} of the document's ${total} chunks failed, more than the tolerated ${tolerated}%` +
+      (first ? `; first: chunk ${first.index}${first.part ? ` part ${first.part}` : ""}: ${first.error}: ${first.cause ?? ""}` : "");
+  }
+  const isBatch = input.chunking.recordCount !== undefined || collected.results.some((result) => result.recordId !== undefined);
+  if (!isBatch) {
+    if (!tooMany) Object.assign(item, mergedFields(mergeChunkResults(collected.results, args.schema)));
+    return { item, records: [] };
+  }
+
+  // A record batch: each record merged on its own, never across records.
+  item.kind = "batch";
+  const merged = new Map(mergeRecordResults(collected.results, args.schema).map((record) => [record.recordId, record]));
+  const chunksOf = new Map<string, { indexes: Set<number>; failed: FailedChunk[]; results: ChunkResult[] }>();
+  const entry = (recordId: string) => {
+    let known = chunksOf.get(recordId);
+    if (!known) chunksOf.set(recordId, (known = { indexes: new Set(), failed: [], results: [] }));
+    return known;
+  };
+  for (const result of collected.results) {
+    const known = entry(result.recordId!);
+    known.indexes.add(result.index);
+    known.results.push(result);
+  }
+  for (const failure of collected.failedChunks) {
+    if (failure.recordId === undefined) continue;
+    const known = entry(failure.recordId);
+    known.indexes.add(failure.index);
+    known.failed.push(failure);
+  }
+  const records: ItemDraft[] = [];
+  const counts = { total: input.chunking.recordCount ?? chunksOf.size, completed: 0, partial: 0, failed: 0 };
+  // Records in the order of their first chunk.
+  const firstChunk = (known: { indexes: Set<number> }) => Math.min(...known.indexes);
+  for (const [recordId, known] of [...chunksOf].sort(([, a], [, b]) => firstChunk(a) - firstChunk(b))) {
+    const failedHere = new Set(known.failed.map((failure) => failure.index));
+    const good = [...known.indexes].filter((index) => !failedHere.has(index) && known.results.some((r) => r.index === index)).length;
+    const status = good === 0 ? "FAILED" : good === known.indexes.size ? "COMPLETED" : "PARTIAL";
+    counts[status === "FAILED" ? "failed" : status === "PARTIAL" ? "partial" : "completed"]++;
+    const record: ItemDraft = {
+      ...base,
+      source: { ...input.source },
+      documentId: recordItemId(input.documentId, recordId),
+      kind: "record",
+      batchId: input.documentId,
+      recordId,
+      status,
+      chunks: { total: known.indexes.size, succeeded: good, failed: known.indexes.size - good },
+      timings: timings(known.results),
+    };
+    const mergedRecord = merged.get(recordId);
+    if (mergedRecord && status !== "FAILED") Object.assign(record, mergedFields(mergedRecord));
+    if (known.failed.length > 0) record.failedChunks = known.failed;
+    if (status === "FAILED") {
+      record.error = known.failed[0]?.error ?? "ChunkFailed";
+      record.cause = known.failed[0]?.cause ?? "No chunk of this record has a result";
+    }
+    records.push(record);
+  }
+  // Records the results never mention (their chunks were lost with a failed Map) count as failed.
+  counts.failed += Math.max(0, counts.total - chunksOf.size);
+  item.records = counts;
+  return { item, records };
+}
+
+function mergedFields(merged: MergedResult): Pick<DocumentItem, "result" | "provenance" | "conflicts"> {
+  return { result: merged.value, provenance: merged.provenance, conflicts: merged.conflicts };
 }

@@ -1,16 +1,22 @@
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import { optionalEnv, requireEnv } from "../shared/config.ts";
-import type { DocumentItem, MergeTaskInput } from "../shared/contracts.ts";
+import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
+import type { MergeTaskInput } from "../shared/contracts.ts";
+import type { DocumentItem } from "../shared/document-item.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
-import { buildDocumentItem, collectMapRunResults } from "./document.ts";
+import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
+import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
+import { defaultMaxItemBytes, offloadIfTooLarge, resultsPrefix } from "./result-offload.ts";
+import { assertValidResult } from "./result-validation.ts";
 
 const tableName = requireEnv(EnvNames.table);
-const schemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId);
-const schema = getExtractionSchema(schemaId);
+const bucketName = requireEnv(EnvNames.bucket);
+// The schema of executions whose input names none (started before schema routing existed).
+const fallbackSchemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId);
+getExtractionSchema(fallbackSchemaId);
+const maxItemBytes = intEnv(EnvNames.maxItemBytes, defaultMaxItemBytes, { min: 1_000, max: 390_000 });
 
 async function readObject(bucket: string, key: string): Promise<string> {
   const object = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -20,19 +26,55 @@ async function readObject(bucket: string, key: string): Promise<string> {
 export interface MergeTaskOutput {
   documentId: string;
   status: DocumentItem["status"];
+  version: number;
   chunks: NonNullable<DocumentItem["chunks"]>;
+  /** FAILED: the error's name and message, for the workflow's Fail state. */
+  error?: string;
+  cause?: string;
+  /** A record batch: records by status, and records skipped because a newer batch version had written them. */
+  records?: DocumentItem["records"] & { superseded: number };
 }
 
-/** Distributed Map results in S3 → one merged document item in DynamoDB. */
+/** Stores an item's result in S3 when the item would be too large for DynamoDB. */
+async function sizedForDynamoDb(draft: ItemDraft): Promise<ItemDraft> {
+  const executionName = draft.executionArn.split(":").pop() ?? "execution";
+  const { item, offloaded } = offloadIfTooLarge(draft, maxItemBytes, {
+    bucket: bucketName,
+    key: `${resultsPrefix}${encodeURIComponent(draft.documentId)}/${executionName}.json`,
+  });
+  if (offloaded) {
+    await s3Client().send(
+      new PutObjectCommand({ Bucket: offloaded.bucket, Key: offloaded.key, Body: offloaded.body, ContentType: "application/json" }),
+    );
+    logger.info("Result stored in S3: too large for the item", { key: offloaded.key, bytes: item.resultLocation?.bytes });
+  }
+  return item;
+}
+
+/**
+ * Distributed Map results in S3 → the document's item (COMPLETED, PARTIAL or FAILED) in DynamoDB; for a record batch,
+ * one item per record first, then the batch's item. Superseded when a newer upload of the same key owns the item.
+ */
 export async function handler(event: MergeTaskInput): Promise<MergeTaskOutput> {
   logger.appendKeys({ document: event.documentId, execution: event.execution.id });
   try {
+    const schemaId = event.schemaId ?? fallbackSchemaId;
+    const schema = getExtractionSchema(schemaId);
     const { Bucket, Key } = event.mapRun.ResultWriterDetails;
     const collected = await collectMapRunResults(Bucket, Key, readObject);
-    const item = buildDocumentItem({ input: event, collected, schema, schemaId, now: new Date() });
-    await documentClient().send(new PutCommand({ TableName: tableName, Item: item }));
-    logger.info("Document merged", { status: item.status, chunks: item.chunks });
-    return { documentId: item.documentId, status: item.status, chunks: item.chunks! };
+    const { item, records } = buildDocumentItems({ input: event, collected, schema, schemaId, now: new Date() });
+    for (const draft of [item, ...records]) if (draft.result) assertValidResult(draft.result, schema, schemaId);
+
+    let superseded = 0;
+    await forEachLimited(records, 16, async (record) => {
+      if (!(await writeRecordItem(documentClient(), tableName, await sizedForDynamoDb(record)))) superseded++;
+    });
+    const version = await writeOwnedItem(documentClient(), tableName, await sizedForDynamoDb(item));
+    logger.info("Document merged", { status: item.status, chunks: item.chunks, version, records: item.records });
+    const output: MergeTaskOutput = { documentId: item.documentId, status: item.status, version, chunks: item.chunks! };
+    if (item.error) Object.assign(output, { error: item.error, cause: item.cause });
+    if (item.records) output.records = { ...item.records, superseded };
+    return output;
   } finally {
     logger.removeKeys(["document", "execution"]);
   }

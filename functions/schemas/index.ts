@@ -1,4 +1,5 @@
 import type { JsonSchemaNode } from "../infer/prompt.ts";
+import { mergeAnnotationProblems } from "../merge/merge.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import generic from "./generic.json" with { type: "json" };
 import invoice from "./invoice.json" with { type: "json" };
@@ -19,4 +20,12 @@ export function getExtractionSchema(id: string): JsonSchemaNode {
     throw new ConfigurationError(`Unknown extraction schema "${id}"; known: ${Object.keys(extractionSchemas).join(", ")}`);
   }
   return schema;
+}
+
+/**
+ * Problems with the shipped schemas' merge keywords (x-merge, x-merge-key), by schema id. The stack refuses to synth
+ * with any, so a typo never reaches a document.
+ */
+export function extractionSchemaProblems(): string[] {
+  return Object.entries(extractionSchemas).flatMap(([id, schema]) => mergeAnnotationProblems(schema).map((p) => `${id}: ${p}`));
 }

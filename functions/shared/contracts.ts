@@ -1,3 +1,5 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+
 /**
  * The data that crosses state boundaries in the document workflow. Every handler, the workflow definition and the
  * local twin agree on these shapes; change them here and the type checker finds every use.
@@ -11,13 +13,27 @@ export interface DocumentSource {
   versionId?: string;
   etag: string;
   size: number;
+  /** S3's event sequencer for this object version (hex), when the event has one. */
+  sequencer?: string;
 }
 
 /** Execution input, built by functions/start from the S3 "Object Created" event. */
 export interface WorkflowInput {
   documentId: string;
+  /** The extraction schema, chosen by the upload's key prefix (functions/start/schema-routing.ts). */
+  schemaId: string;
   source: DocumentSource;
+  /** `sourceOrderOf(source.sequencer)`: orders versions of the key in the item's conditional writes. */
+  sourceOrder: string;
+  /**
+   * `source` as a DynamoDB map attribute value, for the workflow's direct DynamoDB writes: ASL cannot leave out the
+   * fields (versionId, sequencer) that some objects lack.
+   */
+  sourceAttribute: { M: Record<string, AttributeValue> };
 }
+
+/** Input of the Chunk document task: the document and its source, from the execution input. */
+export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source">;
 
 /** A pointer to an S3 object. */
 export interface S3Location {
@@ -89,7 +105,7 @@ export interface ChunkTaskOutput {
 /** What one Distributed Map child execution receives from the ItemBatcher. */
 export interface InferBatchInput {
   Items: ChunkItem[];
-  BatchInput?: { documentId?: string };
+  BatchInput?: BatchInput;
   /** Carried from earlier passes of the same child execution (when parts of chunks were left for a fresh invocation). */
   results?: ChunkResult[];
   failed?: ChunkFailure[];
@@ -134,7 +150,14 @@ export interface InferBatchOutput {
   failed: ChunkFailure[];
   /** Chunks, or parts of chunks, still to extract: the workflow invokes the function again with these as `Items`. */
   Items: ChunkItem[];
-  BatchInput?: { documentId?: string };
+  BatchInput?: BatchInput;
+}
+
+/** What the Distributed Map's ItemBatcher adds to every batch: the document and its schema. */
+export interface BatchInput {
+  documentId?: string;
+  /** Absent in batches of executions started before schema routing: the function's default schema applies. */
+  schemaId?: string;
 }
 
 /** What the Distributed Map state outputs when it has a ResultWriter (AWS's shape). */
@@ -146,7 +169,9 @@ export interface MapRunOutput {
 /** Input of the Merge chunk results task. */
 export interface MergeTaskInput {
   documentId: string;
+  schemaId?: string;
   source: DocumentSource;
+  sourceOrder?: string;
   chunking: ChunkTaskOutput;
   mapRun: { ResultWriterDetails: { Bucket: string; Key: string } };
   execution: { id: string; startTime: string };
@@ -154,27 +179,4 @@ export interface MergeTaskInput {
   toleratedFailurePercentage?: number;
 }
 
-export type DocumentStatus = "PROCESSING" | "COMPLETED" | "PARTIAL" | "FAILED";
-
-/** The DynamoDB item of one document: what stream consumers read. */
-export interface DocumentItem {
-  documentId: string;
-  status: DocumentStatus;
-  source: DocumentSource;
-  executionArn: string;
-  schemaId?: string;
-  modelId?: string;
-  /**
-   * The merged JSON, valid against the schema; for a record batch `{records: Array<{recordId, data}>}` with each
-   * record's own merged JSON (records with no successful chunk are absent; `failedChunks` names them).
-   */
-  result?: Record<string, unknown>;
-  chunks?: { total: number; succeeded: number; failed: number };
-  pages?: number;
-  tokens?: number;
-  timings?: { startedAt: string; completedAt: string; totalMs: number; chunkingMs: number; inferenceMs: number };
-  failedChunks?: Array<{ index: number; recordId?: string; error: string; cause?: string }>;
-  error?: string;
-  cause?: string;
-  updatedAt: string;
-}
+export type { DocumentItem, DocumentStatus } from "./document-item.ts";

@@ -49,6 +49,10 @@ export const EnvNames = {
   loraPath: "LLAMBDA_LORA_PATH",
   /** Strength of the LoRA adapter (default 1). */
   loraScale: "LLAMBDA_LORA_SCALE",
-  /** Extraction schema id (a file in functions/schemas/). */
+  /** Largest document item the merge writes, bytes (an upper bound of DynamoDB's count); bigger results go to S3. */
+  maxItemBytes: "LLAMBDA_MAX_ITEM_BYTES",
+  /** The start function's schema routing: JSON {"routes": {"<key prefix>": "<schema id>"}, "defaultSchemaId": "<id>"}. */
+  schemaRouting: "LLAMBDA_SCHEMA_ROUTING",
+  /** Extraction schema id used when a workflow input names none (a file in functions/schemas/). */
   schemaId: "LLAMBDA_SCHEMA_ID",
 } as const;

@@ -105,6 +105,19 @@ export class ResultFormatError extends LlambdaError {
   override readonly name = "ResultFormatError";
 }
 
+/**
+ * A newer version of the document's S3 object has started its own execution, which now owns the document's item:
+ * this execution's result is out of date and is not written. Not an error for the document; the workflow ends quietly.
+ */
+export class SupersededError extends LlambdaError {
+  override readonly name = "Superseded";
+}
+
+/** The merged result does not validate against the extraction schema (a merge strategy produced something it forbids). */
+export class ResultInvalidError extends LlambdaError {
+  override readonly name = "ResultInvalid";
+}
+
 /** The names Step Functions sees; the workflow definition imports these instead of spelling strings. */
 export const ErrorNames = {
   Configuration: "ConfigurationError",
@@ -116,4 +129,6 @@ export const ErrorNames = {
   DeadlineExceeded: "DeadlineExceeded",
   TooManyFailedChunks: "TooManyFailedChunks",
   ResultFormat: "ResultFormatError",
+  Superseded: "Superseded",
+  ResultInvalid: "ResultInvalid",
 } as const;

@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DocumentSource, WorkflowInput } from "../shared/contracts.ts";
+import { sourceOrderOf } from "../shared/document-item.ts";
+import { schemaIdForKey, type SchemaRouting } from "./schema-routing.ts";
 
 /**
  * Identity of documents and executions. A document is an S3 key in a bucket; each version of it is processed by one
@@ -43,8 +46,11 @@ export interface ObjectCreatedEvent {
   };
 }
 
-/** Builds the workflow input from an EventBridge S3 event. EventBridge delivers keys decoded (unlike S3 notifications). */
-export function workflowInputFromEvent(event: ObjectCreatedEvent): WorkflowInput {
+/**
+ * Builds the workflow input from an EventBridge S3 event, with the schema the key's prefix routes to. EventBridge
+ * delivers keys decoded (unlike S3 notifications).
+ */
+export function workflowInputFromEvent(event: ObjectCreatedEvent, routing: SchemaRouting): WorkflowInput {
   const { bucket, object } = event.detail;
   if (!bucket?.name || !object?.key) {
     throw new TypeError("Not an S3 Object Created event: detail.bucket.name and detail.object.key are required");
@@ -56,5 +62,12 @@ export function workflowInputFromEvent(event: ObjectCreatedEvent): WorkflowInput
     size: object.size ?? 0,
   };
   if (object["version-id"]) source.versionId = object["version-id"];
-  return { documentId: documentIdFor(source.bucket, source.key), source };
+  if (object.sequencer) source.sequencer = object.sequencer;
+  return {
+    documentId: documentIdFor(source.bucket, source.key),
+    schemaId: schemaIdForKey(routing, source.key),
+    source,
+    sourceOrder: sourceOrderOf(object.sequencer),
+    sourceAttribute: { M: marshall(source) },
+  };
 }

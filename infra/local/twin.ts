@@ -1,12 +1,17 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { OffloadedResult } from "../../functions/merge/result-offload.ts";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { Server } from "node:http";
 import type { DocumentItem, WorkflowInput } from "../../functions/shared/contracts.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
+import { extractionSchemas } from "../../functions/schemas/index.ts";
+import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
+import { schemaRoutingContext } from "../context.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
 import { BucketLayout, uploadEventPattern } from "../specs.ts";
 import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
@@ -58,6 +63,10 @@ export interface TwinOptions {
   workflow?: Partial<WorkflowSettings>;
   /** Replace Retry intervals by this many milliseconds (tests). */
   retryIntervalMs?: number;
+  /** Which schema each upload prefix gets; default: cdk.json's `llambda:schemaRoutes` and `llambda:schemaId`. */
+  schemaRouting?: SchemaRouting;
+  /** The merge's item size bound, bytes (LLAMBDA_MAX_ITEM_BYTES); results above it go to S3. */
+  maxItemBytes?: number;
 }
 
 export type TwinEvent = StepFunctionsEvent | { type: "StartFailed"; key: string; error: string };
@@ -189,6 +198,15 @@ export class LocalTwin {
     return this.getDocument(documentId);
   }
 
+  /** The item's result, read from S3 when it was too large for the item. */
+  async readResult(item: DocumentItem): Promise<OffloadedResult> {
+    if (!item.resultLocation) {
+      return { result: item.result, provenance: item.provenance, conflicts: item.conflicts, failedChunks: item.failedChunks };
+    }
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: item.resultLocation.bucket, Key: item.resultLocation.key }));
+    return JSON.parse((await object.Body?.transformToString("utf-8")) ?? "{}") as OffloadedResult;
+  }
+
   async getDocument(documentId: string): Promise<DocumentItem | undefined> {
     const { Item } = await this.dynamodb.send(
       new GetItemCommand({ TableName: TwinNames.table, Key: { documentId: { S: documentId } }, ConsistentRead: true }),
@@ -203,6 +221,14 @@ export class LocalTwin {
     this.s3.destroy();
     this.dynamodb.destroy();
   }
+}
+
+/** The schema routing `cdk deploy` would use: cdk.json's context. */
+function cdkJsonSchemaRouting(): SchemaRouting {
+  const context = (JSON.parse(readFileSync(join(repoRoot, "cdk.json"), "utf8")) as { context?: Record<string, unknown> }).context ?? {};
+  const routing = schemaRoutingContext((key) => context[key]);
+  validateSchemaRouting(routing, Object.keys(extractionSchemas), BucketLayout.uploadsPrefix);
+  return routing;
 }
 
 /** The functions the stack deploys, bound to their handler modules. */
@@ -229,7 +255,10 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
     Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined).map(([k, v]) => [k, String(v)]));
   switch (functionArn) {
     case TwinNames.functionArn("start"):
-      return { [EnvNames.stateMachineArn]: TwinNames.stateMachineArn };
+      return {
+        [EnvNames.stateMachineArn]: TwinNames.stateMachineArn,
+        [EnvNames.schemaRouting]: JSON.stringify(options.schemaRouting ?? cdkJsonSchemaRouting()),
+      };
     case TwinNames.functionArn("chunk"):
       return defined({ [EnvNames.bucket]: TwinNames.bucket, [EnvNames.chunkTokens]: options.chunkTokens });
     case TwinNames.functionArn("infer"):
@@ -243,7 +272,7 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       });
     case TwinNames.functionArn("merge"):
-      return { [EnvNames.table]: TwinNames.table };
+      return defined({ [EnvNames.table]: TwinNames.table, [EnvNames.bucket]: TwinNames.bucket, [EnvNames.maxItemBytes]: options.maxItemBytes });
     default:
       return {};
   }

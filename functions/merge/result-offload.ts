@@ -1,0 +1,40 @@
+import type { DocumentItem } from "../shared/document-item.ts";
+import type { ItemDraft } from "./document.ts";
+
+/**
+ * DynamoDB items are at most 400 KB. A result that would push its item over the bound goes to S3 with its provenance,
+ * conflicts and failed-chunk list; the item keeps a pointer (`resultLocation`) and everything else.
+ */
+export const defaultMaxItemBytes = 350_000;
+
+/** Where such results go: `results/<document id>/<execution name>.json`. */
+export const resultsPrefix = "results/";
+
+/** The large part of an item, as stored in S3. */
+export interface OffloadedResult {
+  result?: DocumentItem["result"];
+  provenance?: DocumentItem["provenance"];
+  conflicts?: DocumentItem["conflicts"];
+  failedChunks?: DocumentItem["failedChunks"];
+}
+
+/**
+ * An upper bound of the item's DynamoDB size: its JSON's UTF-8 length. DynamoDB counts attribute names and values
+ * without JSON's quotes, braces and separators, and a number as at most 21 bytes, so the JSON is never smaller.
+ */
+export function itemSizeBound(item: object): number {
+  return Buffer.byteLength(JSON.stringify(item), "utf8");
+}
+
+/** Splits a draft whose size bound exceeds `maxBytes` into the item (with `resultLocation`) and the S3 body. */
+export function offloadIfTooLarge(
+  draft: ItemDraft,
+  maxBytes: number,
+  location: { bucket: string; key: string },
+): { item: ItemDraft; offloaded?: { body: string; bucket: string; key: string } } {
+  if (itemSizeBound(draft) <= maxBytes) return { item: draft };
+  const { result, provenance, conflicts, failedChunks, ...rest } = draft;
+  const body = JSON.stringify({ result, provenance, conflicts, failedChunks } satisfies OffloadedResult);
+  const item: ItemDraft = { ...rest, resultLocation: { ...location, bytes: Buffer.byteLength(body, "utf8") } };
+  return { item, offloaded: { body, ...location } };
+}

@@ -1,0 +1,129 @@
+/**
+ * The contract with downstream consumers: the items of the documents table, as its stream delivers them.
+ * docs/stream-contract.md explains it; functions/shared/document-item.schema.json is the same contract as JSON Schema
+ * (a test keeps the two in step with real items). Changes are additive within a `contractVersion`.
+ */
+
+/** Bumped only for a change that could break a consumer (a field removed, renamed or given another meaning). */
+export const documentItemContractVersion = 1;
+
+export type DocumentStatus = "PROCESSING" | "COMPLETED" | "PARTIAL" | "FAILED";
+
+/**
+ * document: one uploaded document (PDF, text). batch: a record batch upload (.jsonl, .csv) — its counts per record
+ * status; record: one record of a batch, with its own result.
+ */
+export type DocumentItemKind = "document" | "batch" | "record";
+
+export interface PageRange {
+  start: number;
+  end: number;
+}
+
+/** Where a merged value came from. */
+export interface Provenance {
+  /** Chunk indexes (0-based, ascending). */
+  chunks: number[];
+  /** 1-based page ranges those chunks cover (consecutive ranges joined). */
+  pages: PageRange[];
+}
+
+/** Chunks that disagreed about a field; the merge kept `chosen`. */
+export interface MergeConflict {
+  path: string;
+  strategy: "first" | "last" | "concat" | "union" | "sum" | "max" | "min" | "vote";
+  reason: "disagreement" | "key-collision" | "over-limit";
+  chosen: unknown;
+  candidates: Array<{ value: unknown; chunks: number[] }>;
+}
+
+export interface FailedChunk {
+  index: number;
+  /** The record the chunk belongs to, in a record batch. */
+  recordId?: string;
+  /** The part that failed, when the chunk was split. */
+  part?: string;
+  /** The error's stable name: DeadlineExceeded, OutputTruncated, ModelOutputError, ChunkTooLarge, States.Timeout, ... */
+  error: string;
+  cause?: string;
+}
+
+export interface DocumentItem {
+  /** Partition key. A document's id is stable across versions of its S3 key; a record's is `<batch id>#<record id>`. */
+  documentId: string;
+  kind: DocumentItemKind;
+  contractVersion: number;
+  status: DocumentStatus;
+  /** +1 on every write of the item: a consumer keeps the highest it has seen and ignores older images. */
+  version: number;
+  source: {
+    bucket: string;
+    key: string;
+    /** S3 version id, when the bucket is versioned. */
+    versionId?: string;
+    etag: string;
+    size: number;
+    /** S3's event sequencer for this object version (hex). */
+    sequencer?: string;
+    /** Pages of the document; for a record batch, its records. Known once the document is chunked. */
+    pages?: number;
+  };
+  /**
+   * Order of the source version: the S3 sequencer right-padded to a fixed width, so a string comparison orders versions
+   * of one key. A write from an execution of an older version never replaces a newer one.
+   */
+  sourceOrder: string;
+  /** The execution that wrote this version of the item; only it may update the item. */
+  executionArn: string;
+  schemaId: string;
+  modelId?: string;
+  /** The merged JSON, valid against the schema. Absent when it is in S3 (`resultLocation`) and until the merge. */
+  result?: Record<string, unknown>;
+  /** Set instead of `result`, `provenance` and `conflicts` when they would not fit in a DynamoDB item (400 KB). */
+  resultLocation?: { bucket: string; key: string; bytes: number };
+  /** Per field path with a value: which chunks and pages it came from. */
+  provenance?: Record<string, Provenance>;
+  conflicts?: MergeConflict[];
+  /** Chunk counts, from when chunking ends: succeeded + failed = total once the item is COMPLETED/PARTIAL/FAILED by the merge. */
+  chunks?: { total: number; succeeded: number; failed: number };
+  failedChunks?: FailedChunk[];
+  /** A batch's records by status. */
+  records?: { total: number; completed: number; partial: number; failed: number };
+  /** A record item: its batch's item id and its record id. */
+  batchId?: string;
+  recordId?: string;
+  /** FAILED: the error's stable name and its message. */
+  error?: string;
+  cause?: string;
+  timings: {
+    startedAt: string;
+    chunkedAt?: string;
+    completedAt?: string;
+    totalMs?: number;
+    chunkingMs?: number;
+    /** Sum of the chunks' inference times (they run in parallel: not wall time). */
+    inferenceMs?: number;
+  };
+  tokens?: number;
+  updatedAt: string;
+}
+
+/** The id of a record's item. */
+export function recordItemId(batchId: string, recordId: string): string {
+  return `${batchId}#${recordId}`;
+}
+
+/** Width `sourceOrder` pads sequencers to (S3 sequencers are far shorter). */
+export const sourceOrderWidth = 40;
+
+/**
+ * A comparable form of an S3 sequencer: upper-case hex, right-padded with zeros to a fixed width (AWS: "right pad the
+ * shorter value with zeros, then compare lexicographically"). No sequencer → all zeros: older than any.
+ */
+export function sourceOrderOf(sequencer: string | undefined): string {
+  const hex = (sequencer ?? "").toUpperCase();
+  if (!/^[0-9A-F]*$/.test(hex) || hex.length > sourceOrderWidth) {
+    throw new TypeError(`S3 sequencer ${JSON.stringify(sequencer)} is not a hex string of at most ${sourceOrderWidth} digits`);
+  }
+  return hex.padEnd(sourceOrderWidth, "0");
+}
