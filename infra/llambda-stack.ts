@@ -20,12 +20,14 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
+import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
@@ -134,6 +136,9 @@ export class LlambdaStack extends Stack {
   readonly startFunction: NodejsFunction;
   readonly chunkFunction: NodejsFunction;
   readonly mergeFunction: NodejsFunction;
+  /** The example stream consumer: receives items that became COMPLETED or PARTIAL. */
+  readonly consumerFunction: NodejsFunction;
+  readonly consumerDeadLetterQueue: sqs.Queue;
   readonly inferFunction: lambda.DockerImageFunction;
   readonly uploadRule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
@@ -337,6 +342,32 @@ export class LlambdaStack extends Stack {
     });
     this.table.grant(this.mergeFunction, "dynamodb:UpdateItem");
     this.mergeFunction.addEnvironment(EnvNames.table, this.table.tableName);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // The example consumer of the table's stream (docs/stream-contract.md): Lambda filters the records, so it runs
+    // only for items that just became COMPLETED or PARTIAL.
+    this.consumerFunction = nodeFunction("ResultsConsumerFunction", "functions/consumer/handler.ts", {
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      description: "llambda example: DynamoDB stream records of documents that became COMPLETED or PARTIAL",
+    });
+    this.grantBucket(this.consumerFunction, { read: [BucketLayout.resultsPrefix] });
+    this.consumerDeadLetterQueue = new sqs.Queue(this, "ResultsConsumerDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.consumerFunction.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: 100,
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.consumerDeadLetterQueue),
+        filters: readyTransitionFilters.map((pattern) => lambda.FilterCriteria.filter(pattern)),
+      }),
+    );
 
     // ---------------------------------------------------------------------------------------------------------------
     // The workflow: statemachine/definition.ts, the same definition the local twin runs.

@@ -10,6 +10,7 @@ import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { INFER_MODEL_PATH, LlambdaStack, REPO_ROOT, toCdkEventPattern, type LlambdaStackProps } from "../infra/llambda-stack.ts";
 import { schemaRoutingContext } from "../infra/context.ts";
@@ -243,6 +244,23 @@ describe("LlambdaStack (full synth, bundled)", () => {
         [EnvNames.table]: { Ref: logicalId(stack, stack.table) },
         [EnvNames.schemaId]: "generic",
       });
+      expect(env(stack.consumerFunction)).toEqual({ [EnvNames.bucket]: bucketRef });
+    });
+
+    it("deploys the example stream consumer with the ready-transition filter, per-record failures and a DLQ", () => {
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        EventSourceArn: { "Fn::GetAtt": [logicalId(stack, stack.table), "StreamArn"] },
+        FunctionName: { Ref: logicalId(stack, stack.consumerFunction) },
+        StartingPosition: "LATEST",
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        BisectBatchOnFunctionError: true,
+        FilterCriteria: { Filters: readyTransitionFilters.map((pattern) => ({ Pattern: JSON.stringify(pattern) })) },
+        DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [logicalId(stack, stack.consumerDeadLetterQueue), "Arn"] } } },
+      });
+      const consumer = JSON.stringify(statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.consumerFunction))));
+      expect(consumer).toContain("/results/*");
+      expect(consumer).toContain("dynamodb:GetRecords");
+      expect(consumer).not.toMatch(/s3:PutObject|dynamodb:PutItem|dynamodb:UpdateItem|uploads|chunks/);
     });
 
     it("scopes S3 and DynamoDB grants to prefixes and actions", () => {

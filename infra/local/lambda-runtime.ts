@@ -24,6 +24,12 @@ export interface LocalFunction {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+/**
+ * Decides, per invocation, whether it fails as if the function had thrown: returns the error (its `name` becomes the
+ * errorType) or undefined. Tests force failures with it; nothing in the handlers knows.
+ */
+export type FaultInjector = (functionName: string, event: unknown) => Error | undefined;
+
 /** An invocation error in the shape Step Functions sees: name = errorType, message = Lambda's JSON error payload. */
 export class LambdaInvocationError extends Error {
   constructor(
@@ -41,7 +47,10 @@ export class LocalLambdaRuntime {
   private readonly running = new Map<string, number>();
   private readonly queued = new Map<string, Array<() => void>>();
 
-  constructor(functions: LocalFunction[]) {
+  constructor(
+    functions: LocalFunction[],
+    private readonly injectFault?: FaultInjector,
+  ) {
     for (const fn of functions) this.functions.set(fn.name, fn);
   }
 
@@ -65,6 +74,8 @@ export class LocalLambdaRuntime {
     if (!fn) throw new LambdaInvocationError("Lambda.ResourceNotFoundException", `Function not found: ${functionName}`);
     await this.acquireContainer(fn);
     try {
+      const fault = this.injectFault?.(fn.name, event);
+      if (fault) throw new LambdaInvocationError(fault.name, fault.message);
       return await this.invokeNow(fn, event);
     } finally {
       this.releaseContainer(fn);

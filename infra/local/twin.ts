@@ -67,6 +67,8 @@ export interface TwinOptions {
   schemaRouting?: SchemaRouting;
   /** The merge's item size bound, bytes (LLAMBDA_MAX_ITEM_BYTES); results above it go to S3. */
   maxItemBytes?: number;
+  /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
+  injectFault?: (functionName: string, event: unknown) => Error | undefined;
 }
 
 export type TwinEvent = StepFunctionsEvent | { type: "StartFailed"; key: string; error: string };
@@ -105,7 +107,10 @@ export class LocalTwin {
     await ensureDocumentTable(dynamodb, TwinNames.table);
 
     const functions = twinFunctions(options);
-    const lambda = new LocalLambdaRuntime(functions);
+    const lambda = new LocalLambdaRuntime(
+      functions,
+      options.injectFault && ((name, event) => options.injectFault!(name.replace(/^.*:function:llambda-/, ""), event)),
+    );
     const settings = { ...defaultWorkflowSettings, ...options.workflow };
     const definition = buildDocumentWorkflow(
       {
