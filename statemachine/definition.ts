@@ -16,7 +16,7 @@ export const StateNames = {
   chunksLeft: "Chunks left to extract?",
   batchExtracted: "Batch extracted",
   merge: "Merge chunk results",
-  mergedAsFailed: "Too many chunks failed?",
+  mergedAsFailed: "Merge outcome",
   mergeFailure: "Failed chunks beyond tolerance",
   recordFailure: "Record document failure",
   superseded: "Superseded by a newer upload",

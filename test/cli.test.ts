@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { DynamoDBRecord } from "aws-lambda";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
@@ -65,8 +66,9 @@ describe("npm start (the twin CLI)", () => {
     expect(bad.stderr).toContain("--chunk-tokens must be a positive integer");
   });
 
-  it("--json prints one schema-valid COMPLETED line per document, with several chunks at the default chunk size", async () => {
-    const run = await runCli(["--json", "--model", modelPath, "--threads", "1", "--data-dir", join(dir, "data"), densePdf]);
+  it("--json prints one schema-valid COMPLETED line per document, with several chunks at the default chunk size; --stream-out writes the stream", async () => {
+    const streamOut = join(dir, "stream.jsonl");
+    const run = await runCli(["--json", "--model", modelPath, "--threads", "1", "--data-dir", join(dir, "data"), "--stream-out", streamOut, densePdf]);
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -79,5 +81,18 @@ describe("npm start (the twin CLI)", () => {
     expect(validate(document.result), JSON.stringify(validate.errors)).toBe(true);
     // Progress goes to stderr, so stdout stays machine-readable.
     expect(run.stderr).toContain("Extract fields from chunks");
+    expect(run.stderr).toContain("stream: MODIFY dense.pdf: PROCESSING → COMPLETED");
+    // The stream, as a Lambda consumer would receive it: the item goes PROCESSING → (chunk count) → COMPLETED.
+    const records = readFileSync(streamOut, "utf8").trim().split("\n").map((line) => JSON.parse(line) as DynamoDBRecord);
+    expect(records.map((r) => [r.eventName, r.dynamodb?.NewImage?.status?.S, Number(r.dynamodb?.NewImage?.version?.N)])).toEqual([
+      ["INSERT", "PROCESSING", 1],
+      ["MODIFY", "PROCESSING", 2],
+      ["MODIFY", "COMPLETED", 3],
+    ]);
+    for (const record of records) {
+      expect(record).toMatchObject({ eventSource: "aws:dynamodb", dynamodb: { Keys: { documentId: { S: document.documentId } }, StreamViewType: "NEW_AND_OLD_IMAGES" } });
+      expect(record.eventSourceARN).toMatch(/stream/);
+    }
+    expect(records[1]!.dynamodb!.NewImage!.chunks!.M!.total!.N).toBe(String(document.chunks.total));
   }, 300_000);
 });

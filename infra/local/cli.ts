@@ -2,10 +2,23 @@
  * `npm start -- [options] <file...>`: runs documents through the local twin and prints each document's final item.
  * Progress goes to stderr; stdout carries only results (one JSON object per document with --json).
  */
-import { existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { DynamoDBRecord } from "aws-lambda";
 import { ModelNotFoundError, resolveModelPath } from "../../models/paths.ts";
+
+/** One line per stream record: event, key, status change, version. */
+function describeStreamRecord(record: DynamoDBRecord): string {
+  const image = record.dynamodb?.NewImage ?? record.dynamodb?.OldImage;
+  const key = image?.source?.M?.key?.S ?? record.dynamodb?.Keys?.documentId?.S ?? "?";
+  const name = image?.recordId?.S ? `${basename(key)} record ${image.recordId.S}` : basename(key);
+  const before = record.dynamodb?.OldImage?.status?.S;
+  const after = record.dynamodb?.NewImage?.status?.S;
+  const status = before && before !== after ? `${before} → ${after}` : (after ?? before ?? "");
+  const version = record.dynamodb?.NewImage?.version?.N;
+  return `${record.eventName} ${name}: ${status}${version ? ` (version ${version})` : ""}`;
+}
 
 const usage = `Usage: npm start -- [options] <file.pdf...>
 
@@ -21,6 +34,9 @@ Options:
   --max-output-tokens <n>   answer budget per chunk, tokens (default 1024)
   --batch-size <n>          chunks per inference invocation (default 4)
   --data-dir <dir>          where local S3 and DynamoDB keep data (default .llambda)
+  --stream-out <file.jsonl> also write the table's stream records there, one per line, in the shape a Lambda
+                            consumer receives (the Records of a DynamoDBStreamEvent)
+  --quiet-stream            do not show stream records on stderr
   --verbose                 handler logs (INFO) on stderr
   -h, --help                this help
 
@@ -47,6 +63,8 @@ async function main(): Promise<number> {
       "max-output-tokens": { type: "string" },
       "batch-size": { type: "string" },
       "data-dir": { type: "string", default: ".llambda" },
+      "stream-out": { type: "string" },
+      "quiet-stream": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -74,6 +92,7 @@ async function main(): Promise<number> {
   const { availableParallelism } = await import("node:os");
   const { LocalTwin } = await import("./twin.ts");
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  const streamOut = values["stream-out"] ? createWriteStream(resolve(values["stream-out"]), { flags: "w" }) : undefined;
   log(`llambda twin: model ${model.path}; starting local S3, DynamoDB Local and Step Functions…`);
   const twin = await LocalTwin.start({
     dataDir: resolve(values["data-dir"]),
@@ -93,6 +112,11 @@ async function main(): Promise<number> {
       log(`  ${nameOf(event.execution.input)}: ${event.state}: ${event.succeeded + event.failed}/${event.total} batches` +
         (event.failed ? ` (${event.failed} failed)` : ""));
     } else if (event.type === "StartFailed") log(`  ${basename(event.key)}: could not start: ${event.error}`);
+    else if (event.type === "ConsumerFailed") log(`  stream consumer: ${event.error}`);
+    else if (event.type === "StreamRecords") {
+      if (streamOut) for (const record of event.records) streamOut.write(`${JSON.stringify(record)}\n`);
+      if (!values["quiet-stream"]) for (const record of event.records) log(`  stream: ${describeStreamRecord(record)}`);
+    }
   });
 
   let exitCode = 0;
@@ -121,7 +145,10 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    // Show the stream records of the last writes before the services stop.
+    await twin.streamSettled();
     await twin.stop();
+    if (streamOut) await new Promise((resolveEnd) => streamOut.end(resolveEnd));
   }
   return exitCode;
 }

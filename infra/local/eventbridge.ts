@@ -12,19 +12,19 @@ export interface S3NotificationRecord {
   awsRegion?: string;
   s3: {
     bucket: { name: string };
-    object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer?: string | number };
+    object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer?: string };
   };
 }
 
 let lastSequencer = 0n;
 
 /**
- * S3's sequencer is a hex string that grows with each write of a key; s3rver's is the write's time in milliseconds, a
- * decimal number, equal for two writes in the same millisecond. Hex of microseconds, strictly increasing here.
+ * S3's sequencer is a hex string that grows with each write of a key. s3rver's is the write's time in milliseconds
+ * (hex), the same for two writes in the same millisecond: here it becomes microseconds, strictly increasing.
  */
-function awsSequencer(s3rverSequencer: string | number | undefined): string | undefined {
-  if (s3rverSequencer === undefined) return undefined;
-  const micros = BigInt(s3rverSequencer) * 1000n;
+function awsSequencer(s3rverSequencer: string | undefined): string | undefined {
+  if (s3rverSequencer === undefined || !/^[0-9A-Fa-f]+$/.test(s3rverSequencer)) return undefined;
+  const micros = BigInt(`0x${s3rverSequencer}`) * 1000n;
   lastSequencer = micros > lastSequencer ? micros : lastSequencer + 1n;
   return lastSequencer.toString(16).toUpperCase().padStart(16, "0");
 }

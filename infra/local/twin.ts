@@ -16,6 +16,10 @@ import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings }
 import { BucketLayout, uploadEventPattern } from "../specs.ts";
 import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
 import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
+import { TableStreamReader, type StreamFollower } from "./dynamodb-stream.ts";
+import { matchesAnyFilter } from "./event-pattern.ts";
+import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
+import type { DynamoDBRecord } from "aws-lambda";
 import {
   ensureBucket,
   ensureDocumentTable,
@@ -71,17 +75,28 @@ export interface TwinOptions {
   injectFault?: (functionName: string, event: unknown) => Error | undefined;
 }
 
-export type TwinEvent = StepFunctionsEvent | { type: "StartFailed"; key: string; error: string };
+export type TwinEvent =
+  | StepFunctionsEvent
+  | { type: "StartFailed"; key: string; error: string }
+  | { type: "StreamRecords"; records: DynamoDBRecord[] }
+  | { type: "ConsumerFailed"; error: string };
+
+/** How often the twin's stream poller asks DynamoDB Local for new records, ms (Lambda polls about 4 times a second). */
+const streamPollMs = 250;
 
 export class LocalTwin {
   private readonly startResults = new Map<string, Promise<unknown>>();
   private listeners: Array<(event: TwinEvent) => void> = [];
+  private streamFollower: StreamFollower | undefined;
+  private lastDeliveredSequence = -1n;
+  private readonly consumerInvocations = new Set<Promise<unknown>>();
 
   private constructor(
     readonly options: TwinOptions,
     private readonly s3Server: S3Server,
     private readonly dynamoDbServer: DynamoDbServer,
     private readonly sfnServer: Server,
+    private readonly streamReader: TableStreamReader,
     readonly stepFunctions: LocalStepFunctions,
     readonly lambda: LocalLambdaRuntime,
     readonly s3: S3Client,
@@ -147,10 +162,60 @@ export class LocalTwin {
       ...Object.fromEntries(functions.flatMap((fn) => Object.entries(functionEnvironment(fn.name, options)))),
     });
 
-    const twin = new LocalTwin(options, s3Server, dynamoDbServer, sfn.server, stepFunctions, lambda, s3, dynamodb);
+    const streamReader = new TableStreamReader({
+      endpoint: dynamoDbServer.url,
+      region: localRegion,
+      credentials: localCredentials,
+      tableName: TwinNames.table,
+    });
+    const twin = new LocalTwin(options, s3Server, dynamoDbServer, sfn.server, streamReader, stepFunctions, lambda, s3, dynamodb);
     stepFunctions.on("event", (event: StepFunctionsEvent) => twin.emit(event));
+    await twin.followStream();
     s3Server.on("event", (notification) => twin.onS3Notification(notification.Records as S3NotificationRecord[]));
     return twin;
+  }
+
+  /**
+   * The table stream's event source mapping, as the stack deploys it: records are shown to listeners (StreamRecords),
+   * and the ones the consumer's filter lets through invoke the example consumer function.
+   */
+  private async followStream(): Promise<void> {
+    this.streamFollower = await this.streamReader.follow(
+      (records) => {
+        for (const record of records) {
+          const sequence = BigInt(record.dynamodb?.SequenceNumber ?? "0");
+          if (sequence > this.lastDeliveredSequence) this.lastDeliveredSequence = sequence;
+        }
+        this.emit({ type: "StreamRecords", records });
+        const ready = records.filter((record) => matchesAnyFilter(record, readyTransitionFilters));
+        if (ready.length === 0) return;
+        const invocation = this.lambda
+          .invoke(TwinNames.functionArn("consumer"), { Records: ready })
+          .catch((error: unknown) => this.emit({ type: "ConsumerFailed", error: String(error) }))
+          .finally(() => this.consumerInvocations.delete(invocation));
+        this.consumerInvocations.add(invocation);
+      },
+      { fromStart: false, pollMs: streamPollMs },
+    );
+    this.streamFollower.done.catch((error: unknown) => this.emit({ type: "ConsumerFailed", error: `Stream reading stopped: ${String(error)}` }));
+  }
+
+  /** Waits until the stream follower has delivered every record written so far and the consumer has handled them. */
+  async streamSettled(maxWaitMs = 10_000): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    const written = (await this.streamReader.readAll()).reduce(
+      (max, record) => (BigInt(record.dynamodb?.SequenceNumber ?? "0") > max ? BigInt(record.dynamodb?.SequenceNumber ?? "0") : max),
+      -1n,
+    );
+    while (this.lastDeliveredSequence < written && Date.now() < deadline) {
+      await new Promise((resolveWait) => setTimeout(resolveWait, streamPollMs));
+    }
+    await Promise.all([...this.consumerInvocations]);
+  }
+
+  /** Every record in the table's stream so far, in the shape a Lambda consumer receives. */
+  streamRecords(): Promise<DynamoDBRecord[]> {
+    return this.streamReader.readAll();
   }
 
   onEvent(listener: (event: TwinEvent) => void): void {
@@ -221,6 +286,9 @@ export class LocalTwin {
 
   async stop(): Promise<void> {
     await this.stepFunctions.idle();
+    await this.streamSettled(2_000);
+    await this.streamFollower?.stop();
+    await this.streamReader.close();
     await new Promise<void>((resolveClose) => this.sfnServer.close(() => resolveClose()));
     await Promise.all([this.s3Server.close(), this.dynamoDbServer.close()]);
     this.s3.destroy();
@@ -251,6 +319,7 @@ function twinFunctions(options: TwinOptions): LocalFunction[] {
     // One inference container: the model and its parallel sequences exist once in this process.
     fn("infer", options.inferTimeoutSeconds ?? 900, 10240, 1),
     fn("merge", 300, 1024),
+    fn("consumer", 60, 256),
   ];
 }
 
@@ -276,6 +345,8 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         [EnvNames.parallelSequences]: options.parallelSequences ?? options.workflow?.maxItemsPerBatch ?? defaultWorkflowSettings.maxItemsPerBatch,
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       });
+    case TwinNames.functionArn("consumer"):
+      return { [EnvNames.bucket]: TwinNames.bucket };
     case TwinNames.functionArn("merge"):
       return defined({ [EnvNames.table]: TwinNames.table, [EnvNames.bucket]: TwinNames.bucket, [EnvNames.maxItemBytes]: options.maxItemBytes });
     default:
