@@ -97,6 +97,7 @@ export interface DocumentItem {
   cause?: string;
   timings: {
     startedAt: string;
+    /** When the chunk count was recorded: in PROCESSING items (the final write replaces timings). */
     chunkedAt?: string;
     completedAt?: string;
     totalMs?: number;
