@@ -135,7 +135,7 @@ export function buildDocumentWorkflow(
           },
           ExpressionAttributeValues: {
             ":status": { S: "PROCESSING" },
-            ":kind": { S: "document" },
+            ":kind": { "S.$": "$.kind" },
             ":contract": { N: String(documentItemContractVersion) },
             // Built by the start function: ASL cannot leave out the fields an unversioned object lacks.
             ":source.$": "$.sourceAttribute",

@@ -1,4 +1,5 @@
-import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import Ajv2020 from "ajv/dist/2020.js";
 import { PDFDocument, StandardFonts } from "pdf-lib";
@@ -10,6 +11,7 @@ import type { DocumentItem } from "../functions/shared/document-item.ts";
 import { ModelOutputError } from "../functions/shared/errors.ts";
 import { matchesAnyFilter } from "../infra/local/event-pattern.ts";
 import type { LocalTwin } from "../infra/local/twin.ts";
+import { validateItem } from "./item-schema.ts";
 import { startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
@@ -228,4 +230,13 @@ describe("results on the twin: items, provenance, stream and the consumer's filt
     const delivered = consumerPayloads.flat().map((r) => r.eventID);
     expect(delivered.sort()).toEqual(passed.map((r) => r.eventID).sort());
   }, 300_000);
+
+  it("writes only items that follow the contract's JSON Schema, in every image the stream carried", async () => {
+    const images = (await twin.streamRecords()).flatMap((record) => [record.dynamodb?.NewImage, record.dynamodb?.OldImage]).filter((image) => image !== undefined);
+    expect(images.length).toBeGreaterThan(20);
+    for (const image of images) {
+      const item = unmarshall(image as Record<string, AttributeValue>);
+      expect(validateItem(item), `${JSON.stringify(validateItem.errors)} in ${JSON.stringify(item).slice(0, 300)}`).toBe(true);
+    }
+  });
 });

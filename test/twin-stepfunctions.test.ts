@@ -119,6 +119,7 @@ function setup(options: {
   const input = JSON.stringify({
     documentId: "doc-1",
     schemaId: "generic",
+    kind: "document",
     source,
     sourceOrder: sourceOrderOf("0A"),
     sourceAttribute: { M: marshall(source) },

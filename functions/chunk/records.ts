@@ -24,15 +24,8 @@ import type { TokenCounter } from "./tokenizer.ts";
  * built from them; a 100,000-record batch of reviews needs a few hundred MB at most (see docs/chunking.md).
  */
 
-export type RecordFormat = "jsonl" | "csv";
-
-/** Record batch format of an object key (by extension, case-insensitive), undefined for any other document. */
-export function recordFormatOf(key: string): RecordFormat | undefined {
-  const lower = key.toLowerCase();
-  if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) return "jsonl";
-  if (lower.endsWith(".csv")) return "csv";
-  return undefined;
-}
+import type { RecordFormat } from "../shared/record-format.ts";
+export { recordFormatOf, type RecordFormat } from "../shared/record-format.ts";
 
 export interface RecordFieldOptions {
   /** Field (JSONL) or column (CSV) holding each record's text. Default "text". */

@@ -22,6 +22,8 @@ export interface WorkflowInput {
   documentId: string;
   /** The extraction schema, chosen by the upload's key prefix (functions/start/schema-routing.ts). */
   schemaId: string;
+  /** The item's kind: `batch` for a record batch upload (.jsonl, .ndjson, .csv), else `document`. */
+  kind: "document" | "batch";
   source: DocumentSource;
   /** `sourceOrderOf(source.sequencer)`: orders versions of the key in the item's conditional writes. */
   sourceOrder: string;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DocumentSource, WorkflowInput } from "../shared/contracts.ts";
 import { sourceOrderOf } from "../shared/document-item.ts";
+import { recordFormatOf } from "../shared/record-format.ts";
 import { schemaIdForKey, type SchemaRouting } from "./schema-routing.ts";
 
 /**
@@ -66,6 +67,7 @@ export function workflowInputFromEvent(event: ObjectCreatedEvent, routing: Schem
   return {
     documentId: documentIdFor(source.bucket, source.key),
     schemaId: schemaIdForKey(routing, source.key),
+    kind: recordFormatOf(source.key) ? "batch" : "document",
     source,
     sourceOrder: sourceOrderOf(object.sequencer),
     sourceAttribute: { M: marshall(source) },
