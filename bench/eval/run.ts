@@ -326,19 +326,19 @@ async function main(): Promise<number> {
       let error: string | undefined;
       let score: DocumentScore;
       const wrongSchema = item?.schemaId !== undefined && item.schemaId !== schemaId;
-      if (status === "FAILED" || !item?.result || wrongSchema) {
-        const resultLocation = (item as { resultLocation?: { key?: string } } | undefined)?.resultLocation;
+      // A result too large for its item is read from S3, as a consumer would.
+      const result = item && !wrongSchema && status !== "FAILED" ? ((await twin.readResult(item)).result ?? null) : null;
+      if (status === "FAILED" || !result || wrongSchema) {
         error = uploadError ??
           (item === undefined ? "No document item was written"
             : status === "FAILED" ? [item.error ?? "FAILED", item.cause].filter(Boolean).join(": ")
-            : wrongSchema ? `extracted with schema "${item.schemaId}", not "${schemaId}" (the twin did not apply the schema routing)`
-            : resultLocation ? `result stored in S3 (${resultLocation.key ?? "?"}), not read by the evaluation`
+            : wrongSchema ? `extracted with schema "${item.schemaId}", not "${schemaId}"`
             : `no result (status ${status})`);
         score = { ...scoreFailedDocument(pair.expected, schema, error, scoreOptions), name };
       } else {
-        score = { ...scoreDocument(pair.expected, item.result, schema, scoreOptions), name };
+        score = { ...scoreDocument(pair.expected, result, schema, scoreOptions), name };
       }
-      runs.push({ file: pair.input, expectedFile: pair.expectedFile, documentId, status, ms, ...(error ? { error } : {}), result: item?.result ?? null, score });
+      runs.push({ file: pair.input, expectedFile: pair.expectedFile, documentId, status, ms, ...(error ? { error } : {}), result: result ?? null, score });
       log(`    ${status}: ${score.correct}/${score.total} fields correct (${percent(score.accuracy)}), ${(ms / 1000).toFixed(1)} s` +
         (error ? ` — ${error}` : ""));
     }
