@@ -29,12 +29,38 @@ describe("document workflow definition", () => {
     expect(result.isValid).toBe(true);
   });
 
-  it("marks the document PROCESSING, chunks, fans out, merges", () => {
+  it("marks the document PROCESSING, chunks, records the chunk count, fans out, merges", () => {
     expect(definition.StartAt).toBe(StateNames.markProcessing);
     expect(states[StateNames.markProcessing]!.Next).toBe(StateNames.chunk);
-    expect(states[StateNames.chunk]!.Next).toBe(StateNames.extract);
+    expect(states[StateNames.chunk]!.Next).toBe(StateNames.recordChunkCount);
+    expect(states[StateNames.recordChunkCount]!.Next).toBe(StateNames.extract);
     expect(states[StateNames.extract]!.Next).toBe(StateNames.merge);
-    expect(states[StateNames.merge]!.Next).toBe(StateNames.succeeded);
+    expect(states[StateNames.merge]!.Next).toBe(StateNames.mergedAsFailed);
+    expect(states[StateNames.mergedAsFailed]).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure }],
+      Default: StateNames.succeeded,
+    });
+    expect(states[StateNames.mergeFailure]!.Next).toBe(StateNames.failed);
+  });
+
+  it("passes the document's schema to every batch and to the merge", () => {
+    const map = states[StateNames.extract]!;
+    expect(map.ItemBatcher).toMatchObject({ BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId" } });
+    expect(JSON.stringify(states[StateNames.merge]!.Parameters)).toContain('"schemaId.$":"$.schemaId"');
+  });
+
+  it("writes the item conditionally: PROCESSING unless a newer upload owns it, later writes only by the owner", () => {
+    const params = (name: string) => states[name]!.Parameters as { ConditionExpression: string; UpdateExpression: string };
+    expect(params(StateNames.markProcessing).ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
+    expect(params(StateNames.markProcessing).UpdateExpression).toContain("#owner = :execution");
+    for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.recordFailure]) {
+      expect(params(name).UpdateExpression, name).toContain("ADD #version :one");
+    }
+    for (const name of [StateNames.recordChunkCount, StateNames.recordFailure]) {
+      expect(params(name).ConditionExpression, name).toBe("#owner = :execution");
+    }
+    expect(states[StateNames.superseded]!.Type).toBe("Succeed");
   });
 
   it("fans out with a labelled Distributed Map over the JSONL manifest, with STANDARD children and results in S3", () => {
@@ -50,12 +76,21 @@ describe("document workflow definition", () => {
   });
 
   it("sends every failure to the state that records FAILED, and that state ends the execution as failed", () => {
-    for (const name of [StateNames.markProcessing, StateNames.chunk, StateNames.extract, StateNames.merge]) {
-      expect(states[name]!.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }]);
+    const toFailure = { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure };
+    const toSuperseded = {
+      ErrorEquals: ["DynamoDB.ConditionalCheckFailedException", "Superseded"],
+      ResultPath: "$.failure",
+      Next: StateNames.superseded,
+    };
+    for (const name of [StateNames.chunk, StateNames.extract]) expect(states[name]!.Catch, name).toEqual([toFailure]);
+    // Where the item is written, a refused condition means a newer upload took over: not a failure of this document.
+    for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.merge]) {
+      expect(states[name]!.Catch, name).toEqual([toSuperseded, toFailure]);
     }
     const record = states[StateNames.recordFailure]!;
     expect(record.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
     expect(JSON.stringify(record.Parameters)).toContain('"S":"FAILED"');
+    expect(record.Catch).toEqual([{ ...toSuperseded, ResultPath: null }]);
     expect(record.Next).toBe(StateNames.failed);
     expect(states[StateNames.failed]!.Type).toBe("Fail");
   });
