@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InferBatchInput, InferBatchOutput } from "../functions/shared/contracts.ts";
-import type { LocalTwin as LocalTwinType } from "../infra/local/twin.ts";
+import type { LocalTwin } from "../infra/local/twin.ts";
 import { TwinNames } from "../infra/local/twin.ts";
-import { writeTinyModel } from "../models/random-llama.ts";
+import { startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
  * The inference function under a timeout far too short for its chunks, on the twin with real llama.cpp: the twin
@@ -17,27 +14,19 @@ import { writeTinyModel } from "../models/random-llama.ts";
 process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
 describe("inference deadlines on the twin", () => {
-  let dir: string;
-  let twin: LocalTwinType;
+  let fixture: TestTwin;
+  let twin: LocalTwin;
   const invocations: Array<{ input: InferBatchInput; output?: InferBatchOutput; error?: string }> = [];
   const inferTimeoutSeconds = 2;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "llambda-deadline-"));
-    const model = await writeTinyModel(join(dir, "tiny.gguf"));
-    const { LocalTwin } = await import("../infra/local/twin.ts");
-    twin = await LocalTwin.start({
-      dataDir: join(dir, "data"),
-      modelPath: model.path,
-      chunkTokens: 60,
-      threads: 1,
-      maxOutputTokens: 768,
+    fixture = await startTestTwin({
       // 0.5 s of work per invocation: the tiny model needs over a second for one answer of ~340 tokens.
       inferTimeoutSeconds,
       deadlineMarginMs: 1500,
       workflow: { maxItemsPerBatch: 4, toleratedFailurePercentage: 100 },
-      retryIntervalMs: 10,
     });
+    twin = fixture.twin;
     const invoke = twin.lambda.invoke.bind(twin.lambda);
     twin.lambda.invoke = async (name: string, event: unknown) => {
       try {
@@ -54,8 +43,7 @@ describe("inference deadlines on the twin", () => {
   }, 180_000);
 
   afterAll(async () => {
-    await twin?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
   }, 60_000);
 
   it("never lets Lambda's timeout kill an invocation: chunks are cut, split, retried and end with typed errors", async () => {

@@ -2,7 +2,6 @@ import { UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import Ajv2020 from "ajv/dist/2020.js";
-import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
@@ -12,7 +11,7 @@ import { ModelOutputError } from "../functions/shared/errors.ts";
 import { matchesAnyFilter } from "../infra/local/event-pattern.ts";
 import type { LocalTwin } from "../infra/local/twin.ts";
 import { validateItem } from "./item-schema.ts";
-import { startTestTwin, type TestTwin } from "./twin-fixture.ts";
+import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
  * What downstream consumers get, end to end on the twin with real llama.cpp: one item per document (or per record),
@@ -23,20 +22,6 @@ process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
 const ajv = new Ajv2020.default({ strict: false, allErrors: true });
 const validatorFor = (schemaId: string) => ajv.compile(getExtractionSchema(schemaId));
-
-async function pdfOfPages(pages: number): Promise<Uint8Array> {
-  const pdf = await PDFDocument.create();
-  const font = await pdf.embedFont(StandardFonts.Helvetica);
-  for (let p = 1; p <= pages; p++) {
-    const page = pdf.addPage();
-    for (let line = 0; line < 10; line++) {
-      page.drawText(`Page ${p}, line ${line}: Globex Corporation paid invoice ${p}${line} of ${100 + line} EUR on 2024-03-${10 + p}.`, {
-        x: 40, y: 760 - line * 22, size: 11, font,
-      });
-    }
-  }
-  return pdf.save();
-}
 
 /** Ten paragraphs that the chunker (60 tokens) packs into exactly ten chunks. */
 const tenChunkText = Array.from(
@@ -97,7 +82,7 @@ describe("results on the twin: items, provenance, stream and the consumer's filt
   const finished = new Map<string, DocumentItem>();
 
   it("ends a multi-chunk document as one COMPLETED item: valid result, provenance for each value, counts that add up", async () => {
-    const { documentId, key } = await twin.uploadBytes(await pdfOfPages(3), "uploads/e2e/three pages.pdf");
+    const { documentId, key } = await twin.uploadBytes(await multiPagePdf(3), "uploads/e2e/three pages.pdf");
     const item = (await twin.waitForDocument(documentId))!;
     finished.set(documentId, item);
     expect(item.status, JSON.stringify(item)).toBe("COMPLETED");

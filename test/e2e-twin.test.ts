@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import Ajv2020 from "ajv/dist/2020.js";
-import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
-import type { LocalTwin as LocalTwinType } from "../infra/local/twin.ts";
-import { writeTinyModel } from "../models/random-llama.ts";
+import type { LocalTwin } from "../infra/local/twin.ts";
+import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
  * End to end on the local twin: a PDF dropped into the local bucket runs through the workflow definition the stack
@@ -16,41 +12,17 @@ import { writeTinyModel } from "../models/random-llama.ts";
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
 
-async function multiPagePdf(pages: number): Promise<Uint8Array> {
-  const pdf = await PDFDocument.create();
-  const font = await pdf.embedFont(StandardFonts.Helvetica);
-  for (let p = 1; p <= pages; p++) {
-    const page = pdf.addPage();
-    for (let line = 0; line < 10; line++) {
-      page.drawText(`Page ${p}, line ${line}: Globex Corporation paid invoice ${p}${line} of ${100 + line} EUR on 2024-03-${10 + p}.`, {
-        x: 40, y: 760 - line * 22, size: 11, font,
-      });
-    }
-  }
-  return pdf.save();
-}
-
 describe("the local twin, end to end through llama.cpp", () => {
-  let dir: string;
-  let twin: LocalTwinType;
+  let fixture: TestTwin;
+  let twin: LocalTwin;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "llambda-e2e-"));
-    const model = await writeTinyModel(join(dir, "tiny.gguf"));
-    const { LocalTwin } = await import("../infra/local/twin.ts");
-    twin = await LocalTwin.start({
-      dataDir: join(dir, "data"),
-      modelPath: model.path,
-      chunkTokens: 60,
-      threads: 1,
-      maxOutputTokens: 768,
-      retryIntervalMs: 10,
-    });
+    fixture = await startTestTwin();
+    twin = fixture.twin;
   }, 180_000);
 
   afterAll(async () => {
-    await twin?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
   }, 60_000);
 
   it("turns a multi-page PDF upload into a COMPLETED item whose result validates against the schema", async () => {

@@ -4,6 +4,8 @@
  * (a test keeps the two in step with real items). Changes are additive within a `contractVersion`.
  */
 
+import type { DocumentSource } from "./contracts.ts";
+
 /** Bumped only for a change that could break a consumer (a field removed, renamed or given another meaning). */
 export const documentItemContractVersion = 1;
 
@@ -56,15 +58,8 @@ export interface DocumentItem {
   status: DocumentStatus;
   /** +1 on every write of the item: a consumer keeps the highest it has seen and ignores older images. */
   version: number;
-  source: {
-    bucket: string;
-    key: string;
-    /** S3 version id, when the bucket is versioned. */
-    versionId?: string;
-    etag: string;
-    size: number;
-    /** S3's event sequencer for this object version (hex). */
-    sequencer?: string;
+  /** The S3 object version: bucket, key, versionId (versioned buckets), etag, size, sequencer (S3's, hex). */
+  source: DocumentSource & {
     /** Pages of the document; for a record batch, its records. Known once the document is chunked. */
     pages?: number;
   };

@@ -95,11 +95,6 @@ export class DeadlineExceededError extends LlambdaError {
   }
 }
 
-/** More of a document's chunks failed than the workflow tolerates (or all of them): the document is FAILED. */
-export class TooManyFailedChunksError extends LlambdaError {
-  override readonly name = "TooManyFailedChunks";
-}
-
 /** The Distributed Map's result files are missing or not in the format AWS writes. */
 export class ResultFormatError extends LlambdaError {
   override readonly name = "ResultFormatError";
@@ -127,6 +122,10 @@ export const ErrorNames = {
   ModelOutput: "ModelOutputError",
   ChunkTooLarge: "ChunkTooLarge",
   DeadlineExceeded: "DeadlineExceeded",
+  /**
+   * More of a document's chunks failed than the workflow tolerates (or all of them): the merge writes the item FAILED
+   * with this error and its failed chunks, and the execution fails with it. Not thrown: a status, not an exception.
+   */
   TooManyFailedChunks: "TooManyFailedChunks",
   ResultFormat: "ResultFormatError",
   Superseded: "Superseded",
