@@ -341,6 +341,22 @@ describe("reading a Map Run's results and building the document item", () => {
     expect(() => mergeRecordResults([chunk(0, generic({}))], schema)).toThrow(/no recordId/);
   });
 
+  it("handles a 100,000-record batch: one item per record, counts that add up", () => {
+    const total = 100_000;
+    const results: ChunkResult[] = [];
+    const failedChunks: Array<{ index: number; recordId: string; error: string }> = [];
+    for (let i = 0; i < total; i++) {
+      if (i % 1000 === 7) failedChunks.push({ index: i, recordId: `r${i}`, error: "OutputTruncated" });
+      else results.push({ ...chunk(i, generic({ title: `R${i}` })), recordId: `r${i}`, pageStart: 1, pageEnd: 1 });
+    }
+    const input = { ...mergeInput(total, 10), chunking: { ...mergeInput(total).chunking, recordCount: total, pageCount: total } };
+    const { item, records } = buildDocumentItems({ input, collected: { results, failedChunks }, schema, schemaId: "generic", now: new Date() });
+    expect(records).toHaveLength(total);
+    expect(item).toMatchObject({ kind: "batch", status: "PARTIAL", records: { total, completed: total - 100, partial: 0, failed: 100 } });
+    expect(new Set(records.map((r) => r.documentId)).size).toBe(total);
+    expect(records[8]).toMatchObject({ recordId: "r8", status: "COMPLETED", result: { title: "R8" } });
+  });
+
   it("reports malformed result files as ResultFormatError", async () => {
     await expect(collectMapRunResults("bucket", "m", async () => "not json")).rejects.toThrow(ResultFormatError);
     await expect(collectMapRunResults("bucket", "m", async () => "{}")).rejects.toThrow(/ResultFiles/);
