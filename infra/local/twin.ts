@@ -180,6 +180,8 @@ export class LocalTwin {
    * and the ones the consumer's filter lets through invoke the example consumer function.
    */
   private async followStream(): Promise<void> {
+    // Records of earlier runs (the data folder persists) count as delivered: only new ones are followed.
+    this.lastDeliveredSequence = await this.latestStreamSequence();
     this.streamFollower = await this.streamReader.follow(
       (records) => {
         for (const record of records) {
@@ -203,14 +205,20 @@ export class LocalTwin {
   /** Waits until the stream follower has delivered every record written so far and the consumer has handled them. */
   async streamSettled(maxWaitMs = 10_000): Promise<void> {
     const deadline = Date.now() + maxWaitMs;
-    const written = (await this.streamReader.readAll()).reduce(
-      (max, record) => (BigInt(record.dynamodb?.SequenceNumber ?? "0") > max ? BigInt(record.dynamodb?.SequenceNumber ?? "0") : max),
-      -1n,
-    );
+    const written = await this.latestStreamSequence();
     while (this.lastDeliveredSequence < written && Date.now() < deadline) {
       await new Promise((resolveWait) => setTimeout(resolveWait, streamPollMs));
     }
     await Promise.all([...this.consumerInvocations]);
+  }
+
+  private async latestStreamSequence(): Promise<bigint> {
+    let latest = -1n;
+    for (const record of await this.streamReader.readAll()) {
+      const sequence = BigInt(record.dynamodb?.SequenceNumber ?? "0");
+      if (sequence > latest) latest = sequence;
+    }
+    return latest;
   }
 
   /** Every record in the table's stream so far, in the shape a Lambda consumer receives. */
