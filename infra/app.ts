@@ -6,6 +6,11 @@ import { manifestDefaultModelId } from "./model-artifact.ts";
 /** Used when neither context nor models/models.json names a model. */
 const FALLBACK_MODEL_ID = "qwen2.5-1.5b-instruct-q4_k_m";
 
+// Fault injection is for the local twin only (infra/local/faults.ts): never deploy with it.
+if (process.env.LLAMBDA_FAULTS) {
+  throw new Error("LLAMBDA_FAULTS is set: fault injection runs on the local twin only (npm start, npm run soak); unset it to synth or deploy");
+}
+
 const app = new App();
 const node = app.node;
 

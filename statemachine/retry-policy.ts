@@ -22,6 +22,12 @@ export const transientLambdaErrors = [
   "Lambda.Unknown",
 ];
 
+/**
+ * A task that ran out of time: Lambda's own timeout (Sandbox.Timedout) or the task's TimeoutSeconds (States.Timeout).
+ * Tried again, a little later, in a fresh container; the inference function splits chunks it cannot finish in time.
+ */
+export const timeoutErrors = ["Sandbox.Timedout", "States.Timeout"];
+
 /** DynamoDB service-integration errors worth another try. */
 export const transientDynamoDbErrors = [
   "DynamoDB.ProvisionedThroughputExceededException",
@@ -48,6 +54,14 @@ export const lambdaRetry: RetryRule[] = [
     MaxAttempts: 6,
     BackoffRate: 2,
     MaxDelaySeconds: 60,
+    JitterStrategy: "FULL",
+  },
+  {
+    ErrorEquals: timeoutErrors,
+    IntervalSeconds: 5,
+    MaxAttempts: 2,
+    BackoffRate: 2,
+    MaxDelaySeconds: 30,
     JitterStrategy: "FULL",
   },
 ];

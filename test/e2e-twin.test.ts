@@ -3,7 +3,8 @@ import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
-import type { LocalTwin } from "../infra/local/twin.ts";
+import { documentIdFor } from "../functions/start/execution-name.ts";
+import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
 import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
@@ -47,19 +48,43 @@ describe("the local twin, end to end through llama.cpp", () => {
     expect(item!.cause).toContain("NOT_A_PDF");
   }, 120_000);
 
-  it("starts one execution per object version even when the upload event arrives twice", async () => {
+  it("starts one execution per object version and writes one item history when the upload event arrives 3 times", async () => {
     const { documentId, key } = await twin.uploadBytes(await multiPagePdf(1), "uploads/e2e/once.pdf");
     await twin.waitForDocument(documentId);
     const execution = twin.stepFunctions.executions().find((e) => e.input.includes(documentId))!;
-    const source = JSON.parse(execution.input).source as { bucket: string; key: string; etag: string; size: number };
-    const duplicate = objectCreatedEvent({
-      eventName: "ObjectCreated:Put",
-      eventTime: new Date().toISOString(),
-      s3: { bucket: { name: source.bucket }, object: { key, size: source.size, eTag: source.etag } },
-    });
-    const result = (await twin.lambda.invoke("arn:aws:lambda:us-east-1:000000000000:function:llambda-start", duplicate)) as { started: boolean };
-    expect(result.started).toBe(false);
+    const source = JSON.parse(execution.input).source as { bucket: string; key: string; etag: string; size: number; sequencer: string };
+    // The same event again, twice (EventBridge delivers at least once): same object version, same sequencer.
+    const redelivered = {
+      ...objectCreatedEvent({
+        eventName: "ObjectCreated:Put",
+        eventTime: new Date().toISOString(),
+        s3: { bucket: { name: source.bucket }, object: { key, size: source.size, eTag: source.etag } },
+      })!,
+    };
+    redelivered.detail.object.sequencer = source.sequencer;
+    for (let delivery = 2; delivery <= 3; delivery++) {
+      const result = (await twin.lambda.invoke(TwinNames.functionArn("start"), redelivered)) as { started: boolean; executionName: string };
+      expect(result.started).toBe(false);
+      expect(execution.executionArn.endsWith(`:${result.executionName}`)).toBe(true);
+    }
     expect(twin.stepFunctions.executions().filter((e) => e.input.includes(documentId))).toHaveLength(1);
+    await twin.streamSettled();
+    const versions = (await twin.streamRecords())
+      .filter((record) => record.dynamodb?.Keys?.documentId?.S === documentId)
+      .map((record) => [record.dynamodb?.NewImage?.status?.S, Number(record.dynamodb?.NewImage?.version?.N)]);
+    expect(versions).toEqual([["PROCESSING", 1], ["PROCESSING", 2], ["COMPLETED", 3]]);
+  }, 300_000);
+
+  it("handles object keys with spaces, '+', unicode and percent signs exactly as uploaded", async () => {
+    for (const key of ["uploads/e2e/Q1 report + notes.txt", "uploads/e2e/Überweisung für März – 50%.txt", "uploads/e2e/a%2Bb.txt"]) {
+      const { documentId } = await twin.uploadBytes(new TextEncoder().encode(`Text of ${key}: Initech paid 5 EUR.`), key);
+      expect(documentId).toBe(documentIdFor("llambda-local", key));
+      const item = await twin.waitForDocument(documentId);
+      expect(item?.status, key).toBe("COMPLETED");
+      expect(item?.source.key).toBe(key);
+      const execution = twin.stepFunctions.executions().find((e) => e.input.includes(documentId))!;
+      expect(execution.executionArn).toMatch(/:[A-Za-z0-9_-]+-[0-9a-f]{16}$/);
+    }
   }, 300_000);
 
   it("creates the table from the stack's spec, with a NEW_AND_OLD_IMAGES stream", async () => {

@@ -69,6 +69,8 @@ export interface LocalStepFunctionsOptions {
   s3: S3Client;
   /** Replace every Retry interval with this many milliseconds (tests). */
   retryIntervalMs?: number;
+  /** Makes a DynamoDB task fail with the returned error (the twin's fault injection); undefined: run it. */
+  injectDynamoDbFault?: () => Error | undefined;
 }
 
 const distributedMapResource = "arn:aws:states:::llambda-local:distributedMap";
@@ -240,6 +242,8 @@ export class LocalStepFunctions extends EventEmitter {
         dynamo[1] as "getItem"
       ];
       return async (parameters: never) => {
+        const fault = this.options.injectDynamoDbFault?.();
+        if (fault) throw fault;
         try {
           const { $metadata: _metadata, ...result } = await this.options.dynamodb.send(new Command(parameters));
           return result;

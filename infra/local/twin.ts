@@ -18,6 +18,7 @@ import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from ".
 import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
 import { TableStreamReader, type StreamFollower } from "./dynamodb-stream.ts";
 import { matchesAnyFilter } from "./event-pattern.ts";
+import type { FaultInjector, FaultTarget } from "./faults.ts";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
 import type { DynamoDBRecord } from "aws-lambda";
 import {
@@ -73,6 +74,8 @@ export interface TwinOptions {
   maxItemBytes?: number;
   /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
   injectFault?: (functionName: string, event: unknown) => Error | undefined;
+  /** Random faults at the rates of `LLAMBDA_FAULTS` (infra/local/faults.ts), in functions and the workflow's DynamoDB writes. */
+  faults?: FaultInjector;
 }
 
 export type TwinEvent =
@@ -80,6 +83,9 @@ export type TwinEvent =
   | { type: "StartFailed"; key: string; error: string }
   | { type: "StreamRecords"; records: DynamoDBRecord[] }
   | { type: "ConsumerFailed"; error: string };
+
+/** Attempts of an asynchronous start invocation: the first and Lambda's 2 retries (the stack's retryAttempts). */
+const startAttempts = 3;
 
 /** How often the twin's stream poller asks DynamoDB Local for new records, ms (Lambda polls about 4 times a second). */
 const streamPollMs = 250;
@@ -122,9 +128,12 @@ export class LocalTwin {
     await ensureDocumentTable(dynamodb, TwinNames.table);
 
     const functions = twinFunctions(options);
+    const shortName = (name: string) => name.replace(/^.*:function:llambda-/, "");
     const lambda = new LocalLambdaRuntime(
       functions,
-      options.injectFault && ((name, event) => options.injectFault!(name.replace(/^.*:function:llambda-/, ""), event)),
+      options.injectFault || options.faults
+        ? (name, event) => options.injectFault?.(shortName(name), event) ?? options.faults?.draw(shortName(name) as FaultTarget)
+        : undefined,
     );
     const settings = { ...defaultWorkflowSettings, ...options.workflow };
     const definition = buildDocumentWorkflow(
@@ -144,6 +153,7 @@ export class LocalTwin {
       dynamodb,
       s3,
       retryIntervalMs: options.retryIntervalMs,
+      ...(options.faults ? { injectDynamoDbFault: () => options.faults!.draw("ddb") } : {}),
     });
     const sfn = await startStepFunctionsEndpoint(stepFunctions);
 
@@ -239,11 +249,26 @@ export class LocalTwin {
     for (const record of records) {
       const event = objectCreatedEvent(record, account);
       if (!event || !matchesPattern(event, uploadEventPattern(TwinNames.bucket) as never)) continue;
-      const started = this.lambda.invoke(TwinNames.functionArn("start"), event).catch((error: unknown) => {
+      const started = this.invokeStart(event).catch((error: unknown) => {
         this.emit({ type: "StartFailed", key: event.detail.object.key, error: String(error) });
         return error;
       });
       this.startResults.set(`${event.detail.object.key}\u0000${event.detail.object.etag ?? ""}`, started);
+    }
+  }
+
+  /**
+   * The rule's target invokes the start function asynchronously; Lambda tries a failing asynchronous invocation 3
+   * times in all (retryAttempts 2, as the stack configures) before the event goes to the dead-letter queue.
+   */
+  private async invokeStart(event: unknown): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.lambda.invoke(TwinNames.functionArn("start"), event);
+      } catch (error) {
+        if (attempt >= startAttempts) throw error;
+        await new Promise((resolveWait) => setTimeout(resolveWait, (this.options.retryIntervalMs ?? 1000) * attempt));
+      }
     }
   }
 
