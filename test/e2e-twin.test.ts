@@ -5,6 +5,8 @@ import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
 import { documentIdFor } from "../functions/start/execution-name.ts";
 import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
+import { PDFDocument } from "pdf-lib";
+import { encryptedPdf } from "./extract-fixtures.ts";
 import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 /**
@@ -85,6 +87,30 @@ describe("the local twin, end to end through llama.cpp", () => {
       const execution = twin.stepFunctions.executions().find((e) => e.input.includes(documentId))!;
       expect(execution.executionArn).toMatch(/:[A-Za-z0-9_-]+-[0-9a-f]{16}$/);
     }
+  }, 300_000);
+
+  it("ends every kind of bad input as a FAILED item with its code and message, and keeps running", async () => {
+    const shapesOnly = await PDFDocument.create();
+    shapesOnly.addPage().drawRectangle({ x: 50, y: 50, width: 200, height: 100 });
+    const pdf = await multiPagePdf(1);
+    const cases: Array<[string, Uint8Array, string]> = [
+      ["empty.pdf", new Uint8Array(), "EMPTY_FILE"],
+      ["not-a-pdf.pdf", new TextEncoder().encode("just some text, not a PDF"), "NOT_A_PDF"],
+      ["truncated.pdf", pdf.slice(0, 400), "CORRUPT"],
+      ["scan.pdf", await shapesOnly.save(), "NO_TEXT_LAYER"],
+      ["locked.pdf", encryptedPdf("secret", "pw"), "ENCRYPTED"],
+      ["latin1.txt", new Uint8Array([0x66, 0xfc, 0x72, 0x20, 0xe9]), "NOT_UTF8"],
+      ["records.jsonl", new TextEncoder().encode('{"id": "1", "text": "ok"}\nnot json\n'), "BAD_RECORD"],
+    ];
+    const uploads = await Promise.all(cases.map(([name, body]) => twin.uploadBytes(body, `uploads/e2e/bad/${name}`)));
+    for (const [i, [name, , code]] of cases.entries()) {
+      const item = await twin.waitForDocument(uploads[i]!.documentId);
+      expect(item, name).toMatchObject({ status: "FAILED", error: "DocumentInputError" });
+      expect(item!.cause, name).toContain(`${code}: `);
+    }
+    // The runner survives them: a good document afterwards still completes.
+    const good = await twin.uploadBytes(new TextEncoder().encode("Initech paid 5 EUR."), "uploads/e2e/bad/after.txt");
+    expect((await twin.waitForDocument(good.documentId))?.status).toBe("COMPLETED");
   }, 300_000);
 
   it("creates the table from the stack's spec, with a NEW_AND_OLD_IMAGES stream", async () => {
