@@ -75,6 +75,9 @@ export type StateMachineDefinition = {
   States: Record<string, Record<string, unknown>>;
 };
 
+/** A single-item DynamoDB write answers in milliseconds; a minute means something is wrong (then retried, or caught). */
+const dynamoDbTaskTimeoutSeconds = 60;
+
 const catchAllToFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
 
 /** A conditional write refused: an execution of a newer upload of the key owns the document's item. */
@@ -113,6 +116,7 @@ export function buildDocumentWorkflow(
           "Make the document visible as PROCESSING before any heavy work, and take ownership of its item: refused " +
           "when the item belongs to a newer version of the object",
         Resource: "arn:aws:states:::dynamodb:updateItem",
+        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
         Parameters: {
           TableName: resources.tableName,
           Key: { documentId: { "S.$": "$.documentId" } },
@@ -165,6 +169,7 @@ export function buildDocumentWorkflow(
         Type: "Task",
         Comment: "Progress for consumers: the item, still PROCESSING, gets its chunk count and pages",
         Resource: "arn:aws:states:::dynamodb:updateItem",
+        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
         Parameters: {
           TableName: resources.tableName,
           Key: { documentId: { "S.$": "$.documentId" } },
@@ -278,6 +283,7 @@ export function buildDocumentWorkflow(
         Type: "Task",
         Comment: "Every other failure ends here: the document item says FAILED, with the error and its cause",
         Resource: "arn:aws:states:::dynamodb:updateItem",
+        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
         Parameters: {
           TableName: resources.tableName,
           Key: { documentId: { "S.$": "$.documentId" } },

@@ -90,6 +90,10 @@ describe("extraction engine", () => {
     try {
       const [outcome] = await small.extractAll([chunk(1)]);
       expect(!outcome!.ok && outcome!.error).toBeInstanceOf(OutputTruncatedError);
+      expect(!outcome!.ok && outcome!.error.message).toContain("cap of 24 output tokens");
+      // The same chunk with a budget of its own (a retry after OutputTruncated) finishes.
+      const [retried] = await small.extractAll([{ ...chunk(1), maxOutputTokens: engine.options.maxOutputTokens }]);
+      expect(retried!.ok, !retried!.ok ? retried!.error.message : "").toBe(true);
     } finally {
       await small.dispose();
     }

@@ -5,13 +5,14 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { extractBatch, type ChunkExtractor } from "../functions/infer/extract-batch.ts";
 import { collectMapRunResults } from "../functions/merge/document.ts";
-import { DeadlineExceededError } from "../functions/shared/errors.ts";
+import { DeadlineExceededError, OutputTruncatedError } from "../functions/shared/errors.ts";
+import { deterministicErrors, dynamoDbRetry, lambdaRetry } from "../statemachine/retry-policy.ts";
 import type { ChunkItem, InferBatchInput, MergeTaskInput, WorkflowInput } from "../functions/shared/contracts.ts";
 import { sourceOrderOf } from "../functions/shared/document-item.ts";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
 import { ExecutionAlreadyExistsError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
-import { buildDocumentWorkflow, defaultWorkflowSettings } from "../statemachine/definition.ts";
+import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../statemachine/definition.ts";
 
 /**
  * The real workflow definition, run by the twin's Step Functions with in-memory S3 and DynamoDB and scripted Lambda
@@ -83,6 +84,7 @@ function setup(options: {
   batch?: number;
   text?: (index: number) => string;
   refuseWrite?: (input: Record<string, unknown>) => boolean;
+  settings?: Partial<WorkflowSettings>;
 }) {
   const s3 = fakeS3();
   const dynamodb = fakeDynamoDb(options.refuseWrite);
@@ -90,13 +92,12 @@ function setup(options: {
   const items: ChunkItem[] = Array.from({ length: options.chunks }, (_, index) => ({
     documentId: "doc-1", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 7, tokenCount: 5, text: options.text?.(index) ?? `chunk ${index}`,
   }));
+  const defaultChunk: Fn = async () => {
+    s3.store.set("bucket/chunks/doc-1/manifest.jsonl", items.map((item) => JSON.stringify(item)).join("\n") + "\n");
+    return { manifest: { bucket: "bucket", key: "chunks/doc-1/manifest.jsonl" }, chunkCount: items.length, pageCount: items.length, tokenCount: 5 * items.length, ms: 1 };
+  };
   const lambda = scriptedLambda({
-    [arn("chunk")]:
-      options.chunkFn ??
-      (async () => {
-        s3.store.set("bucket/chunks/doc-1/manifest.jsonl", items.map((item) => JSON.stringify(item)).join("\n") + "\n");
-        return { manifest: { bucket: "bucket", key: "chunks/doc-1/manifest.jsonl" }, chunkCount: items.length, pageCount: items.length, tokenCount: 5 * items.length, ms: 1 };
-      }),
+    [arn("chunk")]: options.chunkFn ?? defaultChunk,
     [arn("infer")]: options.infer,
     [arn("merge")]: async (payload) => {
       merges.push(payload as MergeTaskInput);
@@ -105,7 +106,13 @@ function setup(options: {
   });
   const definition = buildDocumentWorkflow(
     { chunkFunctionArn: arn("chunk"), inferFunctionArn: arn("infer"), mergeFunctionArn: arn("merge"), tableName: "docs", bucketName: "bucket" },
-    { ...defaultWorkflowSettings, maxItemsPerBatch: options.batch ?? 2, toleratedFailurePercentage: options.tolerated ?? 0, maxConcurrency: 2 },
+    {
+      ...defaultWorkflowSettings,
+      maxItemsPerBatch: options.batch ?? 2,
+      toleratedFailurePercentage: options.tolerated ?? 0,
+      maxConcurrency: 2,
+      ...options.settings,
+    },
   );
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:wf",
@@ -124,7 +131,7 @@ function setup(options: {
     sourceOrder: sourceOrderOf("0A"),
     sourceAttribute: { M: marshall(source) },
   } satisfies WorkflowInput);
-  return { s3, dynamodb, lambda, merges, stepFunctions, input };
+  return { s3, dynamodb, lambda, merges, stepFunctions, input, defaultChunk };
 }
 
 /** The real batch logic (extractBatch) over a scripted extractor: chunks whose text is long fail as a whole. */
@@ -326,6 +333,112 @@ describe("the workflow on the twin's Step Functions", () => {
       [1, "1", "DeadlineExceeded"],
       [1, "2", "DeadlineExceeded"],
     ]);
+  });
+});
+
+describe("the workflow's retry rules, run by the twin's Step Functions", () => {
+  it("retries a truncated answer once with twice the budget in a fresh invocation, then fails the chunk", async () => {
+    const calls: InferBatchInput[] = [];
+    const engine: ChunkExtractor = {
+      // Chunk 0 needs 1,500 answer tokens, chunk 1 more than any budget; the function's cap is 1,000.
+      extractAll: async (chunks) =>
+        chunks.map((chunk) => {
+          const budget = chunk.maxOutputTokens ?? 1000;
+          const needs = chunk.text === "chunk 0" ? 1500 : chunk.text === "chunk 1" ? 5000 : 10;
+          return budget >= needs
+            ? { ok: true, extraction: { data: { title: chunk.text }, tokensIn: 1, tokensReused: 0, tokensOut: needs, promptMs: 1, generationMs: 1, ms: 2 } }
+            : { ok: false, error: new OutputTruncatedError(`The answer reached the cap of ${budget} output tokens`) };
+        }),
+    };
+    const infer: Fn = async (payload) => {
+      calls.push(structuredClone(payload as InferBatchInput));
+      return extractBatch(payload as InferBatchInput, {
+        engine, modelId: "m", retryOutputTokens: 2000, deadline: { at: Date.now() + 60_000, freshBudgetMs: 60_000 },
+      });
+    };
+    const t = setup({ chunks: 3, batch: 3, tolerated: 50, infer });
+    const execution = await t.stepFunctions.startExecution({ name: "truncated-1", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    expect(calls.map((call) => call.Items.map((item) => `${item.index}:${item.outputTokens ?? "-"}`))).toEqual([["0:-", "1:-", "2:-"], ["0:2000", "1:2000"]]);
+    const merge = t.merges[0]!;
+    const collected = await collectMapRunResults("bucket", merge.mapRun.ResultWriterDetails.Key, async (b, k) => t.s3.store.get(`${b}/${k}`)!);
+    expect(collected.results.map((r) => r.index).sort()).toEqual([0, 2]);
+    expect(collected.failedChunks.map((f) => [f.index, f.error])).toEqual([[1, "OutputTruncated"]]);
+  });
+
+  // Every rule of statemachine/retry-policy.ts, applied to the chunk task: errors within MaxAttempts are retried to
+  // success; one more failure than the rule allows ends the document FAILED with that error.
+  for (const rule of lambdaRetry) {
+    for (const errorName of rule.ErrorEquals) {
+      it(`retries ${errorName} up to ${rule.MaxAttempts} times`, async () => {
+        const run = async (failures: number) => {
+          let attempts = 0;
+          const t = setup({
+            chunks: 1,
+            infer: echoInfer,
+            chunkFn: async (payload) => {
+              if (attempts++ < failures) throw Object.assign(new Error(`injected ${errorName}`), { name: errorName });
+              return t.defaultChunk(payload);
+            },
+          });
+          const execution = await t.stepFunctions.startExecution({ name: `retry-${failures}`, input: t.input }).done;
+          return { execution, attempts, t };
+        };
+        const recovered = await run(rule.MaxAttempts);
+        expect(recovered.execution.status).toBe("SUCCEEDED");
+        expect(recovered.attempts).toBe(rule.MaxAttempts + 1);
+        const exhausted = await run(rule.MaxAttempts + 1);
+        expect(exhausted.execution.status).toBe("FAILED");
+        expect(exhausted.attempts).toBe(rule.MaxAttempts + 1);
+        expect(statusWrites(exhausted.t.dynamodb)).toEqual(["PROCESSING", "FAILED"]);
+        expect((exhausted.t.dynamodb.calls[1]!.input.ExpressionAttributeValues as Record<string, { S: string }>)[":error"]!.S).toBe(errorName);
+      });
+    }
+  }
+
+  for (const rule of dynamoDbRetry) {
+    for (const errorName of rule.ErrorEquals) {
+      it(`retries the workflow's own item writes on ${errorName} up to ${rule.MaxAttempts} times`, async () => {
+        let refusals = 0;
+        const t = setup({ chunks: 1, infer: echoInfer });
+        const send = t.dynamodb.send;
+        t.dynamodb.send = async (command) => {
+          if (refusals++ < rule.MaxAttempts) throw Object.assign(new Error("injected"), { name: errorName.replace(/^DynamoDB\./, "") });
+          return send(command);
+        };
+        const execution = await t.stepFunctions.startExecution({ name: "ddb-retry", input: t.input }).done;
+        expect(execution.status).toBe("SUCCEEDED");
+        // The mark was refused MaxAttempts times, then made; the chunk-count write went through at once.
+        expect(refusals).toBe(rule.MaxAttempts + 2);
+      });
+    }
+  }
+
+  it("times a slow task out at its TimeoutSeconds (States.Timeout) and retries it", async () => {
+    let attempts = 0;
+    const t = setup({
+      chunks: 1,
+      infer: echoInfer,
+      settings: { chunkTimeoutSeconds: 1 },
+      chunkFn: async (payload) => {
+        // The first attempt hangs past the task's timeout; the retry is quick.
+        if (attempts++ === 0) await new Promise((resolve) => setTimeout(resolve, 3000));
+        return t.defaultChunk(payload);
+      },
+    });
+    const execution = await t.stepFunctions.startExecution({ name: "task-timeout", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    expect(attempts).toBe(2);
+  });
+
+  it("never retries deterministic errors", async () => {
+    for (const errorName of deterministicErrors) {
+      let attempts = 0;
+      const t = setup({ chunks: 1, infer: echoInfer, chunkFn: async () => { attempts++; throw Object.assign(new Error("no"), { name: errorName }); } });
+      const execution = await t.stepFunctions.startExecution({ name: `det-${errorName}`, input: t.input }).done;
+      expect(attempts, errorName).toBe(1);
+      expect(execution.status, errorName).toBe("FAILED");
+    }
   });
 });
 

@@ -106,8 +106,12 @@ describe("document workflow definition", () => {
     }
   });
 
-  it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise)", () => {
+  it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise), and on the execution", () => {
     for (const name of [StateNames.chunk, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
+    const tasks = Object.entries(states).filter(([, state]) => state.Type === "Task");
+    expect(tasks.length).toBe(5);
+    for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+    expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     const processor = states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> };
     expect(processor.States[StateNames.inferBatch]!.TimeoutSeconds).toBeGreaterThan(900);
   });

@@ -217,14 +217,15 @@ export class ExtractionEngine {
   async extract(chunk: ChunkPromptInput, deadline?: Deadline, schema?: JsonSchemaNode): Promise<Extraction> {
     const setup = await this.setupFor(schema);
     const tokens = this.promptTokens(chunk, setup);
+    const answerCap = chunk.maxOutputTokens ?? this.options.maxOutputTokens;
     // No silent context shift: a prompt that does not fit with its answer budget is refused up front.
-    if (tokens.length + this.options.maxOutputTokens > this.contextSize) {
+    if (tokens.length + answerCap > this.contextSize) {
       throw new ChunkTooLargeError(
-        `Chunk needs ${tokens.length} prompt tokens + ${this.options.maxOutputTokens} answer tokens, ` +
+        `Chunk needs ${tokens.length} prompt tokens + ${answerCap} answer tokens, ` +
           `more than the context of ${this.contextSize}; use smaller chunks or a larger context`,
       );
     }
-    return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline, setup));
+    return this.withSequence((sequence) => this.extractOn(sequence, tokens, deadline, setup, answerCap));
   }
 
   /** Extracts chunks concurrently, as many at once as there are sequences; outcomes in input order. */
@@ -244,11 +245,12 @@ export class ExtractionEngine {
     tokens: Token[],
     deadline: Deadline | undefined,
     setup: SchemaSetup,
+    answerCap: number,
   ): Promise<Extraction> {
     const reused = commonPrefixLength(sequence.contextTokens, tokens);
     // At least the last prompt token is evaluated: its logits give the first answer token.
     const toEvaluate = tokens.length - Math.min(reused, tokens.length - 1);
-    let maxTokens = this.options.maxOutputTokens;
+    let maxTokens = answerCap;
     if (deadline) {
       const plan = planChunk({ promptTokens: toEvaluate, maxOutputTokens: maxTokens, speeds: this.measured, deadline });
       if (plan.decision === "split") {
@@ -277,14 +279,14 @@ export class ExtractionEngine {
     const tokensIn = sequence.tokenMeter.usedInputTokens - meterBefore;
     this.learn(tokensIn, promptMs, output.length, generationMs);
     if (truncated) {
-      if (maxTokens < this.options.maxOutputTokens) {
+      if (maxTokens < answerCap) {
         throw new DeadlineExceededError(
-          `The answer reached the ${maxTokens} tokens the remaining time allows (cap ${this.options.maxOutputTokens})`,
+          `The answer reached the ${maxTokens} tokens the remaining time allows (cap ${answerCap})`,
           "cut",
         );
       }
       throw new OutputTruncatedError(
-        `The answer reached the cap of ${this.options.maxOutputTokens} output tokens before the JSON was complete`,
+        `The answer reached the cap of ${answerCap} output tokens before the JSON was complete`,
       );
     }
     const text = this.model.detokenize(output).trimEnd();

@@ -30,6 +30,8 @@ export async function extractBatch(
     deadline: Deadline;
     /** The batch's extraction schema (default: the engine's). */
     schema?: JsonSchemaNode;
+    /** The answer budget of a chunk's one retry after OutputTruncated; unset: no retry. */
+    retryOutputTokens?: number;
     readText?: ChunkTextReader;
   },
 ): Promise<InferBatchOutput> {
@@ -37,7 +39,12 @@ export async function extractBatch(
   const items = event.Items ?? [];
   const texts = await Promise.all(items.map(readText));
   const outcomes = await options.engine.extractAll(
-    items.map((item, i) => ({ text: texts[i] ?? "", pageStart: item.pageStart, pageEnd: item.pageEnd })),
+    items.map((item, i) => ({
+      text: texts[i] ?? "",
+      pageStart: item.pageStart,
+      pageEnd: item.pageEnd,
+      ...(item.outputTokens ? { maxOutputTokens: item.outputTokens } : {}),
+    })),
     options.deadline,
     options.schema,
   );
@@ -76,6 +83,13 @@ export async function extractBatch(
     const { error } = outcome;
     if (error instanceof DeadlineExceededError && error.reason === "no-time-left") {
       pending.push(item);
+      return;
+    }
+    // An answer cut at the token cap gets one more try with a larger budget, in a fresh invocation.
+    if (error.name === ErrorNames.OutputTruncated && item.outputTokens === undefined && options.retryOutputTokens) {
+      logger.warn("Chunk answer truncated: retried with a larger budget", { ...where, outputTokens: options.retryOutputTokens });
+      pending.push({ ...item, outputTokens: options.retryOutputTokens });
+      progressed = true;
       return;
     }
     if (splittableErrors.has(error.name)) {

@@ -35,6 +35,8 @@ export async function handler(event: InferBatchInput, context?: Context): Promis
   return extractBatch(event, {
     engine,
     schema: getExtractionSchema(schemaId),
+    // OutputTruncated: one retry with twice the answer budget (the retry policy in statemachine/retry-policy.ts).
+    retryOutputTokens: config.maxOutputTokens * 2,
     modelId: config.modelId,
     deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
   });

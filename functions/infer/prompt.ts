@@ -46,6 +46,8 @@ export interface ChunkPromptInput {
   text: string;
   pageStart: number;
   pageEnd: number;
+  /** The answer's token budget for this chunk, when not the engine's (a retry after OutputTruncated). */
+  maxOutputTokens?: number;
 }
 
 export function buildUserPrompt(chunk: ChunkPromptInput): string {

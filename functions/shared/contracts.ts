@@ -89,6 +89,8 @@ export interface ChunkItem {
   part?: string;
   /** With `textLocation`: the part's range within that object's text (UTF-16 code units), when it is a split part. */
   textRange?: { start: number; end: number };
+  /** Set when the chunk is retried after OutputTruncated: the larger answer budget, tokens. Retried once only. */
+  outputTokens?: number;
 }
 
 /** Output of the Chunk document task. */
