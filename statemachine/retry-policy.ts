@@ -1,8 +1,12 @@
 import { ErrorNames } from "../functions/shared/errors.ts";
 
+/** Per-chunk rules, applied inside the inference function (DeadlineExceeded → split, OutputTruncated → larger budget). */
+export { chunkRetryPolicy } from "../functions/shared/chunk-retry-policy.ts";
+
 /**
- * The retry policy of the document workflow, in one place. The workflow definition attaches these rules; nothing
- * else spells Retry blocks. Deterministic errors (bad input, bad configuration) are never retried.
+ * The retry policy of the document workflow, in one place (docs/resilience.md has it as a table). The workflow
+ * definition attaches these rules; nothing else spells Retry blocks. Deterministic errors (bad input, bad
+ * configuration) are never retried.
  */
 export interface RetryRule {
   ErrorEquals: string[];

@@ -2,6 +2,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { splitChunkItem } from "../chunk/split.ts";
 import { s3Client } from "../shared/aws-clients.ts";
 import type { ChunkFailure, ChunkItem, ChunkResult, InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
+import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import { DeadlineExceededError, ErrorNames } from "../shared/errors.ts";
 import { logger } from "../shared/logger.ts";
 import type { Deadline } from "./budget.ts";
@@ -14,8 +15,7 @@ export interface ChunkExtractor {
 
 export type ChunkTextReader = (item: ChunkItem) => Promise<string>;
 
-/** Errors that a smaller piece of the same text can avoid: the chunk is split in two and the halves extracted anew. */
-const splittableErrors = new Set<string>([ErrorNames.DeadlineExceeded, ErrorNames.ChunkTooLarge]);
+const splittableErrors = new Set(chunkRetryPolicy.split);
 
 /**
  * One pass over a batch: every item ends as a result, a failure, or pending work for a fresh invocation (itself when
@@ -86,7 +86,7 @@ export async function extractBatch(
       return;
     }
     // An answer cut at the token cap gets one more try with a larger budget, in a fresh invocation.
-    if (error.name === ErrorNames.OutputTruncated && item.outputTokens === undefined && options.retryOutputTokens) {
+    if (chunkRetryPolicy.largerAnswerBudget.errors.includes(error.name) && item.outputTokens === undefined && options.retryOutputTokens) {
       logger.warn("Chunk answer truncated: retried with a larger budget", { ...where, outputTokens: options.retryOutputTokens });
       pending.push({ ...item, outputTokens: options.retryOutputTokens });
       progressed = true;

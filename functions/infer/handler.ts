@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { getExtractionSchema } from "../schemas/index.ts";
+import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
 import { logger } from "../shared/logger.ts";
 import { deadlineFrom } from "./budget.ts";
@@ -35,8 +36,7 @@ export async function handler(event: InferBatchInput, context?: Context): Promis
   return extractBatch(event, {
     engine,
     schema: getExtractionSchema(schemaId),
-    // OutputTruncated: one retry with twice the answer budget (the retry policy in statemachine/retry-policy.ts).
-    retryOutputTokens: config.maxOutputTokens * 2,
+    retryOutputTokens: config.maxOutputTokens * chunkRetryPolicy.largerAnswerBudget.factor,
     modelId: config.modelId,
     deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
   });

@@ -40,6 +40,8 @@ Options:
   --verbose                 handler logs (INFO) on stderr
   -h, --help                this help
 
+Environment: LLAMBDA_FAULTS="infer:error=0.2,..." injects faults into the twin (docs/resilience.md).
+
 Exit status: 0 when every document ends COMPLETED or PARTIAL, 1 when any ends FAILED, 2 on a usage or setup error.`;
 
 function positiveInt(name: string, value: string | undefined): number | undefined {
@@ -94,7 +96,12 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const streamOut = values["stream-out"] ? createWriteStream(resolve(values["stream-out"]), { flags: "w" }) : undefined;
   log(`llambda twin: model ${model.path}; starting local S3, DynamoDB Local and Step Functions…`);
+  const { FaultInjector, faultsEnvName, parseFaults } = await import("./faults.ts");
+  const faultSpec = process.env[faultsEnvName];
+  const faults = faultSpec ? new FaultInjector(parseFaults(faultSpec)) : undefined;
+  if (faultSpec) log(`llambda twin: injecting faults ${faultSpec} (${faultsEnvName})`);
   const twin = await LocalTwin.start({
+    faults,
     dataDir: resolve(values["data-dir"]),
     modelPath: model.path,
     modelId: model.modelId,
@@ -158,7 +165,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}\n`);
-    else if (error instanceof ModelNotFoundError) process.stderr.write(`${error.message}\n`);
+    else if (error instanceof ModelNotFoundError || (error as Error).name === "FaultSpecError") process.stderr.write(`${(error as Error).message}\n`);
     else process.stderr.write(`llambda: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(2);
   },
