@@ -12,6 +12,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import type { DocumentItem } from "../functions/shared/document-item.ts";
 import { FaultInjector, faultsEnvName, parseFaults, seededRandom, type FaultCounts } from "../infra/local/faults.ts";
 import type { LocalTwin } from "../infra/local/twin.ts";
+import { uploadPollers } from "../functions/start/admission.ts";
 import { ModelNotFoundError, resolveModelPath } from "../models/paths.ts";
 
 export interface SoakOptions {
@@ -27,6 +28,8 @@ export interface SoakOptions {
   dataDir: string;
   /** Replaces Retry intervals, ms (the deployed intervals are seconds). */
   retryIntervalMs: number;
+  /** Documents admitted at once (LLAMBDA_MAX_RUNNING_DOCUMENTS); default as the stack computes it. */
+  maxRunningDocuments?: number;
   log?: (line: string) => void;
 }
 
@@ -46,6 +49,9 @@ export interface SoakReport {
   injected: FaultCounts;
   wallMs: number;
   documentsPerMinute: number;
+  /** Most executions running at once during the faulted run (admission keeps it at or below maxRunningDocuments). */
+  peakRunning: number;
+  maxRunningDocuments?: number;
   baseline?: { wallMs: number; documentsPerMinute: number; statuses: Record<string, number> };
 }
 
@@ -89,6 +95,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     maxOutputTokens: 768,
     retryIntervalMs: options.retryIntervalMs,
     faults,
+    ...(options.maxRunningDocuments ? { maxRunningDocuments: options.maxRunningDocuments, queueVisibilityMs: 200 } : {}),
+  });
+  let running = 0;
+  let peakRunning = 0;
+  twin.onEvent((event) => {
+    if (event.type === "ExecutionStarted") peakRunning = Math.max(peakRunning, ++running);
+    else if (event.type === "ExecutionFinished") running--;
   });
   try {
     let baseline: Awaited<ReturnType<typeof runBatch>> | undefined;
@@ -99,6 +112,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       faults.enabled = true;
     }
     log(`soak: ${options.docs} documents with faults ${options.faults}…`);
+    peakRunning = running;
     const run = await runBatch(twin, "uploads/soak/faulted/", options.docs);
     await twin.streamSettled();
 
@@ -113,6 +127,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       injected: { ...faults.injected },
       wallMs: Math.round(run.wallMs),
       documentsPerMinute: Number(((options.docs * 60_000) / run.wallMs).toFixed(1)),
+      peakRunning,
+      ...(options.maxRunningDocuments ? { maxRunningDocuments: options.maxRunningDocuments } : {}),
     };
     const executions = twin.stepFunctions.executions();
     const records = await twin.streamRecords();
@@ -149,7 +165,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
 /** True when the run kept every promise. */
 export function soakPassed(report: SoakReport): boolean {
-  return report.lost.length === 0 && report.duplicateExecutions.length === 0 && report.versionProblems.length === 0 && report.mismatches.length === 0;
+  // Concurrent start invocations can each take one slot of the same free room: the bound is the limit + pollers - 1.
+  const withinLimit = report.maxRunningDocuments === undefined || report.peakRunning <= report.maxRunningDocuments + uploadPollers - 1;
+  return withinLimit && report.lost.length === 0 && report.duplicateExecutions.length === 0 && report.versionProblems.length === 0 && report.mismatches.length === 0;
 }
 
 export function formatSoakReport(report: SoakReport): string {
@@ -159,6 +177,7 @@ export function formatSoakReport(report: SoakReport): string {
     `lost               ${report.lost.length}${report.lost.length ? `: ${report.lost.join(", ")}` : ""}`,
     `duplicate runs     ${report.duplicateExecutions.length}`,
     `version problems   ${report.versionProblems.length}`,
+    `running at once    at most ${report.peakRunning}${report.maxRunningDocuments ? ` (admission limit ${report.maxRunningDocuments})` : ""}`,
     `faults injected    ${Object.entries(report.injected).map(([kind, n]) => `${kind} ${n}`).join(", ") || "none"}`,
     `result mismatches  ${report.baseline ? report.mismatches.length : "(no baseline)"}`,
     `time               ${(report.wallMs / 1000).toFixed(1)} s, ${report.documentsPerMinute} documents/min` +
@@ -184,6 +203,7 @@ Options:
   --seed <n>            seed of the fault draws (default 1)
   --no-baseline         skip the fault-free run and the result comparison
   --retry-interval-ms <n>  Retry intervals on the twin (default 50)
+  --max-running <n>     documents admitted at once (LLAMBDA_MAX_RUNNING_DOCUMENTS; default as deployed)
   --json                the report as JSON on stdout
 Exit status: 0 when every check passed, 1 when one failed, 2 on a usage or setup error.`;
 
@@ -197,6 +217,7 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "1" },
       "no-baseline": { type: "boolean", default: false },
       "retry-interval-ms": { type: "string", default: "50" },
+      "max-running": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -226,6 +247,7 @@ async function main(): Promise<number> {
       baseline: !values["no-baseline"],
       dataDir,
       retryIntervalMs: int("retry-interval-ms", values["retry-interval-ms"], 0),
+      ...(values["max-running"] ? { maxRunningDocuments: int("max-running", values["max-running"], 1) } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSoakReport(report));

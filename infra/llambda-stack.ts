@@ -19,8 +19,7 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
-import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
@@ -31,6 +30,7 @@ import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
+import { maxRunningDocumentsFor, uploadPollers } from "../functions/start/admission.ts";
 import {
   buildDocumentWorkflow,
   defaultWorkflowSettings,
@@ -126,6 +126,9 @@ export function toCdkEventPattern(pattern: Record<string, unknown>): events.Even
   return result as events.EventPattern;
 }
 
+/** Receives of an upload message (each wait for room counts) before it goes to the dead-letter queue. */
+const uploadQueueMaxReceiveCount = 400;
+
 /** S3 key pattern for every object under a BucketLayout prefix (which ends with "/"). */
 const under = (prefix: string): string => `${prefix}*`;
 
@@ -142,6 +145,8 @@ export class LlambdaStack extends Stack {
   readonly inferFunction: lambda.DockerImageFunction;
   readonly uploadRule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
+  /** Uploads waiting to start: EventBridge puts them here, the start function admits them. */
+  readonly uploadQueue: sqs.Queue;
   readonly model: ModelArtifact;
   readonly workflowSettings: WorkflowSettings;
 
@@ -255,12 +260,24 @@ export class LlambdaStack extends Stack {
       timeout: Duration.seconds(30),
       description: "llambda: S3 Object Created event -> one document workflow execution per object version",
     });
-    // EventBridge invokes asynchronously: Lambda retries a failing start, then parks the event in the queue.
-    this.startFunction.configureAsyncInvoke({
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetterQueue),
+    // Uploads wait in a queue and the start function admits them while few enough documents run (bursts: see
+    // docs/resilience.md). A message that keeps failing (not an S3 event) ends in the dead-letter queue.
+    this.uploadQueue = new sqs.Queue(this, "UploadQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Six times the start function's timeout (AWS's advice); also how long an upload waits before it asks again.
+      visibilityTimeout: Duration.seconds(180),
+      // Waiting for room counts as a receive: 400 receives are 20 hours of waiting.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: uploadQueueMaxReceiveCount },
     });
+    this.startFunction.addEventSource(
+      new SqsEventSource(this.uploadQueue, { batchSize: 10, maxConcurrency: uploadPollers, reportBatchItemFailures: true }),
+    );
+    this.startFunction.addEnvironment(
+      EnvNames.maxRunningDocuments,
+      String(maxRunningDocumentsFor({ maxConcurrency: settings.maxConcurrency, inferReservedConcurrency: props.inferReservedConcurrency })),
+    );
 
     this.chunkFunction = nodeFunction("ChunkFunction", "functions/chunk/handler.ts", {
       memorySize: 2048,
@@ -394,16 +411,21 @@ export class LlambdaStack extends Stack {
     this.grantWorkflow(this.stateMachine, stateMachineName);
 
     this.stateMachine.grantStartExecution(this.startFunction);
+    // Counting running executions for admission.
+    this.startFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["states:ListExecutions"], resources: [this.stateMachine.stateMachineArn] }),
+    );
     this.startFunction.addEnvironment(EnvNames.stateMachineArn, this.stateMachine.stateMachineArn);
 
     // ---------------------------------------------------------------------------------------------------------------
-    // Uploads start the workflow: S3 -> EventBridge -> start function (which names the execution deterministically).
+    // Uploads start the workflow: S3 -> EventBridge -> queue -> start function (which names the execution
+    // deterministically and admits uploads while few enough documents run).
     this.uploadRule = new events.Rule(this, "UploadRule", {
       description: `llambda: objects created under s3://<bucket>/${BucketLayout.uploadsPrefix} start the document workflow`,
       eventPattern: toCdkEventPattern(uploadEventPattern(this.bucket.bucketName)),
     });
     this.uploadRule.addTarget(
-      new targets.LambdaFunction(this.startFunction, {
+      new targets.SqsQueue(this.uploadQueue, {
         retryAttempts: 8,
         maxEventAge: Duration.hours(2),
         deadLetterQueue: this.deadLetterQueue,
@@ -427,6 +449,10 @@ export class LlambdaStack extends Stack {
     new CfnOutput(this, "DeadLetterQueueUrl", {
       value: this.deadLetterQueue.queueUrl,
       description: "Upload events whose workflow could not be started",
+    });
+    new CfnOutput(this, "UploadQueueUrl", {
+      value: this.uploadQueue.queueUrl,
+      description: "Uploads waiting for room to start (ApproximateNumberOfMessagesVisible is the backlog)",
     });
     new CfnOutput(this, "ModelId", { value: this.model.id });
   }

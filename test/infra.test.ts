@@ -230,6 +230,8 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(env(stack.startFunction)).toEqual({
         [EnvNames.stateMachineArn]: { Ref: logicalId(stack, stack.stateMachine) },
         [EnvNames.schemaRouting]: JSON.stringify({ routes: {}, defaultSchemaId: "generic" }),
+        // 800 of the account's default 1,000 concurrent executions ÷ 20 inferences per document.
+        [EnvNames.maxRunningDocuments]: "40",
       });
       expect(env(stack.chunkFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.chunkTokens]: "1000" });
       expect(env(stack.inferFunction)).toEqual({
@@ -333,7 +335,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
   });
 
   describe("upload events", () => {
-    it("routes Object Created under uploads/ of the bucket to the start function, with retries and a DLQ", () => {
+    it("routes Object Created under uploads/ to a queue the start function drains in bounded batches, with a DLQ", () => {
       template.hasResourceProperties("AWS::Events::Rule", {
         EventPattern: {
           source: ["aws.s3"],
@@ -345,17 +347,28 @@ describe("LlambdaStack (full synth, bundled)", () => {
         },
         Targets: [
           Match.objectLike({
-            Arn: { "Fn::GetAtt": [logicalId(stack, stack.startFunction), "Arn"] },
+            Arn: { "Fn::GetAtt": [logicalId(stack, stack.uploadQueue), "Arn"] },
             DeadLetterConfig: { Arn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] } },
             RetryPolicy: { MaximumRetryAttempts: Match.anyValue(), MaximumEventAgeInSeconds: Match.anyValue() },
           }),
         ],
       });
-      template.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true });
-      template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
-        FunctionName: { Ref: logicalId(stack, stack.startFunction) },
-        DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] } } },
+      template.hasResourceProperties("AWS::SQS::Queue", {
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: 180,
+        RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] }, maxReceiveCount: 400 },
       });
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        EventSourceArn: { "Fn::GetAtt": [logicalId(stack, stack.uploadQueue), "Arn"] },
+        FunctionName: { Ref: logicalId(stack, stack.startFunction) },
+        BatchSize: 10,
+        ScalingConfig: { MaximumConcurrency: 2 },
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      });
+      // The start function may count running executions (admission) and start them, nothing else of the workflow.
+      const start = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.startFunction)));
+      const states = start.flatMap(actionsOf).filter((action) => action.startsWith("states:")).sort();
+      expect(states).toEqual(["states:ListExecutions", "states:StartExecution"]);
     });
   });
 

@@ -63,7 +63,7 @@ describe("a soak on the twin with faults", () => {
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("ends every document terminal, once, with unbroken versions and the fault-free results", async () => {
+  it("ends every document terminal, once, with unbroken versions and the fault-free results, never more than the admitted number running", async () => {
     const report = await runSoak({
       docs: 10,
       // Every retry rule of the workflow gets work: Lambda service errors and throttles, Lambda timeouts, DynamoDB throttles.
@@ -74,11 +74,16 @@ describe("a soak on the twin with faults", () => {
       baseline: true,
       dataDir: join(dir, "data"),
       retryIntervalMs: 5,
+      // A burst of 10 against room for 3: the rest wait in the upload queue.
+      maxRunningDocuments: 3,
     });
     expect(soakPassed(report), formatSoakReport(report)).toBe(true);
     expect(report.statuses).toEqual({ COMPLETED: 10 });
     expect(report.baseline?.statuses).toEqual({ COMPLETED: 10 });
     for (const kind of ["chunk:throttle", "infer:error", "merge:error", "ddb:throttle"]) expect(report.injected[kind], kind).toBeGreaterThan(0);
     expect(formatSoakReport(report)).toContain("PASS");
+    // Two start invocations may each take a slot of the same free room: at most one over the limit.
+    expect(report.peakRunning).toBeLessThanOrEqual(3 + 1);
+    expect(report.peakRunning).toBeGreaterThan(1);
   }, 600_000);
 });

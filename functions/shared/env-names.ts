@@ -9,6 +9,8 @@ export const EnvNames = {
   table: "LLAMBDA_TABLE",
   /** State machine the start function starts. */
   stateMachineArn: "LLAMBDA_STATE_MACHINE_ARN",
+  /** Documents the start function lets run at once; uploads beyond wait in the queue (docs/resilience.md). */
+  maxRunningDocuments: "LLAMBDA_MAX_RUNNING_DOCUMENTS",
   /** Maximum tokens per chunk (tiktoken count). */
   chunkTokens: "LLAMBDA_CHUNK_TOKENS",
   /** Overlap between consecutive chunks, tokens (tiktoken count; 0 = none, at most half of the chunk tokens). */

@@ -20,9 +20,9 @@ export async function startStepFunctionsEndpoint(stepFunctions: LocalStepFunctio
         reply(status, { __type: `com.amazonaws.states#${type}`, message });
       };
       const operation = String(request.headers["x-amz-target"] ?? "").replace(/^AWSStepFunctions\./, "");
-      let body: Record<string, string | undefined>;
+      let body: Record<string, string | number | undefined>;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf-8") || "{}") as Record<string, string | undefined>;
+        body = JSON.parse(Buffer.concat(chunks).toString("utf-8") || "{}") as Record<string, string | number | undefined>;
       } catch {
         return fail(400, "SerializationException", "Request body is not JSON");
       }
@@ -31,11 +31,14 @@ export async function startStepFunctionsEndpoint(stepFunctions: LocalStepFunctio
           if (body.stateMachineArn !== stepFunctions.stateMachineArn) {
             return fail(400, "StateMachineDoesNotExist", `State Machine Does Not Exist: '${body.stateMachineArn}'`);
           }
-          const execution = stepFunctions.startExecution({ name: body.name, input: body.input });
+          const execution = stepFunctions.startExecution({
+            ...(body.name === undefined ? {} : { name: String(body.name) }),
+            ...(body.input === undefined ? {} : { input: String(body.input) }),
+          });
           return reply(200, { executionArn: execution.executionArn, startDate: execution.startDate.getTime() / 1000 });
         }
         if (operation === "DescribeExecution") {
-          const execution = stepFunctions.describeExecution(body.executionArn ?? "");
+          const execution = stepFunctions.describeExecution(String(body.executionArn ?? ""));
           if (!execution) return fail(400, "ExecutionDoesNotExist", `Execution Does Not Exist: '${body.executionArn}'`);
           return reply(200, {
             executionArn: execution.executionArn,
@@ -48,6 +51,28 @@ export async function startStepFunctionsEndpoint(stepFunctions: LocalStepFunctio
             output: execution.output,
             error: execution.error,
             cause: execution.cause,
+          });
+        }
+        if (operation === "ListExecutions") {
+          if (body.stateMachineArn !== stepFunctions.stateMachineArn) {
+            return fail(400, "StateMachineDoesNotExist", `State Machine Does Not Exist: '${body.stateMachineArn}'`);
+          }
+          const matching = stepFunctions
+            .executions()
+            .filter((execution) => !body.statusFilter || execution.status === body.statusFilter);
+          // nextToken: the offset of the next page.
+          const offset = Number(body.nextToken ?? 0);
+          const pageSize = Number(body.maxResults ?? 100) || 100;
+          const page = matching.slice(offset, offset + pageSize);
+          return reply(200, {
+            executions: page.map((execution) => ({
+              executionArn: execution.executionArn,
+              stateMachineArn: execution.stateMachineArn,
+              name: execution.name,
+              status: execution.status,
+              startDate: execution.startDate.getTime() / 1000,
+            })),
+            ...(offset + pageSize < matching.length ? { nextToken: String(offset + pageSize) } : {}),
           });
         }
         return fail(400, "UnknownOperationException", `The local twin does not implement ${operation || "this operation"}`);

@@ -16,11 +16,14 @@ import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings }
 import { BucketLayout, uploadEventPattern } from "../specs.ts";
 import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
 import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
+import { LocalQueue } from "./sqs-queue.ts";
+import { maxRunningDocumentsFor, uploadPollers } from "../../functions/start/admission.ts";
+import { documentIdFor } from "../../functions/start/execution-name.ts";
 import { TableStreamReader, type StreamFollower } from "./dynamodb-stream.ts";
 import { matchesAnyFilter } from "./event-pattern.ts";
 import type { FaultInjector, FaultTarget } from "./faults.ts";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
-import type { DynamoDBRecord } from "aws-lambda";
+import type { DynamoDBRecord, SQSBatchResponse } from "aws-lambda";
 import {
   ensureBucket,
   ensureDocumentTable,
@@ -74,6 +77,10 @@ export interface TwinOptions {
   maxItemBytes?: number;
   /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
   injectFault?: (functionName: string, event: unknown) => Error | undefined;
+  /** Documents the start function lets run at once (default: as the stack computes it for the workflow's settings). */
+  maxRunningDocuments?: number;
+  /** How long an upload that must wait stays invisible in the queue, ms (deployed: 180 s). Default 1,000. */
+  queueVisibilityMs?: number;
   /** Random faults at the rates of `LLAMBDA_FAULTS` (infra/local/faults.ts), in functions and the workflow's DynamoDB writes. */
   faults?: FaultInjector;
 }
@@ -84,8 +91,8 @@ export type TwinEvent =
   | { type: "StreamRecords"; records: DynamoDBRecord[] }
   | { type: "ConsumerFailed"; error: string };
 
-/** Attempts of an asynchronous start invocation: the first and Lambda's 2 retries (the stack's retryAttempts). */
-const startAttempts = 3;
+/** The upload queue's event source mapping and redrive policy, as the stack deploys them. */
+const uploadQueueSettings = { batchSize: 10, maxConcurrency: uploadPollers, maxReceiveCount: 400 };
 
 /** How often the twin's stream poller asks DynamoDB Local for new records, ms (Lambda polls about 4 times a second). */
 const streamPollMs = 250;
@@ -96,6 +103,7 @@ export class LocalTwin {
   private streamFollower: StreamFollower | undefined;
   private lastDeliveredSequence = -1n;
   private readonly consumerInvocations = new Set<Promise<unknown>>();
+  private readonly uploadQueue: LocalQueue;
 
   private constructor(
     readonly options: TwinOptions,
@@ -107,7 +115,13 @@ export class LocalTwin {
     readonly lambda: LocalLambdaRuntime,
     readonly s3: S3Client,
     readonly dynamodb: DynamoDBClient,
-  ) {}
+  ) {
+    // The stack's queue and event source mapping, with the visibility timeout scaled down for a local run.
+    this.uploadQueue = new LocalQueue(
+      { name: "llambda-uploads", ...uploadQueueSettings, visibilityMs: options.queueVisibilityMs ?? 1000 },
+      (event) => this.lambda.invoke(TwinNames.functionArn("start"), event) as Promise<SQSBatchResponse>,
+    );
+  }
 
   static async start(options: TwinOptions): Promise<LocalTwin> {
     const [s3Port, dynamoPort] = [await freePort(), await freePort()];
@@ -244,31 +258,20 @@ export class LocalTwin {
     for (const listener of this.listeners) listener(event);
   }
 
-  /** The EventBridge rule: object-created events under uploads/ invoke the start function. */
+  /** The EventBridge rule: object-created events under uploads/ go to the upload queue. */
   private onS3Notification(records: S3NotificationRecord[]): void {
     for (const record of records) {
       const event = objectCreatedEvent(record, account);
       if (!event || !matchesPattern(event, uploadEventPattern(TwinNames.bucket) as never)) continue;
-      const started = this.invokeStart(event).catch((error: unknown) => {
-        this.emit({ type: "StartFailed", key: event.detail.object.key, error: String(error) });
+      // The rule's target is the upload queue; the start function drains it (admission control).
+      const { key } = event.detail.object;
+      const started = this.uploadQueue.send(JSON.stringify(event)).done.then((outcome) => {
+        if (outcome === "deleted") return { documentId: documentIdFor(event.detail.bucket.name, key) };
+        const error = new Error(`The upload event of ${key} went to the dead-letter queue after ${uploadQueueSettings.maxReceiveCount} receives`);
+        this.emit({ type: "StartFailed", key, error: error.message });
         return error;
       });
       this.startResults.set(`${event.detail.object.key}\u0000${event.detail.object.etag ?? ""}`, started);
-    }
-  }
-
-  /**
-   * The rule's target invokes the start function asynchronously; Lambda tries a failing asynchronous invocation 3
-   * times in all (retryAttempts 2, as the stack configures) before the event goes to the dead-letter queue.
-   */
-  private async invokeStart(event: unknown): Promise<unknown> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.lambda.invoke(TwinNames.functionArn("start"), event);
-      } catch (error) {
-        if (attempt >= startAttempts) throw error;
-        await new Promise((resolveWait) => setTimeout(resolveWait, (this.options.retryIntervalMs ?? 1000) * attempt));
-      }
     }
   }
 
@@ -318,6 +321,7 @@ export class LocalTwin {
   }
 
   async stop(): Promise<void> {
+    this.uploadQueue.stop();
     await this.stepFunctions.idle();
     await this.streamSettled(2_000);
     await this.streamFollower?.stop();
@@ -365,6 +369,10 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
       return {
         [EnvNames.stateMachineArn]: TwinNames.stateMachineArn,
         [EnvNames.schemaRouting]: JSON.stringify(options.schemaRouting ?? cdkJsonSchemaRouting()),
+        [EnvNames.maxRunningDocuments]: String(
+          options.maxRunningDocuments ??
+            maxRunningDocumentsFor({ maxConcurrency: options.workflow?.maxConcurrency ?? defaultWorkflowSettings.maxConcurrency }),
+        ),
       };
     case TwinNames.functionArn("chunk"):
       return defined({ [EnvNames.bucket]: TwinNames.bucket, [EnvNames.chunkTokens]: options.chunkTokens });
