@@ -11,7 +11,8 @@ import { parseArgs } from "node:util";
 import type { DynamoDBRecord } from "aws-lambda";
 import type { DocumentItem } from "../functions/shared/document-item.ts";
 import { FaultInjector, faultsEnvName, parseFaults, seededRandom, type FaultCounts } from "../infra/local/faults.ts";
-import type { LocalTwin } from "../infra/local/twin.ts";
+import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
+import { documentIdFor } from "../functions/start/execution-name.ts";
 import { uploadPollers } from "../functions/start/admission.ts";
 import { ModelNotFoundError, resolveModelPath } from "../models/paths.ts";
 
@@ -69,11 +70,13 @@ const terminal = new Set(["COMPLETED", "PARTIAL", "FAILED"]);
 async function runBatch(twin: LocalTwin, prefix: string, docs: number): Promise<{ items: Map<string, DocumentItem | undefined>; ids: Map<string, string>; wallMs: number }> {
   const started = performance.now();
   const keys = Array.from({ length: docs }, (_, i) => `${prefix}doc-${String(i).padStart(4, "0")}.txt`);
-  // All at once, as a burst of uploads would arrive.
-  const uploads = await Promise.all(keys.map((key, i) => twin.uploadBytes(new TextEncoder().encode(soakText(i)), key)));
-  const ids = new Map(uploads.map((upload) => [upload.key, upload.documentId]));
+  // All at once, as a burst of uploads would arrive. An upload whose workflow never started counts as lost.
+  const uploads = await Promise.allSettled(keys.map((key, i) => twin.uploadBytes(new TextEncoder().encode(soakText(i)), key)));
+  const ids = new Map(keys.map((key) => [key, documentIdFor(TwinNames.bucket, key)]));
   const items = new Map<string, DocumentItem | undefined>();
-  for (const upload of uploads) items.set(upload.key, await twin.waitForDocument(upload.documentId));
+  for (const [i, upload] of uploads.entries()) {
+    items.set(keys[i]!, upload.status === "fulfilled" ? await twin.waitForDocument(upload.value.documentId) : undefined);
+  }
   return { items, ids, wallMs: performance.now() - started };
 }
 
@@ -95,7 +98,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     maxOutputTokens: 768,
     retryIntervalMs: options.retryIntervalMs,
     faults,
-    ...(options.maxRunningDocuments ? { maxRunningDocuments: options.maxRunningDocuments, queueVisibilityMs: 200 } : {}),
+    ...(options.maxRunningDocuments ? { maxRunningDocuments: options.maxRunningDocuments } : {}),
   });
   let running = 0;
   let peakRunning = 0;
