@@ -89,6 +89,13 @@ const ownedByThisExecution = {
   ConditionExpression: "#owner = :execution",
 };
 
+/** Values every write of the item uses: the writing execution, the time, and 1 to add to `version`. */
+const ownerWriteValues = {
+  ":execution": { "S.$": "$$.Execution.Id" },
+  ":now": { "S.$": "$$.State.EnteredTime" },
+  ":one": { N: "1" },
+};
+
 function lambdaInvoke(functionArn: string, payload: Record<string, unknown> | string) {
   return {
     Type: "Task",
@@ -144,11 +151,9 @@ export function buildDocumentWorkflow(
             // Built by the start function: ASL cannot leave out the fields an unversioned object lacks.
             ":source.$": "$.sourceAttribute",
             ":order": { "S.$": "$.sourceOrder" },
-            ":execution": { "S.$": "$$.Execution.Id" },
             ":schema": { "S.$": "$.schemaId" },
             ":timings": { M: { startedAt: { "S.$": "$$.Execution.StartTime" } } },
-            ":now": { "S.$": "$$.State.EnteredTime" },
-            ":one": { N: "1" },
+            ...ownerWriteValues,
           },
         },
         ResultPath: null,
@@ -188,9 +193,7 @@ export function buildDocumentWorkflow(
             },
             ":pages": { "N.$": "States.Format('{}', $.chunkTask.value.pageCount)" },
             ":tokens": { "N.$": "States.Format('{}', $.chunkTask.value.tokenCount)" },
-            ":execution": { "S.$": "$$.Execution.Id" },
-            ":now": { "S.$": "$$.State.EnteredTime" },
-            ":one": { N: "1" },
+            ...ownerWriteValues,
           },
         },
         ResultPath: null,
@@ -300,9 +303,7 @@ export function buildDocumentWorkflow(
             ":status": { S: "FAILED" },
             ":error": { "S.$": "$.failure.Error" },
             ":cause": { "S.$": "$.failure.Cause" },
-            ":execution": { "S.$": "$$.Execution.Id" },
-            ":now": { "S.$": "$$.State.EnteredTime" },
-            ":one": { N: "1" },
+            ...ownerWriteValues,
           },
         },
         ResultPath: null,

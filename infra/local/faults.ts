@@ -1,3 +1,5 @@
+import { mulberry32 } from "../../models/random-llama.ts";
+
 /**
  * Fault injection for the local twin (`LLAMBDA_FAULTS`), to prove on real parts that every upload still ends in a true
  * terminal state. Faults are injected by the twin around the functions and services, with the error types AWS reports,
@@ -83,14 +85,5 @@ export class FaultInjector {
   }
 }
 
-/** A small seeded generator (mulberry32): the same seed draws the same faults. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator: the same seed draws the same faults (the PRNG the tiny model's weights come from). */
+export const seededRandom = mulberry32;
