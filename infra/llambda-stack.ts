@@ -30,7 +30,7 @@ import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
-import { maxRunningDocumentsFor, uploadPollers } from "../functions/start/admission.ts";
+import { maxRunningDocumentsFor, uploadPollers, uploadQueueMaxReceiveCount } from "../functions/start/admission.ts";
 import {
   buildDocumentWorkflow,
   defaultWorkflowSettings,
@@ -125,9 +125,6 @@ export function toCdkEventPattern(pattern: Record<string, unknown>): events.Even
   }
   return result as events.EventPattern;
 }
-
-/** Receives of an upload message (each wait for room counts) before it goes to the dead-letter queue. */
-const uploadQueueMaxReceiveCount = 400;
 
 /** S3 key pattern for every object under a BucketLayout prefix (which ends with "/"). */
 const under = (prefix: string): string => `${prefix}*`;

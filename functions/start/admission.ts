@@ -13,6 +13,9 @@ export const openMapRunsHeadroom = 900;
  */
 export const uploadPollers = 2;
 
+/** Receives of an upload message (each wait for room counts one) before it goes to the dead-letter queue. */
+export const uploadQueueMaxReceiveCount = 400;
+
 /**
  * Documents that may run at once: each runs up to `maxConcurrency` inference invocations, and together they should
  * stay within the inference concurrency (the function's reserved concurrency, else the account's default of 1,000,
