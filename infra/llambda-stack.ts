@@ -30,7 +30,12 @@ import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
-import { maxRunningDocumentsFor, uploadPollers, uploadQueueMaxReceiveCount } from "../functions/start/admission.ts";
+import {
+  maxRunningDocumentsFor,
+  uploadBatchSize,
+  uploadPollers,
+  uploadQueueMaxReceiveCount,
+} from "../functions/start/admission.ts";
 import {
   buildDocumentWorkflow,
   defaultWorkflowSettings,
@@ -269,7 +274,11 @@ export class LlambdaStack extends Stack {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: uploadQueueMaxReceiveCount },
     });
     this.startFunction.addEventSource(
-      new SqsEventSource(this.uploadQueue, { batchSize: 10, maxConcurrency: uploadPollers, reportBatchItemFailures: true }),
+      new SqsEventSource(this.uploadQueue, {
+        batchSize: uploadBatchSize,
+        maxConcurrency: uploadPollers,
+        reportBatchItemFailures: true,
+      }),
     );
     this.startFunction.addEnvironment(
       EnvNames.maxRunningDocuments,

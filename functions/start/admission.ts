@@ -13,6 +13,9 @@ export const openMapRunsHeadroom = 900;
  */
 export const uploadPollers = 2;
 
+/** Upload messages one start invocation receives. */
+export const uploadBatchSize = 10;
+
 /** Receives of an upload message (each wait for room counts one) before it goes to the dead-letter queue. */
 export const uploadQueueMaxReceiveCount = 400;
 

@@ -17,7 +17,7 @@ import { BucketLayout, uploadEventPattern } from "../specs.ts";
 import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
 import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
 import { LocalQueue } from "./sqs-queue.ts";
-import { maxRunningDocumentsFor, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
+import { maxRunningDocumentsFor, uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
 import { documentIdFor } from "../../functions/start/execution-name.ts";
 import { TableStreamReader, type StreamFollower } from "./dynamodb-stream.ts";
 import { matchesAnyFilter } from "./event-pattern.ts";
@@ -92,7 +92,7 @@ export type TwinEvent =
   | { type: "ConsumerFailed"; error: string };
 
 /** The upload queue's event source mapping and redrive policy, as the stack deploys them. */
-const uploadQueueSettings = { batchSize: 10, maxConcurrency: uploadPollers, maxReceiveCount: uploadQueueMaxReceiveCount };
+const uploadQueueSettings = { batchSize: uploadBatchSize, maxConcurrency: uploadPollers, maxReceiveCount: uploadQueueMaxReceiveCount };
 
 /** How often the twin's stream poller asks DynamoDB Local for new records, ms (Lambda polls about 4 times a second). */
 const streamPollMs = 250;
