@@ -20,7 +20,8 @@ describe("the local twin, end to end through llama.cpp", () => {
   let twin: LocalTwin;
 
   beforeAll(async () => {
-    fixture = await startTestTwin();
+    // A page limit the other documents here stay within, so one test can exceed it.
+    fixture = await startTestTwin({ maxPages: 3 });
     twin = fixture.twin;
   }, 180_000);
 
@@ -101,6 +102,7 @@ describe("the local twin, end to end through llama.cpp", () => {
       ["locked.pdf", encryptedPdf("secret", "pw"), "ENCRYPTED"],
       ["latin1.txt", new Uint8Array([0x66, 0xfc, 0x72, 0x20, 0xe9]), "NOT_UTF8"],
       ["records.jsonl", new TextEncoder().encode('{"id": "1", "text": "ok"}\nnot json\n'), "BAD_RECORD"],
+      ["four-pages.pdf", await multiPagePdf(4), "TOO_LARGE"],
     ];
     const uploads = await Promise.all(cases.map(([name, body]) => twin.uploadBytes(body, `uploads/e2e/bad/${name}`)));
     for (const [i, [name, , code]] of cases.entries()) {

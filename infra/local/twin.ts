@@ -73,6 +73,8 @@ export interface TwinOptions {
   retryIntervalMs?: number;
   /** Which schema each upload prefix gets; default: cdk.json's `llambda:schemaRoutes` and `llambda:schemaId`. */
   schemaRouting?: SchemaRouting;
+  /** Most pages a PDF may have (LLAMBDA_MAX_PAGES; default the chunk function's). */
+  maxPages?: number;
   /** The merge's item size bound, bytes (LLAMBDA_MAX_ITEM_BYTES); results above it go to S3. */
   maxItemBytes?: number;
   /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
@@ -375,7 +377,11 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         ),
       };
     case TwinNames.functionArn("chunk"):
-      return defined({ [EnvNames.bucket]: TwinNames.bucket, [EnvNames.chunkTokens]: options.chunkTokens });
+      return defined({
+        [EnvNames.bucket]: TwinNames.bucket,
+        [EnvNames.chunkTokens]: options.chunkTokens,
+        [EnvNames.maxPages]: options.maxPages,
+      });
     case TwinNames.functionArn("infer"):
       return defined({
         [EnvNames.modelPath]: resolve(options.modelPath),
