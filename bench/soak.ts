@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { DynamoDBRecord } from "aws-lambda";
 import type { DocumentItem } from "../functions/shared/document-item.ts";
-import { FaultInjector, faultsEnvName, parseFaults, seededRandom, type FaultCounts } from "../infra/local/faults.ts";
+import { FaultInjector, faultsEnvName, parseFaults, type FaultCounts } from "../infra/local/faults.ts";
 import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
 import { documentIdFor } from "../functions/start/execution-name.ts";
 import { uploadPollers } from "../functions/start/admission.ts";
@@ -88,7 +88,7 @@ const countStatuses = (items: Map<string, DocumentItem | undefined>) => {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
-  const faults = new FaultInjector(parseFaults(options.faults), seededRandom(options.seed));
+  const faults = new FaultInjector(parseFaults(options.faults), options.seed);
   const { LocalTwin } = await import("../infra/local/twin.ts");
   const twin = await LocalTwin.start({
     dataDir: options.dataDir,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FaultInjector, FaultSpecError, parseFaults, seededRandom } from "../infra/local/faults.ts";
+import { FaultInjector, FaultSpecError, parseFaults } from "../infra/local/faults.ts";
 import { formatSoakReport, runSoak, soakPassed } from "../bench/soak.ts";
 import { writeTinyModel } from "../models/random-llama.ts";
 
@@ -28,7 +28,7 @@ describe("fault specs", () => {
 
   it("draws faults at their rates with AWS's error names, the same for the same seed", () => {
     const draw = (seed: number) => {
-      const injector = new FaultInjector(parseFaults("infer:error=0.2,infer:timeout=0.05,ddb:throttle=0.5"), seededRandom(seed));
+      const injector = new FaultInjector(parseFaults("infer:error=0.2,infer:timeout=0.05,ddb:throttle=0.5"), seed);
       return Array.from({ length: 4000 }, (_, i) => injector.draw(i % 2 ? "infer" : "ddb")?.name ?? "-");
     };
     const names = draw(7);
@@ -37,6 +37,12 @@ describe("fault specs", () => {
     expect(share("Lambda.ServiceException")).toBeCloseTo(0.2, 1);
     expect(share("Sandbox.Timedout")).toBeCloseTo(0.8 * 0.05, 1);
     expect(share("DynamoDB.ThrottlingException")).toBeCloseTo(0.5, 1);
+    // Per target, the n-th draw does not depend on how calls of other targets interleave.
+    const inferOnly = new FaultInjector(parseFaults("infer:error=0.2,ddb:throttle=0.5"), 7);
+    const interleaved = new FaultInjector(parseFaults("infer:error=0.2,ddb:throttle=0.5"), 7);
+    const alone = Array.from({ length: 50 }, () => inferOnly.draw("infer")?.name ?? "-");
+    const mixed = Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? (interleaved.draw("ddb"), "") : (interleaved.draw("infer")?.name ?? "-"))).filter(Boolean);
+    expect(mixed.slice(0, 50)).toEqual(alone);
     const off = new FaultInjector(parseFaults("infer:error=1"));
     off.enabled = false;
     expect(off.draw("infer")).toBeUndefined();

@@ -58,24 +58,36 @@ export function parseFaults(spec: string): FaultPlan {
 export type FaultCounts = Record<string, number>;
 
 /**
- * Draws faults: each call for a target tries its faults in the plan's order, each with its rate. `random` is
- * injectable so a run can be repeated (a seeded generator).
+ * Draws faults: each call for a target tries its faults in the plan's order, each with its rate. With a seed, every
+ * target draws from its own seeded stream, so the n-th call of a target gets the same draw however calls of
+ * different targets interleave (a run can be repeated); without one, draws are random.
  */
 export class FaultInjector {
   readonly injected: FaultCounts = {};
   /** False: no faults (a fault-free baseline on the same twin). */
   enabled = true;
+  private readonly streams = new Map<FaultTarget, () => number>();
 
   constructor(
     private readonly plan: FaultPlan,
-    private readonly random: () => number = Math.random,
+    private readonly seed?: number,
   ) {}
+
+  private random(target: FaultTarget): number {
+    if (this.seed === undefined) return Math.random();
+    let stream = this.streams.get(target);
+    if (!stream) {
+      stream = seededRandom(this.seed * 1009 + faultTargets.indexOf(target));
+      this.streams.set(target, stream);
+    }
+    return stream();
+  }
 
   /** The error a call of `target` fails with, or undefined. */
   draw(target: FaultTarget): Error | undefined {
     if (!this.enabled) return undefined;
     for (const { target: t, fault, rate } of this.plan) {
-      if (t !== target || this.random() >= rate) continue;
+      if (t !== target || this.random(target) >= rate) continue;
       const spec = target === "ddb" ? dynamoDbFaultErrors[fault as keyof typeof dynamoDbFaultErrors] : faultErrors[fault as keyof typeof faultErrors];
       const key = `${target}:${fault}`;
       this.injected[key] = (this.injected[key] ?? 0) + 1;
