@@ -96,6 +96,18 @@ const ownerWriteValues = {
   ":one": { N: "1" },
 };
 
+/** A Task that updates the execution's document item, with the DynamoDB retry policy; its output is discarded. */
+function updateDocumentItem(tableName: string, update: Record<string, unknown>) {
+  return {
+    Type: "Task",
+    Resource: "arn:aws:states:::dynamodb:updateItem",
+    TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
+    Parameters: { TableName: tableName, Key: { documentId: { "S.$": "$.documentId" } }, ...update },
+    ResultPath: null,
+    Retry: dynamoDbRetry,
+  };
+}
+
 function lambdaInvoke(functionArn: string, payload: Record<string, unknown> | string) {
   return {
     Type: "Task",
@@ -118,15 +130,7 @@ export function buildDocumentWorkflow(
     TimeoutSeconds: settings.executionTimeoutSeconds,
     States: {
       [StateNames.markProcessing]: {
-        Type: "Task",
-        Comment:
-          "Make the document visible as PROCESSING before any heavy work, and take ownership of its item: refused " +
-          "when the item belongs to a newer version of the object",
-        Resource: "arn:aws:states:::dynamodb:updateItem",
-        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
-        Parameters: {
-          TableName: resources.tableName,
-          Key: { documentId: { "S.$": "$.documentId" } },
+        ...updateDocumentItem(resources.tableName, {
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
@@ -155,9 +159,10 @@ export function buildDocumentWorkflow(
             ":timings": { M: { startedAt: { "S.$": "$$.Execution.StartTime" } } },
             ...ownerWriteValues,
           },
-        },
-        ResultPath: null,
-        Retry: dynamoDbRetry,
+        }),
+        Comment:
+          "Make the document visible as PROCESSING before any heavy work, and take ownership of its item: refused " +
+          "when the item belongs to a newer version of the object",
         Catch: [catchSuperseded, ...catchAllToFailure],
         Next: StateNames.chunk,
       },
@@ -171,13 +176,7 @@ export function buildDocumentWorkflow(
         Next: StateNames.recordChunkCount,
       },
       [StateNames.recordChunkCount]: {
-        Type: "Task",
-        Comment: "Progress for consumers: the item, still PROCESSING, gets its chunk count and pages",
-        Resource: "arn:aws:states:::dynamodb:updateItem",
-        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
-        Parameters: {
-          TableName: resources.tableName,
-          Key: { documentId: { "S.$": "$.documentId" } },
+        ...updateDocumentItem(resources.tableName, {
           UpdateExpression:
             "SET chunks = :chunks, #source.pages = :pages, tokens = :tokens, timings.chunkedAt = :now, updatedAt = :now " +
             "ADD #version :one",
@@ -195,9 +194,8 @@ export function buildDocumentWorkflow(
             ":tokens": { "N.$": "States.Format('{}', $.chunkTask.value.tokenCount)" },
             ...ownerWriteValues,
           },
-        },
-        ResultPath: null,
-        Retry: dynamoDbRetry,
+        }),
+        Comment: "Progress for consumers: the item, still PROCESSING, gets its chunk count and pages",
         Catch: [catchSuperseded, ...catchAllToFailure],
         Next: StateNames.extract,
       },
@@ -283,13 +281,7 @@ export function buildDocumentWorkflow(
         Next: StateNames.failed,
       },
       [StateNames.recordFailure]: {
-        Type: "Task",
-        Comment: "Every other failure ends here: the document item says FAILED, with the error and its cause",
-        Resource: "arn:aws:states:::dynamodb:updateItem",
-        TimeoutSeconds: dynamoDbTaskTimeoutSeconds,
-        Parameters: {
-          TableName: resources.tableName,
-          Key: { documentId: { "S.$": "$.documentId" } },
+        ...updateDocumentItem(resources.tableName, {
           UpdateExpression: "SET #status = :status, #error = :error, #cause = :cause, updatedAt = :now ADD #version :one",
           ...ownedByThisExecution,
           ExpressionAttributeNames: {
@@ -305,9 +297,8 @@ export function buildDocumentWorkflow(
             ":cause": { "S.$": "$.failure.Cause" },
             ...ownerWriteValues,
           },
-        },
-        ResultPath: null,
-        Retry: dynamoDbRetry,
+        }),
+        Comment: "Every other failure ends here: the document item says FAILED, with the error and its cause",
         Catch: [{ ...catchSuperseded, ResultPath: null }],
         Next: StateNames.failed,
       },
