@@ -44,7 +44,7 @@ import {
 } from "../statemachine/definition.ts";
 import { chunkBundlingExtras, handlerBundling, type HandlerBundlingExtras } from "./bundling.ts";
 import { otherModelFileExcludes, resolveModelArtifact, type ModelArtifact } from "./model-artifact.ts";
-import { BucketLayout, DocumentTable, uploadEventPattern } from "./specs.ts";
+import { BucketLayout, DocumentTable, failedExecutionEventPattern, uploadEventPattern } from "./specs.ts";
 
 /** The repository root: the NodejsFunction project root and the inference image's build context. */
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -146,6 +146,8 @@ export class LlambdaStack extends Stack {
   readonly consumerDeadLetterQueue: sqs.Queue;
   readonly inferFunction: lambda.DockerImageFunction;
   readonly uploadRule: events.Rule;
+  readonly failedExecutionFunction: NodejsFunction;
+  readonly failedExecutionRule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
   /** Uploads waiting to start: EventBridge puts them here, the start function admits them. */
   readonly uploadQueue: sqs.Queue;
@@ -439,6 +441,28 @@ export class LlambdaStack extends Stack {
     );
 
     // ---------------------------------------------------------------------------------------------------------------
+    // Executions that fail beyond their retries, time out or are stopped end where they stopped (so a redrive can
+    // resume there); this rule has their end recorded on the document's item.
+    this.failedExecutionFunction = nodeFunction("FailedExecutionFunction", "functions/failed-execution/handler.ts", {
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      description: "llambda: a document workflow execution that FAILED, TIMED_OUT or was ABORTED -> its item says FAILED",
+    });
+    this.table.grant(this.failedExecutionFunction, "dynamodb:UpdateItem");
+    this.failedExecutionFunction.addEnvironment(EnvNames.table, this.table.tableName);
+    this.failedExecutionRule = new events.Rule(this, "FailedExecutionRule", {
+      description: "llambda: unsuccessful document workflow executions are recorded on their document item",
+      eventPattern: toCdkEventPattern(failedExecutionEventPattern(this.stateMachine.stateMachineArn)),
+    });
+    this.failedExecutionRule.addTarget(
+      new targets.LambdaFunction(this.failedExecutionFunction, {
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(24),
+        deadLetterQueue: this.deadLetterQueue,
+      }),
+    );
+
+    // ---------------------------------------------------------------------------------------------------------------
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });
     new CfnOutput(this, "UploadsPrefix", {
       value: `s3://${this.bucket.bucketName}/${BucketLayout.uploadsPrefix}`,
@@ -454,7 +478,7 @@ export class LlambdaStack extends Stack {
     });
     new CfnOutput(this, "DeadLetterQueueUrl", {
       value: this.deadLetterQueue.queueUrl,
-      description: "Upload events whose workflow could not be started",
+      description: "Upload events whose workflow could not be started, and failed-execution events that could not be recorded",
     });
     new CfnOutput(this, "UploadQueueUrl", {
       value: this.uploadQueue.queueUrl,

@@ -35,3 +35,18 @@ export function uploadEventPattern(bucketName: string) {
     },
   };
 }
+
+/** Execution ends that leave the item for the failed-execution function to record (a success records itself). */
+export const unsuccessfulExecutionStatuses = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
+
+/**
+ * EventBridge pattern of the rule that records unsuccessful executions on their document item: Step Functions emits
+ * an "Execution Status Change" event for every execution of a STANDARD state machine.
+ */
+export function failedExecutionEventPattern(stateMachineArn: string) {
+  return {
+    source: ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    detail: { stateMachineArn: [stateMachineArn], status: [...unsuccessfulExecutionStatuses] },
+  };
+}

@@ -1,6 +1,6 @@
 import { documentItemContractVersion } from "../functions/shared/document-item.ts";
 import { ErrorNames } from "../functions/shared/errors.ts";
-import { dynamoDbRetry, lambdaRetry } from "./retry-policy.ts";
+import { dynamoDbRetry, inputErrors, lambdaRetry } from "./retry-policy.ts";
 
 /**
  * The document workflow, as Amazon States Language. This is the only definition: the CDK stack deploys it (with CDK
@@ -78,7 +78,13 @@ export type StateMachineDefinition = {
 /** A single-item DynamoDB write answers in milliseconds; a minute means something is wrong (then retried, or caught). */
 const dynamoDbTaskTimeoutSeconds = 60;
 
-const catchAllToFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
+/**
+ * Only errors of the document itself are caught: recorded on the item, they end the execution at the Fail state, for
+ * good. Every other error (a dependency down beyond its retries, a bad deployment) fails the execution at the state
+ * where it happened, so that a redrive, once the cause is fixed, resumes there; the failed-execution function
+ * records those on the item (EventBridge: Step Functions execution status change). See docs/resilience.md.
+ */
+const catchInputErrors = [{ ErrorEquals: inputErrors, ResultPath: "$.failure", Next: StateNames.recordFailure }];
 
 /** A conditional write refused: an execution of a newer upload of the key owns the document's item. */
 const supersededErrors = ["DynamoDB.ConditionalCheckFailedException", ErrorNames.Superseded];
@@ -163,7 +169,7 @@ export function buildDocumentWorkflow(
         Comment:
           "Make the document visible as PROCESSING before any heavy work, and take ownership of its item: refused " +
           "when the item belongs to a newer version of the object",
-        Catch: [catchSuperseded, ...catchAllToFailure],
+        Catch: [catchSuperseded],
         Next: StateNames.chunk,
       },
       [StateNames.chunk]: {
@@ -172,7 +178,7 @@ export function buildDocumentWorkflow(
         TimeoutSeconds: settings.chunkTimeoutSeconds,
         ResultSelector: { "value.$": "$.Payload" },
         ResultPath: "$.chunkTask",
-        Catch: catchAllToFailure,
+        Catch: catchInputErrors,
         Next: StateNames.recordChunkCount,
       },
       [StateNames.recordChunkCount]: {
@@ -196,7 +202,7 @@ export function buildDocumentWorkflow(
           },
         }),
         Comment: "Progress for consumers: the item, still PROCESSING, gets its chunk count and pages",
-        Catch: [catchSuperseded, ...catchAllToFailure],
+        Catch: [catchSuperseded],
         Next: StateNames.extract,
       },
       [StateNames.extract]: {
@@ -245,7 +251,6 @@ export function buildDocumentWorkflow(
           Parameters: { Bucket: resources.bucketName, Prefix: MapResultsPrefix },
         },
         ResultPath: "$.mapRun",
-        Catch: catchAllToFailure,
         Next: StateNames.merge,
       },
       [StateNames.merge]: {
@@ -265,7 +270,7 @@ export function buildDocumentWorkflow(
         TimeoutSeconds: settings.mergeTimeoutSeconds,
         ResultSelector: { "value.$": "$.Payload" },
         ResultPath: "$.merge",
-        Catch: [catchSuperseded, ...catchAllToFailure],
+        Catch: [catchSuperseded],
         Next: StateNames.mergedAsFailed,
       },
       [StateNames.mergedAsFailed]: {
@@ -298,7 +303,9 @@ export function buildDocumentWorkflow(
             ...ownerWriteValues,
           },
         }),
-        Comment: "Every other failure ends here: the document item says FAILED, with the error and its cause",
+        Comment:
+          "The document cannot be processed (bad input): the item says FAILED, with the error code and its cause. " +
+          "Other failures stop at their state, for a redrive; the failed-execution function records them",
         Catch: [{ ...catchSuperseded, ResultPath: null }],
         Next: StateNames.failed,
       },

@@ -41,7 +41,16 @@ export const transientDynamoDbErrors = [
   "DynamoDB.AmazonDynamoDBException",
 ];
 
-/** Errors that mean "this input will never work": never retried, the document goes straight to FAILED. */
+/**
+ * Errors of the uploaded document itself: never retried, caught, recorded on the item (FAILED with the code) and
+ * final. A redrive cannot help; uploading a fixed file starts a new execution.
+ */
+export const inputErrors: string[] = [ErrorNames.DocumentInput];
+
+/**
+ * Errors a retry cannot cure: never retried. Input errors are caught (above); the others fail the execution where
+ * they happen and, being errors of the deployment (configuration, model, schema), can be redriven once it is fixed.
+ */
 export const deterministicErrors = [
   ErrorNames.DocumentInput,
   ErrorNames.Configuration,

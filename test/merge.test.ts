@@ -299,9 +299,27 @@ describe("reading a Map Run's results and building the document item", () => {
       status: "FAILED",
       error: "TooManyFailedChunks",
     });
-    const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0], results: [chunk(0, generic({}))] }], []);
+    // Two different child executions answering for chunk 0: a bug upstream, never silently merged.
+    const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0, 1], results: [chunk(0, generic({}))] }], []);
     const dup = await collectMapRunResults("bucket", twice.manifestKey, twice.read);
     expect(() => buildItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);
+  });
+
+  it("counts a redriven child execution once: its success wins over its earlier failure", async () => {
+    // After a Map Run redrive, the child of batch [1, 2] (same ARN) may be listed as failed and as succeeded.
+    const files = mapRunFiles(
+      [
+        { items: [0], results: [chunk(0, generic({ title: "A" }))] },
+        { items: [1, 2], results: [chunk(1, generic({})), chunk(2, generic({}))] },
+        { items: [1, 2], results: [chunk(1, generic({})), chunk(2, generic({}))] },
+      ],
+      [{ items: [1, 2] }, { items: [3] }, { items: [3] }],
+    );
+    const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
+    expect(collected.results.map((r) => r.index)).toEqual([0, 1, 2]);
+    expect(collected.failedChunks.map((f) => f.index)).toEqual([3]);
+    const item = buildItem({ input: mergeInput(4, 50), collected, schema, schemaId: "generic", now: new Date() });
+    expect(item.chunks).toEqual({ total: 4, succeeded: 3, failed: 1 });
   });
 
   it("gives a record batch one item per record, merged per record, and a batch item with counts per status", async () => {

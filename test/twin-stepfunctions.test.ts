@@ -11,7 +11,7 @@ import type { ChunkItem, InferBatchInput, MergeTaskInput, WorkflowInput } from "
 import { sourceOrderOf } from "../functions/shared/document-item.ts";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
-import { ExecutionAlreadyExistsError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
+import { ExecutionAlreadyExistsError, ExecutionNotRedrivableError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../statemachine/definition.ts";
 
 /**
@@ -206,15 +206,106 @@ describe("the workflow on the twin's Step Functions", () => {
     expect(collected.results).toHaveLength(2);
   });
 
-  it("records FAILED with the Map's error when failures exceed the threshold", async () => {
+  it("fails the execution at the Map when failures exceed the threshold, for a redrive to resume there", async () => {
     const t = setup({ chunks: 4, tolerated: 0, infer: async () => Promise.reject(Object.assign(new Error("boom"), { name: "ModelOutputError" })) });
     const execution = await t.stepFunctions.startExecution({ name: "run-3", input: t.input }).done;
     expect(execution.status).toBe("FAILED");
     expect(execution.error).toBe("States.ExceedToleratedFailureThreshold");
     expect(t.merges).toHaveLength(0);
-    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count", "FAILED"]);
-    const failure = t.dynamodb.calls[2]!.input.ExpressionAttributeValues as Record<string, { S: string }>;
-    expect(failure[":error"]!.S).toBe("States.ExceedToleratedFailureThreshold");
+    // Not caught: the item is left to the failed-execution function (EventBridge), the execution to a redrive.
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
+  });
+
+  it("redrives a failed Map Run: only the unsuccessful child executions run again, each chunk is merged once", async () => {
+    let outage = true;
+    const t = setup({
+      chunks: 6,
+      tolerated: 0,
+      infer: async (payload) => {
+        // Batch [2, 3] fails while the "outage" lasts; the others succeed the first time.
+        if (outage && (payload as InferBatchInput).Items.some((item) => item.index === 2)) {
+          throw Object.assign(new Error("socket hang up"), { name: "ModelOutputError" });
+        }
+        return echoInfer(payload);
+      },
+    });
+    const first = await t.stepFunctions.startExecution({ name: "redrive-map", input: t.input }).done;
+    expect(first.status).toBe("FAILED");
+    const inferCalls = () => t.lambda.invocations.filter((i) => i.name === arn("infer")).map((i) => (i.payload as InferBatchInput).Items.map((item) => item.index));
+    expect(inferCalls()).toHaveLength(3);
+
+    outage = false;
+    const redriven = await t.stepFunctions.redriveExecution(first.executionArn).done;
+    expect(redriven.status).toBe("SUCCEEDED");
+    expect(redriven.executionArn).toBe(first.executionArn);
+    expect(redriven.redriveCount).toBe(1);
+    // The redrive ran the failed batch only, and nothing before the Map (chunking, item writes).
+    expect(inferCalls().slice(3)).toEqual([[2, 3]]);
+    expect(t.lambda.invocations.filter((i) => i.name === arn("chunk"))).toHaveLength(1);
+    expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
+    expect(t.merges).toHaveLength(1);
+    const merge = t.merges[0]!;
+    const collected = await collectMapRunResults("bucket", merge.mapRun.ResultWriterDetails.Key, async (b, k) => t.s3.store.get(`${b}/${k}`)!);
+    expect(collected.results.map((r) => r.index).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(collected.failedChunks).toEqual([]);
+    // One result record per child execution; the redriven child kept its ARN and counts the redrive.
+    const succeededFile = JSON.parse(t.s3.store.get(`bucket/${merge.mapRun.ResultWriterDetails.Key.replace("manifest.json", "SUCCEEDED_0.json")}`)!) as Array<{ ExecutionArn: string; RedriveCount: number }>;
+    expect(succeededFile).toHaveLength(3);
+    expect(new Set(succeededFile.map((r) => r.ExecutionArn)).size).toBe(3);
+    expect(succeededFile.map((r) => r.RedriveCount).sort()).toEqual([0, 0, 1]);
+  });
+
+  it("redrives an execution that failed at the merge from the merge, with the same input", async () => {
+    let mergeDown = true;
+    const t = setup({
+      chunks: 2,
+      infer: echoInfer,
+      mergeFn: async () => {
+        if (mergeDown) throw Object.assign(new Error("table missing"), { name: "ResourceNotFoundException" });
+        return { status: "COMPLETED" };
+      },
+    });
+    const first = await t.stepFunctions.startExecution({ name: "redrive-merge", input: t.input }).done;
+    expect(first.status).toBe("FAILED");
+    expect(first.error).toBe("ResourceNotFoundException");
+    mergeDown = false;
+    const redriven = await t.stepFunctions.redriveExecution(first.executionArn).done;
+    expect(redriven.status).toBe("SUCCEEDED");
+    expect(t.lambda.invocations.map((i) => i.name.split(":").pop())).toEqual(["chunk", "infer", "merge", "merge"]);
+    expect(t.merges[1]).toEqual(t.merges[0]);
+    expect(t.merges[1]!.execution.id).toBe(first.executionArn);
+  });
+
+  it("refuses to redrive a running or succeeded execution; a document that cannot be processed stays FAILED", async () => {
+    const t = setup({
+      chunks: 1,
+      infer: echoInfer,
+      chunkFn: async () => {
+        throw Object.assign(new Error("NOT_A_PDF: the file is not a PDF"), { name: "DocumentInputError" });
+      },
+    });
+    const failed = await t.stepFunctions.startExecution({ name: "bad-input", input: t.input }).done;
+    expect(failed.status).toBe("FAILED");
+    const writes = t.dynamodb.calls.length;
+    // An input error was caught and recorded: the execution stopped at its Fail state, which a redrive reruns.
+    const redriven = await t.stepFunctions.redriveExecution(failed.executionArn).done;
+    expect(redriven.status).toBe("FAILED");
+    expect(redriven.error).toBe("DocumentInputError");
+    expect(t.dynamodb.calls).toHaveLength(writes);
+    expect(t.lambda.invocations.filter((i) => i.name === arn("chunk"))).toHaveLength(1);
+
+    const ok = setup({ chunks: 1, infer: echoInfer });
+    const succeeded = await ok.stepFunctions.startExecution({ name: "fine", input: ok.input }).done;
+    expect(() => ok.stepFunctions.redriveExecution(succeeded.executionArn)).toThrow(ExecutionNotRedrivableError);
+  });
+
+  it("stops an execution on request: it ends ABORTED", async () => {
+    const t = setup({ chunks: 1, infer: async (payload) => new Promise((resolve) => setTimeout(() => resolve(echoInfer(payload)), 2000)) });
+    const execution = t.stepFunctions.startExecution({ name: "stopped", input: t.input });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.stepFunctions.stopExecution(execution.executionArn);
+    const ended = await execution.done;
+    expect(ended.status).toBe("ABORTED");
   });
 
   it("does not retry a bad document: DocumentInputError goes straight to FAILED with Lambda's error payload as cause", async () => {
@@ -367,7 +458,7 @@ describe("the workflow's retry rules, run by the twin's Step Functions", () => {
   });
 
   // Every rule of statemachine/retry-policy.ts, applied to the chunk task: errors within MaxAttempts are retried to
-  // success; one more failure than the rule allows ends the document FAILED with that error.
+  // success; one more failure than the rule allows fails the execution with that error.
   for (const rule of lambdaRetry) {
     for (const errorName of rule.ErrorEquals) {
       it(`retries ${errorName} up to ${rule.MaxAttempts} times`, async () => {
@@ -390,8 +481,10 @@ describe("the workflow's retry rules, run by the twin's Step Functions", () => {
         const exhausted = await run(rule.MaxAttempts + 1);
         expect(exhausted.execution.status).toBe("FAILED");
         expect(exhausted.attempts).toBe(rule.MaxAttempts + 1);
-        expect(statusWrites(exhausted.t.dynamodb)).toEqual(["PROCESSING", "FAILED"]);
-        expect((exhausted.t.dynamodb.calls[1]!.input.ExpressionAttributeValues as Record<string, { S: string }>)[":error"]!.S).toBe(errorName);
+        expect(exhausted.execution.error).toBe(errorName);
+        // Not caught: the execution stops at the chunk task (a redrive resumes there); the item is left PROCESSING
+        // for the failed-execution function to record.
+        expect(statusWrites(exhausted.t.dynamodb)).toEqual(["PROCESSING"]);
       });
     }
   }

@@ -75,18 +75,22 @@ describe("document workflow definition", () => {
     expect(map.ToleratedFailurePercentage).toBeGreaterThanOrEqual(0);
   });
 
-  it("sends every failure to the state that records FAILED, and that state ends the execution as failed", () => {
-    const toFailure = { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure };
+  it("catches only input errors, recording FAILED; every other failure stops the execution where it happened", () => {
+    const toFailure = { ErrorEquals: ["DocumentInputError"], ResultPath: "$.failure", Next: StateNames.recordFailure };
     const toSuperseded = {
       ErrorEquals: ["DynamoDB.ConditionalCheckFailedException", "Superseded"],
       ResultPath: "$.failure",
       Next: StateNames.superseded,
     };
-    for (const name of [StateNames.chunk, StateNames.extract]) expect(states[name]!.Catch, name).toEqual([toFailure]);
+    expect(states[StateNames.chunk]!.Catch).toEqual([toFailure]);
+    // A Map Run over its failure threshold is not caught: a redrive reruns its unsuccessful child executions.
+    expect(states[StateNames.extract]!.Catch).toBeUndefined();
     // Where the item is written, a refused condition means a newer upload took over: not a failure of this document.
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.merge]) {
-      expect(states[name]!.Catch, name).toEqual([toSuperseded, toFailure]);
+      expect(states[name]!.Catch, name).toEqual([toSuperseded]);
     }
+    const everyCatch = JSON.stringify(Object.values(states).map((state) => state.Catch ?? []));
+    expect(everyCatch).not.toContain("States.ALL");
     const record = states[StateNames.recordFailure]!;
     expect(record.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
     expect(JSON.stringify(record.Parameters)).toContain('"S":"FAILED"');

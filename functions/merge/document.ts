@@ -18,7 +18,11 @@ export interface MapRunResults {
   failedChunks: FailedChunk[];
 }
 
-/** Reads a Map Run's manifest and result files: chunk results of succeeded batches, chunk indexes of failed ones. */
+/**
+ * Reads a Map Run's manifest and result files: chunk results of succeeded batches, chunk indexes of failed ones.
+ * A redriven Map Run reruns its unsuccessful child executions under the same ARNs, so a child may be listed more than
+ * once: each child counts once, and its success wins over its failed attempts.
+ */
 export async function collectMapRunResults(
   bucket: string,
   manifestKey: string,
@@ -28,8 +32,11 @@ export async function collectMapRunResults(
   const resultBucket = manifest.DestinationBucket || bucket;
   const results: ChunkResult[] = [];
   const failedChunks: FailedChunk[] = [];
+  const seenChildren = new Set<string>();
   for (const file of manifest.ResultFiles.SUCCEEDED ?? []) {
     for (const record of parseResultFile(await readObject(resultBucket, file.Key), file.Key)) {
+      if (seenChildren.has(record.ExecutionArn)) continue;
+      seenChildren.add(record.ExecutionArn);
       const output = parseRecordJson<InferBatchOutput>(record, "Output");
       if (!Array.isArray(output.results)) {
         throw new ResultFormatError(`Child execution ${record.ExecutionArn} output has no results array`);
@@ -47,6 +54,8 @@ export async function collectMapRunResults(
   // Batches that failed, or never finished, lose all their chunks; their input says which.
   for (const file of [...(manifest.ResultFiles.FAILED ?? []), ...(manifest.ResultFiles.PENDING ?? [])]) {
     for (const record of parseResultFile(await readObject(resultBucket, file.Key), file.Key)) {
+      if (seenChildren.has(record.ExecutionArn)) continue;
+      seenChildren.add(record.ExecutionArn);
       const input = parseRecordJson<InferBatchInput>(record, "Input");
       for (const item of input.Items ?? []) {
         const failed: FailedChunk = { index: item.index, error: record.Error ?? record.Status };

@@ -1,10 +1,14 @@
 import { randomUUID } from "node:crypto";
+import type { EventBridgeEvent } from "aws-lambda";
+import type { ExecutionStatusChangeDetail } from "../../functions/failed-execution/failure.ts";
 import type { ObjectCreatedEvent } from "../../functions/start/execution-name.ts";
+import type { LocalExecution } from "./stepfunctions.ts";
 import { matchesEventPattern } from "./event-pattern.ts";
 
 /**
  * The EventBridge part of the twin: turns s3rver's object notifications into the "Object Created" events S3 sends to
- * EventBridge, and matches them against the same rule pattern the stack deploys.
+ * EventBridge, and the twin's execution ends into Step Functions' "Execution Status Change" events, and matches them
+ * against the same rule patterns the stack deploys.
  */
 export interface S3NotificationRecord {
   eventName: string;
@@ -60,4 +64,37 @@ export function objectCreatedEvent(record: S3NotificationRecord, account = "0000
  */
 export function matchesPattern(event: unknown, pattern: object): boolean {
   return matchesEventPattern(event, pattern);
+}
+
+/** The event Step Functions sends to EventBridge when a STANDARD execution changes status (here: when it ends). */
+export function executionStatusChangeEvent(
+  execution: LocalExecution,
+  region: string,
+  account = "000000000000",
+): EventBridgeEvent<"Step Functions Execution Status Change", ExecutionStatusChangeDetail & Record<string, unknown>> {
+  const stopDate = execution.stopDate ?? new Date();
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Step Functions Execution Status Change",
+    source: "aws.states",
+    account,
+    time: stopDate.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region,
+    resources: [execution.executionArn],
+    detail: {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate.getTime(),
+      stopDate: stopDate.getTime(),
+      input: execution.input,
+      output: execution.output ?? null,
+      inputDetails: { included: true },
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
+      redriveCount: execution.redriveCount,
+    },
+  };
 }

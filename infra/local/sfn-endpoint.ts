@@ -1,6 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ExecutionAlreadyExistsError, type LocalStepFunctions } from "./stepfunctions.ts";
+import {
+  ExecutionAlreadyExistsError,
+  ExecutionDoesNotExistError,
+  ExecutionNotRedrivableError,
+  type LocalStepFunctions,
+} from "./stepfunctions.ts";
 
 /**
  * An HTTP endpoint that speaks the Step Functions API (AWS JSON 1.0 protocol) for the operations handlers use, so the
@@ -51,7 +56,18 @@ export async function startStepFunctionsEndpoint(stepFunctions: LocalStepFunctio
             output: execution.output,
             error: execution.error,
             cause: execution.cause,
+            redriveCount: execution.redriveCount,
+            redriveDate: execution.redriveDate ? execution.redriveDate.getTime() / 1000 : undefined,
+            redriveStatus: execution.status === "RUNNING" || execution.status === "SUCCEEDED" ? "NOT_REDRIVABLE" : "REDRIVABLE",
           });
+        }
+        if (operation === "RedriveExecution") {
+          const execution = stepFunctions.redriveExecution(String(body.executionArn ?? ""));
+          return reply(200, { redriveDate: (execution.redriveDate ?? new Date()).getTime() / 1000 });
+        }
+        if (operation === "StopExecution") {
+          const execution = stepFunctions.stopExecution(String(body.executionArn ?? ""));
+          return reply(200, { stopDate: (execution.stopDate ?? new Date()).getTime() / 1000 });
         }
         if (operation === "ListExecutions") {
           if (body.stateMachineArn !== stepFunctions.stateMachineArn) {
@@ -78,6 +94,8 @@ export async function startStepFunctionsEndpoint(stepFunctions: LocalStepFunctio
         return fail(400, "UnknownOperationException", `The local twin does not implement ${operation || "this operation"}`);
       } catch (error) {
         if (error instanceof ExecutionAlreadyExistsError) return fail(400, "ExecutionAlreadyExists", error.message);
+        if (error instanceof ExecutionDoesNotExistError) return fail(400, "ExecutionDoesNotExist", error.message);
+        if (error instanceof ExecutionNotRedrivableError) return fail(400, "ExecutionNotRedrivable", error.message);
         return fail(500, "InternalFailure", String(error));
       }
     });

@@ -1,7 +1,7 @@
 import "./polyfills.ts";
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import {
   DeleteItemCommand,
   DynamoDBClient,
@@ -22,7 +22,10 @@ import type { LocalLambdaRuntime } from "./lambda-runtime.ts";
  * - the Distributed Map: the state runs as a task that reads the ItemReader object from S3, batches items as the
  *   ItemBatcher says, runs the ItemProcessor as child executions under MaxConcurrency, applies the tolerated failure
  *   threshold and writes the ResultWriter files in AWS's format. The state keeps its InputPath, ResultSelector,
- *   ResultPath, OutputPath, Retry, Catch and Next.
+ *   ResultPath, OutputPath, Retry, Catch and Next;
+ * - RedriveExecution: an unsuccessful execution resumes, with the same ARN, at the state that was entered and never
+ *   exited, with that state's input; a Distributed Map resumes its Map Run and reruns only the child executions that
+ *   did not succeed (AWS's rules: docs/resilience.md → Redrive); StopExecution (ABORTED).
  */
 
 type JsonObject = Record<string, unknown>;
@@ -47,6 +50,9 @@ export interface LocalExecution {
   output?: string;
   error?: string;
   cause?: string;
+  /** Times the execution was redriven; its ARN stays the same. */
+  redriveCount: number;
+  redriveDate?: Date;
   /** Settles when the execution ends (never rejects). */
   done: Promise<LocalExecution>;
 }
@@ -55,10 +61,35 @@ export type StepFunctionsEvent =
   | { type: "ExecutionStarted"; execution: LocalExecution }
   | { type: "StateEntered"; execution: LocalExecution; state: string }
   | { type: "MapRunProgress"; execution: LocalExecution; state: string; succeeded: number; failed: number; total: number }
+  | { type: "ExecutionRedriven"; execution: LocalExecution; state: string }
   | { type: "ExecutionFinished"; execution: LocalExecution };
 
 export class ExecutionAlreadyExistsError extends Error {
   override readonly name = "ExecutionAlreadyExists";
+}
+
+export class ExecutionDoesNotExistError extends Error {
+  override readonly name = "ExecutionDoesNotExist";
+}
+
+export class ExecutionNotRedrivableError extends Error {
+  override readonly name = "ExecutionNotRedrivable";
+}
+
+/** A Distributed Map state's run within one execution: kept so that a redrive can resume it. */
+interface MapRunRecord {
+  mapRunId: string;
+  mapRunArn: string;
+  childInputs: unknown[];
+  records: Array<JsonObject & { Status: string }>;
+}
+
+/** What a redrive needs of an execution: where it stopped, with what input, and its Map Runs. */
+interface ExecutionProgress {
+  /** The top-level state entered and not exited, with its input. */
+  current?: { state: string; input: unknown };
+  mapRuns: Map<string, MapRunRecord>;
+  stop?: () => void;
 }
 
 export interface LocalStepFunctionsOptions {
@@ -74,11 +105,13 @@ export interface LocalStepFunctionsOptions {
 }
 
 const distributedMapResource = "arn:aws:states:::llambda-local:distributedMap";
+const executionStartTimeField = "TwinExecutionStartTime";
 
 function errorParts(error: unknown): { error: string; cause: string } {
   let inner = error;
   if (error instanceof ExecutionError && error.cause) inner = error.cause;
   if (error instanceof ExecutionTimeoutError) return { error: "States.Timeout", cause: "The execution timed out" };
+  if (error instanceof ExecutionAbortedError) return { error: "ExecutionAborted", cause: "The execution was stopped" };
   const err = inner instanceof Error ? inner : new Error(String(inner));
   return { error: err.name || "Error", cause: err.message };
 }
@@ -96,6 +129,7 @@ async function mapConcurrent<T>(items: T[], limit: number, work: (item: T, index
 
 export class LocalStepFunctions extends EventEmitter {
   private readonly executionsByName = new Map<string, LocalExecution>();
+  private readonly progress = new Map<string, ExecutionProgress>();
   private readonly definition: Definition;
   private readonly stateMachineName: string;
   private readonly arnPrefix: string;
@@ -129,10 +163,39 @@ export class LocalStepFunctions extends EventEmitter {
       input,
       status: "RUNNING",
       startDate: new Date(),
+      redriveCount: 0,
     } as LocalExecution;
     this.executionsByName.set(name, execution);
-    execution.done = this.run(execution, parsedInput);
+    this.progress.set(execution.executionArn, { mapRuns: new Map() });
+    execution.done = this.run(execution, parsedInput, this.definition.StartAt);
     this.emit("event", { type: "ExecutionStarted", execution } satisfies StepFunctionsEvent);
+    return execution;
+  }
+
+  /**
+   * RedriveExecution semantics: an execution that FAILED, TIMED_OUT or was ABORTED continues, under the same ARN, from
+   * the state where it stopped, with that state's input; the states before it are not run again.
+   */
+  redriveExecution(executionArn: string): LocalExecution {
+    const execution = this.describeExecution(executionArn);
+    if (!execution) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
+    if (execution.status === "RUNNING" || execution.status === "SUCCEEDED") {
+      throw new ExecutionNotRedrivableError(`Execution is ${execution.status} and cannot be redriven`);
+    }
+    const resumeAt = this.progress.get(executionArn)?.current;
+    if (!resumeAt) throw new ExecutionNotRedrivableError(`Execution ${executionArn} has no state to resume`);
+    Object.assign(execution, { status: "RUNNING", redriveCount: execution.redriveCount + 1, redriveDate: new Date() });
+    for (const field of ["stopDate", "output", "error", "cause"] as const) delete execution[field];
+    execution.done = this.run(execution, resumeAt.input, resumeAt.state);
+    this.emit("event", { type: "ExecutionRedriven", execution, state: resumeAt.state } satisfies StepFunctionsEvent);
+    return execution;
+  }
+
+  /** StopExecution semantics: a running execution ends ABORTED. */
+  stopExecution(executionArn: string): LocalExecution {
+    const execution = this.describeExecution(executionArn);
+    if (!execution) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
+    if (execution.status === "RUNNING") this.progress.get(executionArn)?.stop?.();
     return execution;
   }
 
@@ -153,35 +216,49 @@ export class LocalStepFunctions extends EventEmitter {
     }
   }
 
-  private async run(execution: LocalExecution, input: unknown): Promise<LocalExecution> {
-    const { definition, handlers } = this.localize(this.definition, execution);
+  private async run(execution: LocalExecution, input: unknown, startAt: string): Promise<LocalExecution> {
+    const { definition, handlers } = this.localize({ ...this.definition, StartAt: startAt }, execution);
+    // A redrive starts mid-way, which leaves earlier states unreachable: the definition was validated on the first run.
     const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
-      validationOptions: { checkArn: false },
+      validationOptions: startAt === this.definition.StartAt ? { checkArn: false } : { noValidate: true },
     });
     const run = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: this.retryOverrides(definition) },
       context: this.contextObject(execution),
     });
-    void this.followEvents(execution, run.eventLogs);
+    const progress = this.progress.get(execution.executionArn)!;
+    progress.stop = run.abort;
+    const followed = this.followEvents(execution, run.eventLogs, progress);
     try {
       const output = await run.result;
       execution.status = "SUCCEEDED";
       execution.output = JSON.stringify(output);
     } catch (error) {
       const parts = errorParts(error);
-      execution.status = error instanceof ExecutionTimeoutError ? "TIMED_OUT" : "FAILED";
+      execution.status =
+        error instanceof ExecutionTimeoutError ? "TIMED_OUT" : error instanceof ExecutionAbortedError ? "ABORTED" : "FAILED";
       execution.error = parts.error;
       execution.cause = parts.cause;
     }
+    // The event log ends with the execution; where it stopped must be known before anyone can redrive it.
+    await followed;
     execution.stopDate = new Date();
     this.emit("event", { type: "ExecutionFinished", execution } satisfies StepFunctionsEvent);
     return execution;
   }
 
-  private async followEvents(execution: LocalExecution, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
+  private async followEvents(
+    execution: LocalExecution,
+    events: AsyncGenerator<{ type: string; state?: { name: string; input?: unknown }; index?: number }>,
+    progress: ExecutionProgress,
+  ) {
     for await (const event of events) {
-      if (event.type === "StateEntered" && event.state) {
+      if (!event.state || event.index !== undefined) continue;
+      if (event.type === "StateEntered") {
+        progress.current = { state: event.state.name, input: event.state.input };
         this.emit("event", { type: "StateEntered", execution, state: event.state.name } satisfies StepFunctionsEvent);
+      } else if (event.type === "StateExited" && progress.current?.state === event.state.name) {
+        progress.current = undefined;
       }
     }
   }
@@ -189,7 +266,13 @@ export class LocalStepFunctions extends EventEmitter {
   /** Context object paths the workflow reads ($$.Execution.Id, $$.State.EnteredTime, ...). */
   private contextObject(execution: LocalExecution) {
     return {
-      Execution: { Id: execution.executionArn, Name: execution.name, StartTime: execution.startDate.toISOString() },
+      Execution: {
+        Id: execution.executionArn,
+        Name: execution.name,
+        StartTime: execution.startDate.toISOString(),
+        [executionStartTimeField]: execution.startDate.toISOString(),
+        RedriveCount: execution.redriveCount,
+      },
       StateMachine: { Id: execution.stateMachineArn, Name: this.stateMachineName },
       // The library has no per-state context; a getter gives the time the state reads it, which is when it runs.
       State: {
@@ -207,7 +290,11 @@ export class LocalStepFunctions extends EventEmitter {
 
   /** Binds each Task to its local service, and turns each Distributed Map into a task run by this adapter. */
   private localize(source: Definition, execution: LocalExecution) {
-    const definition = structuredClone(source);
+    // aws-local-stepfunctions sets $$.Execution.StartTime to the start of its run, which for a redrive is the redrive;
+    // AWS keeps the execution's start. The twin's context carries it under its own name.
+    const definition = JSON.parse(
+      JSON.stringify(source).replaceAll('"$$.Execution.StartTime"', () => `"$$.Execution.${executionStartTimeField}"`),
+    ) as Definition;
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [name, state] of Object.entries(definition.States)) {
       if (state.Type === "Task") {
@@ -314,14 +401,25 @@ export class LocalStepFunctions extends EventEmitter {
   private async runDistributedMap(stateName: string, state: StateDefinition, input: unknown, execution: LocalExecution) {
     const context = this.contextObject(execution);
     if (state.ItemSelector) throw new Error("The local twin's Distributed Map does not apply ItemSelector yet");
-    const childInputs = this.batch(state, await this.readItems(state, input, context), input, context);
     const processor = state.ItemProcessor as { StartAt: string; States: Record<string, StateDefinition> };
     const label = (state.Label as string | undefined) ?? stateName.replace(/[^A-Za-z0-9]/g, "");
-    const mapRunId = randomUUID();
-    const mapRunArn = `${this.arnPrefix}:mapRun:${this.stateMachineName}/${label}:${mapRunId}`;
     const childMachineArn = `${this.options.stateMachineArn}/${label}`;
-    const records: Array<JsonObject & { Status: string }> = new Array(childInputs.length);
-    let succeeded = 0;
+    // A redriven execution resumes its Map Run: same items, same child executions, only the unsuccessful ones rerun.
+    const mapRuns = this.progress.get(execution.executionArn)?.mapRuns ?? new Map<string, MapRunRecord>();
+    let mapRun = mapRuns.get(stateName);
+    if (!mapRun) {
+      const mapRunId = randomUUID();
+      const childInputs = this.batch(state, await this.readItems(state, input, context), input, context);
+      mapRun = {
+        mapRunId,
+        mapRunArn: `${this.arnPrefix}:mapRun:${this.stateMachineName}/${label}:${mapRunId}`,
+        childInputs,
+        records: new Array(childInputs.length),
+      };
+      mapRuns.set(stateName, mapRun);
+    }
+    const { mapRunId, mapRunArn, childInputs, records } = mapRun;
+    let succeeded = records.filter((record) => record?.Status === "SUCCEEDED").length;
     let failed = 0;
     const progress = () =>
       this.emit("event", {
@@ -334,10 +432,14 @@ export class LocalStepFunctions extends EventEmitter {
       } satisfies StepFunctionsEvent);
     progress();
     const maxConcurrency = Number(state.MaxConcurrency ?? 0) || 1000;
-    await mapConcurrent(childInputs, maxConcurrency, async (childInput, index) => {
-      const childName = randomUUID();
+    const pending = childInputs.map((_, index) => index).filter((index) => records[index]?.Status !== "SUCCEEDED");
+    await mapConcurrent(pending, maxConcurrency, async (index) => {
+      const childInput = childInputs[index];
+      const earlier = records[index];
+      // A redriven child keeps its name and ARN (AWS redrives child executions in place) and counts the redrive.
+      const childName = (earlier?.Name as string | undefined) ?? randomUUID();
       const childArn = `${this.arnPrefix}:execution:${this.stateMachineName}/${label}:${childName}`;
-      const child = { executionArn: childArn, name: childName, stateMachineArn: childMachineArn, startDate: new Date() } as LocalExecution;
+      const child = { executionArn: childArn, name: childName, stateMachineArn: childMachineArn, startDate: new Date(), redriveCount: 0 } as LocalExecution;
       const { definition, handlers } = this.localize({ StartAt: processor.StartAt, States: processor.States }, child);
       const startDate = new Date();
       const record: JsonObject & { Status: string } = {
@@ -345,7 +447,7 @@ export class LocalStepFunctions extends EventEmitter {
         Input: JSON.stringify(childInput),
         InputDetails: { Included: true },
         Name: childName,
-        RedriveCount: 0,
+        RedriveCount: earlier ? Number(earlier.RedriveCount ?? 0) + 1 : 0,
         StartDate: startDate.toISOString(),
         StateMachineArn: childMachineArn,
         Status: "RUNNING",

@@ -13,8 +13,8 @@ import { extractionSchemas } from "../../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { schemaRoutingContext } from "../context.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
-import { BucketLayout, uploadEventPattern } from "../specs.ts";
-import { matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
+import { BucketLayout, failedExecutionEventPattern, uploadEventPattern } from "../specs.ts";
+import { executionStatusChangeEvent, matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
 import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
 import { LocalQueue } from "./sqs-queue.ts";
 import { maxRunningDocumentsFor, uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
@@ -36,7 +36,7 @@ import {
   type S3Server,
 } from "./services.ts";
 import { startStepFunctionsEndpoint } from "./sfn-endpoint.ts";
-import { LocalStepFunctions, type StepFunctionsEvent } from "./stepfunctions.ts";
+import { LocalStepFunctions, type LocalExecution, type StepFunctionsEvent } from "./stepfunctions.ts";
 
 /**
  * The local twin: the deployed architecture on local, protocol-compatible parts. s3rver is S3, DynamoDB Local is
@@ -91,7 +91,8 @@ export type TwinEvent =
   | StepFunctionsEvent
   | { type: "StartFailed"; key: string; error: string }
   | { type: "StreamRecords"; records: DynamoDBRecord[] }
-  | { type: "ConsumerFailed"; error: string };
+  | { type: "ConsumerFailed"; error: string }
+  | { type: "FailedExecutionNotRecorded"; executionArn: string; error: string };
 
 /** The upload queue's event source mapping and redrive policy, as the stack deploys them. */
 const uploadQueueSettings = { batchSize: uploadBatchSize, maxConcurrency: uploadPollers, maxReceiveCount: uploadQueueMaxReceiveCount };
@@ -105,6 +106,8 @@ export class LocalTwin {
   private streamFollower: StreamFollower | undefined;
   private lastDeliveredSequence = -1n;
   private readonly consumerInvocations = new Set<Promise<unknown>>();
+  /** The failed-execution function's invocation for each execution's latest end. */
+  private readonly executionEndDeliveries = new Map<string, Promise<unknown>>();
   private readonly uploadQueue: LocalQueue;
 
   private constructor(
@@ -195,7 +198,10 @@ export class LocalTwin {
       tableName: TwinNames.table,
     });
     const twin = new LocalTwin(options, s3Server, dynamoDbServer, sfn.server, streamReader, stepFunctions, lambda, s3, dynamodb);
-    stepFunctions.on("event", (event: StepFunctionsEvent) => twin.emit(event));
+    stepFunctions.on("event", (event: StepFunctionsEvent) => {
+      if (event.type === "ExecutionFinished") twin.onExecutionFinished(event.execution);
+      twin.emit(event);
+    });
     await twin.followStream();
     s3Server.on("event", (notification) => twin.onS3Notification(notification.Records as S3NotificationRecord[]));
     return twin;
@@ -260,6 +266,21 @@ export class LocalTwin {
     for (const listener of this.listeners) listener(event);
   }
 
+  /**
+   * The EventBridge rule on Step Functions' status events: executions that end FAILED, TIMED_OUT or ABORTED invoke
+   * the failed-execution function (asynchronously, as EventBridge does), which records the end on the item.
+   */
+  private onExecutionFinished(execution: LocalExecution): void {
+    const event = executionStatusChangeEvent(execution, localRegion, account);
+    if (!matchesPattern(event, failedExecutionEventPattern(TwinNames.stateMachineArn))) return;
+    const delivery = this.lambda
+      .invoke(TwinNames.functionArn("failed-execution"), event)
+      .catch((error: unknown) =>
+        this.emit({ type: "FailedExecutionNotRecorded", executionArn: execution.executionArn, error: String(error) }),
+      );
+    this.executionEndDeliveries.set(execution.executionArn, delivery);
+  }
+
   /** The EventBridge rule: object-created events under uploads/ go to the upload queue. */
   private onS3Notification(records: S3NotificationRecord[]): void {
     for (const record of records) {
@@ -303,6 +324,8 @@ export class LocalTwin {
       .executions()
       .filter((execution) => (JSON.parse(execution.input) as WorkflowInput).documentId === documentId);
     await Promise.all(executions.map((execution) => execution.done));
+    // An unsuccessful end is recorded on the item by the failed-execution function, just after the execution ends.
+    await Promise.all(executions.map((execution) => this.executionEndDeliveries.get(execution.executionArn)));
     return this.getDocument(documentId);
   }
 
@@ -325,6 +348,7 @@ export class LocalTwin {
   async stop(): Promise<void> {
     this.uploadQueue.stop();
     await this.stepFunctions.idle();
+    await Promise.all([...this.executionEndDeliveries.values()]);
     await this.streamSettled(2_000);
     await this.streamFollower?.stop();
     await this.streamReader.close();
@@ -359,6 +383,7 @@ function twinFunctions(options: TwinOptions): LocalFunction[] {
     fn("infer", options.inferTimeoutSeconds ?? 900, 10240, 1),
     fn("merge", 300, 1024),
     fn("consumer", 60, 256),
+    fn("failed-execution", 30, 256),
   ];
 }
 
@@ -392,6 +417,8 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         [EnvNames.parallelSequences]: options.parallelSequences ?? options.workflow?.maxItemsPerBatch ?? defaultWorkflowSettings.maxItemsPerBatch,
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       });
+    case TwinNames.functionArn("failed-execution"):
+      return { [EnvNames.table]: TwinNames.table };
     case TwinNames.functionArn("consumer"):
       return { [EnvNames.bucket]: TwinNames.bucket };
     case TwinNames.functionArn("merge"):
