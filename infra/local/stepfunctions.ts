@@ -90,6 +90,8 @@ interface ExecutionProgress {
   current?: { state: string; input: unknown };
   mapRuns: Map<string, MapRunRecord>;
   stop?: () => void;
+  /** Set by StopExecution: a Map Run starts no further child executions (those running finish, unlike on AWS). */
+  stopped?: boolean;
 }
 
 export interface LocalStepFunctionsOptions {
@@ -195,7 +197,11 @@ export class LocalStepFunctions extends EventEmitter {
   stopExecution(executionArn: string): LocalExecution {
     const execution = this.describeExecution(executionArn);
     if (!execution) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
-    if (execution.status === "RUNNING") this.progress.get(executionArn)?.stop?.();
+    const progress = this.progress.get(executionArn);
+    if (execution.status === "RUNNING" && progress) {
+      progress.stopped = true;
+      progress.stop?.();
+    }
     return execution;
   }
 
@@ -219,6 +225,9 @@ export class LocalStepFunctions extends EventEmitter {
   private async run(execution: LocalExecution, input: unknown, startAt: string): Promise<LocalExecution> {
     const { definition, handlers } = this.localize({ ...this.definition, StartAt: startAt }, execution);
     // A redrive starts mid-way, which leaves earlier states unreachable: the definition was validated on the first run.
+    const progress = this.progress.get(execution.executionArn)!;
+    // Before run(): the library starts the first state synchronously.
+    progress.stopped = false;
     const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
       validationOptions: startAt === this.definition.StartAt ? { checkArn: false } : { noValidate: true },
     });
@@ -226,7 +235,6 @@ export class LocalStepFunctions extends EventEmitter {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: this.retryOverrides(definition) },
       context: this.contextObject(execution),
     });
-    const progress = this.progress.get(execution.executionArn)!;
     progress.stop = run.abort;
     const followed = this.followEvents(execution, run.eventLogs, progress);
     try {
@@ -433,7 +441,9 @@ export class LocalStepFunctions extends EventEmitter {
     progress();
     const maxConcurrency = Number(state.MaxConcurrency ?? 0) || 1000;
     const pending = childInputs.map((_, index) => index).filter((index) => records[index]?.Status !== "SUCCEEDED");
+    const parent = this.progress.get(execution.executionArn);
     await mapConcurrent(pending, maxConcurrency, async (index) => {
+      if (parent?.stopped) return;
       const childInput = childInputs[index];
       const earlier = records[index];
       // A redriven child keeps its name and ARN (AWS redrives child executions in place) and counts the redrive.
