@@ -247,6 +247,26 @@ describe("LlambdaStack (full synth, bundled)", () => {
         [EnvNames.schemaId]: "generic",
       });
       expect(env(stack.consumerFunction)).toEqual({ [EnvNames.bucket]: bucketRef });
+      expect(env(stack.failedExecutionFunction)).toEqual({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
+    });
+
+    it("records this state machine's FAILED, TIMED_OUT and ABORTED executions on their item, retried, with a DLQ", () => {
+      template.hasResourceProperties("AWS::Events::Rule", {
+        EventPattern: {
+          source: ["aws.states"],
+          "detail-type": ["Step Functions Execution Status Change"],
+          detail: { stateMachineArn: [{ Ref: logicalId(stack, stack.stateMachine) }], status: ["FAILED", "TIMED_OUT", "ABORTED"] },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { "Fn::GetAtt": [logicalId(stack, stack.failedExecutionFunction), "Arn"] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] } },
+            RetryPolicy: { MaximumRetryAttempts: Match.anyValue(), MaximumEventAgeInSeconds: Match.anyValue() },
+          }),
+        ],
+      });
+      const statements = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.failedExecutionFunction)));
+      expect(statements.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem"]);
     });
 
     it("deploys the example stream consumer with the ready-transition filter, per-record failures and a DLQ", () => {
