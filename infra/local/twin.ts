@@ -75,6 +75,8 @@ export interface TwinOptions {
   schemaRouting?: SchemaRouting;
   /** Most pages a PDF may have (LLAMBDA_MAX_PAGES; default the chunk function's). */
   maxPages?: number;
+  /** Time bound of a document's text extraction, ms (LLAMBDA_EXTRACTION_TIMEOUT_MS; default the chunk function's). */
+  extractionTimeoutMs?: number;
   /** The merge's item size bound, bytes (LLAMBDA_MAX_ITEM_BYTES); results above it go to S3. */
   maxItemBytes?: number;
   /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
@@ -406,6 +408,7 @@ function functionEnvironment(functionArn: string, options: TwinOptions): Record<
         [EnvNames.bucket]: TwinNames.bucket,
         [EnvNames.chunkTokens]: options.chunkTokens,
         [EnvNames.maxPages]: options.maxPages,
+        [EnvNames.extractionTimeoutMs]: options.extractionTimeoutMs,
       });
     case TwinNames.functionArn("infer"):
       return defined({
