@@ -109,12 +109,12 @@ describe("LlambdaStack (full synth, bundled)", () => {
   }, 120_000);
 
   describe("state machine", () => {
-    it("is one STANDARD state machine with a fixed name and ERROR logging without execution data", () => {
+    it("is one STANDARD state machine with a fixed name, logging every event without execution data", () => {
       template.resourceCountIs("AWS::StepFunctions::StateMachine", 1);
       template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
         StateMachineType: "STANDARD",
         StateMachineName: "Test-document-workflow",
-        LoggingConfiguration: Match.objectLike({ Level: "ERROR", IncludeExecutionData: false }),
+        LoggingConfiguration: Match.objectLike({ Level: "ALL", IncludeExecutionData: false }),
       });
     });
 
@@ -266,7 +266,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
         ],
       });
       const statements = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.failedExecutionFunction)));
-      expect(statements.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem"]);
+      expect(statements.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents"]);
     });
 
     it("deploys the example stream consumer with the ready-transition filter, per-record failures and a DLQ", () => {
@@ -321,11 +321,13 @@ describe("LlambdaStack (full synth, bundled)", () => {
       template.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Retain" });
     });
 
-    it("has one private, versioned, encrypted bucket, retained, with expiring intermediate prefixes", () => {
-      template.resourceCountIs("AWS::S3::Bucket", 1);
+    it("has one private, versioned, encrypted, access-logged document bucket, retained, with expiring intermediate prefixes", () => {
+      // The document bucket and its access-log bucket.
+      template.resourceCountIs("AWS::S3::Bucket", 2);
       template.hasResource("AWS::S3::Bucket", {
         DeletionPolicy: "Retain",
         Properties: Match.objectLike({
+          LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.accessLogsBucket) }, LogFilePrefix: "document-bucket/" },
           VersioningConfiguration: { Status: "Enabled" },
           BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
           PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
@@ -432,7 +434,8 @@ describe("LlambdaStack options (no bundling)", () => {
   it("deletes storage with the stack when asked, emptying the bucket", () => {
     template.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Delete" });
     template.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete", Properties: Match.objectLike({ DeletionProtectionEnabled: false }) });
-    template.resourceCountIs("Custom::S3AutoDeleteObjects", 1);
+    // The document bucket and its access-log bucket are both emptied.
+    template.resourceCountIs("Custom::S3AutoDeleteObjects", 2);
   });
 
   it("passes memory, reserved concurrency, map concurrency and schema through", () => {
