@@ -51,6 +51,8 @@ export function sdkActionsIn(source: string): string[] {
     const origin = imported.get(call[1]!);
     if (!origin) continue;
     const [pkg, className] = origin.split("|") as [string, string];
+    // Clients (S3Client, DynamoDBDocumentClient...) are constructed too; only commands are calls.
+    if (!className.endsWith("Command")) continue;
     const operation = className.replace(/Command$/, "");
     const action =
       pkg === "@aws-sdk/lib-dynamodb" ? `dynamodb:${documentClientOperations[operation] ?? operation}` : `${sdkServices[pkg]}:${operation}`;
