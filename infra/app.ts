@@ -31,6 +31,8 @@ new LlambdaStack(app, "Llambda", {
   schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
   destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
   tracing: boolContext(node, ContextKeys.tracing) ?? false,
+  isolated: boolContext(node, ContextKeys.isolated) ?? false,
+  bucketKmsKey: boolContext(node, ContextKeys.bucketKmsKey) ?? false,
 });
 
 Tags.of(app).add("project", "llambda");

@@ -19,6 +19,10 @@ export const ContextKeys = {
   destroyOnRemoval: "llambda:destroyOnRemoval",
   /** true: X-Ray tracing on the functions and the state machine. */
   tracing: "llambda:tracing",
+  /** true: functions in a VPC with isolated subnets and VPC endpoints only (no NAT, no internet gateway). */
+  isolated: "llambda:isolated",
+  /** true: the document bucket is encrypted with a customer-managed KMS key instead of S3-managed keys. */
+  bucketKmsKey: "llambda:bucketKmsKey",
   /** Extraction schema of uploads under no routed prefix (functions/schemas). */
   schemaId: "llambda:schemaId",
   /** Upload key prefix → extraction schema id, e.g. {"uploads/invoices/": "invoice"}; longest prefix wins. */

@@ -16,6 +16,7 @@ import {
   Validations,
 } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -28,7 +29,8 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import type { Construct } from "constructs";
+import * as cr from "aws-cdk-lib/custom-resources";
+import { Construct } from "constructs";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
@@ -97,6 +99,12 @@ export interface LlambdaStackProps extends StackProps {
   logRetention?: logs.RetentionDays;
   /** Encrypt the document bucket with a customer-managed KMS key (rotated yearly) instead of S3-managed keys. */
   bucketKmsKey?: boolean;
+  /**
+   * Isolated mode: every function runs in a VPC with isolated subnets only (no NAT, no internet gateway), reaching
+   * S3 and DynamoDB through gateway endpoints and Step Functions through an interface endpoint; each function's
+   * security group allows egress (HTTPS) only to the endpoints its code calls. Default false.
+   */
+  isolated?: boolean;
   /** Repository root (tests only). */
   repoRoot?: string;
 }
@@ -162,6 +170,8 @@ export class LlambdaStack extends Stack {
   readonly uploadQueue: sqs.Queue;
   readonly model: ModelArtifact;
   readonly workflowSettings: WorkflowSettings;
+  /** Isolated mode's network; undefined otherwise. */
+  readonly network?: IsolatedNetwork;
 
   constructor(scope: Construct, id: string, props: LlambdaStackProps) {
     super(scope, id, props);
@@ -247,6 +257,8 @@ export class LlambdaStack extends Stack {
       removalPolicy,
     });
 
+    if (props.isolated) this.network = new IsolatedNetwork(this, "Network", { logRetention, removalPolicy });
+
     // ---------------------------------------------------------------------------------------------------------------
     // Functions.
     const logGroupFor = (name: string): logs.LogGroup =>
@@ -299,6 +311,7 @@ export class LlambdaStack extends Stack {
         tracing,
         logGroup,
         role: functionRole(name, logGroup),
+        ...this.network?.placement(name),
       });
     };
 
@@ -375,6 +388,7 @@ export class LlambdaStack extends Stack {
       description: `llambda: chunk batch -> extracted JSON with ${this.model.id} (llama.cpp)`,
       tracing,
       logGroup: inferLogGroup,
+      ...this.network?.placement("InferFunction"),
       environment: {
         [EnvNames.modelPath]: INFER_MODEL_PATH,
         [EnvNames.modelId]: this.model.id,
@@ -418,6 +432,13 @@ export class LlambdaStack extends Stack {
       write: [BucketLayout.resultsPrefix],
     });
     this.table.grant(this.mergeFunction, "dynamodb:UpdateItem");
+    // Isolated mode: each function may open HTTPS connections only to the endpoints of the services its code calls.
+    if (this.network) {
+      this.network.allowEgress(this.startFunction, ["states"]);
+      this.network.allowEgress(this.chunkFunction, ["s3"]);
+      this.network.allowEgress(this.inferFunction, ["s3"]);
+      this.network.allowEgress(this.mergeFunction, ["s3", "dynamodb"]);
+    }
     this.mergeFunction.addEnvironment(EnvNames.table, this.table.tableName);
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -429,6 +450,7 @@ export class LlambdaStack extends Stack {
       description: "llambda example: DynamoDB stream records of documents that became COMPLETED or PARTIAL",
     });
     this.grantBucket(this.consumerFunction, { read: [BucketLayout.resultsPrefix] });
+    this.network?.allowEgress(this.consumerFunction, ["s3"]);
     this.consumerDeadLetterQueue = new sqs.Queue(this, "ResultsConsumerDeadLetterQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -502,6 +524,7 @@ export class LlambdaStack extends Stack {
       description: "llambda: a document workflow execution that FAILED, TIMED_OUT or was ABORTED -> its item says FAILED",
     });
     this.table.grant(this.failedExecutionFunction, "dynamodb:UpdateItem");
+    this.network?.allowEgress(this.failedExecutionFunction, ["dynamodb"]);
     this.failedExecutionFunction.addEnvironment(EnvNames.table, this.table.tableName);
     this.failedExecutionRule = new events.Rule(this, "FailedExecutionRule", {
       description: "llambda: unsuccessful document workflow executions are recorded on their document item",
@@ -538,6 +561,7 @@ export class LlambdaStack extends Stack {
       description: "Uploads waiting for room to start (ApproximateNumberOfMessagesVisible is the backlog)",
     });
     new CfnOutput(this, "ModelId", { value: this.model.id });
+    if (this.network) new CfnOutput(this, "VpcId", { value: this.network.vpc.vpcId, description: "Isolated mode: the functions' VPC" });
 
     this.acknowledgeNagFindings(props.tracing ?? false);
   }
@@ -690,13 +714,23 @@ export class LlambdaStack extends Stack {
       "It is a dead-letter queue: the on-failure destination of the stream consumer's event source mapping.",
     );
     ack(this.accessLogsBucket, ["AwsSolutions-S1"], "It is the access-log bucket; logging it to itself would loop.");
-    // CDK's own deploy-time helper (it turns on the bucket's EventBridge notifications): a construct we do not define.
+    if (this.network) {
+      for (const lookup of ["S3PrefixList", "DynamoDbPrefixList"]) {
+        ack(
+          this.network.node.findChild(lookup),
+          ["AwsSolutions-IAM5[Resource::*]"],
+          "ec2:DescribeManagedPrefixLists has no resource-level permission; it runs once per deploy to find the endpoints' prefix lists.",
+        );
+      }
+    }
+    // CDK's own deploy-time helpers (turning on the bucket's EventBridge notifications; the prefix-list lookups of
+    // isolated mode): constructs we do not define, which only write their logs.
     for (const child of this.node.findAll()) {
-      if (child.node.id.startsWith("BucketNotificationsHandler")) {
+      if (child.node.id.startsWith("BucketNotificationsHandler") || child.node.id === "AWS679f53fac002430cb0da5b7982bd2287") {
         ack(
           child,
           ["AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"],
-          "CDK's deploy-time handler that enables the bucket's EventBridge notifications; it only writes its logs.",
+          "A CDK deploy-time handler (bucket notifications, prefix-list lookup); its managed policy only lets it write logs.",
         );
       }
     }
@@ -732,4 +766,79 @@ function validateProps(props: LlambdaStackProps): void {
   ];
   const failed = checks.filter(([ok]) => !ok).map(([, message]) => message);
   if (failed.length > 0) throw new Error(`Invalid LlambdaStack props: ${failed.join("; ")}`);
+}
+
+/** The AWS services the functions' code calls, as isolated mode's endpoints. */
+type EndpointService = "s3" | "dynamodb" | "states";
+
+/**
+ * Isolated mode's network: a VPC with isolated subnets only (no route to the internet: no NAT gateway, no internet
+ * gateway), flow logs, gateway endpoints for S3 and DynamoDB, an interface endpoint for Step Functions, and one
+ * security group per function without default egress.
+ */
+export class IsolatedNetwork extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly stepFunctionsEndpoint: ec2.InterfaceVpcEndpoint;
+  private readonly securityGroups = new Map<string, ec2.SecurityGroup>();
+  private readonly prefixLists: Record<"s3" | "dynamodb", string>;
+
+  constructor(scope: Construct, id: string, props: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }) {
+    super(scope, id);
+    this.vpc = new ec2.Vpc(this, "Vpc", {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: "isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+    const flowLogs = new logs.LogGroup(this, "FlowLogs", { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.vpc.addFlowLog("FlowLog", { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs) });
+    this.stepFunctionsEndpoint = this.vpc.addInterfaceEndpoint("StepFunctionsEndpoint", {
+      service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+      privateDnsEnabled: true,
+      open: false,
+    });
+    // Gateway endpoints are reached through their region's managed prefix lists, whose ids only AWS knows.
+    const region = Stack.of(this).region;
+    const prefixListId = (service: "s3" | "dynamodb") =>
+      new cr.AwsCustomResource(this, `${service === "s3" ? "S3" : "DynamoDb"}PrefixList`, {
+        onUpdate: {
+          service: "EC2",
+          action: "describeManagedPrefixLists",
+          parameters: { Filters: [{ Name: "prefix-list-name", Values: [`com.amazonaws.${region}.${service}`] }] },
+          physicalResourceId: cr.PhysicalResourceId.of(`${service}-prefix-list`),
+          outputPaths: ["PrefixLists.0.PrefixListId"],
+        },
+        policy: cr.AwsCustomResourcePolicy.fromStatements([
+          new iam.PolicyStatement({ actions: ["ec2:DescribeManagedPrefixLists"], resources: ["*"] }),
+        ]),
+        installLatestAwsSdk: false,
+      }).getResponseField("PrefixLists.0.PrefixListId");
+    this.prefixLists = { s3: prefixListId("s3"), dynamodb: prefixListId("dynamodb") };
+  }
+
+  /** A function's VPC settings: the isolated subnets and its own security group, with no egress until allowed. */
+  placement(functionName: string): { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection; securityGroups: ec2.ISecurityGroup[] } {
+    const group = new ec2.SecurityGroup(this, `${functionName}SecurityGroup`, {
+      vpc: this.vpc,
+      description: `llambda ${functionName}: HTTPS to the endpoints of the services it calls, nothing else`,
+      allowAllOutbound: false,
+    });
+    this.securityGroups.set(functionName, group);
+    return { vpc: this.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [group] };
+  }
+
+  allowEgress(fn: lambda.Function, services: EndpointService[]): void {
+    const group = this.securityGroups.get(fn.node.id);
+    if (!group) throw new Error(`${fn.node.id} has no security group in the isolated network`);
+    for (const service of services) {
+      if (service === "states") {
+        group.connections.allowTo(this.stepFunctionsEndpoint, ec2.Port.tcp(443), "HTTPS to the Step Functions endpoint");
+      } else {
+        group.addEgressRule(ec2.Peer.prefixList(this.prefixLists[service]), ec2.Port.tcp(443), `HTTPS to the ${service} gateway endpoint`);
+      }
+    }
+  }
 }

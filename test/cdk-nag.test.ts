@@ -53,6 +53,7 @@ describe("cdk-nag AwsSolutions checks", () => {
     ["KMS-encrypted bucket", { bucketKmsKey: true }],
     ["X-Ray tracing", { tracing: true }],
     ["destroy on removal", { destroyOnRemoval: true }],
+    ["isolated (VPC)", { isolated: true }],
   ] as const) {
     it(`pass on the ${name} stack, every finding acknowledged with a reason`, () => {
       expect(nagSynth(props)).toBeUndefined();

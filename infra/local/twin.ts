@@ -190,6 +190,8 @@ export class LocalTwin {
       // s3rver does not understand the SDK's default aws-chunked uploads with trailing checksums.
       AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
       AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+      // No CloudWatch here to read the metrics' EMF lines: keep them off stdout unless asked for (=false).
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
       ...Object.fromEntries(functions.flatMap((fn) => Object.entries(functionEnvironment(fn.name, options)))),
     });
 
