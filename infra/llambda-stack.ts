@@ -49,6 +49,7 @@ import {
 } from "../statemachine/definition.ts";
 import { chunkBundlingExtras, handlerBundling, type HandlerBundlingExtras } from "./bundling.ts";
 import { otherModelFileExcludes, resolveModelArtifact, type ModelArtifact } from "./model-artifact.ts";
+import { PipelineObservability } from "./observability.ts";
 import { BucketLayout, DocumentTable, failedExecutionEventPattern, uploadEventPattern } from "./specs.ts";
 
 /** The repository root: the NodejsFunction project root and the inference image's build context. */
@@ -172,6 +173,8 @@ export class LlambdaStack extends Stack {
   readonly workflowSettings: WorkflowSettings;
   /** Isolated mode's network; undefined otherwise. */
   readonly network?: IsolatedNetwork;
+  /** The CloudWatch dashboard and alarms (docs/observability.md). */
+  readonly observability: PipelineObservability;
 
   constructor(scope: Construct, id: string, props: LlambdaStackProps) {
     super(scope, id, props);
@@ -537,6 +540,25 @@ export class LlambdaStack extends Stack {
         deadLetterQueue: this.deadLetterQueue,
       }),
     );
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // What the pipeline is doing: one dashboard, alarms on what needs a person (docs/observability.md).
+    this.observability = new PipelineObservability(this, "Observability", {
+      stateMachine: this.stateMachine,
+      functions: {
+        start: this.startFunction,
+        chunk: this.chunkFunction,
+        infer: this.inferFunction,
+        merge: this.mergeFunction,
+        consumer: this.consumerFunction,
+        failedExecution: this.failedExecutionFunction,
+      },
+      inferTimeout: this.inferFunction.timeout ?? Duration.seconds(900),
+      deadLetterQueues: {
+        "upload-and-failed-execution-events": this.deadLetterQueue,
+        "results-consumer": this.consumerDeadLetterQueue,
+      },
+    });
 
     // ---------------------------------------------------------------------------------------------------------------
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });

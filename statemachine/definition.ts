@@ -173,7 +173,12 @@ export function buildDocumentWorkflow(
         Next: StateNames.chunk,
       },
       [StateNames.chunk]: {
-        ...lambdaInvoke(resources.chunkFunctionArn, { "documentId.$": "$.documentId", "source.$": "$.source" }),
+        ...lambdaInvoke(resources.chunkFunctionArn, {
+          "documentId.$": "$.documentId",
+          "source.$": "$.source",
+          // For the function's log lines (correlation key `execution`).
+          "executionId.$": "$$.Execution.Id",
+        }),
         Comment: "PDF to text per page to token-bounded chunks, written as a JSONL manifest",
         TimeoutSeconds: settings.chunkTimeoutSeconds,
         ResultSelector: { "value.$": "$.Payload" },
@@ -220,7 +225,7 @@ export function buildDocumentWorkflow(
         ItemBatcher: {
           MaxItemsPerBatch: settings.maxItemsPerBatch,
           MaxInputBytesPerBatch: settings.maxInputBytesPerBatch,
-          BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId" },
+          BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId", "executionId.$": "$$.Execution.Id" },
         },
         MaxConcurrency: settings.maxConcurrency,
         ToleratedFailurePercentage: settings.toleratedFailurePercentage,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sourceOrderOf } from "../functions/shared/document-item.ts";
-import { documentIdFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "../functions/start/execution-name.ts";
+import { documentIdFor, executionArnFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "../functions/start/execution-name.ts";
 import {
   parseSchemaRouting,
   SchemaRoutingError,
@@ -17,6 +17,12 @@ function event(key: string, extra: Partial<ObjectCreatedEvent["detail"]["object"
 }
 
 describe("execution names", () => {
+  it("give the execution ARN Step Functions assigns, which the other functions log", () => {
+    expect(executionArnFor("arn:aws:states:eu-west-1:123456789012:stateMachine:llambda-document-workflow", "report-pdf-0123456789abcdef")).toBe(
+      "arn:aws:states:eu-west-1:123456789012:execution:llambda-document-workflow:report-pdf-0123456789abcdef",
+    );
+  });
+
   it("are deterministic for one object version", () => {
     const source = { bucket: "b", key: "uploads/report.pdf", etag: "e1" };
     expect(executionNameFor(source)).toBe(executionNameFor({ ...source }));

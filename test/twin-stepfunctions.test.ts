@@ -174,7 +174,9 @@ describe("the workflow on the twin's Step Functions", () => {
     expect((t.lambda.invocations.find((i) => i.name === arn("infer"))!.payload as InferBatchInput).BatchInput).toEqual({
       documentId: "doc-1",
       schemaId: "generic",
+      executionId: execution.executionArn,
     });
+    expect(t.lambda.invocations.find((i) => i.name === arn("chunk"))!.payload).toMatchObject({ executionId: execution.executionArn });
     expect(statusWrites(t.dynamodb)).toEqual(["PROCESSING", "chunk count"]);
     const chunkCount = t.dynamodb.calls[1]!.input;
     expect(chunkCount).toMatchObject({ ConditionExpression: "#owner = :execution", ExpressionAttributeValues: { ":execution": { S: execution.executionArn } } });

@@ -5,6 +5,7 @@ import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import type { ChunkTaskInput, ChunkTaskOutput, DocumentSource } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
+import { metrics, publishMetrics, recordDocumentChunked } from "../shared/metrics.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
@@ -36,9 +37,11 @@ export async function handler(
   event: ChunkTaskInput,
   context?: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<ChunkTaskOutput> {
-  const { documentId, source } = parseInput(event);
+  const { documentId, source, executionId } = parseInput(event);
   logger.resetKeys();
-  logger.appendKeys({ document: documentId });
+  const keys = { document: documentId, ...(executionId ? { execution: executionId } : {}) };
+  logger.appendKeys(keys);
+  for (const [key, value] of Object.entries(keys)) metrics.addMetadata(key, value);
   try {
     // The event's size first: an oversized upload is rejected without downloading it.
     if (typeof source.size === "number") checkByteSize(source.size, limits, "size in the upload event");
@@ -101,6 +104,8 @@ export async function handler(
       }),
     );
 
+    // Recorded once the manifest exists: a task that fails before is retried and would count the document twice.
+    recordDocumentChunked(metrics, result);
     // Counts and timings only: never document text, never the password (only whether one was supplied).
     logger.info("Document chunked", {
       bytes: byteCount,
@@ -129,6 +134,7 @@ export async function handler(
       ms: result.ms,
     };
   } finally {
+    publishMetrics();
     logger.resetKeys();
   }
 }

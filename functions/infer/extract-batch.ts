@@ -5,6 +5,7 @@ import type { ChunkFailure, ChunkItem, ChunkResult, InferBatchInput, InferBatchO
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import { DeadlineExceededError, ErrorNames } from "../shared/errors.ts";
 import { logger } from "../shared/logger.ts";
+import { recordBatchOutcome, recordChunkExtracted, type MetricSink } from "../shared/metrics.ts";
 import type { Deadline } from "./budget.ts";
 import type { ExtractionOutcome } from "./engine.ts";
 import type { ChunkPromptInput, JsonSchemaNode } from "./prompt.ts";
@@ -33,6 +34,8 @@ export async function extractBatch(
     /** The answer budget of a chunk's one retry after OutputTruncated; unset: no retry. */
     retryOutputTokens?: number;
     readText?: ChunkTextReader;
+    /** Where per-chunk and per-batch metrics go (functions/shared/metrics.ts); unset: none are recorded. */
+    metrics?: MetricSink;
   },
 ): Promise<InferBatchOutput> {
   const readText = options.readText ?? chunkTextReader();
@@ -51,6 +54,8 @@ export async function extractBatch(
   const results: ChunkResult[] = [...(event.results ?? [])];
   const failed: ChunkFailure[] = [...(event.failed ?? [])];
   const pending: ChunkItem[] = [];
+  const failedBefore = failed.length;
+  let succeeded = 0;
   let progressed = false;
   items.forEach((item, i) => {
     const outcome = outcomes[i];
@@ -67,6 +72,8 @@ export async function extractBatch(
         promptMs: extraction.promptMs,
         generationMs: extraction.generationMs,
       });
+      if (options.metrics) recordChunkExtracted(options.metrics, extraction);
+      succeeded++;
       results.push({
         ...ids,
         pageStart: item.pageStart,
@@ -95,13 +102,13 @@ export async function extractBatch(
     if (splittableErrors.has(error.name)) {
       const halves = splitChunkItem(item, texts[i] ?? "");
       if (halves) {
-        logger.warn("Chunk split in two", { ...where, error: error.name, message: error.message });
+        logger.warn("Chunk split in two", { ...where, ...loggableError(error, where) });
         pending.push(...halves);
         progressed = true;
         return;
       }
     }
-    logger.warn("Chunk failed", { ...where, error: error.name, message: error.message });
+    logger.warn("Chunk failed", { ...where, ...loggableError(error, where) });
     failed.push({ ...ids, error: error.name, cause: error.message.slice(0, 1000) });
     progressed = true;
   });
@@ -111,7 +118,18 @@ export async function extractBatch(
       failed.push({ ...chunkIds(item), error: ErrorNames.DeadlineExceeded, cause: "No time to start the chunk in a fresh invocation" });
     }
   }
+  if (options.metrics) recordBatchOutcome(options.metrics, { succeeded, failed: failed.length - failedBefore });
   return { results, failed, Items: pending, ...(event.BatchInput ? { BatchInput: event.BatchInput } : {}) };
+}
+
+/**
+ * An error for a WARN line. A ModelOutputError's message can quote the model's answer (JSON.parse quotes its input),
+ * and the answer quotes the document: its message goes to DEBUG only. The failure's cause is still recorded in full.
+ */
+function loggableError(error: Error, where: Record<string, unknown>): { error: string; message?: string } {
+  if (error.name !== ErrorNames.ModelOutput) return { error: error.name, message: error.message };
+  logger.debug("Model output error detail (may quote the document)", { ...where, error: error.name, message: error.message });
+  return { error: error.name };
 }
 
 function chunkIds(item: ChunkItem): Pick<ChunkResult, "documentId" | "index" | "chunkId" | "recordId" | "part"> {

@@ -3,6 +3,7 @@ import { getExtractionSchema } from "../schemas/index.ts";
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
 import { logger } from "../shared/logger.ts";
+import { metrics, publishMetrics, recordModelInit } from "../shared/metrics.ts";
 import { deadlineFrom } from "./budget.ts";
 import { readInferConfig } from "./config.ts";
 import { ExtractionEngine } from "./engine.ts";
@@ -10,16 +11,21 @@ import { extractBatch } from "./extract-batch.ts";
 
 // Loaded during the container's init phase, once; a model that cannot load fails the init with a clear message.
 const config = readInferConfig();
+const loadStarted = performance.now();
 const engine = await ExtractionEngine.load({
   ...config,
   sequences: config.parallelSequences,
   schema: getExtractionSchema(config.schemaId),
 });
+const loadMs = Math.round(performance.now() - loadStarted);
+// Published with the first invocation's metrics: one value per cold start.
+recordModelInit(metrics, loadMs);
 logger.info("Model loaded", {
   modelId: config.modelId,
   threads: config.threads,
   contextSize: engine.contextSize,
   parallelSequences: engine.parallelSequences,
+  ms: loadMs,
 });
 
 // Without a Lambda context (direct calls in tests and tools) there is no timeout to respect.
@@ -33,11 +39,27 @@ export async function handler(event: InferBatchInput, context?: Context): Promis
   const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;
   // The document's schema travels with the batch; an unknown id is a ConfigurationError (deterministic, not retried).
   const schemaId = event.BatchInput?.schemaId ?? config.schemaId;
-  return extractBatch(event, {
-    engine,
-    schema: getExtractionSchema(schemaId),
-    retryOutputTokens: config.maxOutputTokens * chunkRetryPolicy.largerAnswerBudget.factor,
-    modelId: config.modelId,
-    deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
-  });
+  const keys = correlationKeys(event);
+  logger.appendKeys(keys);
+  for (const [key, value] of Object.entries(keys)) metrics.addMetadata(key, value);
+  try {
+    return await extractBatch(event, {
+      engine,
+      schema: getExtractionSchema(schemaId),
+      retryOutputTokens: config.maxOutputTokens * chunkRetryPolicy.largerAnswerBudget.factor,
+      modelId: config.modelId,
+      deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
+      metrics,
+    });
+  } finally {
+    publishMetrics();
+    logger.removeKeys(["document", "execution"]);
+  }
+}
+
+/** The batch's document (every item of a batch belongs to it) and, when the workflow passes it, its execution. */
+function correlationKeys(event: InferBatchInput): { document?: string; execution?: string } {
+  const document = event.BatchInput?.documentId ?? event.Items?.[0]?.documentId;
+  const execution = event.BatchInput?.executionId;
+  return { ...(document ? { document } : {}), ...(execution ? { execution } : {}) };
 }

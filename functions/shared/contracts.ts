@@ -35,7 +35,10 @@ export interface WorkflowInput {
 }
 
 /** Input of the Chunk document task: the document and its source, from the execution input. */
-export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source">;
+export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source"> & {
+  /** The execution's ARN (`$$.Execution.Id`), when the workflow passes it: the logs' `execution` key. */
+  executionId?: string;
+};
 
 /** A pointer to an S3 object. */
 export interface S3Location {
@@ -162,6 +165,8 @@ export interface BatchInput {
   documentId?: string;
   /** Absent in batches of executions started before schema routing: the function's default schema applies. */
   schemaId?: string;
+  /** The execution's ARN (`$$.Execution.Id`), when the workflow passes it: the logs' `execution` key. */
+  executionId?: string;
 }
 
 /** What the Distributed Map state outputs when it has a ResultWriter (AWS's shape). */

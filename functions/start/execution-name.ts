@@ -37,6 +37,11 @@ export function executionNameFor(source: Pick<DocumentSource, "bucket" | "key" |
   return `${readableStem(source.key)}-${digest}`;
 }
 
+/** The ARN Step Functions gives an execution of that name (the id the other functions log as `execution`). */
+export function executionArnFor(stateMachineArn: string, executionName: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${executionName}`;
+}
+
 /** The subset of EventBridge's S3 "Object Created" event the start function reads. */
 export interface ObjectCreatedEvent {
   "detail-type": string;

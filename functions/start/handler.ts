@@ -6,7 +6,7 @@ import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, extractionSchemas } from "../schemas/index.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
-import { executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "./execution-name.ts";
+import { executionArnFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "./execution-name.ts";
 import { parseSchemaRouting, validateSchemaRouting, type SchemaRouting } from "./schema-routing.ts";
 import { admitUploads, openMapRunsHeadroom, uploadPollers, type QueuedUpload } from "./admission.ts";
 
@@ -37,7 +37,7 @@ export interface StartResult {
 async function startDocument(event: ObjectCreatedEvent): Promise<StartResult> {
   const input = workflowInputFromEvent(event, schemaRouting);
   const executionName = executionNameFor(input.source);
-  logger.appendKeys({ document: input.documentId, execution: executionName });
+  logger.appendKeys({ document: input.documentId, execution: executionArnFor(stateMachineArn, executionName) });
   try {
     await sfnClient().send(
       new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }),
