@@ -5,7 +5,6 @@ import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
 import { documentIdFor } from "../functions/start/execution-name.ts";
 import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
-import { StateNames } from "../statemachine/definition.ts";
 import { PDFDocument } from "pdf-lib";
 import { encryptedPdf } from "./extract-fixtures.ts";
 import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
@@ -121,33 +120,4 @@ describe("the local twin, end to end through llama.cpp", () => {
     expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" });
     expect(Table?.KeySchema).toEqual([{ AttributeName: "documentId", KeyType: "HASH" }]);
   });
-});
-
-describe("a text extraction over its time bound, end to end on the twin", () => {
-  let fixture: TestTwin;
-
-  beforeAll(async () => {
-    // 1 ms: no PDF can be read in time (the worker alone takes longer), while plain text needs no extraction.
-    fixture = await startTestTwin({ extractionTimeoutMs: 1 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await fixture?.stop();
-  });
-
-  it("ends the PDF FAILED with EXTRACTION_TIMEOUT, not retried, and keeps running", async () => {
-    const { twin } = fixture;
-    let chunkCalls = 0;
-    twin.onEvent((event) => {
-      if (event.type === "StateEntered" && event.state === StateNames.chunk) chunkCalls++;
-    });
-    const slow = await twin.uploadBytes(await multiPagePdf(2), "uploads/e2e/timeout/report.pdf");
-    const item = await twin.waitForDocument(slow.documentId);
-    expect(item).toMatchObject({ status: "FAILED", error: "DocumentInputError" });
-    expect(item!.cause).toContain("EXTRACTION_TIMEOUT: ");
-    expect(item!.cause).toContain("LLAMBDA_EXTRACTION_TIMEOUT_MS=1");
-    expect(chunkCalls).toBe(1);
-    const good = await twin.uploadBytes(new TextEncoder().encode("Initech paid 5 EUR."), "uploads/e2e/timeout/after.txt");
-    expect((await twin.waitForDocument(good.documentId))?.status).toBe("COMPLETED");
-  }, 300_000);
 });

@@ -126,9 +126,9 @@ export async function extractBatch(
  * An error for a WARN line. A ModelOutputError's message can quote the model's answer (JSON.parse quotes its input),
  * and the answer quotes the document: its message goes to DEBUG only. The failure's cause is still recorded in full.
  */
-function loggableError(error: Error, where: Record<string, unknown>): { error: string; message?: string } {
-  if (error.name !== ErrorNames.ModelOutput) return { error: error.name, message: error.message };
-  logger.debug("Model output error detail (may quote the document)", { ...where, error: error.name, message: error.message });
+function loggableError(error: Error, where: Record<string, unknown>): { error: string; errorMessage?: string } {
+  if (error.name !== ErrorNames.ModelOutput) return { error: error.name, errorMessage: error.message };
+  logger.debug("Model output error detail (may quote the document)", { ...where, error: error.name, errorMessage: error.message });
   return { error: error.name };
 }
 
