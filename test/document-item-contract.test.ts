@@ -12,7 +12,7 @@ const itemKeys: Record<keyof DocumentItem, true> = {
   documentId: true, kind: true, contractVersion: true, status: true, version: true, source: true, sourceOrder: true,
   executionArn: true, schemaId: true, modelId: true, result: true, resultLocation: true, provenance: true, conflicts: true,
   chunks: true, failedChunks: true, records: true, batchId: true, recordId: true, error: true, cause: true, timings: true,
-  tokens: true, updatedAt: true,
+  tokens: true, cost: true, updatedAt: true,
 };
 
 const generic = getExtractionSchema("generic");

@@ -98,6 +98,21 @@ describe("results on the twin: items, provenance, stream and the consumer's filt
     expectProvenanceForEachValue(item);
     expect(Array.isArray(item.conflicts)).toBe(true);
     expect(item.timings).toMatchObject({ startedAt: expect.any(String), completedAt: expect.any(String), chunkingMs: expect.any(Number) });
+    // What it cost, from what the functions measured: every function billed, the batches' transitions, the sum.
+    const cost = item.cost!;
+    const batches = Math.ceil(item.chunks!.total / 4);
+    expect(Object.keys(cost.lambda).sort()).toEqual(["chunk", "infer", "merge"]);
+    expect(cost.lambda.chunk).toMatchObject({ invocations: 1 });
+    expect(cost.lambda.infer!.invocations).toBeGreaterThanOrEqual(batches);
+    for (const fn of Object.values(cost.lambda)) expect(fn.gbSeconds).toBeGreaterThan(0);
+    // The twin's functions have the stack's memory sizes: 10,240 MB for inference.
+    expect(cost.lambda.infer!.gbSeconds / cost.lambda.merge!.gbSeconds).toBeGreaterThan(1);
+    const { documentTransitions } = await import("../statemachine/transitions.ts");
+    expect(cost.stepFunctions.transitions).toBeGreaterThanOrEqual(documentTransitions(Array(batches).fill(1)));
+    const parts = Object.values(cost.lambda).reduce((sum, fn) => sum + fn.totalUsd, 0) + cost.stepFunctions.usd + cost.requests.totalUsd;
+    expect(cost.total).toBeCloseTo(parts, 12);
+    expect(cost.total).toBeGreaterThan(0);
+    expect(validateItem(item), JSON.stringify(validateItem.errors)).toBe(true);
 
     await twin.streamSettled();
     const records = (await twin.streamRecords()).filter((record) => idOf(record) === documentId);

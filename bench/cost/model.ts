@@ -11,54 +11,13 @@ import {
   type DocumentUsage,
   type LambdaArchitecture,
 } from "../../functions/shared/cost.ts";
-import { buildDocumentWorkflow, defaultWorkflowSettings } from "../../statemachine/definition.ts";
+import { defaultWorkflowSettings } from "../../statemachine/definition.ts";
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Workflow shape: state transitions counted on the real definition.
+// Workflow shape: state transitions counted on the real definition (the merge records each document's the same way).
 
-/**
- * States entered on the happy path from `startAt`: each state's `Next`, or a Choice's `Default`, until a terminal
- * state. Standard workflows bill one transition per state entered (retries add more; failures take other paths).
- */
-export function happyPathStates(states: Record<string, Record<string, unknown>>, startAt: string): string[] {
-  const path: string[] = [];
-  let name: string | undefined = startAt;
-  while (name !== undefined) {
-    if (path.includes(name)) throw new Error(`The happy path loops at "${name}"`);
-    const state = states[name];
-    if (!state) throw new Error(`No state "${name}" in the workflow`);
-    path.push(name);
-    if (state.Type === "Succeed" || state.Type === "Fail" || state.End === true) break;
-    name = (state.Type === "Choice" ? state.Default : state.Next) as string | undefined;
-  }
-  return path;
-}
-
-export interface WorkflowTransitions {
-  /** Parent execution: every state from marking the item PROCESSING to success, the Map state included. */
-  fixed: number;
-  /** One Distributed Map child execution (a batch of chunks) whose chunks all finish in one invocation. */
-  perBatch: number;
-  parentStates: string[];
-  batchStates: string[];
-}
-
-/** Counts the transitions of the deployed definition (statemachine/definition.ts), so the estimate follows its changes. */
-export function workflowTransitions(): WorkflowTransitions {
-  const definition = buildDocumentWorkflow({
-    chunkFunctionArn: "chunk",
-    inferFunctionArn: "infer",
-    mergeFunctionArn: "merge",
-    tableName: "table",
-    bucketName: "bucket",
-  });
-  const parentStates = happyPathStates(definition.States, definition.StartAt);
-  const map = Object.values(definition.States).find((state) => state.Type === "Map");
-  const processor = map?.ItemProcessor as { StartAt: string; States: Record<string, Record<string, unknown>> } | undefined;
-  if (!processor) throw new Error("The workflow has no Map state with an ItemProcessor");
-  const batchStates = happyPathStates(processor.States, processor.StartAt);
-  return { fixed: parentStates.length, perBatch: batchStates.length, parentStates, batchStates };
-}
+export { happyPathStates, workflowTransitions, type WorkflowTransitions } from "../../statemachine/transitions.ts";
+import type { WorkflowTransitions } from "../../statemachine/transitions.ts";
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Inputs.

@@ -6,6 +6,7 @@ import type { ChunkTaskInput, ChunkTaskOutput, DocumentSource } from "../shared/
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordDocumentChunked } from "../shared/metrics.ts";
+import { initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
@@ -25,6 +26,9 @@ const recordFields = {
 const limits = readChunkLimits();
 const tokenizer = createCl100kTokenizer();
 
+// Lambda bills the init phase of a cold start: the first invocation carries it.
+let coldStartInitMs: number | undefined = initDurationMs();
+
 /** Large chunk texts are uploaded this many at a time. */
 const UPLOAD_CONCURRENCY = 8;
 
@@ -35,8 +39,10 @@ const UPLOAD_CONCURRENCY = 8;
  */
 export async function handler(
   event: ChunkTaskInput,
-  context?: Pick<Context, "getRemainingTimeInMillis">,
+  context?: Pick<Context, "getRemainingTimeInMillis"> & Partial<Pick<Context, "memoryLimitInMB">>,
 ): Promise<ChunkTaskOutput> {
+  const finishInvocation = startInvocation(context, coldStartInitMs);
+  coldStartInitMs = undefined;
   const { documentId, source, executionId } = parseInput(event);
   logger.resetKeys();
   const keys = { document: documentId, ...(executionId ? { execution: executionId } : {}) };
@@ -132,6 +138,8 @@ export async function handler(
       ...(result.recordCount === undefined ? {} : { recordCount: result.recordCount }),
       tokenCount: result.tokenCount,
       ms: result.ms,
+      // The upload read, the large texts and the manifest written.
+      usage: finishInvocation({ s3Gets: 1, s3Puts: manifest.largeTexts.length + 1 }),
     };
   } finally {
     publishMetrics();

@@ -2,6 +2,7 @@ import type { Context } from "aws-lambda";
 import { getExtractionSchema } from "../schemas/index.ts";
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
+import { addUsage, initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
 import { logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordModelInit } from "../shared/metrics.ts";
 import { deadlineFrom } from "./budget.ts";
@@ -28,6 +29,9 @@ logger.info("Model loaded", {
   ms: loadMs,
 });
 
+// Lambda bills the init phase (here mostly the model load) of a cold start: the first invocation carries it.
+let coldStartInitMs: number | undefined = initDurationMs();
+
 // Without a Lambda context (direct calls in tests and tools) there is no timeout to respect.
 const noTimeoutMs = 24 * 3600 * 1000;
 
@@ -36,6 +40,8 @@ const noTimeoutMs = 24 * 3600 * 1000;
  * halves of chunks) left for a fresh invocation, which the workflow sends back as `Items`.
  */
 export async function handler(event: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
+  const finishInvocation = startInvocation(context, coldStartInitMs);
+  coldStartInitMs = undefined;
   const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;
   // The document's schema travels with the batch; an unknown id is a ConfigurationError (deterministic, not retried).
   const schemaId = event.BatchInput?.schemaId ?? config.schemaId;
@@ -43,7 +49,7 @@ export async function handler(event: InferBatchInput, context?: Context): Promis
   logger.appendKeys(keys);
   for (const [key, value] of Object.entries(keys)) metrics.addMetadata(key, value);
   try {
-    return await extractBatch(event, {
+    const output = await extractBatch(event, {
       engine,
       schema: getExtractionSchema(schemaId),
       retryOutputTokens: config.maxOutputTokens * chunkRetryPolicy.largerAnswerBudget.factor,
@@ -51,6 +57,9 @@ export async function handler(event: InferBatchInput, context?: Context): Promis
       deadline: deadlineFrom(remainingMs, config.deadlineMarginMs),
       metrics,
     });
+    // Chunk texts too large for the manifest were read from S3, one request per object.
+    const s3Gets = new Set(event.Items.flatMap((item) => (item.textLocation ? [`${item.textLocation.bucket}/${item.textLocation.key}`] : []))).size;
+    return { ...output, usage: addUsage(event.usage, finishInvocation({ s3Gets })) };
   } finally {
     publishMetrics();
     logger.removeKeys(["document", "execution"]);

@@ -7,6 +7,7 @@ import {
   type FailedChunk,
 } from "../shared/document-item.ts";
 import { ErrorNames, ResultFormatError } from "../shared/errors.ts";
+import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
 import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
@@ -16,6 +17,8 @@ export type { FailedChunk };
 export interface MapRunResults {
   results: ChunkResult[];
   failedChunks: FailedChunk[];
+  /** For the document's cost: the inference invocations of succeeded batches, each batch's passes, objects read. */
+  usage?: { infer?: FunctionUsage; childPasses: number[]; resultObjects: number };
 }
 
 /**
@@ -33,6 +36,10 @@ export async function collectMapRunResults(
   const results: ChunkResult[] = [];
   const failedChunks: FailedChunk[] = [];
   const seenChildren = new Set<string>();
+  let infer: FunctionUsage | undefined;
+  const childPasses: number[] = [];
+  const resultObjects =
+    1 + (["SUCCEEDED", "FAILED", "PENDING"] as const).reduce((sum, status) => sum + (manifest.ResultFiles[status]?.length ?? 0), 0);
   for (const file of manifest.ResultFiles.SUCCEEDED ?? []) {
     for (const record of parseResultFile(await readObject(resultBucket, file.Key), file.Key)) {
       if (seenChildren.has(record.ExecutionArn)) continue;
@@ -42,6 +49,8 @@ export async function collectMapRunResults(
         throw new ResultFormatError(`Child execution ${record.ExecutionArn} output has no results array`);
       }
       results.push(...output.results);
+      if (output.usage) infer = addUsage(infer, output.usage);
+      childPasses.push(output.usage?.invocations ?? 1);
       // Chunks the inference function gave up on; the rest of their batch succeeded.
       for (const failure of output.failed ?? []) {
         const failed: FailedChunk = { index: failure.index, error: failure.error, cause: failure.cause };
@@ -57,6 +66,7 @@ export async function collectMapRunResults(
       if (seenChildren.has(record.ExecutionArn)) continue;
       seenChildren.add(record.ExecutionArn);
       const input = parseRecordJson<InferBatchInput>(record, "Input");
+      childPasses.push(1);
       for (const item of input.Items ?? []) {
         const failed: FailedChunk = { index: item.index, error: record.Error ?? record.Status };
         if (item.recordId !== undefined) failed.recordId = item.recordId;
@@ -66,7 +76,7 @@ export async function collectMapRunResults(
     }
   }
   failedChunks.sort(compareChunkOrder);
-  return { results, failedChunks };
+  return { results, failedChunks, usage: { ...(infer ? { infer } : {}), childPasses, resultObjects } };
 }
 
 /** An item as the merge builds it; the write adds `version`. */

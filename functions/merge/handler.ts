@@ -10,6 +10,10 @@ import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./docu
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
 import { defaultMaxItemBytes, offloadIfTooLarge, resultsPrefix } from "./result-offload.ts";
 import { assertValidResult } from "./result-validation.ts";
+import { costOfDocument } from "./document-cost.ts";
+import { initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
+import { addMetric, MetricNames, metrics, publishMetrics } from "../shared/metrics.ts";
+import type { Context } from "aws-lambda";
 
 const tableName = requireEnv(EnvNames.table);
 const bucketName = requireEnv(EnvNames.bucket);
@@ -17,6 +21,8 @@ const bucketName = requireEnv(EnvNames.bucket);
 const fallbackSchemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId);
 getExtractionSchema(fallbackSchemaId);
 const maxItemBytes = intEnv(EnvNames.maxItemBytes, defaultMaxItemBytes, { min: 1_000, max: 390_000 });
+// Lambda bills the init phase of a cold start: the first invocation carries it.
+let coldStartInitMs: number | undefined = initDurationMs();
 
 async function readObject(bucket: string, key: string): Promise<string> {
   const object = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -55,7 +61,9 @@ async function sizedForDynamoDb(draft: ItemDraft): Promise<ItemDraft> {
  * Distributed Map results in S3 → the document's item (COMPLETED, PARTIAL or FAILED) in DynamoDB; for a record batch,
  * one item per record first, then the batch's item. Superseded when a newer upload of the same key owns the item.
  */
-export async function handler(event: MergeTaskInput): Promise<MergeTaskOutput> {
+export async function handler(event: MergeTaskInput, context?: Partial<Pick<Context, "memoryLimitInMB">>): Promise<MergeTaskOutput> {
+  const finishInvocation = startInvocation(context, coldStartInitMs);
+  coldStartInitMs = undefined;
   logger.appendKeys({ document: event.documentId, execution: event.execution.id });
   try {
     const schemaId = event.schemaId ?? fallbackSchemaId;
@@ -66,16 +74,38 @@ export async function handler(event: MergeTaskInput): Promise<MergeTaskOutput> {
     for (const draft of [item, ...records]) if (draft.result) assertValidResult(draft.result, schema, schemaId);
 
     let superseded = 0;
+    const recordBytes: number[] = [];
     await forEachLimited(records, 16, async (record) => {
-      if (!(await writeRecordItem(documentClient(), tableName, await sizedForDynamoDb(record)))) superseded++;
+      const sized = await sizedForDynamoDb(record);
+      recordBytes.push(jsonBytes(sized));
+      if (!(await writeRecordItem(documentClient(), tableName, sized))) superseded++;
     });
-    const version = await writeOwnedItem(documentClient(), tableName, await sizedForDynamoDb(item));
+    const finalItem = await sizedForDynamoDb(item);
+    // Measured up to the item's write, which carries it (the write itself takes milliseconds).
+    const usage = {
+      ...(event.chunking.usage ? { chunk: event.chunking.usage } : {}),
+      ...(collected.usage?.infer ? { infer: collected.usage.infer } : {}),
+      merge: finishInvocation({ s3Puts: [finalItem, ...records].filter((draft) => draft.resultLocation).length }),
+      childPasses: collected.usage?.childPasses ?? [],
+      resultObjects: collected.usage?.resultObjects ?? 0,
+    };
+    finalItem.cost = costOfDocument({ ...usage, itemBytes: [jsonBytes(finalItem), ...recordBytes] });
+    // The cost is part of the item it bills for: its own bytes count too.
+    finalItem.cost = costOfDocument({ ...usage, itemBytes: [jsonBytes(finalItem), ...recordBytes] });
+    addMetric(metrics, MetricNames.documentCostUsd, finalItem.cost.total);
+    const version = await writeOwnedItem(documentClient(), tableName, finalItem);
     logger.info("Document merged", { status: item.status, chunks: item.chunks, version, records: item.records });
     const output: MergeTaskOutput = { documentId: item.documentId, status: item.status, version, chunks: item.chunks! };
     if (item.error) Object.assign(output, { error: item.error, cause: item.cause });
     if (item.records) output.records = { ...item.records, superseded };
     return output;
   } finally {
+    publishMetrics();
     logger.removeKeys(["document", "execution"]);
   }
+}
+
+/** An item's size as JSON: close to DynamoDB's item size, which bills one write unit per KB. */
+function jsonBytes(draft: ItemDraft): number {
+  return Buffer.byteLength(JSON.stringify(draft));
 }

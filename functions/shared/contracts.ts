@@ -1,3 +1,4 @@
+import type { FunctionUsage } from "./invocation-usage.ts";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 
 /**
@@ -107,6 +108,8 @@ export interface ChunkTaskOutput {
   tokenCount: number;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
+  /** The chunk function's invocation, as billed (for the document's cost). */
+  usage?: FunctionUsage;
 }
 
 /** What one Distributed Map child execution receives from the ItemBatcher. */
@@ -116,6 +119,8 @@ export interface InferBatchInput {
   /** Carried from earlier passes of the same child execution (when parts of chunks were left for a fresh invocation). */
   results?: ChunkResult[];
   failed?: ChunkFailure[];
+  /** The child execution's earlier invocations, as billed. */
+  usage?: FunctionUsage;
 }
 
 /** A chunk (or part of one) that ended with an error the workflow does not retry. */
@@ -158,6 +163,8 @@ export interface InferBatchOutput {
   /** Chunks, or parts of chunks, still to extract: the workflow invokes the function again with these as `Items`. */
   Items: ChunkItem[];
   BatchInput?: BatchInput;
+  /** Every invocation of this child execution so far, as billed (for the document's cost). */
+  usage?: FunctionUsage;
 }
 
 /** What the Distributed Map's ItemBatcher adds to every batch: the document and its schema. */

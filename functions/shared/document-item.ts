@@ -1,3 +1,4 @@
+import type { DocumentCost } from "./cost.ts";
 /**
  * The contract with downstream consumers: the items of the documents table, as its stream delivers them.
  * docs/stream-contract.md explains it; functions/shared/document-item.schema.json is the same contract as JSON Schema
@@ -101,6 +102,11 @@ export interface DocumentItem {
     inferenceMs?: number;
   };
   tokens?: number;
+  /**
+   * A document's or batch's item, when finished: what it cost, from the functions' billed durations, the workflow's
+   * state transitions and its requests, at the dated prices of functions/shared/cost.ts (docs/cost.md).
+   */
+  cost?: DocumentCost;
   updatedAt: string;
 }
 

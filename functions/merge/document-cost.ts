@@ -1,0 +1,54 @@
+import { documentCost, type DocumentCost, type LambdaUsage } from "../shared/cost.ts";
+import type { FunctionUsage } from "../shared/invocation-usage.ts";
+import { documentTransitions } from "../../statemachine/transitions.ts";
+
+/**
+ * A document's cost, from what its execution measured: each function's billed milliseconds, memory and architecture
+ * (reported by the functions themselves), the workflow's state transitions (counted on the definition, for the passes
+ * each batch took), and the S3, DynamoDB and SQS requests it made. Not included, and said so in docs/cost.md:
+ * retried attempts (their output is lost), the start function (shared by up to 10 uploads), the consumer, storage.
+ */
+export interface DocumentCostInput {
+  chunk?: FunctionUsage;
+  /** Every inference invocation of the batches that succeeded. */
+  infer?: FunctionUsage;
+  merge: FunctionUsage;
+  /** Invocations (passes) of each batch child execution; a failed batch counts one. */
+  childPasses: number[];
+  /** Objects the Distributed Map's ResultWriter wrote (result files and manifest), which the merge read back. */
+  resultObjects: number;
+  /** Bytes of each item the workflow wrote for the document: the final item, its record items. */
+  itemBytes: number[];
+}
+
+/** DynamoDB on-demand bills one write unit per KB of item written. */
+const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+
+/** The workflow's two small writes before the merge (PROCESSING, chunk count): one write unit each. */
+const progressWrites = 2;
+
+/** The upload's message: sent by EventBridge, received and deleted by the start function. */
+const uploadQueueRequests = 3;
+
+function lambdaUsage(usage: FunctionUsage): LambdaUsage {
+  return { memoryMb: usage.memoryMb, billedDurationMs: usage.billedMs, architecture: usage.architecture, invocations: usage.invocations };
+}
+
+export function costOfDocument(input: DocumentCostInput): DocumentCost {
+  const functions: Record<string, LambdaUsage> = { merge: lambdaUsage(input.merge) };
+  if (input.chunk) functions.chunk = lambdaUsage(input.chunk);
+  if (input.infer) functions.infer = lambdaUsage(input.infer);
+  const measured = [input.chunk, input.infer, input.merge].filter((usage): usage is FunctionUsage => usage !== undefined);
+  return documentCost({
+    functions,
+    stateTransitions: documentTransitions(input.childPasses),
+    requests: {
+      // The Map's ItemReader reads the manifest; the merge reads the result objects.
+      s3Gets: measured.reduce((sum, usage) => sum + usage.s3Gets, 0) + 1 + input.resultObjects,
+      s3Puts: measured.reduce((sum, usage) => sum + usage.s3Puts, 0) + input.resultObjects,
+      dynamoDbWriteUnits: progressWrites + input.itemBytes.reduce((sum, bytes) => sum + writeUnits(bytes), 0),
+      dynamoDbReadUnits: 0,
+      sqsRequests: uploadQueueRequests,
+    },
+  });
+}
