@@ -1,4 +1,5 @@
-import { App, Tags } from "aws-cdk-lib";
+import { App, Tags, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
 import { boolContext, ContextKeys, intContext, schemaRoutingContext, stringContext } from "./context.ts";
 import { LlambdaStack, REPO_ROOT } from "./llambda-stack.ts";
 import { manifestDefaultModelId } from "./model-artifact.ts";
@@ -36,3 +37,5 @@ new LlambdaStack(app, "Llambda", {
 });
 
 Tags.of(app).add("project", "llambda");
+// Every synth and deploy runs the AwsSolutions checks: an unacknowledged finding stops it (docs/security.md).
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -13,6 +13,7 @@ import {
   Size,
   Stack,
   type StackProps,
+  Token,
   Validations,
 } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -714,7 +715,10 @@ export class LlambdaStack extends Stack {
       ["AwsSolutions-IAM5[Resource::*]", "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups...) has no resource-level permission."],
     ];
     const stateMachineName = `${this.stackName}-document-workflow`;
-    const statesArn = (resource: string, name: string) => `arn:${this.partition}:states:${this.region}:${this.account}:${resource}:${name}`;
+    // cdk-nag names an unresolved pseudo parameter as <AWS::Name> in its finding ids.
+    const literal = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+    const statesArn = (resource: string, name: string) =>
+      `arn:${literal(this.partition, "Partition")}:states:${literal(this.region, "Region")}:${literal(this.account, "AccountId")}:${resource}:${name}`;
     for (const [resource, name] of [
       ["mapRun", `${stateMachineName}/*`],
       ["execution", `${stateMachineName}:*`],
