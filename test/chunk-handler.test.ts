@@ -130,7 +130,17 @@ describe("chunk handler", () => {
       pageCount: 3,
       tokenCount: expect.any(Number) as number,
       ms: expect.any(Number) as number,
+      // As billed, for the document's cost: the upload read, the manifest written.
+      usage: {
+        invocations: 1,
+        billedMs: expect.any(Number) as number,
+        memoryMb: expect.any(Number) as number,
+        architecture: process.arch === "arm64" ? "arm64" : "x86_64",
+        s3Gets: 1,
+        s3Puts: 1,
+      },
     });
+    expect(output.usage!.billedMs).toBeGreaterThanOrEqual(output.ms);
     const manifest = await read(work, output.manifest.key);
     expect(manifest.contentType).toBe("application/x-ndjson");
     const items = parseManifest(manifest.body);

@@ -6,13 +6,14 @@ import type { ChunkTaskInput, ChunkTaskOutput, DocumentSource } from "../shared/
 import { EnvNames } from "../shared/env-names.ts";
 import { logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordDocumentChunked } from "../shared/metrics.ts";
-import { initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
+import { startInitClock, startInvocation } from "../shared/invocation-usage.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
 import { PDF_PASSWORD_METADATA } from "./pdf-text.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 
+const initClock = startInitClock();
 const bucket = requireEnv(EnvNames.bucket);
 const maxTokens = intEnv(EnvNames.chunkTokens, 1000, { min: 16, max: 32000 });
 const overlapTokens = intEnv(EnvNames.chunkOverlapTokens, 0, { min: 0, max: Math.floor(maxTokens / 2) });
@@ -27,7 +28,7 @@ const limits = readChunkLimits();
 const tokenizer = createCl100kTokenizer();
 
 // Lambda bills the init phase of a cold start: the first invocation carries it.
-let coldStartInitMs: number | undefined = initDurationMs();
+let coldStartInitMs: number | undefined = initClock();
 
 /** Large chunk texts are uploaded this many at a time. */
 const UPLOAD_CONCURRENCY = 8;

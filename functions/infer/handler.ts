@@ -2,7 +2,7 @@ import type { Context } from "aws-lambda";
 import { getExtractionSchema } from "../schemas/index.ts";
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
-import { addUsage, initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
+import { addUsage, startInitClock, startInvocation } from "../shared/invocation-usage.ts";
 import { logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordModelInit } from "../shared/metrics.ts";
 import { deadlineFrom } from "./budget.ts";
@@ -11,6 +11,7 @@ import { ExtractionEngine } from "./engine.ts";
 import { extractBatch } from "./extract-batch.ts";
 
 // Loaded during the container's init phase, once; a model that cannot load fails the init with a clear message.
+const initClock = startInitClock();
 const config = readInferConfig();
 const loadStarted = performance.now();
 const engine = await ExtractionEngine.load({
@@ -30,7 +31,7 @@ logger.info("Model loaded", {
 });
 
 // Lambda bills the init phase (here mostly the model load) of a cold start: the first invocation carries it.
-let coldStartInitMs: number | undefined = initDurationMs();
+let coldStartInitMs: number | undefined = initClock();
 
 // Without a Lambda context (direct calls in tests and tools) there is no timeout to respect.
 const noTimeoutMs = 24 * 3600 * 1000;

@@ -11,10 +11,11 @@ import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts
 import { defaultMaxItemBytes, offloadIfTooLarge, resultsPrefix } from "./result-offload.ts";
 import { assertValidResult } from "./result-validation.ts";
 import { costOfDocument } from "./document-cost.ts";
-import { initDurationMs, startInvocation } from "../shared/invocation-usage.ts";
+import { startInitClock, startInvocation } from "../shared/invocation-usage.ts";
 import { addMetric, MetricNames, metrics, publishMetrics } from "../shared/metrics.ts";
 import type { Context } from "aws-lambda";
 
+const initClock = startInitClock();
 const tableName = requireEnv(EnvNames.table);
 const bucketName = requireEnv(EnvNames.bucket);
 // The schema of executions whose input names none (started before schema routing existed).
@@ -22,7 +23,7 @@ const fallbackSchemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId);
 getExtractionSchema(fallbackSchemaId);
 const maxItemBytes = intEnv(EnvNames.maxItemBytes, defaultMaxItemBytes, { min: 1_000, max: 390_000 });
 // Lambda bills the init phase of a cold start: the first invocation carries it.
-let coldStartInitMs: number | undefined = initDurationMs();
+let coldStartInitMs: number | undefined = initClock();
 
 async function readObject(bucket: string, key: string): Promise<string> {
   const object = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -80,18 +81,20 @@ export async function handler(event: MergeTaskInput, context?: Partial<Pick<Cont
       recordBytes.push(jsonBytes(sized));
       if (!(await writeRecordItem(documentClient(), tableName, sized))) superseded++;
     });
-    const finalItem = await sizedForDynamoDb(item);
     // Measured up to the item's write, which carries it (the write itself takes milliseconds).
-    const usage = {
-      ...(event.chunking.usage ? { chunk: event.chunking.usage } : {}),
-      ...(collected.usage?.infer ? { infer: collected.usage.infer } : {}),
-      merge: finishInvocation({ s3Puts: [finalItem, ...records].filter((draft) => draft.resultLocation).length }),
-      childPasses: collected.usage?.childPasses ?? [],
-      resultObjects: collected.usage?.resultObjects ?? 0,
-    };
-    finalItem.cost = costOfDocument({ ...usage, itemBytes: [jsonBytes(finalItem), ...recordBytes] });
-    // The cost is part of the item it bills for: its own bytes count too.
-    finalItem.cost = costOfDocument({ ...usage, itemBytes: [jsonBytes(finalItem), ...recordBytes] });
+    const costOf = (draft: ItemDraft) =>
+      costOfDocument({
+        ...(event.chunking.usage ? { chunk: event.chunking.usage } : {}),
+        ...(collected.usage?.infer ? { infer: collected.usage.infer } : {}),
+        merge: finishInvocation({ s3Puts: [draft, ...records].filter((written) => written.resultLocation).length }),
+        childPasses: collected.usage?.childPasses ?? [],
+        resultObjects: collected.usage?.resultObjects ?? 0,
+        itemBytes: [jsonBytes(draft), ...recordBytes],
+      });
+    // First an estimate, so that the item's size bound counts the cost's own bytes; then the figure for the item written.
+    item.cost = costOf(item);
+    const finalItem = await sizedForDynamoDb(item);
+    finalItem.cost = costOf(finalItem);
     addMetric(metrics, MetricNames.documentCostUsd, finalItem.cost.total);
     const version = await writeOwnedItem(documentClient(), tableName, finalItem);
     logger.info("Document merged", { status: item.status, chunks: item.chunks, version, records: item.records });

@@ -27,12 +27,16 @@ export function itemSizeBound(item: object): number {
 }
 
 /** Splits a draft whose size bound exceeds `maxBytes` into the item (with `resultLocation`) and the S3 body. */
+/** Room for the final cost's numbers, which can have a few more digits than the estimate the size was checked with. */
+const costDigitsHeadroomBytes = 64;
+
 export function offloadIfTooLarge(
   draft: ItemDraft,
   maxBytes: number,
   location: { bucket: string; key: string },
 ): { item: ItemDraft; offloaded?: { body: string; bucket: string; key: string } } {
-  if (itemSizeBound(draft) <= maxBytes) return { item: draft };
+  // The item's cost is computed again after this decision, and its digits may grow a little.
+  if (itemSizeBound(draft) + costDigitsHeadroomBytes <= maxBytes) return { item: draft };
   const { result, provenance, conflicts, failedChunks, ...rest } = draft;
   const body = JSON.stringify({ result, provenance, conflicts, failedChunks } satisfies OffloadedResult);
   const item: ItemDraft = { ...rest, resultLocation: { ...location, bytes: Buffer.byteLength(body, "utf8") } };

@@ -21,9 +21,15 @@ export function lambdaArchitecture(arch: string = process.arch): LambdaArchitect
   return arch === "arm64" ? "arm64" : "x86_64";
 }
 
-/** How long the init phase took: from the process start to the moment the handler module finished loading. */
-export function initDurationMs(): number {
-  return Math.ceil(process.uptime() * 1000);
+/**
+ * Times a handler module's init: call it first thing in the module's top-level code, and the returned function at
+ * the end of it. It counts the module's own setup (configuration, clients, the model load), not the runtime's start
+ * or the imports before it (well under a second), and it stays right when several handlers share one process (the
+ * local twin), where the process's uptime would not.
+ */
+export function startInitClock(): () => number {
+  const started = performance.now();
+  return () => Math.ceil(performance.now() - started);
 }
 
 /**
