@@ -15,7 +15,7 @@ import { multiPagePdf, startTestTwin, type TestTwin } from "./twin-fixture.ts";
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
-const serviceError = () => Object.assign(new Error("Service unavailable (injected outage)"), { name: "Lambda.ServiceException" });
+const serviceError = (name = "Lambda.ServiceException") => Object.assign(new Error(`Service unavailable (injected outage, ${name})`), { name });
 const transientRetries = lambdaRetry.find((rule) => rule.ErrorEquals.includes("Lambda.ServiceException"))!.MaxAttempts;
 const streamOf = (records: DynamoDBRecord[], documentId: string) =>
   records
@@ -28,13 +28,15 @@ describe("redrive on the twin", () => {
   let sfn: SFNClient;
   /** Functions failing with Lambda.ServiceException while in this set (an outage beyond the retries). */
   const down = new Set<string>();
+  /** The error the functions in `down` fail with. */
+  let outageError = "Lambda.ServiceException";
   const invocations: Array<{ fn: string; items?: number[] }> = [];
 
   beforeAll(async () => {
     fixture = await startTestTwin({
       injectFault: (fn, event) => {
         invocations.push({ fn, ...(fn === "infer" ? { items: (event as InferBatchInput).Items.map((item) => item.index) } : {}) });
-        return down.has(fn) ? serviceError() : undefined;
+        return down.has(fn) ? serviceError(outageError) : undefined;
       },
     });
     twin = fixture.twin;
@@ -64,6 +66,12 @@ describe("redrive on the twin", () => {
     expect(failed.cause).toMatch(/injected outage/);
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }));
     expect(described.redriveStatus).toBe("REDRIVABLE");
+    // EventBridge may deliver the status event twice: the second finds the outcome recorded and writes nothing.
+    const { executionStatusChangeEvent } = await import("../infra/local/eventbridge.ts");
+    await expect(twin.lambda.invoke(TwinNames.functionArn("failed-execution"), executionStatusChangeEvent(execution, "us-east-1"))).resolves.toMatchObject({
+      outcome: "already-final",
+    });
+    expect((await twin.getDocument(documentId))!.version).toBe(3);
 
     const before = { chunk: count("chunk"), infer: count("infer"), merge: count("merge") };
     down.delete("merge");
@@ -105,6 +113,25 @@ describe("redrive on the twin", () => {
     const rerun = invocations.filter((call) => call.fn === "infer").slice(inferBefore).flatMap((call) => call.items!);
     expect(rerun.sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
     expect(validateItem(completed)).toBe(true);
+  }, 300_000);
+
+  it("a redrive that fails again, with another error, updates the item's error; the next redrive completes it", async () => {
+    down.add("merge");
+    try {
+      const { documentId } = await twin.uploadBytes(await multiPagePdf(1), "uploads/redrive/twice.pdf");
+      expect(await twin.waitForDocument(documentId)).toMatchObject({ status: "FAILED", error: "Lambda.ServiceException", version: 3 });
+      const execution = executionOf(documentId);
+      outageError = "Lambda.Unknown";
+      await sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
+      expect(await twin.waitForDocument(documentId)).toMatchObject({ status: "FAILED", error: "Lambda.Unknown", version: 4 });
+      down.delete("merge");
+      await sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
+      expect(await twin.waitForDocument(documentId)).toMatchObject({ status: "COMPLETED", version: 5 });
+      expect(executionOf(documentId).redriveCount).toBe(2);
+    } finally {
+      down.delete("merge");
+      outageError = "Lambda.ServiceException";
+    }
   }, 300_000);
 
   it("a stopped execution is recorded FAILED (ExecutionAborted); a redrive finishes it", async () => {

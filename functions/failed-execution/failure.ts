@@ -74,9 +74,10 @@ export function executionFailureOf(detail: ExecutionStatusChangeDetail): Executi
 }
 
 /**
- * Marks the document FAILED with the execution's error, if the item is still PROCESSING for this execution. Anything
- * else means the outcome is recorded already (a caught input error, too many failed chunks, a success after a
- * redrive) or a newer upload owns the item: then nothing is written, so a repeated event adds no version.
+ * Marks the document FAILED with the execution's error, if this execution owns the item and it is PROCESSING, or
+ * FAILED with another error (a redrive that failed again, differently). Otherwise the outcome is recorded already (a
+ * caught input error, too many failed chunks, this very event delivered twice, a success after a redrive) or a newer
+ * upload owns the item: nothing is written, so a repeated event adds no version.
  */
 export async function recordExecutionFailure(
   client: DynamoDBDocumentClient,
@@ -90,7 +91,8 @@ export async function recordExecutionFailure(
         TableName: tableName,
         Key: { documentId: failure.documentId },
         UpdateExpression: "SET #status = :failed, #error = :error, #cause = :cause, updatedAt = :now ADD #version :one",
-        ConditionExpression: "#owner = :execution AND #status = :processing",
+        ConditionExpression:
+          "#owner = :execution AND (#status = :processing OR (#status = :failed AND (#error <> :error OR #cause <> :cause)))",
         ExpressionAttributeNames: { "#status": "status", "#error": "error", "#cause": "cause", "#owner": "executionArn", "#version": "version" },
         ExpressionAttributeValues: {
           ":failed": "FAILED",
