@@ -5,30 +5,21 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { Validations } from "aws-cdk-lib";
 import { Bucket } from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { LlambdaStack, REPO_ROOT, type LlambdaStackProps } from "../infra/llambda-stack.ts";
+import { LlambdaStack, type LlambdaStackProps } from "../infra/llambda-stack.ts";
+import { baseStackProps, unbundledApp } from "./stack-fixture.ts";
 
-const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
-const featureFlags = Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => !key.startsWith("llambda:")));
-
-const baseProps: LlambdaStackProps = {
-  env: { account: "123456789012", region: "eu-west-1" },
-  modelId: "test-model-never-pulled",
-  chunkTokens: 1000,
-  inferMemoryMb: 10240,
-  maxConcurrency: 20,
-};
 
 /** Synthesizes with the checks; returns the error (with cdk-nag's report) or undefined. */
 function nagSynth(props: Partial<LlambdaStackProps>): string | undefined {
   const outdir = mkdtempSync(join(tmpdir(), "llambda-nag-"));
   try {
     // Bundling is skipped: the checks read the template, not the code.
-    const app = new App({ outdir, context: { ...featureFlags, "aws:cdk:bundling-stacks": [] } });
-    new LlambdaStack(app, "Nag", { ...baseProps, ...props });
+    const app = unbundledApp(outdir);
+    new LlambdaStack(app, "Nag", { ...baseStackProps, ...props });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     try {
       app.synth();
@@ -65,8 +56,8 @@ describe("cdk-nag AwsSolutions checks", () => {
   it("fail on a finding that is not acknowledged (the check is live)", () => {
     const outdir = mkdtempSync(join(tmpdir(), "llambda-nag-"));
     try {
-      const app = new App({ outdir, context: { ...featureFlags, "aws:cdk:bundling-stacks": [] } });
-      const stack = new LlambdaStack(app, "Nag", baseProps);
+      const app = unbundledApp(outdir);
+      const stack = new LlambdaStack(app, "Nag", baseStackProps);
       // A bucket without SSL enforcement or logging: AwsSolutions must object.
       new Bucket(stack, "CarelessBucket");
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -5,13 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { App, type CfnElement } from "aws-cdk-lib";
+import type { CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LlambdaStack, REPO_ROOT } from "../infra/llambda-stack.ts";
+import { baseStackProps, unbundledApp } from "./stack-fixture.ts";
 
-const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
-const featureFlags = Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => !key.startsWith("llambda:")));
 
 /** IAM service prefix of each SDK package whose commands the functions send. */
 const sdkServices: Record<string, string> = {
@@ -111,14 +110,7 @@ describe("each function's permissions are exactly what its code sends", () => {
   let template: Template;
 
   beforeAll(() => {
-    const app = new App({ context: { ...featureFlags, "aws:cdk:bundling-stacks": [] } });
-    stack = new LlambdaStack(app, "Iam", {
-      env: { account: "123456789012", region: "eu-west-1" },
-      modelId: "test-model-never-pulled",
-      chunkTokens: 1000,
-      inferMemoryMb: 10240,
-      maxConcurrency: 20,
-    });
+    stack = new LlambdaStack(unbundledApp(), "Iam", baseStackProps);
     template = Template.fromStack(stack);
   }, 120_000);
 

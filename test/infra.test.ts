@@ -18,21 +18,9 @@ import { otherModelFileExcludes, resolveModelArtifact } from "../infra/model-art
 import { runtimeClosure } from "../infra/image/runtime-deps.ts";
 import { uploadEventPattern } from "../infra/specs.ts";
 import { buildDocumentWorkflow, MapLabel, MapResultsPrefix } from "../statemachine/definition.ts";
+import { ABSENT_MODEL_ID, baseStackProps, featureFlags, unbundledApp } from "./stack-fixture.ts";
 
-const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
-/** The feature flags of cdk.json, without llambda's own defaults (the tests pass typed props instead). */
-const featureFlags = Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => !key.startsWith("llambda:")));
-
-/** A model id that is never pulled, so the "model missing" warnings are deterministic. */
-const ABSENT_MODEL_ID = "test-model-never-pulled";
-
-const baseProps: LlambdaStackProps = {
-  env: { account: "123456789012", region: "eu-west-1" },
-  modelId: ABSENT_MODEL_ID,
-  chunkTokens: 1000,
-  inferMemoryMb: 10240,
-  maxConcurrency: 20,
-};
+const baseProps: LlambdaStackProps = baseStackProps;
 
 type Json = Record<string, unknown>;
 
@@ -417,7 +405,7 @@ describe("LlambdaStack options (no bundling)", () => {
 
   beforeAll(() => {
     // Bundling of every stack is skipped, as `cdk deploy --exclusively` does for stacks it does not deploy.
-    const app = new App({ context: { ...featureFlags, "aws:cdk:bundling-stacks": [] } });
+    const app = unbundledApp();
     stack = new LlambdaStack(app, "Options", {
       ...baseProps,
       destroyOnRemoval: true,

@@ -2,28 +2,17 @@
  * Isolated mode (`-c llambda:isolated=true`): no route to the internet anywhere, every function in the VPC's isolated
  * subnets, and each function's security group allowing HTTPS only to the endpoints of the services its code calls.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { App, type CfnElement } from "aws-cdk-lib";
+import type { CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { LlambdaStack, REPO_ROOT } from "../infra/llambda-stack.ts";
+import { LlambdaStack } from "../infra/llambda-stack.ts";
+import { baseStackProps, unbundledApp } from "./stack-fixture.ts";
 
-const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
-const featureFlags = Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => !key.startsWith("llambda:")));
 
 type Json = Record<string, unknown>;
 
 function synth(isolated: boolean) {
-  const app = new App({ context: { ...featureFlags, "aws:cdk:bundling-stacks": [] } });
-  const stack = new LlambdaStack(app, "Isolated", {
-    env: { account: "123456789012", region: "eu-west-1" },
-    modelId: "test-model-never-pulled",
-    chunkTokens: 1000,
-    inferMemoryMb: 10240,
-    maxConcurrency: 20,
-    isolated,
-  });
+  const stack = new LlambdaStack(unbundledApp(), "Isolated", { ...baseStackProps, isolated });
   return { stack, template: Template.fromStack(stack) };
 }
 
