@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -26,9 +26,12 @@ import {
  * The worker's script is `extract-worker.mjs` next to this module's file: in the Lambda bundle, index.mjs and
  * extract-worker.mjs sit side by side (infra/bundling.ts builds both). Run from source (tests, `npx tsx`, the local
  * twin), there is no such file: extract-worker.ts is then bundled once per process with esbuild (a devDependency), with
- * the Lambda bundle's settings, into a temporary directory. Measured here, that costs ~0.5 s once, after which a worker
- * starts in ~0.15 s, where running extract-worker.ts through tsx's loader took ~2 s and >128 MB of heap per worker
- * (tsx transforms pdf.js's 3 MB of JavaScript in every worker).
+ * the Lambda bundle's settings, into memory. Measured here, that costs ~0.5 s once, after which a worker starts in
+ * ~0.15 s, where running extract-worker.ts through tsx's loader took ~2 s and >128 MB of heap per worker (tsx
+ * transforms pdf.js's 3 MB of JavaScript in every worker). Each worker gets the bundle as a temporary file that is
+ * deleted as soon as the worker has loaded it (or failed to), so a killed process leaves no bundle behind, at most
+ * one whose worker was still starting. (A `data:` URL needs no file, but a worker started from one took ~0.9 s
+ * instead of ~0.2 s here.)
  */
 
 export interface IsolatedExtractionOptions extends PdfTextOptions {
@@ -62,8 +65,8 @@ export interface ExtractorSettings {
    * out, ran out of memory or crashed is never reused. Default false: one fresh worker per document.
    */
   reuse?: boolean;
-  /** The worker script (a bundled extract-worker.mjs). Default: `workerScript()`. */
-  script?: URL;
+  /** The worker script (a bundled extract-worker.mjs, or one bundled from source). Default: `workerScript()`. */
+  script?: WorkerScript;
 }
 
 /** Messages from the parent to the worker. */
@@ -201,9 +204,10 @@ export class IsolatedExtractor {
     }
   }
 
-  private spawn(script: URL): Slot {
+  private spawn(script: WorkerScript): Slot {
     const startedAt = performance.now();
-    const worker = new Worker(script, {
+    const temporary = script instanceof SourceBundle ? script.materialize() : undefined;
+    const worker = new Worker(temporary?.url ?? (script as URL), {
       resourceLimits: { maxOldGenerationSizeMb: this.settings.memoryMb },
       // Not the parent's options: a worker inherits them by default and rejects some (`--input-type`, `-e` runs), and
       // none is needed to read a PDF. Source maps stay on when the parent has them.
@@ -235,6 +239,11 @@ export class IsolatedExtractor {
       job?.settle({ ok: false, error: failure });
     };
 
+    // The module is loaded once the worker says "ready", or never when it dies first: either way its file can go.
+    if (temporary) {
+      worker.once("message", temporary.remove);
+      worker.once("exit", temporary.remove);
+    }
     worker.on("message", (reply: ExtractionReply) => {
       if (reply.type === "ready") {
         isReady = true;
@@ -337,10 +346,42 @@ function transferable(bytes: Uint8Array, transfer: boolean): ArrayBuffer {
 const pdfjsData = pdfjsDataDirs();
 
 const WORKER_NAME = "extract-worker";
-let sourceBuild: Promise<URL> | undefined;
+let sourceBuild: Promise<SourceBundle> | undefined;
+
+/** A worker script: the bundled extract-worker.mjs, or the code of extract-worker.ts bundled in memory. */
+export type WorkerScript = URL | SourceBundle;
+
+/** Temporary worker files not yet deleted: removed when the process exits however it can (see `SourceBundle`). */
+const pendingFiles = new Set<string>();
+let exitHookInstalled = false;
+
+/** extract-worker.ts bundled from source, kept in memory; each worker gets it as a file deleted once loaded. */
+export class SourceBundle {
+  private static next = 0;
+  constructor(readonly code: string) {}
+
+  /** Writes the bundle to a fresh temporary file; `remove` deletes it (idempotent). */
+  materialize(): { url: URL; remove: () => void } {
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once("exit", () => {
+        for (const file of pendingFiles) rmSync(file, { force: true });
+      });
+    }
+    const file = join(tmpdir(), `llambda-${WORKER_NAME}-${process.pid}-${SourceBundle.next++}.mjs`);
+    writeFileSync(file, this.code);
+    pendingFiles.add(file);
+    return {
+      url: pathToFileURL(file),
+      remove: () => {
+        if (pendingFiles.delete(file)) rmSync(file, { force: true });
+      },
+    };
+  }
+}
 
 /** The worker script: see the module comment. `base` is the URL of the module it sits next to. */
-export async function workerScript(base: string = import.meta.url): Promise<URL> {
+export async function workerScript(base: string = import.meta.url): Promise<WorkerScript> {
   const bundled = new URL(`./${WORKER_NAME}.mjs`, base);
   if (existsSync(bundled)) return bundled;
   const source = new URL(`./${WORKER_NAME}.ts`, base);
@@ -357,18 +398,18 @@ export async function workerScript(base: string = import.meta.url): Promise<URL>
   return sourceBuild;
 }
 
-async function bundleFromSource(source: URL): Promise<URL> {
+async function bundleFromSource(source: URL): Promise<SourceBundle> {
   // A computed specifier: bundlers leave it alone (the Lambda bundle never gets here: it ships extract-worker.mjs).
   const esbuildModule = "esbuild";
-  let build: (options: object) => Promise<unknown>;
+  let build: (options: object) => Promise<{ outputFiles?: Array<{ text: string }> }>;
   try {
     ({ build } = (await import(esbuildModule)) as { build: typeof build });
   } catch (error) {
     throw new Error(`Running ${fileURLToPath(source)} from source needs esbuild (a devDependency)`, { cause: error });
   }
-  const directory = mkdtempSync(join(tmpdir(), "llambda-extract-worker-"));
-  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
-  const outfile = join(directory, `${WORKER_NAME}.mjs`);
-  await build({ ...handlerBuildOptions(fileURLToPath(source), outfile), minify: true, logLevel: "error" });
-  return pathToFileURL(outfile);
+  const outfile = join(tmpdir(), `${WORKER_NAME}.mjs`); // names the output only: nothing is written (write: false)
+  const result = await build({ ...handlerBuildOptions(fileURLToPath(source), outfile), minify: true, logLevel: "error", write: false });
+  const code = result.outputFiles?.[0]?.text;
+  if (code === undefined) throw new Error(`esbuild produced no bundle for ${fileURLToPath(source)}`);
+  return new SourceBundle(code);
 }
