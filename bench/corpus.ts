@@ -5,6 +5,19 @@ import { join, resolve } from "node:path";
 export const defaultCorpusDir = resolve(import.meta.dirname, "../../shared/corpus");
 export const corpusFolders = ["pdfjs", "docs", "invoices"] as const;
 
+/**
+ * What to say when a benchmark finds no corpus at `dir`: what is missing, where llambda's developers have it, and how
+ * anyone else points the benchmark at documents of their own.
+ */
+export function corpusMissingMessage(dir: string, skipped: string): string {
+  return (
+    `No corpus at ${dir}: ${skipped}. The corpus is not part of the repository: it is a folder with the subfolders ` +
+    `${corpusFolders.map((folder) => `${folder}/`).join(", ")} (any of them) holding the documents. llambda's developers ` +
+    `have it beside the clone, at ../shared/corpus (the default); anyone else can pass --corpus <dir> with a folder of ` +
+    `their own laid out that way.`
+  );
+}
+
 /** Files of the corpus folders whose names match `pattern`, folder by folder, sorted. Missing folders are skipped. */
 export function corpusFiles(corpus: string, pattern: RegExp): string[] {
   return corpusFolders.flatMap((folder) => {

@@ -92,6 +92,22 @@ describe("npm run eval", () => {
     expect(fieldsOf("inv-2.md")).not.toContain("lines");
   }, 300_000);
 
+  it("says what folder it needs and where to get one when the folder is missing, a file or has no pairs", async () => {
+    const missing = join(dir, "no-such-corpus", "invoices");
+    for (const [folder, first] of [
+      [missing, `Folder not found: ${missing}`],
+      [join(dir, "docs", "inv-1.txt"), "is a file, not a folder"],
+      [dir, "No document in"],
+    ] as const) {
+      const run = await runEval(["--schema", "invoice", "--dry-run", folder]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(first);
+      expect(run.stderr).toContain("Foo.pdf and Foo.json");
+      expect(run.stderr).toContain("../shared/corpus/invoices");
+      expect(run.stderr).toMatch(/your own documents/i);
+    }
+  }, 60_000);
+
   it.skipIf(!existsSync(corpus))(`runs on real invoices from ../shared/corpus/invoices${existsSync(corpus) ? "" : " (skipped: ../shared is absent)"}`, async () => {
     const run = await runEval(["--json", "--schema", "invoice", "--model", modelPath, "--threads", "1", "--max-output-tokens", "768", "--limit", "2", corpus]);
     expect(run.code, run.stderr).toBe(0);

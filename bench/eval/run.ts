@@ -56,6 +56,13 @@ result scores 0 on every field.
 
 Exit status: 0 when the run completed (whatever the score), 2 on a usage or setup error, 1 when the run broke off.`;
 
+/** What the folder must hold and where to find one: the annotated corpus is not part of the repository. */
+const folderHelp = `npm run eval needs a folder of documents (${INPUT_EXTENSIONS.join(", ")}), each beside the JSON you expect the schema
+to extract from it, named alike (Foo.pdf and Foo.json).
+  - Your own documents: put each with its expected JSON in one folder and pass that folder.
+  - llambda's developers: annotated invoices are in the shared corpus beside the clone, ../shared/corpus/invoices
+    (not part of the repository): npm run eval -- --schema invoice ../shared/corpus/invoices`;
+
 class UsageError extends Error {}
 /** The twin could not start (Java, ports, the model): exit status 2 like a usage error. */
 class SetupError extends Error {}
@@ -234,10 +241,11 @@ async function main(): Promise<number> {
   const limit = positiveInt("limit", values.limit);
 
   if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? "No folder given." : `One folder expected, got ${positionals.length}: ${positionals.join(" ")}`);
+    throw new UsageError(positionals.length === 0 ? `No folder given. ${folderHelp}` : `One folder expected, got ${positionals.length}: ${positionals.join(" ")}`);
   }
   const dir = resolve(cwd, positionals[0]!);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`Not a folder: ${dir}`);
+  if (!existsSync(dir)) throw new UsageError(`Folder not found: ${dir}\n${folderHelp}`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${dir} is a file, not a folder.\n${folderHelp}`);
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const { pairs: allPairs, skipped } = pairFiles(dir);
@@ -258,7 +266,7 @@ async function main(): Promise<number> {
   }
   if (selected.length === 0) {
     const detail = skipped.length > 0 ? ` Skipped:\n${skipped.map((entry) => `  ${basename(entry.file)}: ${entry.reason}`).join("\n")}` : "";
-    throw new UsageError(`No document in ${dir} has both an input (${INPUT_EXTENSIONS.join(", ")}) and an expected JSON file.${detail}`);
+    throw new UsageError(`No document in ${dir} has both an input (${INPUT_EXTENSIONS.join(", ")}) and an expected JSON file.${detail}\n${folderHelp}`);
   }
 
   if (values["dry-run"]) {
