@@ -9,13 +9,13 @@ import { metrics, publishMetrics, recordDocumentChunked } from "../shared/metric
 import { startInitClock, startInvocation } from "../shared/invocation-usage.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
-import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
+import { checkByteSize, chunkTokensRange, extractionTimeout, EXTRACTION_TIME_MARGIN_MS, readChunkLimits } from "./limits.ts";
 import { PDF_PASSWORD_METADATA } from "./pdf-text.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 
 const initClock = startInitClock();
 const bucket = requireEnv(EnvNames.bucket);
-const maxTokens = intEnv(EnvNames.chunkTokens, 1000, { min: 16, max: 32000 });
+const maxTokens = intEnv(EnvNames.chunkTokens, 1000, chunkTokensRange);
 const overlapTokens = intEnv(EnvNames.chunkOverlapTokens, 0, { min: 0, max: Math.floor(maxTokens / 2) });
 /** Record batches (.jsonl, .csv): their text and id fields; unset means chunkDocument's defaults. */
 const recordTextField = optionalEnv(EnvNames.recordTextField, "");

@@ -21,6 +21,9 @@ export interface ChunkLimits {
   dropRunningHeaders: boolean;
 }
 
+/** Bounds of LLAMBDA_CHUNK_TOKENS, the most tokens in a chunk (the handler's setting; `npm start --chunk-tokens`). */
+export const chunkTokensRange = { min: 16, max: 32000 } as const;
+
 export const LimitDefaults = {
   maxBytes: 100 * 1024 * 1024,
   maxPages: 2000,

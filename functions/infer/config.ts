@@ -21,11 +21,19 @@ export interface InferConfig {
   schemaId: string;
 }
 
+/** Bounds of the inference settings (also what `npm start` accepts for the matching flags). */
+export const InferSettingRanges = {
+  threads: { min: 1, max: 256 },
+  contextSize: { min: 256, max: 131072 },
+  maxOutputTokens: { min: 16, max: 32768 },
+  parallelSequences: { min: 1, max: 64 },
+} as const;
+
 export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConfig {
   const modelPath = requireEnv(EnvNames.modelPath, env);
   const schemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId, env);
   getExtractionSchema(schemaId); // fail the init on an unknown id
-  const configuredThreads = env[EnvNames.threads] ? intEnv(EnvNames.threads, 1, { min: 1, max: 256 }, env) : undefined;
+  const configuredThreads = env[EnvNames.threads] ? intEnv(EnvNames.threads, 1, InferSettingRanges.threads, env) : undefined;
   const lambdaMemoryMb = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) : undefined;
   const loraPath = env[EnvNames.loraPath]?.trim();
   const loraScaleText = env[EnvNames.loraScale]?.trim();
@@ -41,10 +49,10 @@ export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConf
     threads: inferenceThreads({ configured: configuredThreads, lambdaMemoryMb, availableCores: availableParallelism() }),
     // 8192 holds a 1,000-token chunk even where the model's tokenizer needs 5 tokens per tiktoken token, plus the
     // instructions and a 1,024-token answer; the engine caps it at the model's training context.
-    contextSize: intEnv(EnvNames.contextSize, 8192, { min: 256, max: 131072 }, env),
-    maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, { min: 16, max: 32768 }, env),
+    contextSize: intEnv(EnvNames.contextSize, 8192, InferSettingRanges.contextSize, env),
+    maxOutputTokens: intEnv(EnvNames.maxOutputTokens, 1024, InferSettingRanges.maxOutputTokens, env),
     // The stack sets this to the Map's batch size, so one invocation's chunks decode together.
-    parallelSequences: intEnv(EnvNames.parallelSequences, 1, { min: 1, max: 64 }, env),
+    parallelSequences: intEnv(EnvNames.parallelSequences, 1, InferSettingRanges.parallelSequences, env),
     contexts: intEnv(EnvNames.inferContexts, 1, { min: 1, max: 64 }, env),
     memoryBytes: (lambdaMemoryMb ?? Math.floor(totalmem() / 2 ** 20)) * 2 ** 20,
     // Room to serialize and return a batch's results after the last token.

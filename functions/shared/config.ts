@@ -17,16 +17,28 @@ export function optionalEnv(name: string, fallback: string, env: NodeJS.ProcessE
   return value === undefined || value.trim() === "" ? fallback : value.trim();
 }
 
+/** Inclusive bounds of an integer setting. */
+export interface IntRange {
+  min: number;
+  max: number;
+}
+
+/** The integer `raw` spells if it lies within `range`, else undefined: the rule of intEnv, for other inputs (CLI flags). */
+export function intInRange(raw: string, range: IntRange): number | undefined {
+  const value = raw.trim() === "" ? Number.NaN : Number(raw);
+  return Number.isInteger(value) && value >= range.min && value <= range.max ? value : undefined;
+}
+
 export function intEnv(
   name: string,
   fallback: number,
-  range: { min: number; max: number },
+  range: IntRange,
   env: NodeJS.ProcessEnv = process.env,
 ): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+  const value = intInRange(raw, range);
+  if (value === undefined) {
     throw new ConfigurationError(
       `Environment variable ${name} must be an integer from ${range.min} to ${range.max}, got ${JSON.stringify(raw)}`,
     );
