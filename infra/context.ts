@@ -1,6 +1,8 @@
 import type { Node } from "constructs";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
+import { REPO_ROOT, type LlambdaStackProps } from "./llambda-stack.ts";
+import { manifestDefaultModelId } from "./model-artifact.ts";
 
 /**
  * Typed reads of CDK context (cdk.json "context", or `-c key=value` on the command line, where every value is a
@@ -19,7 +21,11 @@ export const ContextKeys = {
   destroyOnRemoval: "llambda:destroyOnRemoval",
   /** true: X-Ray tracing on the functions and the state machine. */
   tracing: "llambda:tracing",
-  /** true: functions in a VPC with isolated subnets and VPC endpoints only (no NAT, no internet gateway). */
+  /**
+   * true: functions in a VPC with isolated subnets and VPC endpoints only (no NAT, no internet gateway). NOT idle-free:
+   * its Step Functions interface endpoint bills per AZ-hour (2 AZs, about $0.01 per AZ-hour in us-east-1: ~$15 a
+   * month) plus data processed, documents or not. Default false.
+   */
   isolated: "llambda:isolated",
   /** true: the document bucket is encrypted with a customer-managed KMS key instead of S3-managed keys. */
   bucketKmsKey: "llambda:bucketKmsKey",
@@ -27,7 +33,35 @@ export const ContextKeys = {
   schemaId: "llambda:schemaId",
   /** Upload key prefix → extraction schema id, e.g. {"uploads/invoices/": "invoice"}; longest prefix wins. */
   schemaRoutes: "llambda:schemaRoutes",
+  /** A deployment stage (e.g. `dev`): its own stack `Llambda-<stage>`, whose named resources carry the stack name. */
+  stage: "llambda:stage",
+  /** Alarms notify this e-mail address (an SNS topic and subscription are created). */
+  alarmEmail: "llambda:alarmEmail",
+  /** Alarms notify this existing SNS topic. */
+  alarmTopicArn: "llambda:alarmTopicArn",
 } as const;
+
+/** The stack of the default (unnamed) stage: its id and name stay `Llambda`, as deployed before stages existed. */
+export const BASE_STACK_NAME = "Llambda";
+
+/**
+ * Stage names: lower-case letters, digits and hyphens, starting with a letter, at most 20 characters. The stack name
+ * `Llambda-<stage>` prefixes the names the stack sets itself (state machine `<stack>-document-workflow`, up to 80
+ * characters; alarms; dashboard) and CloudFormation's generated names (functions, bucket, table, queues).
+ */
+export const stagePattern = /^[a-z][a-z0-9-]{0,19}$/;
+
+/** The stack id and name of a stage: `Llambda` without one, `Llambda-<stage>` with one. */
+export function stackNameFor(stage: string | undefined): string {
+  if (stage === undefined) return BASE_STACK_NAME;
+  if (!stagePattern.test(stage) || stage.endsWith("-")) {
+    throw new ContextError(
+      `Context ${ContextKeys.stage} must be lower-case letters, digits and hyphens, starting with a letter and not ending ` +
+        `with a hyphen, at most 20 characters (e.g. dev, prod-eu), got ${JSON.stringify(stage)}`,
+    );
+  }
+  return `${BASE_STACK_NAME}-${stage}`;
+}
 
 export class ContextError extends Error {
   override name = "ContextError";
@@ -76,4 +110,43 @@ export function schemaRoutingContext(get: (key: string) => unknown): SchemaRouti
   } catch (error) {
     throw new ContextError(`Context ${ContextKeys.schemaRoutes}: ${(error as Error).message}`);
   }
+}
+
+/** Used when neither context nor models/models.json names a model. */
+const FALLBACK_MODEL_ID = "qwen2.5-1.5b-instruct-q4_k_m";
+
+/**
+ * The stack infra/app.ts deploys, from context: its id and name (one per stage) and its typed props. `env` holds the
+ * account and region the CLI found (CDK_DEFAULT_ACCOUNT/REGION); the stack is environment-agnostic without them.
+ */
+export function stackFromContext(
+  node: Node,
+  env: { account?: string | undefined; region?: string | undefined } = {},
+): { id: string; props: LlambdaStackProps } {
+  const stage = stringContext(node, ContextKeys.stage);
+  const stackName = stackNameFor(stage);
+  const { account, region } = env;
+  return {
+    id: stackName,
+    props: {
+      stackName,
+      description:
+        "llambda: private, scale-to-zero LLM document extraction (S3 -> Step Functions -> llama.cpp on Lambda -> DynamoDB)" +
+        (stage ? ` (stage ${stage})` : ""),
+      ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
+      modelId: stringContext(node, ContextKeys.modelId) ?? manifestDefaultModelId(REPO_ROOT) ?? FALLBACK_MODEL_ID,
+      modelSha256: stringContext(node, ContextKeys.modelSha256),
+      chunkTokens: intContext(node, ContextKeys.chunkTokens, { min: 64, max: 100_000 }) ?? 1000,
+      inferMemoryMb: intContext(node, ContextKeys.inferMemoryMb, { min: 128, max: 10_240 }) ?? 10_240,
+      maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
+      inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),
+      schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
+      destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
+      tracing: boolContext(node, ContextKeys.tracing) ?? false,
+      isolated: boolContext(node, ContextKeys.isolated) ?? false,
+      bucketKmsKey: boolContext(node, ContextKeys.bucketKmsKey) ?? false,
+      alarmEmail: stringContext(node, ContextKeys.alarmEmail),
+      alarmTopicArn: stringContext(node, ContextKeys.alarmTopicArn),
+    },
+  };
 }

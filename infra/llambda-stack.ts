@@ -28,6 +28,8 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambd
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as cr from "aws-cdk-lib/custom-resources";
@@ -107,6 +109,13 @@ export interface LlambdaStackProps extends StackProps {
    * security group allows egress (HTTPS) only to the endpoints its code calls. Default false.
    */
   isolated?: boolean;
+  /**
+   * Alarms notify this address: the stack creates an SNS topic with an e-mail subscription (AWS sends a confirmation
+   * mail first; nothing arrives until it is confirmed). Not together with `alarmTopicArn`.
+   */
+  alarmEmail?: string;
+  /** Alarms notify this existing SNS topic (e.g. one wired to chat or paging). Not together with `alarmEmail`. */
+  alarmTopicArn?: string;
   /** Repository root (tests only). */
   repoRoot?: string;
 }
@@ -176,6 +185,8 @@ export class LlambdaStack extends Stack {
   readonly network?: IsolatedNetwork;
   /** The CloudWatch dashboard and alarms (docs/observability.md). */
   readonly observability: PipelineObservability;
+  /** Where alarms notify: created for `alarmEmail`, imported for `alarmTopicArn`; undefined otherwise. */
+  readonly alarmTopic?: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: LlambdaStackProps) {
     super(scope, id, props);
@@ -544,7 +555,19 @@ export class LlambdaStack extends Stack {
 
     // ---------------------------------------------------------------------------------------------------------------
     // What the pipeline is doing: one dashboard, alarms on what needs a person (docs/observability.md).
+    if (props.alarmEmail !== undefined) {
+      const topic = new sns.Topic(this, "AlarmTopic", {
+        displayName: `${this.stackName} alarms`,
+        // Only HTTPS publishers (CloudWatch is one); cdk-nag SNS3.
+        enforceSSL: true,
+      });
+      topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      this.alarmTopic = topic;
+    } else if (props.alarmTopicArn !== undefined) {
+      this.alarmTopic = sns.Topic.fromTopicArn(this, "AlarmTopic", props.alarmTopicArn);
+    }
     this.observability = new PipelineObservability(this, "Observability", {
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
       stateMachine: this.stateMachine,
       functions: {
         start: this.startFunction,
@@ -584,6 +607,7 @@ export class LlambdaStack extends Stack {
       description: "Uploads waiting for room to start (ApproximateNumberOfMessagesVisible is the backlog)",
     });
     new CfnOutput(this, "ModelId", { value: this.model.id });
+    if (this.alarmTopic) new CfnOutput(this, "AlarmTopicArn", { value: this.alarmTopic.topicArn, description: "Alarms notify this SNS topic" });
     if (this.network) new CfnOutput(this, "VpcId", { value: this.network.vpc.vpcId, description: "Isolated mode: the functions' VPC" });
 
     this.acknowledgeNagFindings(props.tracing ?? false);
@@ -740,6 +764,14 @@ export class LlambdaStack extends Stack {
       "It is a dead-letter queue: the on-failure destination of the stream consumer's event source mapping.",
     );
     ack(this.accessLogsBucket, ["AwsSolutions-S1"], "It is the access-log bucket; logging it to itself would loop.");
+    if (this.alarmTopic instanceof sns.Topic) {
+      ack(
+        this.alarmTopic,
+        ["AwsSolutions-SNS2"],
+        "Alarm notifications carry alarm names and metric values, never document content. CloudWatch cannot publish " +
+          "to a topic under the AWS-managed SNS key, and a customer-managed key would cost $1 a month while idle.",
+      );
+    }
     if (this.network) {
       for (const lookup of ["S3PrefixList", "DynamoDbPrefixList"]) {
         ack(
@@ -782,6 +814,10 @@ export class LlambdaStack extends Stack {
   }
 }
 
+/** One address, no spaces or commas (an SNS e-mail subscription takes exactly one). */
+export const alarmEmailPattern = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
+export const alarmTopicArnPattern = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
 function validateProps(props: LlambdaStackProps): void {
   const checks: Array<[boolean, string]> = [
     [Number.isInteger(props.chunkTokens) && props.chunkTokens >= 64 && props.chunkTokens <= 100_000, "chunkTokens must be an integer from 64 to 100000"],
@@ -789,6 +825,9 @@ function validateProps(props: LlambdaStackProps): void {
     [Number.isInteger(props.maxConcurrency) && props.maxConcurrency >= 1 && props.maxConcurrency <= 10_000, "maxConcurrency must be an integer from 1 to 10000"],
     [props.inferReservedConcurrency === undefined || (Number.isInteger(props.inferReservedConcurrency) && props.inferReservedConcurrency >= 1), "inferReservedConcurrency must be a positive integer"],
     [props.inferEphemeralStorageMb === undefined || (props.inferEphemeralStorageMb >= 512 && props.inferEphemeralStorageMb <= 10_240), "inferEphemeralStorageMb must be from 512 to 10240"],
+    [props.alarmEmail === undefined || props.alarmTopicArn === undefined, "set alarmEmail or alarmTopicArn, not both (subscribe the address to your topic instead)"],
+    [props.alarmEmail === undefined || alarmEmailPattern.test(props.alarmEmail), `alarmEmail must be an e-mail address, got ${JSON.stringify(props.alarmEmail)}`],
+    [props.alarmTopicArn === undefined || Token.isUnresolved(props.alarmTopicArn) || alarmTopicArnPattern.test(props.alarmTopicArn), `alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got ${JSON.stringify(props.alarmTopicArn)}`],
   ];
   const failed = checks.filter(([ok]) => !ok).map(([, message]) => message);
   if (failed.length > 0) throw new Error(`Invalid LlambdaStack props: ${failed.join("; ")}`);

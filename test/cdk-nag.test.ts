@@ -1,6 +1,7 @@
 /**
  * cdk-nag's AwsSolutions checks over the stack as `cdk synth` builds it, in its variants (default, KMS bucket,
- * tracing). A finding that infra/llambda-stack.ts does not acknowledge, with its reason, fails the synth.
+ * tracing, destroy, isolated, alarm e-mail topic, environment-agnostic). A finding that infra/llambda-stack.ts does not
+ * acknowledge, with its reason, fails the synth.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +46,8 @@ describe("cdk-nag AwsSolutions checks", () => {
     ["X-Ray tracing", { tracing: true }],
     ["destroy on removal", { destroyOnRemoval: true }],
     ["isolated (VPC)", { isolated: true }],
+    // The alarm topic it creates: SSL-only; its encryption finding acknowledged with the reason.
+    ["alarm e-mail topic", { alarmEmail: "ops@example.com" }],
     // As `cdk synth` builds it without credentials: account and region unresolved.
     ["environment-agnostic", { env: undefined }],
   ] as const) {

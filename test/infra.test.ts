@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { INFER_MODEL_PATH, LlambdaStack, REPO_ROOT, toCdkEventPattern, type LlambdaStackProps } from "../infra/llambda-stack.ts";
-import { schemaRoutingContext } from "../infra/context.ts";
+import { ContextError, ContextKeys, schemaRoutingContext, stackFromContext, stackNameFor } from "../infra/context.ts";
 import { otherModelFileExcludes, resolveModelArtifact } from "../infra/model-artifact.ts";
 import { runtimeClosure } from "../infra/image/runtime-deps.ts";
 import { uploadEventPattern } from "../infra/specs.ts";
@@ -556,3 +556,98 @@ function listFiles(dir: string): string[] {
   walk(dir);
   return out.sort();
 }
+
+describe("stages and alarm notifications (no bundling)", () => {
+  /** The stack app.ts builds from this context, in an app that skips bundling. */
+  const fromContext = (context: Record<string, unknown>) => {
+    const app = unbundledApp();
+    for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
+    const { id, props } = stackFromContext(app.node, { account: "123456789012", region: "eu-west-1" });
+    return new LlambdaStack(app, id, { ...props, modelId: ABSENT_MODEL_ID });
+  };
+  /** Names that must be unique in an account and region, where the template sets them itself. */
+  const accountScopedNames = ["StateMachineName", "AlarmName", "DashboardName", "FunctionName", "BucketName", "TableName", "QueueName", "TopicName", "LogGroupName", "RoleName", "Name"];
+  const explicitNames = (template: Template): string[] =>
+    Object.values(template.toJSON().Resources as Record<string, { Properties?: Record<string, unknown> }>).flatMap(({ Properties }) =>
+      Object.entries(Properties ?? {})
+        .filter(([key, value]) => accountScopedNames.includes(key) && typeof value === "string")
+        .map(([, value]) => value as string),
+    );
+
+  it("names the stack Llambda without a stage and Llambda-<stage> with one; rejects a bad stage", () => {
+    const app = unbundledApp();
+    expect(stackFromContext(app.node)).toMatchObject({ id: "Llambda", props: { stackName: "Llambda" } });
+    app.node.setContext(ContextKeys.stage, "dev");
+    expect(stackFromContext(app.node)).toMatchObject({ id: "Llambda-dev", props: { stackName: "Llambda-dev" } });
+    expect(stackNameFor("prod-eu-2")).toBe("Llambda-prod-eu-2");
+    for (const bad of ["Dev", "a_b", "-x", "x-", "1st", "a".repeat(21), "dev prod"]) {
+      expect(() => stackNameFor(bad), bad).toThrow(ContextError);
+    }
+  });
+
+  it("gives a staged stack the same resources under distinct names, so two stages deploy side by side", () => {
+    const base = Template.fromStack(fromContext({}));
+    const dev = Template.fromStack(fromContext({ [ContextKeys.stage]: "dev" }));
+    // The CDK names a few resources after the path of their target, which starts with the stack's id: only those differ.
+    const baseIds = Object.keys(base.toJSON().Resources as Json);
+    const devIds = Object.keys(dev.toJSON().Resources as Json);
+    expect(devIds.filter((id) => !baseIds.includes(id)).every((id) => id.includes("Llambdadev"))).toBe(true);
+    expect(baseIds.filter((id) => !devIds.includes(id)).every((id) => id.includes("Llambda"))).toBe(true);
+    expect(devIds.filter((id) => !baseIds.includes(id))).toHaveLength(3);
+    expect(devIds).toHaveLength(baseIds.length);
+    base.hasResourceProperties("AWS::StepFunctions::StateMachine", { StateMachineName: "Llambda-document-workflow" });
+    dev.hasResourceProperties("AWS::StepFunctions::StateMachine", { StateMachineName: "Llambda-dev-document-workflow" });
+    dev.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: "Llambda-dev-pipeline" });
+    const baseNames = explicitNames(base);
+    const devNames = explicitNames(dev);
+    expect(devNames.length).toBeGreaterThan(5);
+    expect(devNames.filter((name) => baseNames.includes(name))).toEqual([]);
+    for (const name of devNames) expect(name).toMatch(/^Llambda-dev-/);
+  }, 120_000);
+
+  it("without a setting, alarms notify nobody and no topic exists", () => {
+    const template = Template.fromStack(fromContext({}));
+    template.resourceCountIs("AWS::SNS::Topic", 0);
+    for (const alarm of Object.values(template.findResources("AWS::CloudWatch::Alarm"))) {
+      expect((alarm as { Properties: Json }).Properties.AlarmActions).toBeUndefined();
+    }
+  }, 120_000);
+
+  it("-c llambda:alarmEmail creates an SSL-only topic with that e-mail subscription, and every alarm notifies it", () => {
+    const stack = fromContext({ [ContextKeys.alarmEmail]: "ops@example.com" });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs("AWS::SNS::Topic", 1);
+    const topicId = logicalId(stack, stack.alarmTopic as unknown as { node: { defaultChild?: unknown } });
+    template.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: "ops@example.com", TopicArn: { Ref: topicId } });
+    template.hasResourceProperties("AWS::SNS::TopicPolicy", {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm")) as Array<{ Properties: Json }>;
+    expect(alarms.length).toBe(Object.keys(stack.observability.alarms).length);
+    for (const { Properties } of alarms) expect(Properties.AlarmActions, String(Properties.AlarmName)).toEqual([{ Ref: topicId }]);
+    template.hasOutput("AlarmTopicArn", { Value: { Ref: topicId } });
+  }, 120_000);
+
+  it("-c llambda:alarmTopicArn makes every alarm notify that topic, creating none", () => {
+    const arn = "arn:aws:sns:eu-west-1:123456789012:ops-pager";
+    const template = Template.fromStack(fromContext({ [ContextKeys.alarmTopicArn]: arn }));
+    template.resourceCountIs("AWS::SNS::Topic", 0);
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm")) as Array<{ Properties: Json }>;
+    expect(alarms.length).toBeGreaterThan(5);
+    for (const { Properties } of alarms) expect(Properties.AlarmActions).toEqual([arn]);
+  }, 120_000);
+
+  it("rejects a malformed address or ARN, and both settings at once, at synth time", () => {
+    expect(() => fromContext({ [ContextKeys.alarmEmail]: "ops at example.com" })).toThrow(/alarmEmail must be an e-mail address/);
+    expect(() => fromContext({ [ContextKeys.alarmEmail]: "a@b.c,d@e.f" })).toThrow(/alarmEmail/);
+    expect(() => fromContext({ [ContextKeys.alarmTopicArn]: "ops-pager" })).toThrow(/alarmTopicArn must be an SNS topic ARN/);
+    expect(() =>
+      fromContext({ [ContextKeys.alarmEmail]: "ops@example.com", [ContextKeys.alarmTopicArn]: "arn:aws:sns:eu-west-1:123456789012:t" }),
+    ).toThrow(/not both/);
+  });
+});
