@@ -76,6 +76,56 @@ describe("parseCsv (RFC 4180)", () => {
   });
 });
 
+describe("parseCsv: quoted line breaks, embedded quotes, ragged rows (csv-parse)", () => {
+  const rows = (text: string) => [...parseCsv(text)].map((row) => [row.line, ...row.fields]);
+  const syntaxError = (text: string): CsvSyntaxError => {
+    try {
+      Array.from(parseCsv(text));
+    } catch (caught) {
+      expect(caught).toBeInstanceOf(CsvSyntaxError);
+      return caught as CsvSyntaxError;
+    }
+    throw new Error("no error");
+  };
+
+  it("keeps LF, CRLF and CR line breaks inside quotes as data, and numbers the following rows by physical line", () => {
+    const text = 'id,text\n1,"a\nb"\r\n2,"c\r\nd\r\ne","f\rg"\r\n3,"é\n€\n𝄞"\n4,end';
+    expect(rows(text)).toEqual([
+      [1, "id", "text"],
+      [2, "1", "a\nb"],
+      [4, "2", "c\r\nd\r\ne", "f\rg"],
+      [8, "3", "é\n€\n𝄞"],
+      [11, "4", "end"],
+    ]);
+  });
+
+  it("undoes doubled quotes anywhere in a quoted field, keeps commas in it, and reads a quoted empty field", () => {
+    expect(rows('a,b,c\n"He said ""hi""","""","x,""y"",z"\n"",""""""," "\n')).toEqual([
+      [1, "a", "b", "c"],
+      [2, 'He said "hi"', '"', 'x,"y",z'],
+      [3, "", '""', " "],
+    ]);
+  });
+
+  it("returns ragged rows as they are (the header check is the caller's)", () => {
+    expect(rows("a,b\n1\n1,2,3\n,\n")).toEqual([
+      [1, "a", "b"],
+      [2, "1"],
+      [3, "1", "2", "3"],
+      [4, "", ""],
+    ]);
+  });
+
+  it("names the physical line of a syntax error after multi-line fields, multi-byte text and empty lines", () => {
+    // csv-parse's own line count would say 6 here: it counts each CRLF inside quotes twice.
+    expect(syntaxError('a\r\n"x\r\ny\r\nw"z\r\nmore\r\n').line).toBe(4);
+    expect(syntaxError('a,b\r\n"é\r\n€",ok\r\n\r\n\n1,ab"c\r\n').line).toBe(6);
+    expect(syntaxError('a,b\r\n"é\r\n€",ok\r\n\r\n\n1,ab"c\r\n').reason).toMatch(/quote inside an unquoted field/);
+    // An unclosed quote: the line its row starts on.
+    expect(syntaxError('a,b\n1,2\n\n\r3,"never\nclosed\n').line).toBe(5);
+  });
+});
+
 describe("parseRecords", () => {
   it("JSONL: ids from the id field (strings or numbers), text from the text field, the BOM ignored", () => {
     const bytes = utf8(
@@ -165,6 +215,10 @@ describe("parseRecords", () => {
     expect(inputError(() => parseRecords(utf8("text,text\nx,y\n"), "csv")).message).toMatch(/text column "text" twice/);
     expect(inputError(() => parseRecords(utf8("id,text\n1,x,extra\n2,y\n"), "csv")).message).toBe(
       "BAD_RECORD: 1 bad record(s); line 2: 3 field(s), the header has 2",
+    );
+    const ragged = inputError(() => parseRecords(utf8('id,text\n1\n2,"two\nlines",x\n3,fine\n4,"a ""b""",5,6\n'), "csv"));
+    expect(ragged.message).toBe(
+      "BAD_RECORD: 3 bad record(s); line 2: 1 field(s), the header has 2; line 3: 3 field(s), the header has 2; line 6: 4 field(s), the header has 2",
     );
     const syntax = inputError(() => parseRecords(utf8('id,text\n1,x,y\n2,"open\n3,z\n'), "csv"));
     expect(syntax.code).toBe("BAD_RECORD");

@@ -1,3 +1,4 @@
+import { CsvError, parse } from "csv-parse/sync";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import type { ManifestChunk } from "./manifest.ts";
@@ -94,7 +95,7 @@ export function forEachRecord(
   };
 
   if (format === "jsonl") readJsonLines(text, textField, idField, problems, accept);
-  else readCsv(text, textField, idField, problems, accept);
+  else readCsv(withoutBom(bytes), textField, idField, problems, accept);
 
   problems.throwIfAny();
   if (count === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, `the ${format.toUpperCase()} batch has no records`);
@@ -124,6 +125,11 @@ class Problems {
 
 function quote(name: string): string {
   return JSON.stringify(name);
+}
+
+/** The bytes after a leading UTF-8 byte order mark, if any (TextDecoder drops it from the decoded text). */
+function withoutBom(bytes: Uint8Array): Uint8Array {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }
 
 /** Decodes strict UTF-8 (a leading BOM dropped); on failure names the first line that is not UTF-8. */
@@ -230,8 +236,9 @@ export class CsvSyntaxError extends Error {
   constructor(
     readonly line: number,
     readonly reason: string,
+    options?: { cause?: unknown },
   ) {
-    super(`line ${line}: ${reason}`);
+    super(`line ${line}: ${reason}`, options);
   }
 }
 
@@ -242,94 +249,94 @@ export interface CsvRow {
 }
 
 /**
- * RFC 4180 CSV, read leniently where the RFC is silent: fields separated by commas; rows ended by CRLF, LF or a lone
- * CR; the last row's line break optional; a field in double quotes may hold commas, line breaks and `""` for one
- * quote; whitespace around fields is data. Completely empty lines are skipped (no row). Strict where ambiguity would
- * corrupt data: a quote inside an unquoted field, text after a closing quote, or a quote left open at the end of the
- * input throws CsvSyntaxError naming the line. A leading BOM must be removed by the caller (TextDecoder does).
+ * RFC 4180 CSV, read by csv-parse, leniently where the RFC is silent: fields separated by commas; rows ended by CRLF,
+ * LF or a lone CR (mixed in one file too); the last row's line break optional; a field in double quotes may hold
+ * commas, line breaks and `""` for one quote; whitespace around fields is data; rows may have different field counts
+ * (the caller checks them against the header). Completely empty lines are skipped (no row). Strict where ambiguity
+ * would corrupt data: a quote inside an unquoted field, text after a closing quote, or a quote left open at the end of
+ * the input throws CsvSyntaxError naming the line (for an unclosed quote, the line where its row starts). A leading BOM
+ * must be removed by the caller (TextDecoder does).
  */
-export function* parseCsv(text: string): Generator<CsvRow> {
-  const length = text.length;
-  let position = 0;
-  let line = 1;
-  while (position < length) {
-    const rowLine = line;
-    // An empty line is no row.
-    const first = text.charCodeAt(position);
-    if (first === LF || first === CR) {
-      position += first === CR && text.charCodeAt(position + 1) === LF ? 2 : 1;
-      line += 1;
-      continue;
+export function parseCsv(text: string): CsvRow[] {
+  const rows: CsvRow[] = [];
+  forEachCsvRow(Buffer.from(text, "utf8"), (row) => rows.push(row));
+  return rows;
+}
+
+/**
+ * Calls `visit` for each row of UTF-8 CSV `bytes` (no BOM) as it is parsed (csv-parse's sync API with `on_record`, so
+ * the rows are not kept); on a syntax error throws CsvSyntaxError after the rows before it have been visited.
+ */
+export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void): void {
+  const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // csv-parse's own line count double-counts a CRLF inside quotes when a lone CR also ends rows, so lines are counted
+  // here, on the byte offsets csv-parse reports (`bytes`: where a row, its line break included, ends).
+  const lines = new LineCounter(input);
+  let rowEnd = 0;
+  try {
+    parse(input, {
+      record_delimiter: ["\r\n", "\n", "\r"],
+      skip_empty_lines: true,
+      relax_column_count: true,
+      // For the error's `raw` (the failing row's text up to the error); it also wraps each row as {record, raw},
+      // which csv-parse's types do not show.
+      raw: true,
+      on_record: (wrapped, context) => {
+        const { record } = wrapped as unknown as { record: string[] };
+        const line = lines.lineAt(lines.skipLineBreaks(rowEnd));
+        rowEnd = context.bytes;
+        visit({ fields: record, line });
+        return null;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    // The row that failed starts after the last good one (and any empty lines); `raw` is its text up to the error.
+    const rowStart = lines.skipLineBreaks(rowEnd);
+    const raw = typeof error.raw === "string" ? error.raw.replace(/^[\r\n]+/, "") : "";
+    const at = Math.max(rowStart, rowStart + Buffer.byteLength(raw, "utf8") - 1);
+    switch (error.code) {
+      case "CSV_QUOTE_NOT_CLOSED":
+        throw new CsvSyntaxError(lines.lineAt(rowStart), "a quoted field is not closed before the end of the file", { cause: error });
+      case "CSV_INVALID_CLOSING_QUOTE":
+        throw new CsvSyntaxError(lines.lineAt(at), "text after a closing quote (a quote inside a field must be doubled)", { cause: error });
+      case "INVALID_OPENING_QUOTE":
+        throw new CsvSyntaxError(lines.lineAt(at), "a quote inside an unquoted field (quote the field and double the quote)", { cause: error });
+      default:
+        throw new CsvSyntaxError(lines.lineAt(rowStart), error.message, { cause: error });
     }
-    const fields: string[] = [];
-    for (;;) {
-      let value: string;
-      if (text.charCodeAt(position) === QUOTE) {
-        const fieldLine = line;
-        let parts = "";
-        let from = position + 1;
-        for (;;) {
-          const close = text.indexOf('"', from);
-          if (close === -1) throw new CsvSyntaxError(fieldLine, "a quoted field is not closed before the end of the file");
-          line += countLineBreaks(text, from, close);
-          if (text.charCodeAt(close + 1) === QUOTE) {
-            parts += text.slice(from, close + 1);
-            from = close + 2;
-            continue;
-          }
-          value = parts + text.slice(from, close);
-          position = close + 1;
-          break;
-        }
-        const after = text.charCodeAt(position);
-        if (position < length && after !== COMMA && after !== LF && after !== CR) {
-          throw new CsvSyntaxError(line, "text after a closing quote (a quote inside a field must be doubled)");
-        }
-      } else {
-        let end = position;
-        while (end < length) {
-          const unit = text.charCodeAt(end);
-          if (unit === COMMA || unit === LF || unit === CR) break;
-          if (unit === QUOTE) throw new CsvSyntaxError(line, "a quote inside an unquoted field (quote the field and double the quote)");
-          end += 1;
-        }
-        value = text.slice(position, end);
-        position = end;
-      }
-      fields.push(value);
-      const separator = text.charCodeAt(position);
-      if (separator === COMMA) {
-        position += 1;
-        continue;
-      }
-      // End of row: a line break or the end of the input.
-      if (separator === CR) position += text.charCodeAt(position + 1) === LF ? 2 : 1;
-      else if (separator === LF) position += 1;
-      if (separator === CR || separator === LF) line += 1;
-      break;
-    }
-    yield { fields, line: rowLine };
   }
 }
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Line breaks (CRLF, LF or CR) in text[from, to). */
-function countLineBreaks(text: string, from: number, to: number): number {
-  let breaks = 0;
-  for (let k = from; k < to; k++) {
-    const unit = text.charCodeAt(k);
-    if (unit === LF) breaks += 1;
-    else if (unit === CR && text.charCodeAt(k + 1) !== LF) breaks += 1;
+/** 1-based line numbers of byte offsets, asked for in increasing order (one pass over the bytes in all). */
+class LineCounter {
+  private offset = 0;
+  private line = 1;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  /** The line `offset` is on; a line break (CRLF, LF or a lone CR) ends its line. */
+  lineAt(offset: number): number {
+    const { bytes } = this;
+    for (; this.offset < offset && this.offset < bytes.length; this.offset++) {
+      const byte = bytes[this.offset];
+      if (byte === LF || (byte === CR && bytes[this.offset + 1] !== LF)) this.line += 1;
+    }
+    return this.line;
   }
-  return breaks;
+
+  /** The first offset at or after `offset` that is not a line break byte. */
+  skipLineBreaks(offset: number): number {
+    let next = offset;
+    while (next < this.bytes.length && (this.bytes[next] === LF || this.bytes[next] === CR)) next++;
+    return next;
+  }
 }
 
 function readCsv(
-  text: string,
+  bytes: Uint8Array,
   textField: string,
   idField: string,
   problems: Problems,
@@ -340,28 +347,28 @@ function readCsv(
   let idColumn = -1;
   let rowNumber = 0;
   try {
-    for (const row of parseCsv(text)) {
+    forEachCsvRow(bytes, (row) => {
       if (header === undefined) {
         header = row.fields;
         textColumn = uniqueColumn(header, textField, "text", row.line);
         idColumn = header.includes(idField) ? uniqueColumn(header, idField, "id", row.line) : -1;
-        continue;
+        return;
       }
       rowNumber += 1;
       if (row.fields.length !== header.length) {
         problems.add(row.line, `${row.fields.length} field(s), the header has ${header.length}`);
-        continue;
+        return;
       }
       let id = String(rowNumber);
       if (idColumn >= 0) {
         id = row.fields[idColumn] as string;
         if (id === "") {
           problems.add(row.line, `the id column ${quote(idField)} is empty`);
-          continue;
+          return;
         }
       }
       accept({ id, text: row.fields[textColumn] as string, line: row.line }, idColumn >= 0);
-    }
+    });
   } catch (error) {
     if (!(error instanceof CsvSyntaxError)) throw error;
     // A syntax error leaves the rest of the file unreadable: report it with what was found before.
