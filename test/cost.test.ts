@@ -26,6 +26,7 @@ import {
   type CostModelInputs,
 } from "../bench/cost/model.ts";
 import { StateNames } from "../statemachine/definition.ts";
+import { estimateTextWidth, lineChartSvg, type ChartSeries } from "../bench/cost/chart.ts";
 
 const repoRoot = join(import.meta.dirname, "..");
 const priceTable = parsePriceTable(JSON.parse(readFileSync(join(repoRoot, "bench/cost/hosted-prices.json"), "utf8")));
@@ -217,6 +218,79 @@ describe("cost model (bench/cost/model.ts)", () => {
   });
 });
 
+/** Text widths from a real font engine when one is installed (@napi-rs/canvas, which pdf.js brings along). */
+async function fontMeasurer(): Promise<((text: string, bold: boolean) => number) | undefined> {
+  try {
+    const { createCanvas } = await import("@napi-rs/canvas");
+    const context = createCanvas(10, 10).getContext("2d");
+    return (text, bold) => {
+      context.font = `${bold ? "bold " : ""}12px Helvetica, Arial, sans-serif`;
+      return context.measureText(text).width;
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const unescapeXml = (text: string) => text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+
+/** The chart's geometry, read back from its SVG. */
+function chartGeometry(svg: string) {
+  const [, width, height] = /<svg [^>]*width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number);
+  const [, left, top, plotWidth, plotHeight] = /<clipPath id="plot-area"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/.exec(svg)!.map(Number);
+  const paths = [...svg.matchAll(/<path data-series="([^"]+)" d="([^"]+)"/g)].map(([, label, d]) => ({
+    label: unescapeXml(label!),
+    points: [...d!.matchAll(/[ML]([\d.-]+),([\d.-]+)/g)].map(([, x, y]) => ({ x: Number(x), y: Number(y) })),
+  }));
+  const legend = [...svg.matchAll(/<text class="legend" data-for="([^"]+)" x="([\d.]+)" y="([\d.]+)"[^>]*?( font-weight="bold")?>([^<]*)<\/text>/g)].map(
+    ([, series, x, y, bold, text]) => ({ series: unescapeXml(series!), x: Number(x), y: Number(y), bold: Boolean(bold), text: unescapeXml(text!) }),
+  );
+  return { width: width!, height: height!, plot: { left: left!, top: top!, right: left! + plotWidth!, bottom: top! + plotHeight! }, paths, legend };
+}
+
+describe("cost chart (bench/cost/chart.ts)", () => {
+  const xs = Array.from({ length: 21 }, (_, i) => 1 + i);
+  const series: ChartSeries[] = [
+    { label: "llambda (llama-3.2-1b-instruct-q4_k_m, Lambda arm64 10,240 MB)", emphasis: true, points: xs.map((x) => ({ x, y: 0.0034 * x })) },
+    { label: "Amazon Bedrock Llama 3.1 8B Instruct (unverified price)", points: xs.map((x) => ({ x, y: 0.0002 * x })) },
+    { label: "Wide Model WWW MMM (unverified price)", points: xs.map((x) => ({ x, y: 0.001 * x })) },
+    { label: "ec2-g5.xlarge at 1,000 docs/month: $0.7344/doc", dashed: true, outsideScale: true, points: xs.map((x) => ({ x, y: 0.7344 })) },
+    { label: "gpu at 100,000 docs/month: $0.0073/doc", dashed: true, outsideScale: true, points: xs.map((x) => ({ x, y: 0.0073 })) },
+  ];
+  const svg = lineChartSvg({ title: "Cost", subtitle: "a subtitle", xLabel: "pages", yLabel: "USD", series, marker: { x: 10, label: "10 pages" } });
+  const chart = chartGeometry(svg);
+
+  it("draws only lines that show inside the plot, and lists a reference line above the range as above the chart", () => {
+    for (const path of chart.paths) {
+      const inside = path.points.some((p) => p.x >= chart.plot.left && p.x <= chart.plot.right && p.y >= chart.plot.top && p.y <= chart.plot.bottom);
+      expect(inside, path.label).toBe(true);
+    }
+    expect(chart.paths.map((path) => path.label)).not.toContain(series[3]!.label);
+    // A reference line within the range is drawn like the others.
+    expect(chart.paths.map((path) => path.label)).toContain(series[4]!.label);
+    const ec2 = chart.legend.filter((line) => line.series === series[3]!.label).map((line) => line.text).join(" ");
+    expect(ec2).toBe(`above the chart: ${series[3]!.label}`);
+    for (const { label } of series) expect(chart.legend.filter((line) => line.series === label).map((line) => line.text).join(" "), label).toContain(label);
+  });
+
+  it("keeps every legend line inside the image, by its estimate and by a real font's measure", async () => {
+    for (const line of chart.legend) {
+      expect(line.x + estimateTextWidth(line.text, 12, line.bold), line.text).toBeLessThanOrEqual(chart.width);
+      expect(line.y + 8, line.text).toBeLessThanOrEqual(chart.height);
+    }
+    const measure = await fontMeasurer();
+    if (!measure) {
+      console.warn("cost chart: @napi-rs/canvas is not installed; legend widths checked against the estimate only");
+      return;
+    }
+    for (const line of chart.legend) {
+      const measured = measure(line.text, line.bold);
+      expect(measured, `${line.text}: the estimate must not be smaller than a real font`).toBeLessThanOrEqual(estimateTextWidth(line.text, 12, line.bold));
+      expect(line.x + measured, line.text).toBeLessThanOrEqual(chart.width);
+    }
+  });
+});
+
 describe("npm run cost (bench/cost/run.ts)", () => {
   const dir = mkdtempSync(join(tmpdir(), "llambda-cost-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -265,8 +339,10 @@ describe("npm run cost (bench/cost/run.ts)", () => {
       alwaysOnInstances: [{ id: "gpu", label: "GPU", hourlyUsd: 1, checkedOn: "2026-11-28", source: "https://example.com/gpu", verified: true }],
     };
     writeFileSync(prices, JSON.stringify(table));
-    const { stdout } = await run(["--pages", "25", "--bench", bench, "--speed-factor", "3", "--docs-per-month", "1000", "--prices", prices, "--json", "--chart", join(dir, "b.svg")]);
+    const { stdout } = await run(["--pages", "25", "--bench", bench, "--model", "llama-3.2-1b-instruct-q4_k_m", "--speed-factor", "3", "--docs-per-month", "1000", "--prices", prices, "--json", "--chart", join(dir, "b.svg")]);
     const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ model: "llama-3.2-1b-instruct-q4_k_m", modelSource: "--model", measuredModel: "random-llama-3.2-1b-q4_0.gguf" });
+    expect(report.modelNote).toMatch(/measured on random-llama-3\.2-1b-q4_0\.gguf, priced as llama-3\.2-1b-instruct-q4_k_m/);
     expect(report.throughput).toMatchObject({ promptTokensPerSecond: 60.7, generationTokensPerSecond: 13.6 });
     expect(report.cost.currency).toBe("USD");
     expect(report.monthly.llambda).toBeCloseTo(1000 * report.cost.total + report.idleMonthlyUsd, 8);
@@ -279,9 +355,42 @@ describe("npm run cost (bench/cost/run.ts)", () => {
     for (const h of [byId.dear]) {
       const price = table.hostedModels.find((model) => model.id === h.id)!;
       const pages = h.breakEvenPages.crossings[0];
-      const at = estimateLlambda(inputs({ pages, speedFactor: 3, outputTokensPerChunk: report.inputs.outputTokensPerChunk }));
+      const at = estimateLlambda(inputs({ pages, speedFactor: 3, outputTokensPerChunk: report.inputs.outputTokensPerChunk, modelTokensPerTextToken: report.inputs.modelTokensPerTextToken, instructionTokens: report.inputs.instructionTokens }));
       expect(Math.abs(at.cost.total - hostedDocumentCost(price, at.shape)) / at.cost.total, h.id).toBeLessThan(1e-6);
     }
+  });
+
+  const benchReport = (model: string) => ({
+    bench: "inference",
+    model,
+    cpu: "AMD EPYC",
+    cores: 2,
+    results: [{ threads: 2, pp: 56.7, tg: 19.3, parallel: [{ sequences: 4, promptTokensPerSecond: 60.7, generationTokensPerSecond: 17.7 }], extraction: [{ sequences: 4, constrainedGenerationTokensPerSecond: 13.6 }] }],
+  });
+
+  it("refuses to price a bench report of the tiny model as another model unless told which, and then says so", async () => {
+    const bench = join(dir, "tiny-bench.json");
+    writeFileSync(bench, JSON.stringify(benchReport("tiny.gguf")));
+    const refused = await run(["--pages", "10", "--bench", bench, "--chart", join(dir, "tiny.svg")]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/measured tiny\.gguf, which is not a model of models\/models\.json/);
+    expect(refused?.stderr).toContain("--model <id>");
+    const { stdout, stderr } = await run(["--pages", "10", "--bench", bench, "--model", "qwen2.5-1.5b-instruct-q4_k_m", "--chart", join(dir, "tiny.svg")]);
+    expect(stdout).toMatch(/priced as qwen2\.5-1\.5b-instruct-q4_k_m \(--model\)/);
+    expect(stdout).toMatch(/NOTE: throughput measured on tiny\.gguf, priced as qwen2\.5-1\.5b-instruct-q4_k_m/);
+    expect(stderr).toMatch(/throughput measured on tiny\.gguf/);
+  });
+
+  it("prices the model a bench report measured when it is a pulled model of the manifest", async () => {
+    const bench = join(dir, "llama-bench.json");
+    writeFileSync(bench, JSON.stringify(benchReport("llama-3.2-1b-instruct-q4_k_m.gguf")));
+    const { stdout } = await run(["--pages", "10", "--bench", bench, "--json", "--chart", join(dir, "llama.svg")]);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ model: "llama-3.2-1b-instruct-q4_k_m", modelSource: "the model the bench report measured" });
+    expect(report.modelNote).toBeUndefined();
   });
 
   it("refuses without throughput, naming the bench command", async () => {

@@ -143,6 +143,15 @@ export interface InferenceBenchReport {
   }>;
 }
 
+/**
+ * The manifest model a bench report measured, by its file name: `models/<id>.gguf` as `npm run model:pull` writes it,
+ * or the manifest's own file name. Undefined for any other file (the tiny test model, a random-weight stand-in).
+ */
+export function manifestModelOfFile<T extends { id: string; fileName?: string }>(file: string, models: readonly T[]): T | undefined {
+  const name = file.split(/[\\/]/).pop()!.toLowerCase();
+  return models.find((model) => name === `${model.id}.gguf`.toLowerCase() || name === model.fileName?.toLowerCase());
+}
+
 export interface Throughput {
   promptTokensPerSecond: number;
   generationTokensPerSecond: number;

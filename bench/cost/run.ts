@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LimitDefaults } from "../../functions/chunk/limits.ts";
 import { awsPricesCheckedOn, awsPriceRegion } from "../../functions/shared/cost.ts";
-import { defaultModelId, getModel, UnknownModelError, type ModelEntry } from "../../models/manifest.ts";
+import { defaultModelId, getModel, listModels, UnknownModelError, type ModelEntry } from "../../models/manifest.ts";
 import { lineChartSvg, type ChartSeries } from "./chart.ts";
 import {
   alwaysOnBreakEvenDocuments,
@@ -18,6 +18,7 @@ import {
   hostedDocumentCost,
   hoursPerMonth,
   instanceMonthlyCost,
+  manifestModelOfFile,
   llambdaIdleMonthlyCost,
   measuredTokensPerPage,
   modelDefaults,
@@ -71,11 +72,27 @@ or pass --prompt-tps <t/s> --gen-tps <t/s>. README → Performance has figures m
 Llama 3.2 1B Q4_0-shaped model: --prompt-tps 60.7 --gen-tps 13.6 (4 sequences; prompt aggregate, constrained
 generation). They are that machine's, not Lambda's.`;
 
-class UsageError extends Error {}
+function unknownBenchModel(benchFile: string, measuredModel: string | undefined): string {
+  return (
+    `--bench ${benchFile} measured ${measuredModel ?? "an unnamed model"}, which is not a model of models/models.json (the tiny ` +
+    `test model, a random-weight stand-in or a file of your own), so there is no model to price.\n` +
+    `Pass --model <id> to price that throughput as one of: ${listModels().map((entry) => entry.id).join(", ")}.\n` +
+    `A random-weight file with a real model's shapes runs at that model's speed (random-llama-3.2-1b-*.gguf: ` +
+    `--model llama-3.2-1b-instruct-q4_k_m); the tiny test model's speed says nothing about any real model.`
+  );
+}
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
 
 interface Options {
   pages: number;
   model: ModelEntry;
+  /** How the priced model was chosen, and a warning when it is not the model the bench report measured. */
+  modelSource: string;
+  modelNote?: string;
+  measuredModel?: string;
   throughput: Throughput;
   inputs: CostModelInputs;
   sources: Record<string, string>;
@@ -121,9 +138,9 @@ function parseOptions(argv: string[]): Options | "help" {
   if (values.help) return "help";
   const pages = numberOption(values, "pages", (n) => n > 0 && n <= LimitDefaults.maxPages, `a number of pages from 1 to ${LimitDefaults.maxPages}`);
   if (pages === undefined) throw new UsageError("--pages is required");
-  let model: ModelEntry;
+  let chosen: ModelEntry | undefined;
   try {
-    model = getModel(values.model ?? defaultModelId);
+    chosen = values.model === undefined ? undefined : getModel(values.model);
   } catch (error) {
     if (error instanceof UnknownModelError) throw new UsageError(error.message);
     throw error;
@@ -140,6 +157,7 @@ function parseOptions(argv: string[]): Options | "help" {
   const promptTps = numberOption(values, "prompt-tps", positive, "a positive number of tokens/s");
   const genTps = numberOption(values, "gen-tps", positive, "a positive number of tokens/s");
   let benched: Throughput | undefined;
+  let measuredModel: string | undefined;
   if (values.bench !== undefined) {
     let report: unknown;
     try {
@@ -152,7 +170,21 @@ function parseOptions(argv: string[]): Options | "help" {
     } catch (error) {
       throw new UsageError(`--bench ${values.bench}: ${(error as Error).message}`);
     }
+    measuredModel = (report as { model?: unknown }).model === undefined ? undefined : String((report as { model?: unknown }).model);
   }
+  // Which model is priced (its tokenizer ratio, instructions and image size): the one asked for, else the one the
+  // bench report measured; a report of a file outside the manifest (the tiny test model, a random stand-in) names none.
+  const measuredEntry = measuredModel === undefined ? undefined : manifestModelOfFile(measuredModel, listModels());
+  if (chosen === undefined && values.bench !== undefined && measuredEntry === undefined) {
+    throw new UsageError(unknownBenchModel(values.bench, measuredModel));
+  }
+  const model = chosen ?? measuredEntry ?? getModel(defaultModelId);
+  const modelSource =
+    values.model !== undefined ? "--model" : measuredEntry !== undefined ? "the model the bench report measured" : "the default model; --model to change";
+  const modelNote =
+    measuredModel !== undefined && measuredEntry?.id !== model.id
+      ? `throughput measured on ${measuredModel}, priced as ${model.id} (--model): its tokenizer, instructions and image size, that file's speed`
+      : undefined;
   const promptTokensPerSecond = promptTps ?? benched?.promptTokensPerSecond;
   const generationTokensPerSecond = genTps ?? benched?.generationTokensPerSecond;
   if (promptTokensPerSecond === undefined || generationTokensPerSecond === undefined) {
@@ -207,6 +239,9 @@ function parseOptions(argv: string[]): Options | "help" {
   return {
     pages,
     model,
+    modelSource,
+    ...(modelNote !== undefined ? { modelNote } : {}),
+    ...(measuredModel !== undefined ? { measuredModel } : {}),
     throughput,
     inputs,
     sources,
@@ -262,6 +297,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { inputs, pages, model } = options;
+  if (options.modelNote) process.stderr.write(`npm run cost: ${options.modelNote}\n`);
   const maxPages = LimitDefaults.maxPages;
   const estimateAt = (n: number) => estimateLlambda({ ...inputs, pages: n });
   const llambdaAt = (n: number) => estimateAt(n).cost.total;
@@ -331,6 +367,9 @@ export async function main(argv: string[]): Promise<number> {
     const report = {
       pages,
       model: model.id,
+      modelSource: options.modelSource,
+      ...(options.measuredModel !== undefined ? { measuredModel: options.measuredModel } : {}),
+      ...(options.modelNote !== undefined ? { modelNote: options.modelNote } : {}),
       throughput: options.throughput,
       inputs: { ...inputs, transitions: { fixed: inputs.transitions.fixed, perBatch: inputs.transitions.perBatch } },
       sources: options.sources,
@@ -366,7 +405,8 @@ export async function main(argv: string[]): Promise<number> {
   const infer = cost.lambda.infer!;
   const others = (["chunk", "merge", "start"] as const).map((name) => ({ name, fn: estimate.usage.functions[name]!, cost: cost.lambda[name]! }));
   const othersUsd = others.reduce((sum, o) => sum + o.cost.totalUsd, 0);
-  out(`llambda: one ${count(pages, 1)}-page document, ${model.id}`);
+  out(`llambda: one ${count(pages, 1)}-page document, priced as ${model.id} (${options.modelSource})`);
+  if (options.modelNote) out(`  NOTE: ${options.modelNote}`);
   out(`  throughput: prompt ${count(inputs.promptTokensPerSecond, 1)} t/s, generation ${count(inputs.generationTokensPerSecond, 1)} t/s (${options.throughput.source}), speed factor on Lambda ${inputs.speedFactor}`);
   out(
     `  document: ${count(shape.textTokens)} text tokens (${count(inputs.tokensPerPage)}/page) → ${count(shape.chunks, 2)} chunks of ≤ ${count(inputs.chunkTokens)} tokens → ` +
