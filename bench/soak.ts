@@ -14,7 +14,7 @@ import { FaultInjector, faultsEnvName, parseFaults, type FaultCounts } from "../
 import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
 import { documentIdFor } from "../functions/start/execution-name.ts";
 import { uploadPollers } from "../functions/start/admission.ts";
-import { ModelNotFoundError, resolveModelPath } from "../models/paths.ts";
+import { ModelNotFoundError, resolveModelPath, tinyModelNotice } from "../models/paths.ts";
 
 export interface SoakOptions {
   docs: number;
@@ -201,7 +201,7 @@ Options:
   --docs <n>            documents (default 50)
   --faults <spec>       default: $${faultsEnvName}, else "infer:error=0.2,infer:timeout=0.05"
                         targets start, chunk, infer, merge, consumer (error, throttle, timeout) and ddb (error, throttle)
-  --model <path.gguf>   model (default: $LLAMBDA_MODEL, else the pulled model)
+  --model <path.gguf>   model (default: $LLAMBDA_MODEL, else the pulled model, else models/tiny.gguf)
   --threads <n>         llama.cpp threads (default 1)
   --seed <n>            seed of the fault draws (default 1)
   --no-baseline         skip the fault-free run and the result comparison
@@ -236,7 +236,8 @@ async function main(): Promise<number> {
   };
   const faults = values.faults ?? process.env[faultsEnvName] ?? "infer:error=0.2,infer:timeout=0.05";
   parseFaults(faults);
-  const model = resolveModelPath({ cliPath: values.model });
+  const model = resolveModelPath({ cliPath: values.model, allowTiny: true });
+  if (model.source === "tiny") process.stderr.write(`${tinyModelNotice(model.path)}\n`);
   process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
   const dataDir = mkdtempSync(join(tmpdir(), "llambda-soak-"));
   try {

@@ -39,7 +39,7 @@ export function tinyModelPath(env: NodeJS.ProcessEnv = process.env, cwd?: string
   return join(modelsDir(env, cwd), "tiny.gguf");
 }
 
-export type ModelPathSource = "cli" | "env" | "pulled";
+export type ModelPathSource = "cli" | "env" | "pulled" | "tiny";
 
 export interface ResolveModelPathOptions {
   /** Value of the CLI's `--model` option, if given. */
@@ -48,6 +48,11 @@ export interface ResolveModelPathOptions {
   env?: NodeJS.ProcessEnv;
   /** Directory relative paths are resolved against (default process.cwd()). */
   cwd?: string;
+  /**
+   * When nothing else is found, fall back to the tiny test model (`npm run model:tiny`), if it exists. For commands
+   * that prove the plumbing (the twin CLI, the soak); not for ones whose output means something (eval).
+   */
+  allowTiny?: boolean;
 }
 
 export interface ResolvedModelPath {
@@ -68,6 +73,14 @@ const HOW_TO_GET_A_MODEL =
   "(needs internet access to huggingface.co), or `npm run model:tiny` to write a tiny offline test model " +
   "(models/tiny.gguf, random weights: for tests only) and pass it with --model models/tiny.gguf or LLAMBDA_MODEL.";
 
+/** What a command tells the user when it fell back to the tiny model (resolveModelPath's source "tiny"). */
+export function tinyModelNotice(path: string): string {
+  return (
+    `No --model given and the default model is not pulled: using the tiny test model ${path} ` +
+    "(random weights: it proves the plumbing, its answers are noise; `npm run model:pull` gets the real model)"
+  );
+}
+
 function isFile(p: string): boolean {
   try {
     return statSync(p).isFile();
@@ -80,7 +93,8 @@ function isFile(p: string): boolean {
  * The model file a local command should use. Precedence:
  *   1. `cliPath` (the `--model` option);
  *   2. $LLAMBDA_MODEL;
- *   3. the pulled default model, `<models dir>/<default id>.gguf`, if it exists.
+ *   3. the pulled default model, `<models dir>/<default id>.gguf`, if it exists;
+ *   4. with `allowTiny`, the tiny test model `<models dir>/tiny.gguf`, if it exists (source "tiny": say so to the user).
  * An explicit path (1 or 2) that does not exist is an error, not a reason to fall through. When nothing is found, it
  * throws a ModelNotFoundError whose message names `npm run model:pull` and `npm run model:tiny`.
  */
@@ -101,6 +115,8 @@ export function resolveModelPath(options: ResolveModelPathOptions = {}): Resolve
   }
   const pulled = pulledModelPath(defaultModelId, env, cwd);
   if (isFile(pulled)) return { path: pulled, source: "pulled", modelId: defaultModelId };
+  const tiny = tinyModelPath(env, cwd);
+  if (options.allowTiny && isFile(tiny)) return { path: tiny, source: "tiny", modelId: "tiny" };
   const entry = getModel(defaultModelId);
   throw new ModelNotFoundError(
     `No model file found: no --model option, ${MODEL_ENV} is not set, and the default model ` +

