@@ -3,6 +3,7 @@ import { chunkDocument } from "../functions/chunk/chunk-document.ts";
 import { chunkRecords, CsvSyntaxError, parseCsv, parseRecords, recordFormatOf } from "../functions/chunk/records.ts";
 import { createCl100kTokenizer, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
+import { MAX_RECORD_KEY_BYTES, recordIdProblem, standInRecordId } from "../functions/shared/record-format.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const jsonl = (...records: unknown[]): Uint8Array => utf8(records.map((record) => JSON.stringify(record)).join("\n"));
@@ -235,6 +236,94 @@ describe("parseRecords", () => {
     const error = inputError(() => parseRecords(latin1, "jsonl"));
     expect(error.code).toBe("NOT_UTF8");
     expect(error.message).toContain("line 2");
+  });
+});
+
+describe("record ids that cannot be keys", () => {
+  const batchId = "0123456789abcdef0123456789abcdef"; // as functions/start makes them: 32 hex digits
+  const room = MAX_RECORD_KEY_BYTES - batchId.length - 1;
+
+  it("a 3,000-character id is that record's BAD_RECORD under a stable stand-in id; the other records are kept", () => {
+    const longId = "x".repeat(3_000);
+    const records = parseRecords(jsonl({ id: "good-1", text: "a" }, { id: longId, text: "b" }, { id: "good-2", text: "c" }), "jsonl", { batchId });
+    expect(records.map((record) => [record.id, record.line, record.rejected === undefined])).toEqual([
+      ["good-1", 1, true],
+      [standInRecordId(longId), 2, false],
+      ["good-2", 3, true],
+    ]);
+    expect(records[1]!.rejected).toEqual({
+      recordId: standInRecordId(longId),
+      line: 2,
+      error: "DocumentInputError",
+      cause: expect.stringMatching(/^BAD_RECORD: line 2: the id is 3000 bytes: its item key "<batch>#<id>" would be 3033 bytes, DynamoDB allows 2048: starts "x{40}"…$/),
+    });
+    expect(standInRecordId(longId)).toMatch(/^bad-id:[0-9a-f]{32}$/);
+    expect(standInRecordId(longId)).toBe(standInRecordId("x".repeat(3_000)));
+    expect(standInRecordId(longId)).not.toBe(standInRecordId("x".repeat(2_999)));
+  });
+
+  it("counts the key in UTF-8 bytes with the batch prefix: up to 2,048 fits, one byte more does not", () => {
+    expect(recordIdProblem(batchId, "a".repeat(room))).toBeUndefined();
+    expect(recordIdProblem(batchId, "a".repeat(room + 1))).toMatch(/would be 2049 bytes/);
+    expect(room).toBe(2015);
+    expect(recordIdProblem(batchId, "é".repeat(1007) + "a")).toBeUndefined(); // 2,015 bytes
+    expect(recordIdProblem(batchId, "é".repeat(1008))).toMatch(/the id is 2016 bytes: .* would be 2049 bytes/);
+    expect(recordIdProblem("a-longer-batch-id-than-usual-" + batchId, "a".repeat(room))).toMatch(/would be 2077 bytes/);
+  });
+
+  it("rejects control characters and unpaired surrogates; paths, percent escapes, '#', emoji are plain ids", () => {
+    for (const [id, code] of [["tab\there", "0009"], ["nul\u0000", "0000"], ["del\u007f", "007F"], ["c1\u0085", "0085"], ["a\nb", "000A"]]) {
+      expect(recordIdProblem(batchId, id!), id).toContain(`a control character (U+${code})`);
+    }
+    expect(recordIdProblem(batchId, "x\ud800y")).toMatch(/an unpaired surrogate \(U\+D800\) at character 2: starts "x\\ud800y"$/);
+    expect(recordIdProblem(batchId, "\udc00")).toMatch(/unpaired surrogate \(U\+DC00\)/);
+    for (const id of ["../../etc/passwd", "a/b%2F..\\c", "#1#", "uploads/other.pdf", "%00", "  spaced  ", "𝄞👩‍👩‍👧", "\u202eevil"]) {
+      expect(recordIdProblem(batchId, id), id).toBeUndefined();
+    }
+    // A JSON escape is how a lone surrogate gets into an id; two of them must not end up sharing a key.
+    const records = parseRecords(utf8('{"id":"\\ud800","text":"a"}\n{"id":"\\ud801","text":"b"}\n{"id":"ok","text":"c"}\n'), "jsonl", { batchId });
+    expect(records.map((record) => record.rejected?.cause)).toEqual([
+      'BAD_RECORD: line 1: the id has an unpaired surrogate (U+D800) at character 1: starts "\\ud800"',
+      'BAD_RECORD: line 2: the id has an unpaired surrogate (U+D801) at character 1: starts "\\ud801"',
+      undefined,
+    ]);
+    expect(new Set(records.map((record) => record.id)).size).toBe(3);
+    // CSV: an id with a line break (quoted) is rejected the same way.
+    const csv = parseRecords(utf8('id,text\r\n"two\r\nlines",x\r\nok,y\r\n'), "csv", { batchId });
+    expect(csv[0]!.rejected?.cause).toMatch(/^BAD_RECORD: line 2: the id has a control character \(U\+000D\) at character 4: starts "two\\r\\nlines"$/);
+    expect(csv[1]).toEqual({ id: "ok", text: "y", line: 4 });
+  });
+
+  it("fails the whole batch when the same bad id repeats, when every id is bad, or past 100 bad ids", () => {
+    const longId = "y".repeat(2_100);
+    const twice = inputError(() => parseRecords(jsonl({ id: longId, text: "a" }, { id: "ok", text: "b" }, { id: longId, text: "c" }), "jsonl", { batchId }));
+    expect(twice.message).toMatch(/^BAD_RECORD: 1 bad record\(s\); line 3: duplicate "id" id "bad-id:[0-9a-f]{32}" \(also on line 1\)/);
+    const allBad = inputError(() => parseRecords(jsonl({ id: "a\tb", text: "a" }, { id: longId, text: "b" }), "jsonl", { batchId }));
+    expect(allBad.message).toMatch(/^BAD_RECORD: 2 bad record\(s\); line 1: the id has a control character .*; line 2: the id is 2100 bytes.*; no record has an id that can be a key/);
+    const many = jsonl(...Array.from({ length: 101 }, (_, k) => ({ id: `${k}\u0007`, text: "t" })), { id: "ok", text: "t" });
+    const tooMany = inputError(() => parseRecords(many, "jsonl", { batchId }));
+    expect(tooMany.message).toMatch(/^BAD_RECORD: 101 bad record\(s\); line 1: .*and 96 more bad record\(s\); more than 100 records have an id that cannot be a key/);
+    const hundred = jsonl(...Array.from({ length: 100 }, (_, k) => ({ id: `${k}\u0007`, text: "t" })), { id: "ok", text: "t" });
+    expect(parseRecords(hundred, "jsonl", { batchId }).filter((record) => record.rejected)).toHaveLength(100);
+  });
+
+  it("chunkRecords and chunkDocument leave rejected records out of the chunks and report them; the record count has them", async () => {
+    const longId = "z".repeat(3_000);
+    const bytes = jsonl({ id: "a", text: "First." }, { id: longId, text: "Second." }, { id: "c", text: "Third." });
+    const chunked = chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, batchId });
+    expect(chunked.recordCount).toBe(3);
+    expect(chunked.chunks.map((chunk) => [chunk.index, chunk.recordId])).toEqual([
+      [0, "a"],
+      [1, "c"],
+    ]);
+    expect(chunked.rejected).toEqual([expect.objectContaining({ recordId: standInRecordId(longId), line: 2 })]);
+    const document = await chunkDocument(bytes, { documentId: batchId, sourceKey: "uploads/r.jsonl", bucket: "b", maxTokens: 50, tokenizer });
+    expect(document).toMatchObject({ recordCount: 3, pageCount: 3, chunkCount: 2 });
+    expect(document.rejectedRecords).toEqual(chunked.rejected);
+    expect(document.manifest.body).not.toContain(longId.slice(0, 100));
+    // The key length counts this batch's id: the same record fits under a shorter one.
+    const shortBatch = chunkRecords(jsonl({ id: "w".repeat(2_040), text: "x" }), "jsonl", { maxTokens: 50, tokenizer, batchId: "b" });
+    expect(shortBatch.rejected).toEqual([]);
   });
 });
 

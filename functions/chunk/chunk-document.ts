@@ -2,7 +2,7 @@ import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import { buildManifest, type Manifest, type ManifestChunk } from "./manifest.ts";
 import { extractDocumentText } from "./pdf-text.ts";
-import { chunkRecords, recordFormatOf } from "./records.ts";
+import { chunkRecords, recordFormatOf, type RejectedRecord } from "./records.ts";
 import type { TokenCounter } from "./tokenizer.ts";
 
 /** Turns document bytes into page texts; throws DocumentInputError when it cannot. */
@@ -38,8 +38,10 @@ export interface ChunkedDocument {
   manifest: Manifest;
   /** Pages of the document; for a record batch, its number of records (each record is one page). */
   pageCount: number;
-  /** Set for a record batch. */
+  /** Set for a record batch: all its records, those in `rejectedRecords` included. */
   recordCount?: number;
+  /** A record batch's records whose id cannot be a key (not chunked; the merge writes them as FAILED records). */
+  rejectedRecords?: RejectedRecord[];
   chunkCount: number;
   tokenCount: number;
   /** Milliseconds spent extracting text and chunking. */
@@ -62,15 +64,18 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
   let chunks: ManifestChunk[];
   let pageCount: number;
   let recordCount: number | undefined;
+  let rejectedRecords: RejectedRecord[] = [];
   const format = recordFormatOf(options.sourceKey);
   if (format !== undefined) {
     const records = chunkRecords(bytes, format, {
       ...settings,
       ...(options.textField === undefined ? {} : { textField: options.textField }),
       ...(options.idField === undefined ? {} : { idField: options.idField }),
+      batchId: options.documentId,
     });
     chunks = records.chunks;
     recordCount = records.recordCount;
+    rejectedRecords = records.rejected;
     pageCount = records.recordCount;
   } else {
     const extract = options.extract ?? extractDocumentText;
@@ -98,6 +103,7 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
     manifest,
     pageCount,
     ...(recordCount === undefined ? {} : { recordCount }),
+    ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,

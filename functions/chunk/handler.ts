@@ -137,6 +137,7 @@ export async function handler(
       chunkCount: result.chunkCount,
       pageCount: result.pageCount,
       ...(result.recordCount === undefined ? {} : { recordCount: result.recordCount }),
+      ...(result.rejectedRecords === undefined ? {} : { rejectedRecords: result.rejectedRecords }),
       tokenCount: result.tokenCount,
       ms: result.ms,
       // The upload read, the large texts and the manifest written.

@@ -1,5 +1,5 @@
 import { CsvError, parse } from "csv-parse/sync";
-import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { DocumentInputCodes, DocumentInputError, ErrorNames } from "../shared/errors.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import type { ManifestChunk } from "./manifest.ts";
 import type { TokenCounter } from "./tokenizer.ts";
@@ -17,22 +17,29 @@ import type { TokenCounter } from "./tokenizer.ts";
  *   line number in the file (blank lines are skipped but counted); CSV: the 1-based data row number (the header and
  *   blank lines not counted). A JSONL batch has ids when its first record has the id field; then every record needs
  *   one, and without it none may have one. Ids must be unique within the batch.
- * - Errors: any bad record fails the whole batch with DocumentInputError BAD_RECORD, whose message names the first
- *   few bad lines and how many there are: no record is ever dropped silently. Bytes that are not UTF-8 are NOT_UTF8
+ * - Ids that cannot be keys (recordIdProblem: `<batch>#<id>` over DynamoDB's 2,048 bytes, a control character, an
+ *   unpaired surrogate): the record is kept, marked `rejected`, under a stable stand-in id (standInRecordId); it is
+ *   not chunked, and the merge writes it as a FAILED record (BAD_RECORD) while the other records complete. The record
+ *   itself is fine, only its id is unusable, so it fails alone; but when every record's id is unusable, or more than
+ *   MAX_REJECTED_RECORDS are (most likely the id field is the wrong one), the whole batch is BAD_RECORD.
+ * - Errors: any other bad record fails the whole batch with DocumentInputError BAD_RECORD, whose message names the
+ *   first few bad lines and how many there are: no record is ever dropped silently. Bytes that are not UTF-8 are NOT_UTF8
  *   (naming the line); a batch without records is EMPTY_FILE; more chunks than `maxChunks` is TOO_LARGE.
  *
  * A UTF-8 byte order mark at the start is ignored. Memory: the decoded text, the records' chunks and the manifest
  * built from them; a 100,000-record batch of reviews needs a few hundred MB at most (see docs/chunking.md).
  */
 
-import type { RecordFormat } from "../shared/record-format.ts";
-export { recordFormatOf, type RecordFormat } from "../shared/record-format.ts";
+import { recordIdProblem, standInRecordId, type RecordFormat, type RejectedRecord } from "../shared/record-format.ts";
+export { recordFormatOf, type RecordFormat, type RejectedRecord } from "../shared/record-format.ts";
 
 export interface RecordFieldOptions {
   /** Field (JSONL) or column (CSV) holding each record's text. Default "text". */
   textField?: string;
   /** Field or column holding each record's id. Default "id"; when the batch has none, the record number is the id. */
   idField?: string;
+  /** The batch's documentId: record item keys are `<batchId>#<id>`. Default: 32 characters, as functions/start makes. */
+  batchId?: string;
 }
 
 export const DEFAULT_TEXT_FIELD = "text";
@@ -43,7 +50,15 @@ export interface SourceRecord {
   text: string;
   /** 1-based physical line of the file where the record starts. */
   line: number;
+  /** Set when the record's id cannot be a key: `id` is then the stand-in id, and this is the record's failure. */
+  rejected?: RejectedRecord;
 }
+
+/** Most records of one batch that may fail alone for their id; more fail the whole batch (and bound the chunk task's output). */
+export const MAX_REJECTED_RECORDS = 100;
+
+/** A batch id of the length functions/start makes (documentIdFor: 32 hex digits), for callers that do not pass one. */
+const DEFAULT_BATCH_ID = "0".repeat(32);
 
 /** At most this many bad records are described in a BAD_RECORD message; the rest are counted. */
 const DESCRIBED_PROBLEMS = 5;
@@ -76,10 +91,24 @@ export function forEachRecord(
   if (bytes.byteLength === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, "the object is empty (0 bytes)");
   const text = decodeUtf8(bytes);
 
+  const batchId = options.batchId ?? DEFAULT_BATCH_ID;
   const problems = new Problems();
   const ids = new Map<string, number>();
+  const rejected: RejectedRecord[] = [];
   let count = 0;
-  const accept = (record: SourceRecord, usesIdField: boolean): void => {
+  const accept = (parsed: SourceRecord, usesIdField: boolean): void => {
+    let record = parsed;
+    const idProblem = usesIdField ? recordIdProblem(batchId, record.id) : undefined;
+    if (idProblem !== undefined) {
+      const recordId = standInRecordId(record.id);
+      const failure: RejectedRecord = {
+        recordId,
+        line: record.line,
+        error: ErrorNames.DocumentInput,
+        cause: `${DocumentInputCodes.BadRecord}: line ${record.line}: ${idProblem}`,
+      };
+      record = { ...record, id: recordId, rejected: failure };
+    }
     const earlier = ids.get(record.id);
     if (earlier !== undefined) {
       problems.add(record.line, `duplicate ${usesIdField ? `${quote(idField)} ` : ""}id ${quote(record.id)} (also on line ${earlier})`);
@@ -91,6 +120,7 @@ export function forEachRecord(
       return;
     }
     count += 1;
+    if (record.rejected) rejected.push(record.rejected);
     if (problems.count === 0) visit(record);
   };
 
@@ -99,6 +129,14 @@ export function forEachRecord(
 
   problems.throwIfAny();
   if (count === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, `the ${format.toUpperCase()} batch has no records`);
+  if (rejected.length === count || rejected.length > MAX_REJECTED_RECORDS) {
+    for (const record of rejected) problems.add(record.line, record.cause.slice(`${DocumentInputCodes.BadRecord}: line ${record.line}: `.length));
+    problems.throwIfAny(
+      rejected.length === count
+        ? "no record has an id that can be a key"
+        : `more than ${MAX_REJECTED_RECORDS} records have an id that cannot be a key (is ${quote(idField)} the id field?)`,
+    );
+  }
 }
 
 class Problems {
@@ -404,7 +442,10 @@ export interface ChunkRecordsOptions extends RecordFieldOptions {
 export interface ChunkedRecords {
   /** In record order, each record's chunks in order; `index` numbers them across the batch. */
   chunks: ManifestChunk[];
+  /** Every record of the batch, rejected ones included. */
   recordCount: number;
+  /** Records whose id cannot be a key: no chunks, each to be written as a FAILED record (in file order). */
+  rejected: RejectedRecord[];
 }
 
 /**
@@ -414,8 +455,14 @@ export interface ChunkedRecords {
 export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: ChunkRecordsOptions): ChunkedRecords {
   const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
   const chunks: ManifestChunk[] = [];
+  const rejected: RejectedRecord[] = [];
   let recordCount = 0;
   forEachRecord(bytes, format, options, (record) => {
+    if (record.rejected) {
+      recordCount += 1;
+      rejected.push(record.rejected);
+      return;
+    }
     const remaining = maxChunks - chunks.length;
     if (remaining <= 0) throw tooLarge(maxChunks, options.maxTokens, recordCount);
     let recordChunks;
@@ -433,7 +480,7 @@ export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: C
     recordCount += 1;
     for (const chunk of recordChunks) chunks.push({ ...chunk, index: chunks.length, recordId: record.id });
   });
-  return { chunks, recordCount };
+  return { chunks, recordCount, rejected };
 }
 
 function tooLarge(maxChunks: number, maxTokens: number, records: number, options?: { cause?: unknown }): DocumentInputError {

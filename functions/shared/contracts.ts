@@ -1,4 +1,5 @@
 import type { FunctionUsage } from "./invocation-usage.ts";
+import type { RejectedRecord } from "./record-format.ts";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 
 /**
@@ -103,8 +104,13 @@ export interface ChunkTaskOutput {
   chunkCount: number;
   /** Pages of the document; for a record batch, the number of records (each record is one page). */
   pageCount: number;
-  /** Set for a record batch: how many records it holds (every record has at least one chunk). */
+  /** Set for a record batch: how many records it holds (every record has at least one chunk, but rejected ones). */
   recordCount?: number;
+  /**
+   * A record batch's records whose id cannot be a key (at most 100; functions/chunk/records.ts): no chunks; the merge
+   * writes each as a FAILED record item under its stand-in id.
+   */
+  rejectedRecords?: RejectedRecord[];
   tokenCount: number;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
