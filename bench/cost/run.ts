@@ -68,7 +68,7 @@ Lambda to default to. Measure it (on an arm64 machine like Lambda's if you can),
   npm run -s bench -- inference --model <gguf> --json > bench.json
   npm run cost -- --pages <n> --bench bench.json
 
-or pass --prompt-tps <t/s> --gen-tps <t/s>. README → Performance has figures measured on a 2-core AMD EPYC VM for a
+or pass --prompt-tps <t/s> --gen-tps <t/s>. docs/performance.md has figures measured on a 2-core AMD EPYC VM for a
 Llama 3.2 1B Q4_0-shaped model: --prompt-tps 60.7 --gen-tps 13.6 (4 sequences; prompt aggregate, constrained
 generation). They are that machine's, not Lambda's.`;
 
