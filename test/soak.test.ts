@@ -50,11 +50,13 @@ describe("fault specs", () => {
 
   it("keeps fault injection off AWS: cdk synth refuses to run with LLAMBDA_FAULTS set", async () => {
     const { spawnSync } = await import("node:child_process");
+    const outdir = mkdtempSync(join(tmpdir(), "llambda-synth-"));
     const run = spawnSync(process.execPath, ["--import", "tsx", "infra/app.ts"], {
       cwd: join(import.meta.dirname, ".."),
-      env: { ...process.env, LLAMBDA_FAULTS: "infer:error=0.1", CDK_OUTDIR: mkdtempSync(join(tmpdir(), "llambda-synth-")) },
+      env: { ...process.env, LLAMBDA_FAULTS: "infer:error=0.1", CDK_OUTDIR: outdir },
       encoding: "utf8",
     });
+    rmSync(outdir, { recursive: true, force: true });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("fault injection runs on the local twin only");
   });
