@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { DynamoDBRecord } from "aws-lambda";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chunkTokensRange } from "../functions/chunk/limits.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { writeTinyModel } from "../models/random-llama.ts";
 
@@ -14,7 +15,8 @@ const repoRoot = resolve(import.meta.dirname, "..");
 
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolveRun) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "infra/local/cli.ts"), ...args], {
+    // The package's bin (npx llambda): stdout is the CLI's own.
+    const child = spawn(process.execPath, [join(repoRoot, "infra/local/bin.mjs"), ...args], {
       cwd: repoRoot,
       env: { ...process.env, LLAMBDA_MODEL: "", ...env },
     });
@@ -57,14 +59,49 @@ describe("npm start (the twin CLI)", () => {
     expect(run.stdout).toBe("");
   });
 
-  it("rejects unknown options and missing files with usage", async () => {
-    const missing = await runCli(["--model", modelPath, "no-such-file.pdf"]);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("Not a file");
-    const bad = await runCli(["--model", modelPath, "--chunk-tokens", "zero", "samples/acme-invoice.pdf"]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("--chunk-tokens must be a positive integer");
+  it("rejects unknown options, bad values and missing files up front: one line, the usage, exit 2, no stack trace", async () => {
+    const cases: Array<[string[], string]> = [
+      [["--model", modelPath, "no-such-file.pdf"], "Not a file"],
+      [["--model", modelPath, "--bogus", "samples/acme-invoice.pdf"], "Unknown option '--bogus'."],
+      // Within the parser's idea of a number, outside the chunk function's bounds: refused before anything starts.
+      [["--model", modelPath, "--chunk-tokens", String(chunkTokensRange.min - 1), "samples/acme-invoice.pdf"],
+        `--chunk-tokens must be an integer from ${chunkTokensRange.min} to ${chunkTokensRange.max}`],
+      [["--model", modelPath, "--schema", "nope", "samples/acme-invoice.pdf"], 'Unknown schema "nope"'],
+      [["--model", modelPath, "samples/acme-invoice.pdf", "samples/../samples/acme-invoice.pdf"], "The same file is given twice"],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr.split("\n")[0]).toContain(message);
+      expect(run.stderr).toContain("Usage: npx llambda");
+      expect(run.stderr).not.toMatch(/\n\s+at |ERR_PARSE_ARGS/);
+      expect(run.stdout).toBe("");
+    }
+  }, 120_000);
+
+  it("without Java says so in one line and exits 2", async () => {
+    const run = await runCli(["--model", modelPath, "samples/acme-invoice.pdf"], { PATH: join(dir, "no-bin") });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^llambda: DynamoDB Local needs a Java runtime.*default-jre-headless/)]);
   });
+
+  it("keeps same-named files from different folders as two documents, each with its own result, under the --schema's prefix", async () => {
+    const same = [join(dir, "a", "same.txt"), join(dir, "b", "same.txt")];
+    mkdirSync(join(dir, "a"));
+    mkdirSync(join(dir, "b"));
+    writeFileSync(same[0]!, "Invoice 17 from Globex Corporation, total 120.50 EUR, dated 2024-03-11.");
+    writeFileSync(same[1]!, "Invoice 18 from Initech, total 99 EUR, dated 2024-04-02, paid by card.");
+    const run = await runCli(["--json", "--schema", "invoice", "--model", modelPath, "--threads", "1", "--max-output-tokens", "256", "--data-dir", join(dir, "same-data"), ...same]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { file: string; key: string; documentId: string; schemaId: string; status: string; item: { source: { key: string } } });
+    expect(lines.map((line) => [line.file, line.key, line.schemaId, line.status])).toEqual([
+      [same[0], "uploads/invoices/a/same.txt", "invoice", "COMPLETED"],
+      [same[1], "uploads/invoices/b/same.txt", "invoice", "COMPLETED"],
+    ]);
+    expect(lines[0]!.documentId).not.toBe(lines[1]!.documentId);
+    // Each report is its own document's item, not the other's printed twice.
+    expect(lines.map((line) => line.item.source.key)).toEqual(["uploads/invoices/a/same.txt", "uploads/invoices/b/same.txt"]);
+  }, 300_000);
 
   it("--json prints one schema-valid COMPLETED line per document, with several chunks at the default chunk size; --stream-out writes the stream", async () => {
     const streamOut = join(dir, "stream.jsonl");
