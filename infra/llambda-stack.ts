@@ -200,6 +200,8 @@ export class LlambdaStack extends Stack {
     const destroy = props.destroyOnRemoval ?? false;
     const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const tracing = props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED;
+    // With tracing, the handlers load Powertools Tracer for subsegments of their AWS SDK calls (functions/shared/tracer.ts).
+    const tracerEnvironment: Record<string, string> = props.tracing ? { POWERTOOLS_TRACE_ENABLED: "true" } : {};
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const expiration = Duration.days(props.intermediateObjectsExpirationDays ?? 7);
     const settings: WorkflowSettings = {
@@ -324,6 +326,7 @@ export class LlambdaStack extends Stack {
         description: options.description,
         bundling: handlerBundling(options.bundling),
         tracing,
+        environment: { ...tracerEnvironment },
         logGroup,
         role: functionRole(name, logGroup),
         ...this.network?.placement(name),
@@ -405,6 +408,7 @@ export class LlambdaStack extends Stack {
       logGroup: inferLogGroup,
       ...this.network?.placement("InferFunction"),
       environment: {
+        ...tracerEnvironment,
         [EnvNames.modelPath]: INFER_MODEL_PATH,
         [EnvNames.modelId]: this.model.id,
         ...(props.inferTuning?.threads !== undefined ? { [EnvNames.threads]: String(props.inferTuning.threads) } : {}),

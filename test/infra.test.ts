@@ -446,6 +446,19 @@ describe("LlambdaStack options (no bundling)", () => {
     Annotations.fromStack(stack).hasNoWarning("/Options/InferFunction", Match.stringLikeRegexp("llambda:modelSha256"));
   });
 
+  it("with tracing, has every function load Powertools Tracer (POWERTOOLS_TRACE_ENABLED); without, none", () => {
+    const functions = Object.values(template.findResources("AWS::Lambda::Function")) as Array<{ Properties: Json }>;
+    const ours = functions.filter(({ Properties }) => String(Properties.Description ?? "").startsWith("llambda"));
+    expect(ours).toHaveLength(6);
+    for (const { Properties } of ours) {
+      expect(((Properties.Environment as Json).Variables as Json).POWERTOOLS_TRACE_ENABLED, String(Properties.Description)).toBe("true");
+    }
+    const untraced = Template.fromStack(new LlambdaStack(unbundledApp(), "Untraced", baseProps));
+    for (const fn of Object.values(untraced.findResources("AWS::Lambda::Function")) as Array<{ Properties: Json }>) {
+      expect(JSON.stringify(fn.Properties.Environment ?? {})).not.toContain("POWERTOOLS_TRACE_ENABLED");
+    }
+  }, 120_000);
+
   it("rejects out-of-range props", () => {
     expect(() => new LlambdaStack(new App(), "Bad", { ...baseProps, inferMemoryMb: 20_000 })).toThrow(/inferMemoryMb/);
     expect(() => new LlambdaStack(new App(), "Bad", { ...baseProps, modelId: "../etc/passwd" })).toThrow(/Model id/);

@@ -1,5 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -10,7 +12,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { extractBatch, type ChunkExtractor } from "../functions/infer/extract-batch.ts";
 import type { ChunkItem } from "../functions/shared/contracts.ts";
 import { ModelOutputError } from "../functions/shared/errors.ts";
-import { serviceName } from "../functions/shared/logger.ts";
+import { addInvocationContext, logger, serviceName } from "../functions/shared/logger.ts";
 import {
   metricDefinitions,
   metricDimensions,
@@ -22,6 +24,7 @@ import {
   recordModelInit,
   type MetricSink,
 } from "../functions/shared/metrics.ts";
+import { handlerBuildOptions } from "../infra/esbuild-options.ts";
 import { AlarmIds, deadLetterAlarmId, PipelineObservability } from "../infra/observability.ts";
 import { MapLabel } from "../statemachine/definition.ts";
 
@@ -389,6 +392,72 @@ describe("the metrics the handlers record", () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: "WARN", message: "Chunk failed", error: "ModelOutputError", chunk: 3, document: "doc-1" }));
     expect(written.join("")).not.toContain("Quentin");
   });
+});
+
+describe("the invocation on every log line", () => {
+  it("every Lambda handler adds its context (request id, cold start) before anything else", () => {
+    const handlers = readdirSync(join(import.meta.dirname, "..", "functions"), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => join("functions", entry.name, "handler.ts"))
+      .filter((file) => existsSync(join(import.meta.dirname, "..", file)));
+    expect(handlers.length).toBe(6);
+    for (const file of handlers) {
+      const source = readFileSync(join(import.meta.dirname, "..", file), "utf8");
+      const body = /export async function handler\(([\s\S]*?)\)[^{]*\{\s*([^;]*);/.exec(source);
+      expect(body, file).not.toBeNull();
+      expect(body![1], `${file} takes the Lambda context`).toMatch(/context\??:/);
+      expect(body![2], `${file}: first statement`).toBe("addInvocationContext(context)");
+    }
+  });
+
+  it("adds request id, function and cold start with a Lambda context, nothing without one", () => {
+    const written = captureOutput();
+    addInvocationContext(undefined);
+    logger.info("without");
+    addInvocationContext({ awsRequestId: "r-1", functionName: "F", invokedFunctionArn: "arn:f", memoryLimitInMB: "256", functionVersion: "$LATEST" });
+    logger.info("with");
+    vi.restoreAllMocks();
+    const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.message === "without")).not.toHaveProperty("function_request_id");
+    expect(lines.find((line) => line.message === "with")).toMatchObject({ function_request_id: "r-1", function_name: "F", cold_start: expect.any(Boolean) });
+  });
+});
+
+describe("X-Ray through Powertools Tracer", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  /** The middleware names of the SDK clients, as a handler module (fresh) builds them in this environment. */
+  async function clientMiddleware(env: Record<string, string | undefined>): Promise<string[][]> {
+    for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.resetModules();
+    const clients = await import("../functions/shared/aws-clients.ts");
+    return [clients.s3Client(), clients.documentClient(), clients.sfnClient()].map((client) =>
+      client.middlewareStack.identify().map((entry) => entry.split(" ")[0] ?? ""),
+    );
+  }
+
+  it("instruments every AWS SDK client when the stack turned tracing on, and none otherwise", async () => {
+    const xray = (names: string[]) => names.some((name) => /xray/i.test(name));
+    const on = await clientMiddleware({ POWERTOOLS_TRACE_ENABLED: "true", AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x", _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" });
+    expect(on.map(xray)).toEqual([true, true, true]);
+    const off = await clientMiddleware({ POWERTOOLS_TRACE_ENABLED: undefined, AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x" });
+    expect(off.map(xray)).toEqual([false, false, false]);
+  });
+
+  it("is bundled with the handlers: esbuild resolves the lazy import", async () => {
+    const result = await build({
+      ...handlerBuildOptions("functions/failed-execution/handler.ts", join(tmpdir(), `llambda-tracer-${process.pid}.mjs`)),
+      write: false,
+      metafile: true,
+      logLevel: "error",
+    });
+    expect(Object.keys(result.metafile.inputs).some((input) => input.includes("node_modules/aws-xray-sdk-core/"))).toBe(true);
+    expect(Object.keys(result.metafile.inputs).some((input) => input.includes("node_modules/@aws-lambda-powertools/tracer/"))).toBe(true);
+  }, 60_000);
 });
 
 describe("docs/observability.md", () => {

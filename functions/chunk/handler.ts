@@ -4,7 +4,7 @@ import { s3Client } from "../shared/aws-clients.ts";
 import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import type { ChunkTaskInput, ChunkTaskOutput, DocumentSource } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordDocumentChunked } from "../shared/metrics.ts";
 import { startInitClock, startInvocation } from "../shared/invocation-usage.ts";
 import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
@@ -42,6 +42,7 @@ export async function handler(
   event: ChunkTaskInput,
   context?: Pick<Context, "getRemainingTimeInMillis"> & Partial<Pick<Context, "memoryLimitInMB">>,
 ): Promise<ChunkTaskOutput> {
+  addInvocationContext(context);
   const finishInvocation = startInvocation(context, coldStartInitMs);
   coldStartInitMs = undefined;
   const { documentId, source, executionId } = parseInput(event);

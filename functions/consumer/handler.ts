@@ -1,7 +1,8 @@
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../shared/aws-clients.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { describeReadyDocument, itemOfRecord, readyDocument } from "./ready-documents.ts";
 
 async function readObject(bucket: string, key: string): Promise<string> {
@@ -9,26 +10,32 @@ async function readObject(bucket: string, key: string): Promise<string> {
   return (await object.Body?.transformToString("utf-8")) ?? "";
 }
 
+const processor = new BatchProcessor(EventType.DynamoDBStreams);
+
+/** One stream record: replace the body with your own work. Throwing marks this record (only) as failed. */
+async function handleRecord(record: DynamoDBRecord): Promise<void> {
+  const item = itemOfRecord(record);
+  if (!item) return;
+  logger.appendKeys({ document: item.documentId, execution: item.executionArn });
+  try {
+    const ready = await readyDocument(item, readObject);
+    logger.info("Document ready", describeReadyDocument(ready));
+  } catch (error) {
+    logger.error("Could not handle a ready document", { error });
+    throw error;
+  } finally {
+    logger.removeKeys(["document", "execution"]);
+  }
+}
+
 /**
  * Example consumer of the documents table's stream: receives only items that just became COMPLETED or PARTIAL (the
- * event-source filter in functions/consumer/stream-filter.ts) and logs what arrived. Replace the body of the loop
- * with your own work. A record that fails is reported alone (ReportBatchItemFailures), so the rest are not redone.
+ * event-source filter in functions/consumer/stream-filter.ts) and logs what arrived. Powertools Batch reports each
+ * failed record by its sequence number (ReportBatchItemFailures), so Lambda retries from the first failure and the
+ * records before it are not redone; a batch that fails entirely throws, so the event source bisects it. Records are
+ * handled one at a time, in stream order (the log keys above are per record).
  */
-export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  const batchItemFailures: DynamoDBBatchResponse["batchItemFailures"] = [];
-  for (const record of event.Records) {
-    const item = itemOfRecord(record);
-    if (!item) continue;
-    logger.appendKeys({ document: item.documentId, execution: item.executionArn });
-    try {
-      const ready = await readyDocument(item, readObject);
-      logger.info("Document ready", describeReadyDocument(ready));
-    } catch (error) {
-      logger.error("Could not handle a ready document", { error });
-      batchItemFailures.push({ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" });
-    } finally {
-      logger.removeKeys(["document", "execution"]);
-    }
-  }
-  return { batchItemFailures };
+export async function handler(event: DynamoDBStreamEvent, context?: Context): Promise<DynamoDBBatchResponse> {
+  addInvocationContext(context);
+  return processPartialResponse(event, handleRecord, processor, { processInParallel: false });
 }

@@ -1,8 +1,8 @@
-import type { EventBridgeEvent } from "aws-lambda";
+import type { Context, EventBridgeEvent } from "aws-lambda";
 import { documentClient } from "../shared/aws-clients.ts";
 import { requireEnv } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { executionFailureOf, recordExecutionFailure, UnrecordableEventError, type ExecutionStatusChangeDetail } from "./failure.ts";
 
 const tableName = requireEnv(EnvNames.table);
@@ -18,7 +18,9 @@ export interface FailedExecutionOutput {
  */
 export async function handler(
   event: EventBridgeEvent<"Step Functions Execution Status Change", ExecutionStatusChangeDetail>,
+  context?: Context,
 ): Promise<FailedExecutionOutput> {
+  addInvocationContext(context);
   let failure;
   try {
     failure = executionFailureOf(event.detail);

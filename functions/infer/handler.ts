@@ -3,7 +3,7 @@ import { getExtractionSchema } from "../schemas/index.ts";
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
 import type { InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
 import { addUsage, startInitClock, startInvocation } from "../shared/invocation-usage.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { metrics, publishMetrics, recordModelInit } from "../shared/metrics.ts";
 import { deadlineFrom } from "./budget.ts";
 import { readInferConfig } from "./config.ts";
@@ -41,6 +41,7 @@ const noTimeoutMs = 24 * 3600 * 1000;
  * halves of chunks) left for a fresh invocation, which the workflow sends back as `Items`.
  */
 export async function handler(event: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
+  addInvocationContext(context);
   const finishInvocation = startInvocation(context, coldStartInitMs);
   coldStartInitMs = undefined;
   const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;

@@ -4,7 +4,7 @@ import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import type { MergeTaskInput } from "../shared/contracts.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
 import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
@@ -62,7 +62,8 @@ async function sizedForDynamoDb(draft: ItemDraft): Promise<ItemDraft> {
  * Distributed Map results in S3 → the document's item (COMPLETED, PARTIAL or FAILED) in DynamoDB; for a record batch,
  * one item per record first, then the batch's item. Superseded when a newer upload of the same key owns the item.
  */
-export async function handler(event: MergeTaskInput, context?: Partial<Pick<Context, "memoryLimitInMB">>): Promise<MergeTaskOutput> {
+export async function handler(event: MergeTaskInput, context?: Partial<Context>): Promise<MergeTaskOutput> {
+  addInvocationContext(context);
   const finishInvocation = startInvocation(context, coldStartInitMs);
   coldStartInitMs = undefined;
   logger.appendKeys({ document: event.documentId, execution: event.execution.id });

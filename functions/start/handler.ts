@@ -1,11 +1,11 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { ExecutionAlreadyExists, ListExecutionsCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { sfnClient } from "../shared/aws-clients.ts";
 import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, extractionSchemas } from "../schemas/index.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { logger } from "../shared/logger.ts";
+import { addInvocationContext, logger } from "../shared/logger.ts";
 import { executionArnFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "./execution-name.ts";
 import { parseSchemaRouting, validateSchemaRouting, type SchemaRouting } from "./schema-routing.ts";
 import { admitUploads, openMapRunsHeadroom, uploadPollers, type QueuedUpload } from "./admission.ts";
@@ -75,7 +75,8 @@ async function countRunning(atLeast: number): Promise<number> {
  * failures and come back after the queue's visibility timeout, so a burst waits in the queue instead of failing.
  * A direct EventBridge invocation (one event) is still accepted and starts at once.
  */
-export async function handler(event: SQSEvent | ObjectCreatedEvent): Promise<SQSBatchResponse | StartResult> {
+export async function handler(event: SQSEvent | ObjectCreatedEvent, context?: Context): Promise<SQSBatchResponse | StartResult> {
+  addInvocationContext(context);
   if (!("Records" in event)) return startDocument(event);
   const uploads: Array<QueuedUpload<ObjectCreatedEvent>> = [];
   const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
