@@ -1,26 +1,36 @@
 /**
- * `npm run chunk -- [--json] [--chunk-tokens N] <files...>`: what the chunk function makes of local files, one line
- * per file. Exit status 0 even when files fail (their outcome says why); 2 on a usage error.
+ * `npm run chunk -- [--json] [--text] [--chunk-tokens N] <files...>`: what the chunk function makes of local files, one
+ * line per file (with --text, also each chunk as the model will see it). Exit status 0 even when files fail (their
+ * outcome says why); 2 on a usage error.
  */
 import { parseArgs } from "node:util";
+import { buildUserPrompt } from "../infer/prompt.ts";
+import { intInRange } from "../shared/config.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
-import { chunkFile } from "./inspect.ts";
+import { chunkFile, type InspectedChunk } from "./inspect.ts";
 import { IsolatedExtractor } from "./isolated-extract.ts";
+import { chunkTokensRange } from "./limits.ts";
 
-const usage = `Usage: npm run chunk -- [--json] [--chunk-tokens N] <file...>
+const usage = `Usage: npm run chunk -- [--json] [--text] [--chunk-tokens N] <file...>
 
 Extracts and chunks each file as the chunk function does (PDF, .txt, .md, .jsonl, .csv; PDFs in a worker thread with
 a 120 s and 1,024 MB bound) and prints one line per file:
 {file, status: "ok"|"error", code?, message?, pages, chunks, tokens, ms, peakRssMb}.
-peakRssMb is this process's peak resident memory after the file (it only grows), so a file's own peak shows as a jump.`;
+peakRssMb is this process's peak resident memory after the file (it only grows), so a file's own peak shows as a jump.
+
+  --chunk-tokens N   most tokens per chunk, ${chunkTokensRange.min} to ${chunkTokensRange.max} (default 1000, as the chunk function)
+  --text             also print each chunk as the model will see it: its index, page range (record id) and token
+                     count, then the user message the inference function builds around its text (with --json: a
+                     "chunkList" array of {index, pageStart, pageEnd, recordId?, tokens, text} on each line)
+  --json             one JSON object per line`;
 
 async function main(): Promise<number> {
-  let values: { json?: boolean; "chunk-tokens"?: string; help?: boolean };
+  let values: { json?: boolean; text?: boolean; "chunk-tokens"?: string; help?: boolean };
   let files: string[];
   try {
     const parsed = parseArgs({
       allowPositionals: true,
-      options: { json: { type: "boolean" }, "chunk-tokens": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { json: { type: "boolean" }, text: { type: "boolean" }, "chunk-tokens": { type: "string" }, help: { type: "boolean", short: "h" } },
     });
     values = parsed.values;
     files = parsed.positionals;
@@ -32,23 +42,35 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const maxTokens = Number(values["chunk-tokens"] ?? 1000);
-  if (files.length === 0 || !Number.isInteger(maxTokens) || maxTokens < 16) {
-    process.stderr.write(`${files.length === 0 ? "No input files given." : "--chunk-tokens must be an integer >= 16"}\n\n${usage}\n`);
+  // The chunk function's own bounds (LLAMBDA_CHUNK_TOKENS).
+  const maxTokens = values["chunk-tokens"] === undefined ? 1000 : intInRange(values["chunk-tokens"], chunkTokensRange);
+  if (files.length === 0 || maxTokens === undefined) {
+    const problem =
+      files.length === 0
+        ? "No input files given."
+        : `--chunk-tokens must be an integer from ${chunkTokensRange.min} to ${chunkTokensRange.max}, got ${JSON.stringify(values["chunk-tokens"])}`;
+    process.stderr.write(`${problem}\n\n${usage}\n`);
     return 2;
   }
-  await run(files, maxTokens, Boolean(values.json));
+  await run(files, maxTokens, Boolean(values.json), Boolean(values.text));
   return 0;
 }
 
-async function run(files: string[], maxTokens: number, json: boolean): Promise<void> {
+/** A chunk as the model sees it: a header line, then the user message built around its text. */
+export function renderChunk(chunk: InspectedChunk): string {
+  const pages = chunk.pageStart === chunk.pageEnd ? `page ${chunk.pageStart}` : `pages ${chunk.pageStart}-${chunk.pageEnd}`;
+  const record = chunk.recordId === undefined ? "" : ` · record ${chunk.recordId}`;
+  return `--- chunk ${chunk.index} · ${pages}${record} · ${chunk.tokens} tokens ---\n${buildUserPrompt(chunk)}\n`;
+}
+
+async function run(files: string[], maxTokens: number, json: boolean, text: boolean): Promise<void> {
   const tokenizer = createCl100kTokenizer();
   // One worker for all files, replaced after a timeout or crash; the chunk function starts one per document.
   const extractor = new IsolatedExtractor({ memoryMb: 1024, reuse: true });
   for (const file of files) {
     let line: Record<string, unknown>;
     try {
-      const { bytes: _bytes, ...outcome } = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000 });
+      const { bytes: _bytes, ...outcome } = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000, withChunks: text });
       line = { ...outcome, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
     } catch (error) {
       // Not a typed input error: report it (a bug to fix) and go on with the other files.
@@ -58,10 +80,14 @@ async function run(files: string[], maxTokens: number, json: boolean): Promise<v
     else {
       const detail = line.status === "ok" ? `${line.pages} pages, ${line.chunks} chunks, ${line.tokens} tokens` : `${line.code}: ${line.message}`;
       process.stdout.write(`${line.status === "ok" ? "ok   " : "error"} ${file}: ${detail} (${line.ms} ms, peak ${line.peakRssMb ?? "?"} MB)\n`);
+      for (const chunk of (line.chunkList as InspectedChunk[] | undefined) ?? []) process.stdout.write(renderChunk(chunk));
     }
   }
   tokenizer.dispose();
   await extractor.close();
 }
 
+// A reader that leaves early (`| head`) ends the run: nothing more can be shown. process.exit runs the 'exit' hooks
+// that remove the extraction worker's temporary files.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 2));
 process.exit(await main());

@@ -19,6 +19,17 @@ export interface ChunkOutcome {
   chunks: number;
   tokens: number;
   ms: number;
+  /** With `withChunks`: each chunk as the inference function receives it. */
+  chunkList?: InspectedChunk[];
+}
+
+export interface InspectedChunk {
+  index: number;
+  pageStart: number;
+  pageEnd: number;
+  recordId?: string;
+  tokens: number;
+  text: string;
 }
 
 export interface InspectSettings {
@@ -27,6 +38,8 @@ export interface InspectSettings {
   /** Extraction in a worker thread with time and memory bounds, as in the chunk function. */
   extractor: IsolatedExtractor;
   timeoutMs: number;
+  /** Return the chunks themselves too (`npm run chunk -- --text`). */
+  withChunks?: boolean;
 }
 
 export async function chunkFile(file: string, settings: InspectSettings): Promise<ChunkOutcome> {
@@ -41,6 +54,19 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       tokenizer: settings.tokenizer,
       extract: (body, hint) => settings.extractor.extract(body, { key: hint.key, timeoutMs: settings.timeoutMs }),
     });
+    const ms = Math.round(performance.now() - started);
+    // A chunk too large for the Map's item payload travels as an S3 pointer: its text is among the large texts.
+    const largeText = new Map(result.manifest.largeTexts.map(({ location, text }) => [location.key, text]));
+    const chunkList = settings.withChunks
+      ? result.manifest.items.map((item) => ({
+          index: item.index,
+          pageStart: item.pageStart,
+          pageEnd: item.pageEnd,
+          ...(item.recordId === undefined ? {} : { recordId: item.recordId }),
+          tokens: item.tokenCount,
+          text: item.text ?? largeText.get(item.textLocation?.key ?? "") ?? "",
+        }))
+      : undefined;
     return {
       file,
       status: "ok",
@@ -48,7 +74,8 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       pages: result.pageCount,
       chunks: result.chunkCount,
       tokens: result.tokenCount,
-      ms: Math.round(performance.now() - started),
+      ms,
+      ...(chunkList ? { chunkList } : {}),
     };
   } catch (error) {
     if (!(error instanceof DocumentInputError)) throw error;
