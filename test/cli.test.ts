@@ -79,6 +79,27 @@ describe("npm start (the twin CLI)", () => {
     }
   }, 120_000);
 
+  it("uses the tiny model when it is the only one and says so (npm start and npm run soak)", async () => {
+    const models = join(dir, "only-tiny");
+    mkdirSync(models);
+    await writeTinyModel(join(models, "tiny.gguf"));
+    // A usage error found after the model is chosen ends the run before anything starts.
+    const start = await runCli(["--schema", "nope", "samples/acme-invoice.pdf"], { LLAMBDA_MODELS_DIR: models });
+    expect(start.code).toBe(2);
+    expect(start.stderr).toContain(`using the tiny test model ${join(models, "tiny.gguf")}`);
+    const soak = await new Promise<{ code: number | null; stderr: string }>((resolveRun) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "bench/soak.ts"), "--docs", "0"], {
+        cwd: repoRoot,
+        env: { ...process.env, LLAMBDA_MODEL: "", LLAMBDA_MODELS_DIR: models },
+      });
+      let stderr = "";
+      child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
+      child.on("close", (code) => resolveRun({ code, stderr }));
+    });
+    expect(soak.stderr).toContain(`using the tiny test model ${join(models, "tiny.gguf")}`);
+    expect(soak.stderr).toContain("--docs must be");
+  }, 60_000);
+
   it("without Java says so in one line and exits 2", async () => {
     const run = await runCli(["--model", modelPath, "samples/acme-invoice.pdf"], { PATH: join(dir, "no-bin") });
     expect(run.code).toBe(2);
