@@ -107,8 +107,6 @@ async function run(
     schemaFor: (key: string) => string;
   },
 ): Promise<number> {
-  // Handler logs (stdout by default; the level is set in cli-env.ts) go to stderr with --verbose.
-  if (options.verbose) console.info = console.error;
   const { availableParallelism } = await import("node:os");
   const { generationMeter } = await import("../../functions/infer/engine.ts");
   progress = new ProgressReporter(process.stderr, () => generationMeter.tokens);
