@@ -284,6 +284,8 @@ async function main(): Promise<number> {
   const model = resolveModelPath({ cliPath: values.model, cwd });
 
   process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? "INFO" : "WARN";
+  // stdout carries the report only: no metrics' EMF lines (no CloudWatch here), set before the handlers load.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   if (values.verbose) console.info = console.error;
 
   const dataDir = values["data-dir"] === undefined ? mkdtempSync(join(tmpdir(), "llambda-eval-")) : resolve(cwd, values["data-dir"]);
