@@ -27,16 +27,22 @@ const routing = cdkJsonSchemaRouting();
 const known = Object.keys(extractionSchemas);
 
 describe("object keys of the given files", () => {
-  it("keeps same-named files in different folders apart (their path relative to the common folder)", () => {
+  it("keeps same-named files in different folders apart (as many folders as tell them apart)", () => {
     const a = file("keys/a/same.pdf");
     const b = file("keys/b/same.pdf");
     const keys = uploadKeys([a, b]);
     expect(keys).toEqual(["uploads/a/same.pdf", "uploads/b/same.pdf"]);
     expect(new Set(keys).size).toBe(2);
     expect(uploadKeys([a, b], "uploads/invoices/")).toEqual(["uploads/invoices/a/same.pdf", "uploads/invoices/b/same.pdf"]);
-    // Deeper and uneven nesting still gives distinct keys.
+    // Uneven nesting still gives distinct keys; files with a name of their own keep just the name.
     const c = file("keys/b/deeper/same.pdf");
-    expect(uploadKeys([a, b, c])).toEqual(["uploads/a/same.pdf", "uploads/b/same.pdf", "uploads/b/deeper/same.pdf"]);
+    const other = file("keys/b/other.pdf");
+    expect(uploadKeys([a, b, c, other])).toEqual(["uploads/a/same.pdf", "uploads/b/same.pdf", "uploads/deeper/same.pdf", "uploads/other.pdf"]);
+    // Same folder name too: one more level.
+    const d = file("keys/x/b/same.pdf");
+    expect(uploadKeys([b, d])).toEqual(["uploads/keys/b/same.pdf", "uploads/x/b/same.pdf"]);
+    // One path the tail of another: the shorter one runs out of folders first and is whole.
+    expect(new Set(uploadKeys([b, d, file("b/same.pdf")])).size).toBe(3);
   });
 
   it("uses the file names when the files share a folder", () => {

@@ -5,7 +5,7 @@
  * usage on stderr, exit status 2.
  */
 import { existsSync, realpathSync, statSync } from "node:fs";
-import { dirname, relative, resolve, sep } from "node:path";
+import { resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { chunkTokensRange } from "../../functions/chunk/limits.ts";
 import { InferSettingRanges } from "../../functions/infer/config.ts";
@@ -45,8 +45,8 @@ Options:
   --verbose                 handler logs (INFO) on stderr
   -h, --help                this help
 
-Object keys: <prefix><path of the file relative to the folder that holds all given files>, so a/same.pdf and
-b/same.pdf stay two documents (uploads/a/same.pdf, uploads/b/same.pdf); one file given twice is an error.
+Object keys: <prefix><file name>; files that share a name keep as many of their folders as tells them apart, so
+a/same.pdf and b/same.pdf stay two documents (uploads/a/same.pdf, uploads/b/same.pdf); a file given twice is an error.
 
 Environment: LLAMBDA_FAULTS="infer:error=0.2,..." injects faults into the twin (docs/resilience.md).
 
@@ -139,28 +139,33 @@ export function parseCliArgs(args: string[], cwd: string = process.cwd()): CliOp
 }
 
 /**
- * The object key of each file: `prefix` + its path relative to the deepest folder holding all the files (for files in
- * one folder: their names). Distinct files get distinct keys, so no document replaces another; a file given twice
- * (by any path that resolves to it) is a UsageError rather than a silent second upload of the same key.
+ * The object key of each file: `prefix` + its name, or, for files that share a name, as many of the folders above it
+ * as it takes to tell them apart (a/same.pdf and b/same.pdf → `uploads/a/same.pdf`, `uploads/b/same.pdf`). Distinct
+ * files get distinct keys, so no document replaces another; a file given twice (by any path that resolves to it) is
+ * a UsageError rather than a silent second upload of the same key.
  */
 export function uploadKeys(files: readonly string[], prefix: string = uploadsPrefix): string[] {
-  const real = files.map((file) => realpathSync(file));
   const seen = new Map<string, string>();
-  real.forEach((path, index) => {
-    const earlier = seen.get(path);
-    if (earlier !== undefined) throw new UsageError(`The same file is given twice: ${earlier} and ${files[index]}`);
-    seen.set(path, files[index]!);
-  });
-  let common = dirname(real[0]!);
-  for (const path of real) {
-    for (;;) {
-      const rel = relative(common, path);
-      if (rel !== ".." && !rel.startsWith(`..${sep}`)) break;
-      common = dirname(common);
-    }
+  for (const file of files) {
+    const real = realpathSync(file);
+    const earlier = seen.get(real);
+    if (earlier !== undefined) throw new UsageError(`The same file is given twice: ${earlier} and ${file}`);
+    seen.set(real, file);
+  }
+  const parts = files.map((file) => resolve(file).split(sep).filter((part) => part !== ""));
+  const tail = (index: number, depth: number) => parts[index]!.slice(-depth).join("/");
+  const names = files.map((_, index) => tail(index, 1));
+  const byName = new Map<string, number[]>();
+  names.forEach((name, index) => byName.set(name, [...(byName.get(name) ?? []), index]));
+  for (const group of byName.values()) {
+    if (group.length < 2) continue;
+    // Deeper until the group's keys differ: at full depth they do, the paths being distinct.
+    let depth = 2;
+    while (new Set(group.map((index) => tail(index, depth))).size < group.length) depth++;
+    for (const index of group) names[index] = tail(index, depth);
   }
   const base = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-  return real.map((path) => base + relative(common, path).split(sep).join("/"));
+  return names.map((name) => base + name);
 }
 
 /**
