@@ -123,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
   const targets = judgeTargets(corpus, report.synthetic);
   for (const line of describeCorpus(corpus)) log(line);
   log(`Synthetic ${syntheticPages} pages: ours ${report.synthetic.ours.seconds} s, peak ${report.synthetic.ours.peakRssMb} MB (process idle peak ${report.synthetic.oursIdlePeakRssMb} MB); pdftotext ${report.synthetic.pdftotext.seconds} s, peak ${report.synthetic.pdftotext.peakRssMb} MB`);
-  log(describeTargets(targets));
+  log(describeTargets(targets, corpus !== null));
   if (values.json) process.stdout.write(`${JSON.stringify({ ...report, targets }, null, 2)}\n`);
   return 0;
 }
@@ -211,7 +211,7 @@ export function describeCorpus(corpus: CorpusSummary | null): string[] {
 }
 
 /** One line per goal: met, missed, or not judged (and why), instead of a bare `false` for what was never measured. */
-export function describeTargets(targets: ReturnType<typeof judgeTargets>): string {
+export function describeTargets(targets: ReturnType<typeof judgeTargets>, corpusRead = false): string {
   const names: Record<keyof typeof targets, string> = {
     textYieldAtLeast98Percent: "text yield ≥ 98 % of pdftotext's files",
     tokensWithin15Percent: "tokens within 15 % of pdftotext's",
@@ -220,7 +220,13 @@ export function describeTargets(targets: ReturnType<typeof judgeTargets>): strin
   };
   const lines = (Object.keys(names) as Array<keyof typeof targets>).map((key) => {
     const value = targets[key];
-    const verdict = value === null ? (key === "thousandPagesUnder1GB" ? "not judged (needs --pages 1000 or more)" : "not judged (no corpus compared)") : value ? "met" : "MISSED";
+    const notJudged =
+      key === "thousandPagesUnder1GB"
+        ? "not judged (needs --pages 1000 or more)"
+        : corpusRead
+          ? "not judged (no file of the corpus to compare it on)"
+          : "not judged (no corpus)";
+    const verdict = value === null ? notJudged : value ? "met" : "MISSED";
     return `  ${names[key]}: ${verdict}`;
   });
   return ["Goals:", ...lines].join("\n");
