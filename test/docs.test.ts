@@ -10,6 +10,7 @@ import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { DocumentInputCodes } from "../functions/shared/errors.ts";
+import { ContextKeys } from "../infra/context.ts";
 import { LambdaInvocationError } from "../infra/local/lambda-runtime.ts";
 import { LlambdaStack, type LlambdaStackProps } from "../infra/llambda-stack.ts";
 import { baseStackProps, unbundledApp } from "./stack-fixture.ts";
@@ -145,6 +146,14 @@ describe("docs against the tests and the code", () => {
       }
     }
     expect(mentions, "docs/security.md states how many variants are checked").toBeGreaterThan(0);
+  });
+
+  it("deploy.md's settings table lists exactly the CDK context keys the app reads", () => {
+    const rows = [...doc("deploy.md").matchAll(/^\| `(llambda:[A-Za-z0-9]+)` \|/gm)].map((row) => row[1]!);
+    expect([...new Set(rows)].sort()).toEqual(Object.values(ContextKeys).sort());
+    // The README's shorter table names only keys that exist.
+    const keys: string[] = Object.values(ContextKeys);
+    for (const [, key] of readme().matchAll(/^\| `(llambda:[A-Za-z0-9]+)` \|/gm)) expect(keys, `README: ${key}`).toContain(key);
   });
 
   it("README's environment table lists exactly the functions' settings", () => {
