@@ -1,9 +1,11 @@
-import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../infra/local/eventbridge.ts";
 import { documentIdFor } from "../functions/start/execution-name.ts";
+import type { DocumentItem } from "../functions/shared/document-item.ts";
 import { TwinNames, type LocalTwin } from "../infra/local/twin.ts";
 import { PDFDocument } from "pdf-lib";
 import { encryptedPdf } from "./extract-fixtures.ts";
@@ -115,9 +117,52 @@ describe("the local twin, end to end through llama.cpp", () => {
     expect((await twin.waitForDocument(good.documentId))?.status).toBe("COMPLETED");
   }, 300_000);
 
+  // Before ids were checked where the batch is read, all three were extracted and the merge failed the whole batch
+  // with DynamoDB's "ValidationException: Hash primary key values must be under 2048 bytes".
+  it("a record whose 3,000-character id cannot be a key fails alone with BAD_RECORD; the two good records complete", async () => {
+    const longId = "x".repeat(3_000);
+    const lines = [
+      { id: "good-1", text: "Great staplers, fast delivery." },
+      { id: longId, text: "The id of this review is far too long for a key." },
+      { id: "good-2", text: "Broke after a week." },
+    ].map((record) => JSON.stringify(record));
+    const batch = await twin.uploadBytes(new TextEncoder().encode(`${lines.join("\n")}\n`), "uploads/e2e/bad/long-id.jsonl");
+    const batchItem = await twin.waitForDocument(batch.documentId);
+    expect(batchItem, JSON.stringify(batchItem)).toMatchObject({
+      kind: "batch",
+      status: "PARTIAL",
+      records: { total: 3, completed: 2, partial: 0, failed: 1 },
+    });
+    const records = await recordItemsOf(twin, batch.documentId);
+    expect(records.size).toBe(3);
+    for (const id of ["good-1", "good-2"]) {
+      expect(records.get(id), id).toMatchObject({ documentId: `${batch.documentId}#${id}`, kind: "record", status: "COMPLETED" });
+    }
+    const [rejectedId, rejected] = [...records].find(([id]) => id !== "good-1" && id !== "good-2")!;
+    expect(rejected).toMatchObject({ kind: "record", status: "FAILED", error: "DocumentInputError", batchId: batch.documentId });
+    expect(rejected.documentId).toBe(`${batch.documentId}#${rejectedId}`);
+    expect(rejected.cause).toMatch(/^BAD_RECORD: line 2: the id is 3000 bytes/);
+    expect(Buffer.byteLength(rejected.documentId)).toBeLessThanOrEqual(2048);
+    // The cause quotes the id's start only; the item, a key, never carries the whole id.
+    expect(JSON.stringify(rejected)).not.toContain(longId.slice(0, 300));
+  }, 300_000);
+
   it("creates the table from the stack's spec, with a NEW_AND_OLD_IMAGES stream", async () => {
     const { Table } = await twin.dynamodb.send(new DescribeTableCommand({ TableName: "llambda-documents" }));
     expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" });
     expect(Table?.KeySchema).toEqual([{ AttributeName: "documentId", KeyType: "HASH" }]);
   });
 });
+
+/** Every record item of a batch, by record id. */
+async function recordItemsOf(twin: LocalTwin, batchId: string): Promise<Map<string, DocumentItem>> {
+  const { Items = [] } = await twin.dynamodb.send(
+    new ScanCommand({
+      TableName: TwinNames.table,
+      FilterExpression: "batchId = :batch",
+      ExpressionAttributeValues: { ":batch": { S: batchId } },
+      ConsistentRead: true,
+    }),
+  );
+  return new Map(Items.map((raw) => unmarshall(raw) as DocumentItem).map((item) => [item.recordId!, item]));
+}

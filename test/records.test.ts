@@ -4,6 +4,10 @@ import { chunkRecords, CsvSyntaxError, parseCsv, parseRecords, recordFormatOf } 
 import { createCl100kTokenizer, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import { MAX_RECORD_KEY_BYTES, recordIdProblem, standInRecordId } from "../functions/shared/record-format.ts";
+import { buildDocumentItems } from "../functions/merge/document.ts";
+import { resultKeyFor } from "../functions/merge/result-offload.ts";
+import { getExtractionSchema } from "../functions/schemas/index.ts";
+import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const jsonl = (...records: unknown[]): Uint8Array => utf8(records.map((record) => JSON.stringify(record)).join("\n"));
@@ -324,6 +328,75 @@ describe("record ids that cannot be keys", () => {
     // The key length counts this batch's id: the same record fits under a shorter one.
     const shortBatch = chunkRecords(jsonl({ id: "w".repeat(2_040), text: "x" }), "jsonl", { maxTokens: 50, tokenizer, batchId: "b" });
     expect(shortBatch.rejected).toEqual([]);
+  });
+});
+
+describe("the merge and record ids", () => {
+  const batchId = "0123456789abcdef0123456789abcdef";
+  const schema = getExtractionSchema("generic");
+  const data = { title: null, documentType: "other", summary: "", language: "en", entities: [], dates: [], amounts: [] };
+  const result = (index: number, recordId: string): ChunkResult => ({
+    documentId: batchId, index, recordId, pageStart: 1, pageEnd: 1, data, modelId: "m", tokensIn: 10, tokensOut: 5, ms: 100,
+  });
+  const input = (chunkCount: number, recordCount: number, extra: Partial<MergeTaskInput["chunking"]> = {}): MergeTaskInput => ({
+    documentId: batchId,
+    source: { bucket: "bucket", key: "uploads/r.jsonl", etag: "e", size: 5 },
+    chunking: { manifest: { bucket: "bucket", key: `chunks/${batchId}/manifest.jsonl` }, chunkCount, pageCount: recordCount, recordCount, tokenCount: 9, ms: 1, ...extra },
+    mapRun: { ResultWriterDetails: { Bucket: "bucket", Key: "unused" } },
+    execution: { id: "arn:aws:states:us-east-1:123456789012:execution:wf:x", startTime: "2024-05-01T10:00:00.000Z" },
+  });
+
+  it("writes a rejected record as a FAILED record under its stand-in id; the batch is PARTIAL and counts it", () => {
+    const standIn = standInRecordId("x".repeat(3_000));
+    const cause = 'BAD_RECORD: line 2: the id is 3000 bytes: …';
+    const { item, records } = buildDocumentItems({
+      input: input(2, 3, { rejectedRecords: [{ recordId: standIn, line: 2, error: "DocumentInputError", cause }] }),
+      collected: { results: [result(0, "good-1"), result(1, "good-2")], failedChunks: [] },
+      schema,
+      schemaId: "generic",
+      now: new Date("2024-05-01T10:01:00.000Z"),
+    });
+    expect(item).toMatchObject({ kind: "batch", status: "PARTIAL", chunks: { total: 2, succeeded: 2, failed: 0 }, records: { total: 3, completed: 2, partial: 0, failed: 1 } });
+    expect(records.map((record) => [record.documentId, record.status])).toEqual([
+      [`${batchId}#good-1`, "COMPLETED"],
+      [`${batchId}#good-2`, "COMPLETED"],
+      [`${batchId}#${standIn}`, "FAILED"],
+    ]);
+    expect(records[2]).toMatchObject({ kind: "record", batchId, recordId: standIn, error: "DocumentInputError", cause });
+    expect(records[2]!.result).toBeUndefined();
+  });
+
+  it("never writes a key DynamoDB refuses, even from a manifest chunked before ids were checked (a redrive)", () => {
+    const longId = "y".repeat(3_000);
+    const { item, records } = buildDocumentItems({
+      input: input(3, 3),
+      collected: { results: [result(0, "good-1"), result(1, longId), result(2, "good-2")], failedChunks: [] },
+      schema,
+      schemaId: "generic",
+      now: new Date(),
+    });
+    expect(item).toMatchObject({ status: "PARTIAL", records: { total: 3, completed: 2, failed: 1 } });
+    for (const record of records) expect(Buffer.byteLength(record.documentId)).toBeLessThanOrEqual(MAX_RECORD_KEY_BYTES);
+    const failed = records.find((record) => record.status === "FAILED")!;
+    expect(failed).toMatchObject({ recordId: standInRecordId(longId), error: "DocumentInputError" });
+    expect(failed.cause).toMatch(/^BAD_RECORD: the id is 3000 bytes/);
+  });
+
+  it("builds offloaded result keys of one segment under results/, whatever the id; long ones hashed", () => {
+    const execution = "paths-jsonl-433e4a8b7f723399";
+    expect(resultKeyFor(batchId, execution)).toBe(`results/${batchId}/${execution}.json`);
+    expect(resultKeyFor(`${batchId}#../../etc/passwd`, execution)).toBe(`results/${batchId}%23..%2F..%2Fetc%2Fpasswd/${execution}.json`);
+    expect(resultKeyFor(`${batchId}#a/b%2F..\\c`, execution)).toBe(`results/${batchId}%23a%2Fb%252F..%5Cc/${execution}.json`);
+    for (const id of ["é".repeat(1_000), "/".repeat(2_000), "x".repeat(60)]) {
+      const key = resultKeyFor(`${batchId}#${id}`, execution);
+      const segments = key.split("/");
+      expect(segments).toHaveLength(3);
+      expect(segments[0]).toBe("results");
+      expect(Buffer.byteLength(segments[1]!)).toBeLessThanOrEqual(200);
+      expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1_024);
+    }
+    expect(resultKeyFor(`${batchId}#${"é".repeat(1_000)}`, execution)).toMatch(new RegExp(`^results/${batchId}%23sha256-[0-9a-f]{64}/`));
+    expect(resultKeyFor(`${batchId}#${"é".repeat(1_000)}`, execution)).not.toBe(resultKeyFor(`${batchId}#${"é".repeat(999)}`, execution));
   });
 });
 

@@ -6,7 +6,8 @@ import {
   type DocumentItem,
   type FailedChunk,
 } from "../shared/document-item.ts";
-import { ErrorNames, ResultFormatError } from "../shared/errors.ts";
+import { DocumentInputCodes, ErrorNames, ResultFormatError } from "../shared/errors.ts";
+import { recordIdProblem, standInRecordId, type RejectedRecord } from "../shared/record-format.ts";
 import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
@@ -156,19 +157,33 @@ export function buildDocumentItems(args: {
 
   // A record batch: each record merged on its own, never across records.
   item.kind = "batch";
-  const merged = new Map(mergeRecordResults(collected.results, args.schema).map((record) => [record.recordId, record]));
+  // Records whose id cannot be a key: rejected where the batch was read (no chunks), or, from a manifest written before
+  // ids were checked there (a redrive), found here; either way a FAILED record under the stand-in id, never a key
+  // DynamoDB refuses, which would fail every record of the batch.
+  const rejected = new Map<string, RejectedRecord>((input.chunking.rejectedRecords ?? []).map((record) => [record.recordId, record]));
+  const unusable = new Set<string>();
+  for (const recordId of new Set([...collected.results, ...collected.failedChunks].map((chunk) => chunk.recordId))) {
+    if (recordId === undefined) continue;
+    const problem = recordIdProblem(input.documentId, recordId);
+    if (problem === undefined) continue;
+    unusable.add(recordId);
+    const standIn = standInRecordId(recordId);
+    rejected.set(standIn, { recordId: standIn, line: 0, error: ErrorNames.DocumentInput, cause: `${DocumentInputCodes.BadRecord}: ${problem}` });
+  }
+  const usable = <T extends { recordId?: string }>(chunks: T[]) => chunks.filter((chunk) => !unusable.has(chunk.recordId!));
+  const merged = new Map(mergeRecordResults(usable(collected.results), args.schema).map((record) => [record.recordId, record]));
   const chunksOf = new Map<string, { indexes: Set<number>; failed: FailedChunk[]; results: ChunkResult[] }>();
   const entry = (recordId: string) => {
     let known = chunksOf.get(recordId);
     if (!known) chunksOf.set(recordId, (known = { indexes: new Set(), failed: [], results: [] }));
     return known;
   };
-  for (const result of collected.results) {
+  for (const result of usable(collected.results)) {
     const known = entry(result.recordId!);
     known.indexes.add(result.index);
     known.results.push(result);
   }
-  for (const failure of collected.failedChunks) {
+  for (const failure of usable(collected.failedChunks)) {
     if (failure.recordId === undefined) continue;
     const known = entry(failure.recordId);
     known.indexes.add(failure.index);
@@ -203,8 +218,25 @@ export function buildDocumentItems(args: {
     }
     records.push(record);
   }
+  for (const failure of rejected.values()) {
+    counts.failed++;
+    records.push({
+      ...base,
+      source: { ...input.source },
+      documentId: recordItemId(input.documentId, failure.recordId),
+      kind: "record",
+      batchId: input.documentId,
+      recordId: failure.recordId,
+      status: "FAILED",
+      error: failure.error,
+      cause: failure.cause,
+      timings: timings([]),
+    });
+  }
   // Records the results never mention (their chunks were lost with a failed Map) count as failed.
-  counts.failed += Math.max(0, counts.total - chunksOf.size);
+  counts.failed += Math.max(0, counts.total - chunksOf.size - rejected.size);
+  // A batch with a failed record is not COMPLETED, even when every chunk it extracted succeeded.
+  if (item.status === "COMPLETED" && rejected.size > 0) item.status = "PARTIAL";
   item.records = counts;
   return { item, records };
 }

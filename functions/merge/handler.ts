@@ -8,7 +8,7 @@ import { addInvocationContext, logger } from "../shared/logger.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
 import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
-import { defaultMaxItemBytes, offloadIfTooLarge, resultsPrefix } from "./result-offload.ts";
+import { defaultMaxItemBytes, offloadIfTooLarge, resultKeyFor } from "./result-offload.ts";
 import { assertValidResult } from "./result-validation.ts";
 import { costOfDocument } from "./document-cost.ts";
 import { startInitClock, startInvocation } from "../shared/invocation-usage.ts";
@@ -47,7 +47,7 @@ async function sizedForDynamoDb(draft: ItemDraft): Promise<ItemDraft> {
   const executionName = draft.executionArn.split(":").pop() ?? "execution";
   const { item, offloaded } = offloadIfTooLarge(draft, maxItemBytes, {
     bucket: bucketName,
-    key: `${resultsPrefix}${encodeURIComponent(draft.documentId)}/${executionName}.json`,
+    key: resultKeyFor(draft.documentId, executionName),
   });
   if (offloaded) {
     await s3Client().send(
