@@ -39,7 +39,8 @@ export const DocumentInputCodes = {
   /**
    * A record batch (`.jsonl`/`.csv`) has a record that cannot be used: a line that is not a JSON object, a CSV syntax
    * error or a row with the wrong number of fields, a missing, non-string or empty text field, a missing or duplicate
-   * id. The whole batch fails; the message names the line(s).
+   * id. The whole batch fails; the message names the line(s). A record whose id cannot be a key fails alone, as a
+   * FAILED record item with this code (functions/chunk/records.ts).
    */
   BadRecord: "BAD_RECORD",
 } as const;
