@@ -83,9 +83,10 @@ describe("npm start (the twin CLI)", () => {
     const models = join(dir, "only-tiny");
     mkdirSync(models);
     await writeTinyModel(join(models, "tiny.gguf"));
-    // A usage error found after the model is chosen ends the run before anything starts.
-    const start = await runCli(["--schema", "nope", "samples/acme-invoice.pdf"], { LLAMBDA_MODELS_DIR: models });
+    // Without Java the run ends after the model is chosen, before anything starts.
+    const start = await runCli(["samples/acme-invoice.pdf"], { LLAMBDA_MODELS_DIR: models, PATH: join(dir, "no-bin") });
     expect(start.code).toBe(2);
+    expect(start.stderr).toContain("needs a Java runtime");
     expect(start.stderr).toContain(`using the tiny test model ${join(models, "tiny.gguf")}`);
     const soak = await new Promise<{ code: number | null; stderr: string }>((resolveRun) => {
       const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "bench/soak.ts"), "--docs", "0"], {

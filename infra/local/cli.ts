@@ -77,14 +77,7 @@ async function main(): Promise<number> {
     writeOut(`${usage}\n`);
     return 0;
   }
-  const model = resolveModelPath({ ...(options.model === undefined ? {} : { cliPath: options.model }), allowTiny: true });
-  if (model.source === "tiny") log(`llambda: ${tinyModelNotice(model.path)}`);
-  const { checkJava } = await import("./services.ts");
-  checkJava();
-  const { FaultInjector, faultsEnvName, parseFaults } = await import("./faults.ts");
-  const faultSpec = process.env[faultsEnvName];
-  const faults = faultSpec ? new FaultInjector(parseFaults(faultSpec)) : undefined;
-
+  // Every check before anything starts: the arguments (above), where the files go, then the model and Java.
   const { cdkJsonSchemaRouting, LocalTwin, TwinNames } = await import("./twin.ts");
   const { extractionSchemas } = await import("../../functions/schemas/index.ts");
   const { schemaIdForKey } = await import("../../functions/start/schema-routing.ts");
@@ -92,6 +85,13 @@ async function main(): Promise<number> {
   const prefix = uploadPrefixFor(options, routing, Object.keys(extractionSchemas));
   const keys = uploadKeys(options.files, prefix);
   checkKeysRouteTo(keys, options.schema, routing);
+  const { FaultInjector, faultsEnvName, parseFaults } = await import("./faults.ts");
+  const faultSpec = process.env[faultsEnvName];
+  const faults = faultSpec ? new FaultInjector(parseFaults(faultSpec)) : undefined;
+  const model = resolveModelPath({ ...(options.model === undefined ? {} : { cliPath: options.model }), allowTiny: true });
+  if (model.source === "tiny") log(`llambda: ${tinyModelNotice(model.path)}`);
+  const { checkJava } = await import("./services.ts");
+  checkJava();
   return run(options, { model, faults, faultSpec, keys, LocalTwin, bucket: TwinNames.bucket, schemaFor: (key) => schemaIdForKey(routing, key) });
 }
 
