@@ -155,7 +155,7 @@ describe("output", () => {
     const text = renderReport(report);
     expect(text).toContain("✓ a/same.pdf: PARTIAL");
     expect(text).toContain("3 pages · 4 chunks (3 succeeded, 1 failed) · 12.5 s");
-    expect(text).toContain("failed chunk 2: OutputTruncated: OutputTruncated: cap reached");
+    expect(text).toContain("failed chunk 2: OutputTruncated: cap reached\n");
     expect(text).toContain('"total": 0.3,');
     expect(text).toContain('"tiny": 2e-7');
     expect(text).not.toContain("0.30000000000000004");

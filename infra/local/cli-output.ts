@@ -128,7 +128,9 @@ export function renderReport(report: DocumentReport): string {
   if (cause) lines.push(`  cause: ${cause}`);
   for (const chunk of report.failedChunks ?? []) {
     const where = `chunk ${chunk.index}${chunk.part ? ` part ${chunk.part}` : ""}${chunk.recordId ? ` (record ${chunk.recordId})` : ""}`;
-    lines.push(`  failed ${where}: ${chunk.error}${chunk.cause ? `: ${readableCause(chunk.cause)}` : ""}`);
+    const cause = readableCause(chunk.cause);
+    const detail = cause === undefined ? chunk.error : cause.startsWith(`${chunk.error}:`) ? cause : `${chunk.error}: ${cause}`;
+    lines.push(`  failed ${where}: ${detail}`);
   }
   if (report.result !== null && report.result !== undefined) {
     lines.push("  result:");
