@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { CfnOutput, Stack } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -41,9 +42,13 @@ function statedNumber(word: string): number {
   return index >= 0 ? index : Number(word);
 }
 
+/** CDK apps get an output folder even when nothing is synthesized: one of ours, removed after the tests. */
+const cdkOut = mkdtempSync(join(tmpdir(), "llambda-docs-cdk-"));
+afterAll(() => rmSync(cdkOut, { recursive: true, force: true }));
+
 /** The stack as `cdk synth` builds it, but only constructed (no synth, no bundling): its tree is what the tests read. */
 function stackOf(props: Partial<LlambdaStackProps> = {}, id = "Docs"): LlambdaStack {
-  return new LlambdaStack(unbundledApp(), id, { ...baseStackProps, ...props });
+  return new LlambdaStack(unbundledApp(mkdtempSync(join(cdkOut, `${id}-`))), id, { ...baseStackProps, ...props });
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
