@@ -8,6 +8,7 @@ import { buildDocumentItems } from "../functions/merge/document.ts";
 import { resultKeyFor } from "../functions/merge/result-offload.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
+import { validateItem } from "./item-schema.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const jsonl = (...records: unknown[]): Uint8Array => utf8(records.map((record) => JSON.stringify(record)).join("\n"));
@@ -364,6 +365,8 @@ describe("the merge and record ids", () => {
     ]);
     expect(records[2]).toMatchObject({ kind: "record", batchId, recordId: standIn, error: "DocumentInputError", cause });
     expect(records[2]!.result).toBeUndefined();
+    // Items consumers can rely on: each valid against the item contract's JSON Schema.
+    for (const draft of [item, ...records]) expect(validateItem({ ...draft, version: 1 }), JSON.stringify(validateItem.errors)).toBe(true);
   });
 
   it("never writes a key DynamoDB refuses, even from a manifest chunked before ids were checked (a redrive)", () => {
