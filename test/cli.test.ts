@@ -121,6 +121,8 @@ describe("npm start (the twin CLI)", () => {
       [same[1], "uploads/invoices/b/same.txt", "invoice", "COMPLETED"],
     ]);
     expect(lines[0]!.documentId).not.toBe(lines[1]!.documentId);
+    // The AWS SDK's Node-version notice (Node 20) is switched off for the CLI.
+    expect(run.stderr).not.toContain("NodeVersionSupportWarning");
     // Each report is its own document's item, not the other's printed twice.
     expect(lines.map((line) => line.item.source.key)).toEqual(["uploads/invoices/a/same.txt", "uploads/invoices/b/same.txt"]);
   }, 300_000);
