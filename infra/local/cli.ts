@@ -129,6 +129,8 @@ async function run(
   if (stopping) await stopping;
   const nameOf = (input: string) => displayName((JSON.parse(input) as { source: { key: string } }).source.key);
   twin.onEvent((event) => {
+    // Once stopping, the services go away under running work: what that work reports then is noise.
+    if (stopping) return;
     if (event.type === "ExecutionStarted") progress!.executionStarted(event.execution.executionArn, nameOf(event.execution.input), event.execution.startDate.getTime());
     else if (event.type === "ExecutionFinished") progress!.executionFinished(event.execution.executionArn);
     else if (event.type === "StateEntered") {
