@@ -20,7 +20,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { homedir } from "node:os";
@@ -186,7 +186,9 @@ function tail(text: string, lines: number): string {
 // ---------------------------------------------------------------------------------------------------------------
 // dockerd
 
-const runDir = mkdtempSync("/tmp/llambda-dockerd-"); // short: a unix socket path must stay under 108 bytes
+// Sockets, pid file and logs of this run's dockerd. /run (root's, not swept by /tmp cleaners) and short: a unix socket
+// path must stay under 108 bytes.
+const runDir = mkdtempSync(existsSync("/run") ? "/run/llambda-image-test-" : "/tmp/llambda-image-test-");
 const dataRoot = join(options.cacheDir, "docker");
 const socket = join(runDir, "docker.sock");
 const dockerdLog = join(runDir, "dockerd.log");
@@ -217,12 +219,54 @@ function preflight(): void {
   }
 }
 
+/** One run per cache dir: two dockerds cannot share a data root. */
+function lockCache(): void {
+  mkdirSync(options.cacheDir, { recursive: true });
+  const lock = join(options.cacheDir, "lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx" });
+      lockedCache = lock;
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readFileSync(lock, "utf8"));
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+        throw new ImageTestFailure(`another npm run test:image (pid ${holder}) is using ${options.cacheDir}; wait for it or pass --cache-dir`);
+      }
+      rmSync(lock, { force: true }); // left by a run that was killed
+    }
+  }
+  throw new ImageTestFailure(`cannot lock ${lock}`);
+}
+let lockedCache: string | undefined;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 async function startDockerd(): Promise<void> {
   mkdirSync(dataRoot, { recursive: true });
   const logFd = openSync(dockerdLog, "a");
+  // Kept apart from a system dockerd the machine may also run: no bridge or iptables rules of its own (builds and the
+  // container use the host's network), its own containerd namespace should it share the system's containerd.
   dockerd = spawn(
     "dockerd",
-    ["--data-root", dataRoot, "--exec-root", join(runDir, "exec"), "--pidfile", join(runDir, "dockerd.pid"), "-H", `unix://${socket}`],
+    [
+      "--data-root", dataRoot,
+      "--exec-root", join(runDir, "exec"),
+      "--pidfile", join(runDir, "dockerd.pid"),
+      "-H", `unix://${socket}`,
+      "--bridge", "none",
+      "--iptables=false",
+      "--containerd-namespace", "llambda-image-test",
+      "--containerd-plugins-namespace", "llambda-image-test-plugins",
+    ],
     { stdio: ["ignore", logFd, logFd] },
   );
   closeSync(logFd);
@@ -233,8 +277,8 @@ async function startDockerd(): Promise<void> {
   const deadline = Date.now() + TIMEOUTS.dockerdReady;
   while (Date.now() < deadline) {
     if (exited) throw new ImageTestFailure(exited);
-    const probe = await docker(["version", "--format", "{{.Server.Version}}"], 10_000);
-    if (probe.code === 0) {
+    const probe = await docker(["version", "--format", "{{.Server.Version}}"], 10_000).catch(() => undefined);
+    if (probe?.code === 0) {
       log(`dockerd ${probe.stdout.trim()} up (data root ${dataRoot})`);
       return;
     }
@@ -301,7 +345,8 @@ async function makeStandin(): Promise<void> {
   }
   const rootfs = standinRootfs;
   const downloads = join(options.cacheDir, "downloads");
-  removeRootfs();
+  makingStandin = true;
+  removeRootfs(); // a rest of an interrupted run
   mkdirSync(downloads, { recursive: true });
   const debootstrapLog = join(runDir, "debootstrap.log");
   try {
@@ -348,11 +393,14 @@ async function makeStandin(): Promise<void> {
     if (imported.code !== 0) throw new ImageTestFailure(`docker import failed: ${imported.stderr}`);
   } finally {
     removeRootfs();
+    makingStandin = false;
   }
 }
 
+/** Set while this run makes the stand-in: only then is its root file system this run's to remove. */
+let makingStandin = false;
 function removeRootfs(): void {
-  removeTree(standinRootfs);
+  if (makingStandin) removeTree(standinRootfs);
 }
 
 /**
@@ -380,6 +428,7 @@ async function buildImage(nodeImage: string, modelSha256: string): Promise<void>
     "build",
     "--platform", options.platform,
     "--progress", "plain",
+    "--network", "host",
     "-f", options.dockerfile,
     "--build-arg", `NODE_IMAGE=${nodeImage}`,
     "--build-arg", `MODEL_ID=${MODEL_ID}`,
@@ -654,6 +703,7 @@ function cleanup(): Promise<void> {
     runtimeServer?.close();
     await stopDockerd().catch((err: Error) => console.error(`stopping dockerd: ${err.message}`));
     removeTree(runDir);
+    if (lockedCache) rmSync(lockedCache, { force: true });
   })();
   return cleaningUp;
 }
@@ -677,6 +727,7 @@ async function main(): Promise<void> {
   // npm run model:tiny's file (same bytes every time); the build checks it against the sha256 computed here.
   if (!existsSync(modelPath)) await writeTinyModel(modelPath);
   const sha256 = createHash("sha256").update(readFileSync(modelPath)).digest("hex");
+  lockCache();
   await step("dockerd", startDockerd);
   const nodeImage = await step("base image", baseImage);
   log(`base image: ${nodeImage}`);
