@@ -4,6 +4,8 @@
  * every document ends in a terminal state, none is lost, none is processed twice, item versions never repeat or go
  * back, and documents whose retries succeeded have the same result as a fault-free run of the same texts.
  */
+// First: quiets handler logs, metrics and the SDK's Node-version notice before any module that reads them loads.
+import "../infra/local/cli-env.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
