@@ -1,13 +1,15 @@
 /**
- * Downloads a model of the manifest: fetch() streamed to a temporary file next to the destination, sha256 computed
- * while downloading, verified, then renamed into place. Idempotent: a file already in place with the expected hash
- * is kept. Used by `npm run model:pull` (models/pull.ts); tests inject `fetchImpl`.
+ * Downloads a model of the manifest with node-llama-cpp's `createModelDownloader` (ipull underneath: parallel ranged
+ * requests, retries, and RESUME: an interrupted download keeps `<dest>.download.ipull` with its progress, and the next
+ * `npm run model:pull` continues from there instead of starting a 1 GB file again). Before it, one small request of
+ * our own checks that the host answers (a clear "offline" or HTTP message in seconds; the downloader would retry an
+ * unreachable host for minutes). After it, the sha256 is verified and only then is the file renamed into place.
+ * Idempotent: a file already in place with the expected hash is kept. Used by `npm run model:pull` (models/pull.ts).
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { once } from "node:events";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { UnknownModelError, defaultModelId, getModel, listModels, type ModelEntry } from "./manifest.ts";
 import { pulledModelPath } from "./paths.ts";
 
@@ -43,7 +45,7 @@ export interface PullOptions {
   env?: NodeJS.ProcessEnv;
   /** Destination; default `pulledModelPath(id, env)`. */
   destPath?: string;
-  /** fetch implementation (default the global fetch). */
+  /** fetch implementation of the reachability check before the download (default the global fetch). */
   fetchImpl?: typeof fetch;
   /** Check the sha256 (default true). Without a published sha256 the pull is refused unless this is false. */
   verify?: boolean;
@@ -51,7 +53,7 @@ export interface PullOptions {
   force?: boolean;
   /** Abort when no response headers arrive within this time (default 30 s). */
   connectTimeoutMs?: number;
-  /** Abort when no body bytes arrive within this time (default 60 s). */
+  /** Stop (keeping the partial file to resume from) when no bytes arrive within this time (default 60 s). */
   stallTimeoutMs?: number;
   /** Called at most every ~250 ms while downloading, and once at the end. */
   onProgress?: (p: PullProgress) => void;
@@ -167,6 +169,14 @@ async function fileSize(path: string): Promise<number | null> {
   }
 }
 
+function partialBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** Downloads (or confirms) a model of the manifest. Throws PullError with a user-facing message on failure. */
 export async function pullModel(options: PullOptions = {}): Promise<PullResult> {
   const env = options.env ?? process.env;
@@ -239,100 +249,159 @@ async function pullFile(entry: PullTarget, dest: string, options: PullOptions): 
   }
 
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.download`;
-  const controller = new AbortController();
-  const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
-  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-  let timer: NodeJS.Timeout = setTimeout(() => controller.abort(new Error(`no response within ${connectTimeoutMs} ms`)), connectTimeoutMs);
-  const started = Date.now();
+  // The downloader writes `<staging>.ipull` (the partial file and its progress, kept for resume) and renames it to
+  // `<staging>` when complete; the destination only ever receives a verified file.
+  const staging = `${dest}.download`;
+  const partial = `${staging}.ipull`;
+  const discardStaging = () => Promise.all([rm(staging, { force: true }), rm(partial, { force: true })]);
+  if (options.force) await discardStaging();
+  const resumeFrom = await fileSize(partial);
 
   const headers: Record<string, string> = { "user-agent": "llambda-model-pull/0.1" };
   const token = env[HF_TOKEN_ENV]?.trim();
   if (token && new URL(url).host.endsWith("huggingface.co")) headers.authorization = `Bearer ${token}`;
 
-  log(`Downloading ${entry.displayName}\n  from ${url}\n  to   ${dest}`);
-  let response: Response;
-  try {
-    response = await fetchImpl(url, { headers, redirect: "follow", signal: controller.signal });
-  } catch (err) {
-    clearTimeout(timer);
-    const detail = controller.signal.aborted ? String((controller.signal.reason as Error)?.message ?? "timeout") : describeFetchError(err);
-    if (controller.signal.aborted || isNetworkError(err)) throw new PullError(offlineMessage(entry, url, detail), "offline", { cause: err });
-    throw new PullError(`Cannot download ${url}: ${detail}`, "network", { cause: err });
-  }
-  clearTimeout(timer);
+  log(`Downloading ${entry.displayName}\n  from ${url}\n  to   ${dest}${resumeFrom ? "\n  (resuming an interrupted download)" : ""}`);
+  await checkReachable(entry, url, headers, fetchImpl, options.connectTimeoutMs ?? 30_000);
 
-  if (!response.ok || response.body === null) {
-    const hint =
-      response.status === 401 || response.status === 403
-        ? ` The repository may be gated: accept its license on Hugging Face and set ${HF_TOKEN_ENV}.`
-        : response.status === 404
-          ? " The file or revision may have moved: check the url in models/models.json."
-          : "";
-    throw new PullError(`Download of ${url} failed: HTTP ${response.status} ${response.statusText}.${hint}`, "http");
-  }
-
-  const lengthHeader = Number(response.headers.get("content-length"));
-  const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? lengthHeader : entry.sizeBytes;
-  const hash = createHash("sha256");
-  const out = createWriteStream(tmp);
+  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  const started = Date.now();
   let received = 0;
+  let total: number | null = entry.sizeBytes;
   let lastProgress = 0;
   const progress = () => options.onProgress?.({ receivedBytes: received, totalBytes: total, elapsedMs: Date.now() - started });
+  const stalled = new AbortController();
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => stalled.abort(new Error(`no bytes for ${stallTimeoutMs} ms`)), stallTimeoutMs);
+  };
+  const interrupted = (detail: string, cause: unknown) =>
+    new PullError(
+      `Download of ${url} was interrupted after ${received} bytes (${detail}). Run \`npm run model:pull\` again` +
+        (partialBytes(partial) > 0 ? `: it resumes from ${partial}.` : "."),
+      "network",
+      { cause },
+    );
+  // A silent connection ends neither ipull's requests nor its download, even once cancelled: stop waiting at the stall.
+  const stop = new Promise<never>((_, reject) =>
+    stalled.signal.addEventListener("abort", () => reject(interrupted(String((stalled.signal.reason as Error).message), stalled.signal.reason)), {
+      once: true,
+    }),
+  );
+  stop.catch(() => undefined);
+
   let ok = false;
   try {
-    const armStall = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(new Error(`download stalled for ${stallTimeoutMs} ms`)), stallTimeoutMs);
-    };
+    // Imported here: node-llama-cpp is large, and only a download needs it.
+    const { createModelDownloader } = await import("node-llama-cpp");
     armStall();
-    try {
-      for await (const chunk of response.body) {
+    const created = createModelDownloader({
+      modelUri: url,
+      dirPath: dirname(staging),
+      fileName: basename(staging),
+      headers,
+      // A complete staging file of the remote's size (a run stopped before its rename) is reused: it is verified below.
+      skipExisting: true,
+      deleteTempFileOnCancel: false,
+      showCliProgress: false,
+      onProgress: ({ totalSize, downloadedSize }) => {
         armStall();
-        const bytes = chunk as Uint8Array;
-        received += bytes.length;
-        hash.update(bytes);
-        if (!out.write(bytes)) await once(out, "drain");
+        received = downloadedSize;
+        if (totalSize > 0) total = totalSize;
         if (Date.now() - lastProgress >= 250) {
           lastProgress = Date.now();
           progress();
         }
+      },
+    });
+    const downloader = await Promise.race([created, stop]).catch((error: unknown) => {
+      throw downloadError(url, error, interrupted);
+    });
+    armStall();
+    try {
+      await Promise.race([downloader.download(), stop]);
+    } catch (error) {
+      if (stalled.signal.aborted) {
+        // Keeps the partial file and its progress for the next run.
+        await Promise.race([downloader.cancel({ deleteTempFile: false }), new Promise((resolveWait) => setTimeout(resolveWait, 2000).unref())]);
+        throw error instanceof PullError ? error : interrupted(String((stalled.signal.reason as Error).message), error);
       }
-    } catch (err) {
-      const detail = controller.signal.aborted ? String((controller.signal.reason as Error)?.message) : describeFetchError(err);
-      throw new PullError(
-        `Download of ${url} was interrupted after ${received} bytes (${detail}). Run \`npm run model:pull\` again.`,
-        "network",
-        { cause: err },
-      );
-    } finally {
-      clearTimeout(timer);
+      throw downloadError(url, error, interrupted);
     }
-    out.end();
-    await once(out, "finish");
+    clearTimeout(stallTimer);
+    received = (await fileSize(staging)) ?? 0;
     progress();
 
     if (entry.sizeBytes !== null && received !== entry.sizeBytes) {
+      await discardStaging();
       throw new PullError(`Downloaded ${received} bytes from ${url}, expected ${entry.sizeBytes}; the file was discarded.`, "size");
     }
-    const digest = hash.digest("hex");
+    const digest = await sha256File(staging);
     if (verify && digest !== entry.sha256) {
+      await discardStaging();
       throw new PullError(
         `sha256 mismatch for ${url}: got ${digest}, expected ${entry.sha256} (${entry.sha256Source.split(".")[0]}). ` +
           "The file was discarded.",
         "checksum",
       );
     }
-    await rename(tmp, dest);
+    await rename(staging, dest);
     ok = true;
     log(`Saved ${dest} (${received} bytes, sha256 ${digest}${verify ? ", verified" : ", NOT verified"}).`);
     return { id: entry.id, path: dest, url, bytes: received, sha256: digest, status: "downloaded", verified: verify };
   } finally {
-    if (!ok) {
-      out.destroy();
-      await rm(tmp, { force: true });
-    }
+    clearTimeout(stallTimer);
+    // A partial download stays for the next run to resume; an empty one is not worth keeping.
+    if (!ok && ((await fileSize(partial)) ?? 0) === 0) await rm(partial, { force: true });
   }
+}
+
+/**
+ * One request for the first byte, with our own timeout: an unreachable host, a gated repository or a moved file is
+ * reported in seconds with what to do, before the downloader (which retries for minutes) starts.
+ */
+async function checkReachable(
+  entry: Pick<ModelEntry, "id">,
+  url: string,
+  headers: Record<string, string>,
+  fetchImpl: typeof fetch,
+  connectTimeoutMs: number,
+): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no response within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { headers: { ...headers, range: "bytes=0-0" }, redirect: "follow", signal: controller.signal });
+  } catch (err) {
+    const detail = controller.signal.aborted ? String((controller.signal.reason as Error)?.message ?? "timeout") : describeFetchError(err);
+    if (controller.signal.aborted || isNetworkError(err)) throw new PullError(offlineMessage(entry, url, detail), "offline", { cause: err });
+    throw new PullError(`Cannot download ${url}: ${detail}`, "network", { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (!response.ok) throw httpError(url, response.status, response.statusText);
+}
+
+function httpError(url: string, status: number, statusText: string): PullError {
+  const hint =
+    status === 401 || status === 403
+      ? ` The repository may be gated: accept its license on Hugging Face and set ${HF_TOKEN_ENV}.`
+      : status === 404
+        ? " The file or revision may have moved: check the url in models/models.json."
+        : "";
+  return new PullError(`Download of ${url} failed: HTTP ${status} ${statusText}.${hint}`, "http");
+}
+
+/** The downloader's errors as PullErrors: an HTTP status (ipull's StatusCodeError) or an interruption. */
+function downloadError(url: string, error: unknown, interrupted: (detail: string, cause: unknown) => PullError): PullError {
+  if (error instanceof PullError) return error;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === "number" && status >= 400) {
+    return Object.assign(httpError(url, status, String((error as { statusText?: unknown }).statusText ?? "")), { cause: error });
+  }
+  return interrupted(describeFetchError(error), error);
 }
 
 /** Ids of the manifest's models, default first (for usage messages). */

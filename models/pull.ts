@@ -4,6 +4,7 @@
  * Downloads a model of models/models.json (the default model when no id is given) to models/<id>.gguf
  * (or $LLAMBDA_MODELS_DIR/<id>.gguf), verifying its sha256. Does nothing when the file is already there and correct.
  * Exits 1 with a clear message when the host is unreachable, the id is unknown or the download does not verify.
+ * An interrupted download resumes where it stopped on the next run (models/download.ts).
  */
 import { parseArgs } from "node:util";
 import { defaultModelId, listModels } from "./manifest.ts";
@@ -15,6 +16,8 @@ const USAGE = `Usage: npm run model:pull [-- <id>] [--force] [--no-verify] [--li
   --force      download again even if the file is present and verified
   --no-verify  accept a file without checking its sha256 (only for models with no published hash)
   --list       list the known models and exit
+
+An interrupted download resumes where it stopped when you run the same command again.
 
 Environment: LLAMBDA_MODELS_DIR (destination directory), LLAMBDA_MODEL_URL_OVERRIDE (download URL, e.g. a mirror;
 the sha256 is still checked), HF_TOKEN (only for gated repositories).`;
@@ -93,4 +96,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Exit explicitly: after a stalled download, the downloader's silent connections would keep the process alive.
+process.exit(await main());

@@ -1,9 +1,11 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 /**
  * Tests of the models/ folder: the GGUF writer, the deterministic random llama models (loaded and run by
  * node-llama-cpp with one thread), the manifest, model path resolution and the pull command's offline behaviour.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -517,66 +519,162 @@ describe("pull", () => {
     for (const m of listModels()) expect(r.stderr).toContain(m.id);
   });
 
-  it("streams to a temp file, verifies, renames into place and is idempotent", async () => {
-    const modelsDir = join(dir, "pull-ok");
-    const env = { LLAMBDA_MODELS_DIR: modelsDir, [MODEL_URL_OVERRIDE_ENV]: "https://example.invalid/m.gguf" };
-    const payload = Buffer.from("not really a model, but bytes to stream ".repeat(1000));
-    let calls = 0;
-    const fetchImpl = (async () => {
-      calls++;
-      return new Response(payload, { status: 200, headers: { "content-length": String(payload.length) } });
-    }) as typeof fetch;
-    const progress: number[] = [];
+  it("downloads to a staging file, verifies, renames into place and is idempotent", async () => {
+    const payload = randomBytes(1 << 20);
+    const server = await modelServer({ "/m.gguf": payload });
+    try {
+      const modelsDir = join(dir, "pull-ok");
+      const env = { LLAMBDA_MODELS_DIR: modelsDir, [MODEL_URL_OVERRIDE_ENV]: server.url("/m.gguf") };
+      const progress: number[] = [];
 
-    // The manifest's sha256 is the real model's: these bytes must be refused and leave nothing behind.
-    const mismatch = await pullModel({ env, fetchImpl }).catch((e: unknown) => e);
-    expect((mismatch as PullError).reason).toBe("checksum");
-    expect(await readdir(modelsDir)).toEqual([]);
+      // The manifest's sha256 is the real model's: these bytes must be refused and leave nothing behind.
+      const mismatch = await pullModel({ env }).catch((e: unknown) => e);
+      expect((mismatch as PullError).reason).toBe("checksum");
+      expect(await readdir(modelsDir)).toEqual([]);
 
-    const first = await pullModel({ env, fetchImpl, verify: false, onProgress: (p) => progress.push(p.receivedBytes) });
-    expect(first.status).toBe("downloaded");
-    expect(first.path).toBe(join(modelsDir, `${defaultModelId}.gguf`));
-    expect(await readFile(first.path)).toEqual(payload);
-    expect(first.sha256).toBe(await sha256File(first.path));
-    expect(progress.at(-1)).toBe(payload.length);
-    expect(await readdir(modelsDir)).toEqual([`${defaultModelId}.gguf`]);
+      const first = await pullModel({ env, verify: false, onProgress: (p) => progress.push(p.receivedBytes) });
+      expect(first.status).toBe("downloaded");
+      expect(first.path).toBe(join(modelsDir, `${defaultModelId}.gguf`));
+      // Compared by hash: vitest's deep equality walks a Buffer byte by byte (seconds and GBs for megabytes).
+      expect(sha(await readFile(first.path))).toBe(sha(payload));
+      expect(first.sha256).toBe(await sha256File(first.path));
+      expect(progress.at(-1)).toBe(payload.length);
+      expect(await readdir(modelsDir)).toEqual([`${defaultModelId}.gguf`]);
 
-    const second = await pullModel({ env, fetchImpl, verify: false });
-    expect(second.status).toBe("already-present");
-    expect(calls).toBe(2);
+      const requestsBefore = server.requests.length;
+      const second = await pullModel({ env, verify: false });
+      expect(second.status).toBe("already-present");
+      expect(server.requests.length).toBe(requestsBefore);
 
-    const httpError = await pullModel({
-      env,
-      force: true,
-      verify: false,
-      fetchImpl: (async () => new Response("gone", { status: 404, statusText: "Not Found" })) as typeof fetch,
-    }).catch((e: unknown) => e);
-    expect((httpError as PullError).reason).toBe("http");
-    expect((httpError as PullError).message).toContain("HTTP 404");
-    expect(await readFile(first.path)).toEqual(payload); // a failed re-download keeps the existing file
-  });
+      const httpError = await pullModel({ env: { ...env, [MODEL_URL_OVERRIDE_ENV]: server.url("/gone.gguf") }, force: true, verify: false }).catch((e: unknown) => e);
+      expect((httpError as PullError).reason).toBe("http");
+      expect((httpError as PullError).message).toContain("HTTP 404");
+      // Compared by hash: vitest's deep equality walks a Buffer byte by byte (seconds and GBs for megabytes).
+      expect(sha(await readFile(first.path))).toBe(sha(payload)); // a failed re-download keeps the existing file
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("resumes an interrupted download where it stopped, instead of starting over", async () => {
+    const payload = randomBytes(24 << 20);
+    const server = await modelServer({ "/big.gguf": payload });
+    try {
+      const modelsDir = join(dir, "pull-resume");
+      const entry = { ...getModel(), id: "big", url: server.url("/big.gguf"), sha256: sha(payload), sizeBytes: payload.length };
+      const env = { LLAMBDA_MODELS_DIR: modelsDir };
+
+      // The connection goes silent half way: the pull stops, keeping what it has.
+      server.hangAfterBytes = 12 << 20;
+      const stopped = await pullModel({ env, entry, stallTimeoutMs: 1500 }).catch((e: unknown) => e);
+      expect(stopped).toBeInstanceOf(PullError);
+      expect((stopped as PullError).reason).toBe("network");
+      expect((stopped as PullError).message).toContain("npm run model:pull` again: it resumes");
+      expect(await readdir(modelsDir)).toEqual(["big.gguf.download.ipull"]);
+
+      server.hangAfterBytes = undefined;
+      const sentBefore = server.bytesSent;
+      const resumed = await pullModel({ env, entry });
+      expect(resumed).toMatchObject({ status: "downloaded", verified: true, bytes: payload.length });
+      expect(sha(await readFile(join(modelsDir, "big.gguf")))).toBe(sha(payload));
+      // Chunks finished before the interruption were not fetched again.
+      expect(server.bytesSent - sentBefore).toBeLessThan(payload.length - (4 << 20));
+      expect(await readdir(modelsDir)).toEqual(["big.gguf"]);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 
   it("pulls a model's LoRA adapter beside it, verified against its own sha256", async () => {
-    const modelsDir = join(dir, "pull-lora");
     const model = Buffer.from("model bytes ".repeat(100));
     const adapter = Buffer.from("adapter bytes ".repeat(50));
-    const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
-    const fetchImpl = (async (url: string | URL) =>
-      new Response(String(url).endsWith("adapter.gguf") ? adapter : model, { status: 200 })) as typeof fetch;
-    const entry = {
-      ...getModel(),
-      id: "fine-tune",
-      url: "https://example.invalid/base.gguf",
-      sha256: sha(model),
-      sizeBytes: model.length,
-      lora: { url: "https://example.invalid/adapter.gguf", sha256: sha(adapter) },
-    };
-    const env = { LLAMBDA_MODELS_DIR: modelsDir };
-    const result = await pullModel({ env, fetchImpl, entry });
-    expect(result.lora).toMatchObject({ path: join(modelsDir, "fine-tune.lora.gguf"), status: "downloaded", verified: true });
-    expect(await readFile(join(modelsDir, "fine-tune.lora.gguf"))).toEqual(adapter);
-    const wrong = await pullModel({ env, fetchImpl, force: true, entry: { ...entry, lora: { ...entry.lora, sha256: sha(model) } } }).catch((e: unknown) => e);
-    expect((wrong as PullError).reason).toBe("checksum");
-    expect((wrong as PullError).message).toContain("adapter.gguf");
-  });
+    const server = await modelServer({ "/base.gguf": model, "/adapter.gguf": adapter });
+    try {
+      const modelsDir = join(dir, "pull-lora");
+      const entry = {
+        ...getModel(),
+        id: "fine-tune",
+        url: server.url("/base.gguf"),
+        sha256: sha(model),
+        sizeBytes: model.length,
+        lora: { url: server.url("/adapter.gguf"), sha256: sha(adapter) },
+      };
+      const env = { LLAMBDA_MODELS_DIR: modelsDir };
+      const result = await pullModel({ env, entry });
+      expect(result.lora).toMatchObject({ path: join(modelsDir, "fine-tune.lora.gguf"), status: "downloaded", verified: true });
+      expect(await readFile(join(modelsDir, "fine-tune.lora.gguf"))).toEqual(adapter);
+      const wrong = await pullModel({ env, force: true, entry: { ...entry, lora: { ...entry.lora, sha256: sha(model) } } }).catch((e: unknown) => e);
+      expect((wrong as PullError).reason).toBe("checksum");
+      expect((wrong as PullError).message).toContain("adapter.gguf");
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });
+
+const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+interface ModelServer {
+  url(path: string): string;
+  requests: Array<{ method: string; path: string; range?: string }>;
+  /** Body bytes written so far for ranged requests (the downloader's transfers). */
+  bytesSent: number;
+  /** When set, the server stops sending (without closing) once this many body bytes have been written in all. */
+  hangAfterBytes: number | undefined;
+  close(): Promise<void>;
+}
+
+/** A local HTTP file server with byte ranges (as Hugging Face's CDN has): the only network the tests use. */
+async function modelServer(files: Record<string, Buffer>): Promise<ModelServer> {
+  const sockets = new Set<Socket>();
+  const state: ModelServer = {
+    url: (path) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
+    requests: [],
+    bytesSent: 0,
+    hangAfterBytes: undefined,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolveClose) => server.close(() => resolveClose()));
+    },
+  };
+  const server = createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    const range = request.headers.range;
+    state.requests.push({ method: request.method ?? "GET", path, ...(range ? { range } : {}) });
+    const file = files[path];
+    if (!file) {
+      response.writeHead(404, "Not Found").end("not found");
+      return;
+    }
+    const match = /^bytes=(\d+)-(\d*)$/.exec(range ?? "");
+    const start = match ? Number(match[1]) : 0;
+    const end = match && match[2] ? Math.min(Number(match[2]), file.length - 1) : file.length - 1;
+    const body = file.subarray(start, end + 1);
+    if (match && state.hangAfterBytes !== undefined && state.bytesSent >= state.hangAfterBytes) return; // silent
+    response.writeHead(match ? 206 : 200, {
+      "accept-ranges": "bytes",
+      "content-length": String(body.length),
+      "content-type": "application/octet-stream",
+      ...(match ? { "content-range": `bytes ${start}-${end}/${file.length}` } : {}),
+    });
+    if (request.method === "HEAD") {
+      response.end();
+      return;
+    }
+    if (!match) {
+      // A request for the whole file: the downloader reads its headers (size, range support) and drops it.
+      response.end(body);
+      return;
+    }
+    const allowed = state.hangAfterBytes === undefined ? body.length : Math.max(0, Math.min(body.length, state.hangAfterBytes - state.bytesSent));
+    state.bytesSent += allowed;
+    if (allowed === body.length) response.end(body);
+    else response.write(body.subarray(0, allowed)); // and then nothing more
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  return state;
+}
