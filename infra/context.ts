@@ -1,4 +1,5 @@
 import type { Node } from "constructs";
+import { chunkTokensRange } from "../functions/chunk/limits.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import { REPO_ROOT, type LlambdaStackProps } from "./llambda-stack.ts";
@@ -136,7 +137,7 @@ export function stackFromContext(
       ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
       modelId: stringContext(node, ContextKeys.modelId) ?? manifestDefaultModelId(REPO_ROOT) ?? FALLBACK_MODEL_ID,
       modelSha256: stringContext(node, ContextKeys.modelSha256),
-      chunkTokens: intContext(node, ContextKeys.chunkTokens, { min: 64, max: 100_000 }) ?? 1000,
+      chunkTokens: intContext(node, ContextKeys.chunkTokens, chunkTokensRange) ?? 1000,
       inferMemoryMb: intContext(node, ContextKeys.inferMemoryMb, { min: 128, max: 10_240 }) ?? 10_240,
       maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
       inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),

@@ -34,7 +34,9 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
+import { chunkTokensRange } from "../functions/chunk/limits.ts";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
+import { intInRange } from "../functions/shared/config.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../functions/start/schema-routing.ts";
@@ -824,7 +826,8 @@ export const alarmTopicArnPattern = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za
 
 function validateProps(props: LlambdaStackProps): void {
   const checks: Array<[boolean, string]> = [
-    [Number.isInteger(props.chunkTokens) && props.chunkTokens >= 64 && props.chunkTokens <= 100_000, "chunkTokens must be an integer from 64 to 100000"],
+    // The chunk function's own bound (LLAMBDA_CHUNK_TOKENS), so a value synth accepts never fails the function at init.
+    [intInRange(String(props.chunkTokens), chunkTokensRange) !== undefined, `chunkTokens must be an integer from ${chunkTokensRange.min} to ${chunkTokensRange.max}`],
     [Number.isInteger(props.inferMemoryMb) && props.inferMemoryMb >= 128 && props.inferMemoryMb <= 10_240, "inferMemoryMb must be an integer from 128 to 10240"],
     [Number.isInteger(props.maxConcurrency) && props.maxConcurrency >= 1 && props.maxConcurrency <= 10_000, "maxConcurrency must be an integer from 1 to 10000"],
     [props.inferReservedConcurrency === undefined || (Number.isInteger(props.inferReservedConcurrency) && props.inferReservedConcurrency >= 1), "inferReservedConcurrency must be a positive integer"],

@@ -10,7 +10,9 @@ import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
+import { chunkTokensRange } from "../functions/chunk/limits.ts";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
+import { intEnv } from "../functions/shared/config.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { INFER_MODEL_PATH, LlambdaStack, REPO_ROOT, toCdkEventPattern, type LlambdaStackProps } from "../infra/llambda-stack.ts";
 import { ContextError, ContextKeys, schemaRoutingContext, stackFromContext, stackNameFor } from "../infra/context.ts";
@@ -595,6 +597,22 @@ describe("stages and alarm notifications (no bundling)", () => {
     expect(stackNameFor("prod-eu-2")).toBe("Llambda-prod-eu-2");
     for (const bad of ["Dev", "a_b", "-x", "x-", "1st", "a".repeat(21), "dev prod"]) {
       expect(() => stackNameFor(bad), bad).toThrow(ContextError);
+    }
+  });
+
+  it("accepts exactly the chunk-token values the chunk function accepts at init (one rule, no drift)", () => {
+    const contextTokens = (value: number) => {
+      const app = unbundledApp();
+      app.node.setContext(ContextKeys.chunkTokens, String(value));
+      return stackFromContext(app.node).props.chunkTokens;
+    };
+    expect(contextTokens(chunkTokensRange.min)).toBe(chunkTokensRange.min);
+    expect(contextTokens(chunkTokensRange.max)).toBe(chunkTokensRange.max);
+    // 50000 used to pass synth and then fail every chunk invocation at init.
+    for (const bad of [chunkTokensRange.min - 1, chunkTokensRange.max + 1, 50_000]) {
+      expect(() => contextTokens(bad), String(bad)).toThrow(ContextError);
+      expect(() => intEnv(EnvNames.chunkTokens, 1000, chunkTokensRange, { [EnvNames.chunkTokens]: String(bad) }), String(bad)).toThrow(/LLAMBDA_CHUNK_TOKENS/);
+      expect(() => new LlambdaStack(unbundledApp(), "BadTokens", { ...baseStackProps, chunkTokens: bad }), String(bad)).toThrow(/chunkTokens must be an integer from 16 to 32000/);
     }
   });
 
