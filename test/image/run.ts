@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { homedir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import Ajv2020 from "ajv/dist/2020.js";
@@ -188,7 +188,8 @@ function tail(text: string, lines: number): string {
 
 // Sockets, pid file and logs of this run's dockerd. /run (root's, not swept by /tmp cleaners) and short: a unix socket
 // path must stay under 108 bytes.
-const runDir = mkdtempSync(existsSync("/run") ? "/run/llambda-image-test-" : "/tmp/llambda-image-test-");
+// (Without root the run stops at its first check; the dir is removed on the way out.)
+const runDir = mkdtempSync(process.getuid?.() === 0 && existsSync("/run") ? "/run/llambda-image-test-" : join(tmpdir(), "llambda-image-test-"));
 const dataRoot = join(options.cacheDir, "docker");
 const socket = join(runDir, "docker.sock");
 const dockerdLog = join(runDir, "dockerd.log");
