@@ -328,7 +328,7 @@ async function baseImage(): Promise<string> {
   if (options.platform !== `linux/${hostArch()}`) {
     throw new ImageTestFailure(`the stand-in base image is made natively, for linux/${hostArch()} only; for ${options.platform} ${REAL_BASE} must be pullable`);
   }
-  await step("stand-in base image (debootstrap, once per cache dir)", makeStandin);
+  await step("stand-in base image", makeStandin); // once per cache dir
   return STANDIN_BASE;
 }
 
