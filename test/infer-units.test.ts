@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseInferBatchInput } from "../functions/infer/extract-batch.ts";
 import { sanitizeModelValue } from "../functions/infer/model-output.ts";
 import { buildSystemPrompt, buildUserPrompt, describeFields } from "../functions/infer/prompt.ts";
 import { readInferConfig } from "../functions/infer/config.ts";
@@ -82,5 +83,32 @@ describe("inference configuration", () => {
     expect(config).toMatchObject({ parallelSequences: 4, contexts: 2, deadlineMarginMs: 2500, loraPath: "/opt/llambda/lora.gguf", loraScale: 0.5 });
     expect(() => readInferConfig({ ...base, [EnvNames.loraPath]: "/x.gguf", [EnvNames.loraScale]: "lots" })).toThrow(ConfigurationError);
     expect(() => readInferConfig({ ...base, [EnvNames.parallelSequences]: "0" })).toThrow(new RegExp(EnvNames.parallelSequences));
+  });
+});
+
+describe("infer batch input", () => {
+  const item = { documentId: "d1", index: 0, chunkId: "c", pageStart: 1, pageEnd: 1, charStart: 0, charEnd: 5, tokenCount: 2, text: "hello" };
+
+  it("accepts the workflow's batch (inline text or an S3 pointer)", () => {
+    const event = { Items: [item, { ...item, index: 1, text: undefined, textLocation: { bucket: "b", key: "chunks/d1/1.txt" } }] };
+    expect(parseInferBatchInput(event)).toBe(event);
+    expect(parseInferBatchInput({ Items: [] })).toEqual({ Items: [] });
+  });
+
+  it("refuses a malformed event with a TypeError naming the field, before any work", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [5, /must be an object/],
+      [{ Items: 5 }, /Items must be an array of chunk items, got number/],
+      [{}, /Items must be an array of chunk items, got undefined/],
+      [{ Items: [null] }, /Items\[0\] must be an object/],
+      [{ Items: [item, { ...item, documentId: "" }] }, /Items\[1\]\.documentId/],
+      [{ Items: [{ ...item, index: -1 }] }, /Items\[0\]\.index must be a non-negative integer/],
+      [{ Items: [{ ...item, pageEnd: "2" }] }, /Items\[0\]\.pageEnd/],
+      [{ Items: [{ ...item, text: undefined }] }, /Items\[0\] needs text or textLocation/],
+    ];
+    for (const [event, message] of cases) {
+      expect(() => parseInferBatchInput(event), JSON.stringify(event)).toThrow(TypeError);
+      expect(() => parseInferBatchInput(event), JSON.stringify(event)).toThrow(message);
+    }
   });
 });

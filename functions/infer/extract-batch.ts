@@ -19,6 +19,32 @@ export type ChunkTextReader = (item: ChunkItem) => Promise<string>;
 const splittableErrors = new Set(chunkRetryPolicy.split);
 
 /**
+ * Checks the shape of a batch event before any work: the workflow always sends one, but a hand-made or mistyped event
+ * (`{"Items": 5}`) would otherwise fail deep in the engine with a bare TypeError naming nothing. A TypeError is not
+ * retried by the workflow (statemachine/retry-policy.ts), which suits a malformed input.
+ */
+export function parseInferBatchInput(event: unknown): InferBatchInput {
+  const fail = (what: string): never => {
+    throw new TypeError(`Infer batch input: ${what}`);
+  };
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return fail("must be an object with Items");
+  const items = (event as { Items?: unknown }).Items;
+  if (!Array.isArray(items)) return fail(`Items must be an array of chunk items, got ${items === null ? "null" : typeof items}`);
+  items.forEach((item: unknown, i) => {
+    if (typeof item !== "object" || item === null) return fail(`Items[${i}] must be an object`);
+    const chunk = item as Partial<Record<keyof ChunkItem, unknown>>;
+    if (typeof chunk.documentId !== "string" || chunk.documentId === "") fail(`Items[${i}].documentId must be a non-empty string`);
+    for (const key of ["index", "pageStart", "pageEnd"] as const) {
+      if (!Number.isInteger(chunk[key]) || (chunk[key] as number) < 0) fail(`Items[${i}].${key} must be a non-negative integer`);
+    }
+    const location = chunk.textLocation as { bucket?: unknown; key?: unknown } | undefined;
+    const hasLocation = typeof location?.bucket === "string" && typeof location.key === "string";
+    if (typeof chunk.text !== "string" && !hasLocation) fail(`Items[${i}] needs text or textLocation {bucket, key}`);
+  });
+  return event as InferBatchInput;
+}
+
+/**
  * One pass over a batch: every item ends as a result, a failure, or pending work for a fresh invocation (itself when
  * it was not started for lack of time, its two halves when it needs splitting). Earlier passes' results and failures
  * are carried through, so the child execution's final output holds the whole batch.

@@ -8,7 +8,7 @@ import { metrics, publishMetrics, recordModelInit } from "../shared/metrics.ts";
 import { deadlineFrom } from "./budget.ts";
 import { readInferConfig } from "./config.ts";
 import { ExtractionEngine } from "./engine.ts";
-import { extractBatch } from "./extract-batch.ts";
+import { extractBatch, parseInferBatchInput } from "./extract-batch.ts";
 
 // Loaded during the container's init phase, once; a model that cannot load fails the init with a clear message.
 const initClock = startInitClock();
@@ -40,8 +40,9 @@ const noTimeoutMs = 24 * 3600 * 1000;
  * A batch of chunks from the Distributed Map's ItemBatcher → one result or failure per chunk, plus the chunks (or
  * halves of chunks) left for a fresh invocation, which the workflow sends back as `Items`.
  */
-export async function handler(event: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
+export async function handler(input: InferBatchInput, context?: Context): Promise<InferBatchOutput> {
   addInvocationContext(context);
+  const event = parseInferBatchInput(input);
   const finishInvocation = startInvocation(context, coldStartInitMs);
   coldStartInitMs = undefined;
   const remainingMs = context?.getRemainingTimeInMillis() ?? noTimeoutMs;
