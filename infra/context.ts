@@ -2,7 +2,8 @@ import type { Node } from "constructs";
 import { chunkTokensRange } from "../functions/chunk/limits.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
-import { REPO_ROOT, type LlambdaStackProps } from "./llambda-stack.ts";
+import type { LlambdaStackProps } from "./llambda-stack.ts";
+import { REPO_ROOT } from "./repo-root.ts";
 import { manifestDefaultModelId } from "./model-artifact.ts";
 
 /**

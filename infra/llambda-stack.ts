@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   Annotations,
   ArnFormat,
@@ -55,10 +54,10 @@ import {
 import { chunkBundlingExtras, handlerBundling, type HandlerBundlingExtras } from "./bundling.ts";
 import { otherModelFileExcludes, resolveModelArtifact, type ModelArtifact } from "./model-artifact.ts";
 import { PipelineObservability } from "./observability.ts";
+import { REPO_ROOT } from "./repo-root.ts";
 import { BucketLayout, DocumentTable, failedExecutionEventPattern, uploadEventPattern } from "./specs.ts";
 
-/** The repository root: the NodejsFunction project root and the inference image's build context. */
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+export { REPO_ROOT };
 
 /** Where the Dockerfile puts the model inside the inference image. */
 export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
