@@ -426,9 +426,12 @@ describe("chunkRecords and chunkDocument on record batches", () => {
     expect(chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 50 }).chunks).toHaveLength(50);
     const error = inputError(() => chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 49 }));
     expect(error.code).toBe(DocumentInputCodes.TooLarge);
-    expect(error.message).toMatch(/more than 49 chunks/);
+    // Every record is at least one chunk: the 50th record is refused as it is read (test/record-limits.test.ts).
+    expect(error.message).toMatch(/more than 49 records .*LLAMBDA_MAX_CHUNKS=49/);
     const long = jsonl({ text: "word ".repeat(500) });
-    expect(inputError(() => chunkRecords(long, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 3 })).code).toBe("TOO_LARGE");
+    const chunkError = inputError(() => chunkRecords(long, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 3 }));
+    expect(chunkError.code).toBe("TOO_LARGE");
+    expect(chunkError.message).toMatch(/more than 3 chunks/);
   });
 
   it("chunkDocument reads .jsonl and .csv keys as record batches (never the extractor) into a manifest with record ids", async () => {

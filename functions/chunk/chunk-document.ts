@@ -31,6 +31,8 @@ export interface ChunkDocumentOptions {
   /** Record batches: the field/column with each record's text (default "text") and id (default "id"). */
   textField?: string;
   idField?: string;
+  /** Record batches: largest record, bytes (TOO_LARGE beyond, checked while reading). Default: no limit. */
+  maxRecordBytes?: number;
   inlineTextLimitBytes?: number;
 }
 
@@ -71,6 +73,7 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
       ...settings,
       ...(options.textField === undefined ? {} : { textField: options.textField }),
       ...(options.idField === undefined ? {} : { idField: options.idField }),
+      ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
       batchId: options.documentId,
     });
     chunks = records.chunks;

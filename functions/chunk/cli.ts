@@ -1,5 +1,5 @@
 /**
- * `npm run chunk -- [--json] [--text] [--chunk-tokens N] <files...>`: what the chunk function makes of local files, one
+ * `npm run chunk -- [--json] [--text] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk function makes of local files, one
  * line per file (with --text, also each chunk as the model will see it). Exit status 0 even when files fail (their
  * outcome says why); 2 on a usage error.
  */
@@ -9,14 +9,41 @@ import { intInRange } from "../shared/config.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 import { chunkFile, type InspectedChunk } from "./inspect.ts";
 import { IsolatedExtractor } from "./isolated-extract.ts";
-import { chunkTokensRange } from "./limits.ts";
+import { ConfigurationError } from "../shared/errors.ts";
+import { CHUNK_FUNCTION_MEMORY_MB, chunkTokensRange, LimitMaximums, readChunkLimits, type ChunkLimits } from "./limits.ts";
 
-const usage = `Usage: npm run chunk -- [--json] [--text] [--chunk-tokens N] <file...>
+/**
+ * The chunk function's limits, read by its own rule (readChunkLimits) from this process's environment, with the
+ * function's memory size for the worker's heap bound.
+ */
+function functionLimits(): ChunkLimits {
+  return readChunkLimits({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(CHUNK_FUNCTION_MEMORY_MB), ...process.env });
+}
 
-Extracts and chunks each file as the chunk function does (PDF, .txt, .md, .jsonl, .csv; PDFs in a worker thread with
-a 120 s and 1,024 MB bound) and prints one line per file:
+const defaults = (() => {
+  try {
+    return functionLimits();
+  } catch {
+    return readChunkLimits({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(CHUNK_FUNCTION_MEMORY_MB) });
+  }
+})();
+
+const usage = `Usage: npm run chunk -- [--json] [--text] [--chunk-tokens N] [--no-limits] <file...>
+
+Extracts and chunks each file as the chunk function does (PDF, .txt, .md, .jsonl, .csv; PDFs in a worker thread) with
+the chunk function's limits, read by the same rule from the same LLAMBDA_* variables (docs/input-errors.md), so a
+file over one ends as it would on Lambda (TOO_LARGE, naming the limit). With this environment:
+  bytes ${defaults.maxBytes} (LLAMBDA_MAX_BYTES), PDF pages ${defaults.maxPages} (LLAMBDA_MAX_PAGES),
+  chunks ${defaults.maxChunks} (LLAMBDA_MAX_CHUNKS; also the most records of a batch),
+  bytes per record ${defaults.maxRecordBytes} (LLAMBDA_MAX_RECORD_BYTES),
+  extraction ${defaults.extractionTimeoutMs} ms (LLAMBDA_EXTRACTION_TIMEOUT_MS) and ${defaults.extractionMemoryMb} MB of worker heap
+  (LLAMBDA_EXTRACTION_MEMORY_MB; default 60% of the function's ${CHUNK_FUNCTION_MEMORY_MB} MB).
+Set those variables to try other values. Prints one line per file:
 {file, status: "ok"|"error", code?, message?, pages, chunks, tokens, ms, peakRssMb}.
 peakRssMb is this process's peak resident memory after the file (it only grows), so a file's own peak shows as a jump.
+
+  --no-limits        lift the size limits (bytes, pages, chunks, records, bytes per record) for experiments; the
+                     extraction time and memory bounds stay. The chunk function would refuse what only passes so.
 
   --chunk-tokens N   most tokens per chunk, ${chunkTokensRange.min} to ${chunkTokensRange.max} (default 1000, as the chunk function)
   --text             also print each chunk as the model will see it: its index, page range (record id) and token
@@ -25,12 +52,18 @@ peakRssMb is this process's peak resident memory after the file (it only grows),
   --json             one JSON object per line`;
 
 async function main(): Promise<number> {
-  let values: { json?: boolean; text?: boolean; "chunk-tokens"?: string; help?: boolean };
+  let values: { json?: boolean; text?: boolean; "chunk-tokens"?: string; "no-limits"?: boolean; help?: boolean };
   let files: string[];
   try {
     const parsed = parseArgs({
       allowPositionals: true,
-      options: { json: { type: "boolean" }, text: { type: "boolean" }, "chunk-tokens": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        json: { type: "boolean" },
+        text: { type: "boolean" },
+        "chunk-tokens": { type: "string" },
+        "no-limits": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     });
     values = parsed.values;
     files = parsed.positionals;
@@ -52,7 +85,16 @@ async function main(): Promise<number> {
     process.stderr.write(`${problem}\n\n${usage}\n`);
     return 2;
   }
-  await run(files, maxTokens, Boolean(values.json), Boolean(values.text));
+  let limits: ChunkLimits;
+  try {
+    limits = functionLimits();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  if (values["no-limits"]) limits = { ...limits, ...LimitMaximums };
+  await run(files, maxTokens, limits, Boolean(values.json), Boolean(values.text));
   return 0;
 }
 
@@ -63,14 +105,21 @@ export function renderChunk(chunk: InspectedChunk): string {
   return `--- chunk ${chunk.index} · ${pages}${record} · ${chunk.tokens} tokens ---\n${buildUserPrompt(chunk)}\n`;
 }
 
-async function run(files: string[], maxTokens: number, json: boolean, text: boolean): Promise<void> {
+async function run(files: string[], maxTokens: number, limits: ChunkLimits, json: boolean, text: boolean): Promise<void> {
   const tokenizer = createCl100kTokenizer();
   // One worker for all files, replaced after a timeout or crash; the chunk function starts one per document.
-  const extractor = new IsolatedExtractor({ memoryMb: 1024, reuse: true });
+  const extractor = new IsolatedExtractor({ memoryMb: limits.extractionMemoryMb, reuse: true });
   for (const file of files) {
     let line: Record<string, unknown>;
     try {
-      const { bytes: _bytes, ...outcome } = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000, withChunks: text });
+      const { bytes: _bytes, ...outcome } = await chunkFile(file, {
+        maxTokens,
+        tokenizer,
+        extractor,
+        timeoutMs: limits.extractionTimeoutMs,
+        withChunks: text,
+        limits,
+      });
       line = { ...outcome, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
     } catch (error) {
       // Not a typed input error: report it (a bug to fix) and go on with the other files.

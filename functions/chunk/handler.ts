@@ -83,6 +83,7 @@ export async function handler(
       tokenizer,
       overlapTokens,
       maxChunks: limits.maxChunks,
+      maxRecordBytes: limits.maxRecordBytes,
       extract,
       ...recordFields,
     });

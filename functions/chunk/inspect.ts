@@ -1,8 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { DocumentInputError } from "../shared/errors.ts";
 import { chunkDocument } from "./chunk-document.ts";
 import type { IsolatedExtractor } from "./isolated-extract.ts";
+import { checkByteSize, type ChunkLimits } from "./limits.ts";
 import type { TokenCounter } from "./tokenizer.ts";
 
 /**
@@ -40,19 +41,34 @@ export interface InspectSettings {
   timeoutMs: number;
   /** Return the chunks themselves too (`npm run chunk -- --text`). */
   withChunks?: boolean;
+  /**
+   * The chunk function's bounds, applied where it applies them (bytes before reading, pages before extraction, records
+   * while reading, chunks while chunking). Default: none.
+   */
+  limits?: Pick<ChunkLimits, "maxBytes" | "maxPages" | "maxChunks" | "maxRecordBytes" | "dropRunningHeaders">;
 }
 
 export async function chunkFile(file: string, settings: InspectSettings): Promise<ChunkOutcome> {
-  const bytes = await readFile(file);
+  const { limits } = settings;
   const started = performance.now();
+  let bytes: Buffer | undefined;
   try {
+    // As the handler checks the object's size before downloading it.
+    if (limits) checkByteSize((await stat(file)).size, limits, "file size");
+    bytes = await readFile(file);
     const result = await chunkDocument(new Uint8Array(bytes), {
       documentId: "local",
       sourceKey: basename(file),
       bucket: "local",
       maxTokens: settings.maxTokens,
       tokenizer: settings.tokenizer,
-      extract: (body, hint) => settings.extractor.extract(body, { key: hint.key, timeoutMs: settings.timeoutMs }),
+      ...(limits ? { maxChunks: limits.maxChunks, maxRecordBytes: limits.maxRecordBytes } : {}),
+      extract: (body, hint) =>
+        settings.extractor.extract(body, {
+          key: hint.key,
+          timeoutMs: settings.timeoutMs,
+          ...(limits ? { maxPages: limits.maxPages, dropRunningHeaders: limits.dropRunningHeaders } : {}),
+        }),
     });
     const ms = Math.round(performance.now() - started);
     // A chunk too large for the Map's item payload travels as an S3 pointer: its text is among the large texts.
@@ -84,7 +100,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       status: "error",
       code: error.code,
       message: error.message,
-      bytes: bytes.byteLength,
+      bytes: bytes?.byteLength ?? 0,
       pages: 0,
       chunks: 0,
       tokens: 0,

@@ -11,8 +11,13 @@ export interface ChunkLimits {
   maxBytes: number;
   /** Most pages a PDF may have (LLAMBDA_MAX_PAGES). */
   maxPages: number;
-  /** Most chunks a document may produce (LLAMBDA_MAX_CHUNKS); enforced by chunkDocument. */
+  /**
+   * Most chunks a document may produce (LLAMBDA_MAX_CHUNKS); enforced by chunkDocument. A record batch may also have
+   * at most this many records (each is at least one chunk), counted while reading, before its records are tokenized.
+   */
   maxChunks: number;
+  /** Record batches: largest record (a JSONL line, a CSV row), bytes, checked while reading (LLAMBDA_MAX_RECORD_BYTES). */
+  maxRecordBytes: number;
   /** Time bound of one document's text extraction, ms (LLAMBDA_EXTRACTION_TIMEOUT_MS). */
   extractionTimeoutMs: number;
   /** Heap bound of the extraction worker, MB (LLAMBDA_EXTRACTION_MEMORY_MB). */
@@ -28,12 +33,25 @@ export const LimitDefaults = {
   maxBytes: 100 * 1024 * 1024,
   maxPages: 2000,
   maxChunks: 5000,
+  /** 1 MiB: a record is a small document (a review, a ticket); ~250,000 tokens, ~250 chunks of 1,000 tokens. */
+  maxRecordBytes: 1024 * 1024,
   extractionTimeoutMs: 120_000,
   /** Share of the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) given to the extraction worker's heap. */
   extractionMemoryShare: 0.6,
   /** Worker heap when the function's memory size is unknown (outside Lambda). */
   extractionMemoryMb: 1024,
   dropRunningHeaders: true,
+} as const;
+
+/** The chunk function's memory size, MB (the stack's and the twin's): `npm run chunk` derives its worker bound from it. */
+export const CHUNK_FUNCTION_MEMORY_MB = 2048;
+
+/** The largest value readChunkLimits accepts for each size bound: `npm run chunk -- --no-limits` uses these. */
+export const LimitMaximums = {
+  maxBytes: 10 * 1024 ** 3,
+  maxPages: 1_000_000,
+  maxChunks: 10_000_000,
+  maxRecordBytes: 10 * 1024 ** 3,
 } as const;
 
 /**
@@ -51,9 +69,10 @@ export function readChunkLimits(env: NodeJS.ProcessEnv = process.env): ChunkLimi
       ? Math.max(64, Math.floor(functionMemoryMb * LimitDefaults.extractionMemoryShare))
       : LimitDefaults.extractionMemoryMb;
   return {
-    maxBytes: intEnv(EnvNames.maxBytes, LimitDefaults.maxBytes, { min: 1, max: 10 * 1024 ** 3 }, env),
-    maxPages: intEnv(EnvNames.maxPages, LimitDefaults.maxPages, { min: 1, max: 1_000_000 }, env),
-    maxChunks: intEnv(EnvNames.maxChunks, LimitDefaults.maxChunks, { min: 1, max: 10_000_000 }, env),
+    maxBytes: intEnv(EnvNames.maxBytes, LimitDefaults.maxBytes, { min: 1, max: LimitMaximums.maxBytes }, env),
+    maxPages: intEnv(EnvNames.maxPages, LimitDefaults.maxPages, { min: 1, max: LimitMaximums.maxPages }, env),
+    maxChunks: intEnv(EnvNames.maxChunks, LimitDefaults.maxChunks, { min: 1, max: LimitMaximums.maxChunks }, env),
+    maxRecordBytes: intEnv(EnvNames.maxRecordBytes, LimitDefaults.maxRecordBytes, { min: 1, max: LimitMaximums.maxRecordBytes }, env),
     extractionTimeoutMs: intEnv(
       EnvNames.extractionTimeoutMs,
       LimitDefaults.extractionTimeoutMs,

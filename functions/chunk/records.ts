@@ -1,4 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse/sync";
+import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, ErrorNames } from "../shared/errors.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import type { ManifestChunk } from "./manifest.ts";
@@ -25,9 +27,14 @@ import type { TokenCounter } from "./tokenizer.ts";
  * - Errors: any other bad record fails the whole batch with DocumentInputError BAD_RECORD, whose message names the
  *   first few bad lines and how many there are: no record is ever dropped silently. Bytes that are not UTF-8 are NOT_UTF8
  *   (naming the line); a batch without records is EMPTY_FILE; more chunks than `maxChunks` is TOO_LARGE.
+ * - Size bounds, checked while reading, before the record is parsed or tokenized: a record (a JSONL line, a CSV row)
+ *   over `maxRecordBytes`, or more than `maxRecords` records (rejected ones not counted), is TOO_LARGE for the whole
+ *   batch at once, naming the line, the limit and its setting. Not BAD_RECORD for the one record: a record that size
+ *   is a wrong or hostile file rather than one bad review, and the batch's other records would still fail on its
+ *   chunk count (docs/input-errors.md).
  *
- * A UTF-8 byte order mark at the start is ignored. Memory: the decoded text, the records' chunks and the manifest
- * built from them; a 100,000-record batch of reviews needs a few hundred MB at most (see docs/chunking.md).
+ * A UTF-8 byte order mark at the start is ignored. Memory: the bytes, the decoded text (JSONL only; CSV is parsed from
+ * the bytes), the records' chunks and the manifest built from them; the bounds keep a batch within a few hundred MB.
  */
 
 import { recordIdProblem, standInRecordId, type RecordFormat, type RejectedRecord } from "../shared/record-format.ts";
@@ -40,6 +47,10 @@ export interface RecordFieldOptions {
   idField?: string;
   /** The batch's documentId: record item keys are `<batchId>#<id>`. Default: 32 characters, as functions/start makes. */
   batchId?: string;
+  /** Largest record (a JSONL line without its line break, a CSV row), bytes: TOO_LARGE beyond. Default: no limit. */
+  maxRecordBytes?: number;
+  /** Most records (not counting those rejected for their id): TOO_LARGE as soon as one more is read. Default: no limit. */
+  maxRecords?: number;
 }
 
 export const DEFAULT_TEXT_FIELD = "text";
@@ -89,13 +100,15 @@ export function forEachRecord(
   const idField = options.idField ?? DEFAULT_ID_FIELD;
   if (textField === "" || idField === "") throw new RangeError("textField and idField must not be empty");
   if (bytes.byteLength === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, "the object is empty (0 bytes)");
-  const text = decodeUtf8(bytes);
+  const maxRecordBytes = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
+  const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
 
   const batchId = options.batchId ?? DEFAULT_BATCH_ID;
   const problems = new Problems();
   const ids = new Map<string, number>();
   const rejected: RejectedRecord[] = [];
   let count = 0;
+  let kept = 0;
   const accept = (parsed: SourceRecord, usesIdField: boolean): void => {
     let record = parsed;
     const idProblem = usesIdField ? recordIdProblem(batchId, record.id) : undefined;
@@ -121,11 +134,16 @@ export function forEachRecord(
     }
     count += 1;
     if (record.rejected) rejected.push(record.rejected);
+    else if (++kept > maxRecords) throw tooManyRecords(maxRecords, record.line);
     if (problems.count === 0) visit(record);
   };
 
-  if (format === "jsonl") readJsonLines(text, textField, idField, problems, accept);
-  else readCsv(withoutBom(bytes), textField, idField, problems, accept);
+  if (format === "jsonl") readJsonLines(decodeUtf8(bytes), textField, idField, maxRecordBytes, problems, accept);
+  else {
+    // Checked without decoding: the parser reads the bytes, so a copy of the whole batch as a string is not needed.
+    if (!isUtf8(bytes)) decodeUtf8(bytes);
+    readCsv(withoutBom(bytes), textField, idField, maxRecordBytes, problems, accept);
+  }
 
   problems.throwIfAny();
   if (count === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, `the ${format.toUpperCase()} batch has no records`);
@@ -165,6 +183,22 @@ function quote(name: string): string {
   return JSON.stringify(name);
 }
 
+function recordTooLarge(line: number, maxRecordBytes: number, format: RecordFormat): DocumentInputError {
+  return new DocumentInputError(
+    DocumentInputCodes.TooLarge,
+    `line ${line}: the ${format === "csv" ? "CSV row" : "JSON Lines record"} is over the limit of ` +
+      `${maxRecordBytes} bytes per record (setting ${EnvNames.maxRecordBytes}=${maxRecordBytes})`,
+  );
+}
+
+function tooManyRecords(maxRecords: number, line: number): DocumentInputError {
+  return new DocumentInputError(
+    DocumentInputCodes.TooLarge,
+    `the record batch has more than ${maxRecords} records (line ${line} is record ${maxRecords + 1}; each record is at ` +
+      `least one chunk, so records are bounded by setting ${EnvNames.maxChunks}=${maxRecords})`,
+  );
+}
+
 /** The bytes after a leading UTF-8 byte order mark, if any (TextDecoder drops it from the decoded text). */
 function withoutBom(bytes: Uint8Array): Uint8Array {
   return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
@@ -201,6 +235,7 @@ function readJsonLines(
   text: string,
   textField: string,
   idField: string,
+  maxRecordBytes: number,
   problems: Problems,
   accept: (record: SourceRecord, usesIdField: boolean) => void,
 ): void {
@@ -209,9 +244,15 @@ function readJsonLines(
   for (let start = 0; start < text.length; ) {
     const newline = text.indexOf("\n", start);
     const end = newline === -1 ? text.length : newline;
+    line += 1;
+    // A UTF-16 unit is 1 to 3 UTF-8 bytes: the exact count is only needed between those bounds (and never slices a
+    // huge line first).
+    const units = end - start;
+    if (units * 3 > maxRecordBytes && (units > maxRecordBytes || Buffer.byteLength(text.slice(start, end), "utf8") > maxRecordBytes)) {
+      throw recordTooLarge(line, maxRecordBytes, "jsonl");
+    }
     const raw = text.slice(start, end);
     start = end + 1;
-    line += 1;
     if (raw.trim() === "") continue;
     let value: unknown;
     try {
@@ -280,6 +321,18 @@ export class CsvSyntaxError extends Error {
   }
 }
 
+/** A CSV row over the byte bound given to forEachCsvRow; `line` is where the row starts. */
+export class CsvRecordSizeError extends Error {
+  override readonly name = "CsvRecordSizeError";
+  constructor(
+    readonly line: number,
+    readonly maxRecordBytes: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`line ${line}: the row is over ${maxRecordBytes} bytes`, options);
+  }
+}
+
 export interface CsvRow {
   fields: string[];
   /** 1-based physical line where the row starts. */
@@ -304,8 +357,10 @@ export function parseCsv(text: string): CsvRow[] {
 /**
  * Calls `visit` for each row of UTF-8 CSV `bytes` (no BOM) as it is parsed (csv-parse's sync API with `on_record`, so
  * the rows are not kept); on a syntax error throws CsvSyntaxError after the rows before it have been visited.
+ * `maxRecordBytes` (0: none): a row over it throws CsvRecordSizeError as soon as the parser has buffered that much
+ * (csv-parse's `max_record_size`, counted on the row's field bytes), before the row exists as strings.
  */
-export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void): void {
+export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void, maxRecordBytes = 0): void {
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // csv-parse's own line count double-counts a CRLF inside quotes when a lone CR also ends rows, so lines are counted
   // here, on the byte offsets csv-parse reports (`bytes`: where a row, its line break included, ends).
@@ -314,6 +369,7 @@ export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void): 
   try {
     parse(input, {
       ...CSV_OPTIONS,
+      max_record_size: maxRecordBytes,
       on_record: (record, context) => {
         const line = lines.lineAt(lines.skipLineBreaks(rowEnd));
         rowEnd = context.bytes;
@@ -325,6 +381,7 @@ export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void): 
     if (!(error instanceof CsvError)) throw error;
     // The row that failed starts after the last good one (and any empty lines).
     const rowStart = lines.skipLineBreaks(rowEnd);
+    if (error.code === "CSV_MAX_RECORD_SIZE") throw new CsvRecordSizeError(lines.lineAt(rowStart), maxRecordBytes, { cause: error });
     const raw = failingRowText(input.subarray(rowStart));
     const at = Math.max(rowStart, rowStart + Buffer.byteLength(raw, "utf8") - 1);
     switch (error.code) {
@@ -386,6 +443,7 @@ function readCsv(
   bytes: Uint8Array,
   textField: string,
   idField: string,
+  maxRecordBytes: number,
   problems: Problems,
   accept: (record: SourceRecord, usesIdField: boolean) => void,
 ): void {
@@ -415,8 +473,9 @@ function readCsv(
         }
       }
       accept({ id, text: row.fields[textColumn] as string, line: row.line }, idColumn >= 0);
-    });
+    }, Number.isFinite(maxRecordBytes) ? maxRecordBytes : 0);
   } catch (error) {
+    if (error instanceof CsvRecordSizeError) throw recordTooLarge(error.line, maxRecordBytes, "csv");
     if (!(error instanceof CsvSyntaxError)) throw error;
     // A syntax error leaves the rest of the file unreadable: report it with what was found before.
     problems.throwIfAny(`CSV syntax error on line ${error.line}: ${error.reason}`);
@@ -463,10 +522,12 @@ export interface ChunkedRecords {
  */
 export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: ChunkRecordsOptions): ChunkedRecords {
   const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
+  // Every record is at least one chunk: more records than chunks allowed is TOO_LARGE while reading.
+  const maxRecords = Math.min(options.maxRecords ?? Number.POSITIVE_INFINITY, maxChunks);
   const chunks: ManifestChunk[] = [];
   const rejected: RejectedRecord[] = [];
   let recordCount = 0;
-  forEachRecord(bytes, format, options, (record) => {
+  forEachRecord(bytes, format, { ...options, ...(Number.isFinite(maxRecords) ? { maxRecords } : {}) }, (record) => {
     if (record.rejected) {
       recordCount += 1;
       rejected.push(record.rejected);

@@ -25,6 +25,8 @@ export const EnvNames = {
   maxPages: "LLAMBDA_MAX_PAGES",
   /** Most chunks a document may produce. */
   maxChunks: "LLAMBDA_MAX_CHUNKS",
+  /** Record batches: largest record (a JSONL line, a CSV row), bytes; checked while reading, TOO_LARGE beyond. */
+  maxRecordBytes: "LLAMBDA_MAX_RECORD_BYTES",
   /** Time bound of one document's text extraction, ms (never more than the invocation's remaining time allows). */
   extractionTimeoutMs: "LLAMBDA_EXTRACTION_TIMEOUT_MS",
   /** Heap bound of the extraction worker thread, MB (default: 60% of the function's memory). */
