@@ -7,6 +7,7 @@
 import { build } from "esbuild";
 import { resolve } from "node:path";
 import { handlerBuildOptions } from "./esbuild-options.ts";
+import { pdfjsDecodeBoundPlugin } from "./pdfjs-decode-bound.ts";
 
 const [entry, outfile] = process.argv.slice(2);
 if (!entry || !outfile) {
@@ -16,6 +17,8 @@ if (!entry || !outfile) {
 
 await build({
   ...handlerBuildOptions(resolve(entry), resolve(outfile)),
+  // The decoded-bytes bound on pdf.js (issue 14): the worker must never be built without it.
+  plugins: [pdfjsDecodeBoundPlugin],
   minify: true,
   sourcemap: true,
   sourcesContent: false,

@@ -32,6 +32,7 @@ async function handle(request: ExtractionRequest): Promise<void> {
       ...(request.password === undefined ? {} : { password: request.password }),
       maxPages: request.maxPages,
       dropRunningHeaders: request.dropRunningHeaders,
+      decodeBound: request.decodeBound,
       ...(request.pdfjsData === undefined ? {} : { pdfjsData: request.pdfjsData }),
     });
     reply = { type: "result", id: request.id, pages, ms: Math.round(performance.now() - started) };

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
+import { pdfjsDecodeBoundPlugin } from "../../infra/pdfjs-decode-bound.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, type DocumentInputCode } from "../shared/errors.ts";
 import { LimitDefaults } from "./limits.ts";
@@ -12,6 +13,7 @@ import {
   extractPlainText,
   isPlainTextKey,
   pdfjsDataDirs,
+  type DecodeBound,
   type ExtractedText,
   type PdfjsData,
   type PdfTextOptions,
@@ -76,6 +78,7 @@ export interface ExtractionRequest {
   password?: string;
   maxPages: number;
   dropRunningHeaders: boolean;
+  decodeBound: DecodeBound;
   /** Found by the parent: a worker bundled from source runs from a temporary directory, away from node_modules. */
   pdfjsData?: PdfjsData;
 }
@@ -187,6 +190,7 @@ export class IsolatedExtractor {
         bytes: buffer,
         maxPages: options.maxPages ?? Number.MAX_SAFE_INTEGER,
         dropRunningHeaders: options.dropRunningHeaders ?? LimitDefaults.dropRunningHeaders,
+        decodeBound: options.decodeBound ?? decodeBoundFor(this.settings.memoryMb),
         ...(options.password === undefined ? {} : { password: options.password }),
         ...(pdfjsData === undefined ? {} : { pdfjsData }),
       };
@@ -285,6 +289,21 @@ export class IsolatedExtractor {
     await slot.worker.terminate();
     return error;
   }
+}
+
+/**
+ * The decoded-bytes bounds of a worker whose heap bound is `memoryMb` (issue 14): one stream may decode to a quarter
+ * of it, the whole document to all of it. pdf.js's decode buffers live outside the heap, so with the heap itself the
+ * worker's peak stays near twice its heap bound (a buffer grows by doubling: old and new copy for a moment), i.e.
+ * near 1.2 times the function's memory at the default 0.6 share... see docs/input-errors.md for what was measured.
+ */
+export function decodeBoundFor(memoryMb: number): DecodeBound {
+  const MiB = 1024 * 1024;
+  return {
+    maxStreamBytes: Math.floor(memoryMb / 16) * MiB,
+    maxDocumentBytes: memoryMb * MiB,
+    source: `a sixteenth and all of the worker's memory bound ${EnvNames.extractionMemoryMb}=${memoryMb}`,
+  };
 }
 
 /** What a worker's "error" event means: out of heap or a crash while reading a document is CORRUPT. */
@@ -408,7 +427,13 @@ async function bundleFromSource(source: URL): Promise<SourceBundle> {
     throw new Error(`Running ${fileURLToPath(source)} from source needs esbuild (a devDependency)`, { cause: error });
   }
   const outfile = join(tmpdir(), `${WORKER_NAME}.mjs`); // names the output only: nothing is written (write: false)
-  const result = await build({ ...handlerBuildOptions(fileURLToPath(source), outfile), minify: true, logLevel: "error", write: false });
+  const result = await build({
+    ...handlerBuildOptions(fileURLToPath(source), outfile),
+    plugins: [pdfjsDecodeBoundPlugin],
+    minify: true,
+    logLevel: "error",
+    write: false,
+  });
   const code = result.outputFiles?.[0]?.text;
   if (code === undefined) throw new Error(`esbuild produced no bundle for ${fileURLToPath(source)}`);
   return new SourceBundle(code);

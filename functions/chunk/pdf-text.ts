@@ -27,6 +27,73 @@ export interface PdfTextOptions {
   dropRunningHeaders?: boolean;
   /** Where pdf.js's data files are. Default: `pdfjsDataDirs()`. */
   pdfjsData?: PdfjsData;
+  /**
+   * Decoded-bytes bounds (decompression bombs): TOO_LARGE as soon as one stream's decode buffer, or the sum of all
+   * decode buffers of the document, would exceed them. Enforced only where pdf.js carries the bundle-time patch
+   * (infra/pdfjs-decode-bound.ts), i.e. in the extraction worker. Default: no bound.
+   */
+  decodeBound?: DecodeBound;
+}
+
+/** Bounds on what pdf.js may decode for one document, bytes. */
+export interface DecodeBound {
+  /** Largest decode buffer of one stream. */
+  maxStreamBytes: number;
+  /** Largest sum of the decode buffers of all streams of the document (each buffer counted at its final size). */
+  maxDocumentBytes: number;
+  /** The settings that set them, quoted in the TOO_LARGE message. */
+  source: string;
+}
+
+/** Thrown inside pdf.js by the decode hook; pdf.js may swallow it (ignoreErrors), so the bound also latches. */
+class DecodeBoundExceeded extends Error {
+  override readonly name = "DecodeBoundExceeded";
+}
+
+type DecodeHook = (size: number, previous: number) => void;
+const HOOK = "__llambdaDecodeBound"; // infra/pdfjs-decode-bound.ts DECODE_BOUND_HOOK (not imported: no infra in the bundle)
+
+/**
+ * Runs `body` with the decode hook installed for `bound`; `exceeded()` returns the TOO_LARGE error once a bound was
+ * hit (pdf.js may have caught the thrown error and gone on with partial text, so the caller must ask).
+ */
+async function withDecodeBound<T>(
+  bound: DecodeBound | undefined,
+  body: (exceeded: () => DocumentInputError | undefined) => Promise<T>,
+): Promise<T> {
+  if (bound === undefined) return body(() => undefined);
+  const global = globalThis as Record<string, unknown>;
+  const previousHook = global[HOOK];
+  let total = 0;
+  let error: DocumentInputError | undefined;
+  const hook: DecodeHook = (size, previous) => {
+    if (error === undefined) {
+      total += size - previous;
+      if (size > bound.maxStreamBytes) {
+        error = new DocumentInputError(
+          DocumentInputCodes.TooLarge,
+          `a stream of the PDF decodes to more than ${formatMiB(bound.maxStreamBytes)} (${bound.source}); ` +
+            "a decompression bomb or a page too large to read",
+        );
+      } else if (total > bound.maxDocumentBytes) {
+        error = new DocumentInputError(
+          DocumentInputCodes.TooLarge,
+          `the PDF's streams decode to more than ${formatMiB(bound.maxDocumentBytes)} in total (${bound.source})`,
+        );
+      }
+    }
+    if (error !== undefined) throw new DecodeBoundExceeded(error.message);
+  };
+  global[HOOK] = hook;
+  try {
+    return await body(() => error);
+  } finally {
+    global[HOOK] = previousHook;
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MiB`;
 }
 
 /**
@@ -125,27 +192,31 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   });
   const pages: TextLine[][] = [];
   const annotationTexts: string[][] = [];
-  try {
-    const doc = await task.promise;
-    const maxPages = options.maxPages ?? Number.POSITIVE_INFINITY;
-    if (doc.numPages > maxPages) {
-      throw new DocumentInputError(
-        DocumentInputCodes.TooLarge,
-        `the PDF has ${doc.numPages} pages, more than the limit of ${maxPages} (setting ${EnvNames.maxPages})`,
-      );
+  await withDecodeBound(options.decodeBound, async (decodeExceeded) => {
+    try {
+      const doc = await task.promise;
+      const maxPages = options.maxPages ?? Number.POSITIVE_INFINITY;
+      if (doc.numPages > maxPages) {
+        throw new DocumentInputError(
+          DocumentInputCodes.TooLarge,
+          `the PDF has ${doc.numPages} pages, more than the limit of ${maxPages} (setting ${EnvNames.maxPages})`,
+        );
+      }
+      for (let number = 1; number <= doc.numPages; number++) {
+        const page = await doc.getPage(number);
+        const content = await page.getTextContent();
+        pages.push(textLines(content.items));
+        annotationTexts.push(annotationText(await page.getAnnotations({ intent: "display" })));
+        page.cleanup();
+        const exceeded = decodeExceeded();
+        if (exceeded) throw exceeded;
+      }
+    } catch (error) {
+      throw decodeExceeded() ?? (error instanceof DocumentInputError ? error : toDocumentInputError(error, passwordSupplied));
+    } finally {
+      await task.destroy().catch(() => undefined);
     }
-    for (let number = 1; number <= doc.numPages; number++) {
-      const page = await doc.getPage(number);
-      const content = await page.getTextContent();
-      pages.push(textLines(content.items));
-      annotationTexts.push(annotationText(await page.getAnnotations({ intent: "display" })));
-      page.cleanup();
-    }
-  } catch (error) {
-    throw error instanceof DocumentInputError ? error : toDocumentInputError(error, passwordSupplied);
-  } finally {
-    await task.destroy().catch(() => undefined);
-  }
+  });
 
   const texts = layoutPages(pages, { dropRunningHeaders: options.dropRunningHeaders ?? true }).map((text, i) =>
     [text, ...(annotationTexts[i] ?? [])].filter((part) => part !== "").join("\n\n"),
