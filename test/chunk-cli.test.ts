@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PDFDocument, PDFName, StandardFonts } from "pdf-lib";
 import { chunkTokensRange, LimitDefaults } from "../functions/chunk/limits.ts";
 import { buildUserPrompt } from "../functions/infer/prompt.ts";
+import { usage as twinUsage } from "../infra/local/cli-args.ts";
 
 /** `npm run chunk` as a user runs it: one JSON line per file, exit status 0 even when some files fail. */
 const repoRoot = resolve(import.meta.dirname, "..");
@@ -60,6 +61,8 @@ describe("npm run chunk", () => {
     expect(stdout).toContain(`PDF pages ${LimitDefaults.maxPages} (LLAMBDA_MAX_PAGES)`);
     expect(stdout).toContain(`chunks ${LimitDefaults.maxChunks} (LLAMBDA_MAX_CHUNKS`);
     expect(stdout).toContain("--no-limits");
+    // The twin's CLI runs the real chunk handler, which reads the same limits; its help says which.
+    expect(twinUsage).toContain(`LLAMBDA_MAX_PAGES ${LimitDefaults.maxPages}, LLAMBDA_MAX_CHUNKS ${LimitDefaults.maxChunks}`);
   });
 });
 

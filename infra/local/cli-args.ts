@@ -7,7 +7,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
-import { chunkTokensRange } from "../../functions/chunk/limits.ts";
+import { chunkTokensRange, formatBytes, LimitDefaults } from "../../functions/chunk/limits.ts";
 import { InferSettingRanges } from "../../functions/infer/config.ts";
 import { intInRange, type IntRange } from "../../functions/shared/config.ts";
 import { schemaIdForKey, type SchemaRouting } from "../../functions/start/schema-routing.ts";
@@ -49,6 +49,11 @@ Object keys: <prefix><file name>; files that share a name keep as many of their 
 a/same.pdf and b/same.pdf stay two documents (uploads/a/same.pdf, uploads/b/same.pdf); a file given twice is an error.
 
 Environment: LLAMBDA_FAULTS="infer:error=0.2,..." injects faults into the twin (docs/resilience.md).
+The chunk function's limits apply as on AWS: its handler reads them from the same variables by the same rule, with
+the same defaults (LLAMBDA_MAX_BYTES ${formatBytes(LimitDefaults.maxBytes)}, LLAMBDA_MAX_PAGES ${LimitDefaults.maxPages}, LLAMBDA_MAX_CHUNKS ${LimitDefaults.maxChunks}, also the most
+records of a batch, LLAMBDA_MAX_RECORD_BYTES ${formatBytes(LimitDefaults.maxRecordBytes)}; docs/input-errors.md): a file over one ends
+FAILED with TOO_LARGE. Set them to try other values (\`npm run chunk -- --no-limits\` shows what the chunker makes of
+a file without them).
 
 Exit status: 0 when every document ends COMPLETED or PARTIAL; 1 when any ends FAILED, or when stdout was closed
 before every document was reported; 2 on a usage or setup error (also: no Java for DynamoDB Local, no model);
