@@ -33,7 +33,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-import { chunkTokensRange } from "../functions/chunk/limits.ts";
+import { CHUNK_FUNCTION_MEMORY_MB, chunkTokensRange } from "../functions/chunk/limits.ts";
 import { readyTransitionFilters } from "../functions/consumer/stream-filter.ts";
 import { intInRange } from "../functions/shared/config.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
@@ -369,7 +369,8 @@ export class LlambdaStack extends Stack {
     );
 
     this.chunkFunction = nodeFunction("ChunkFunction", "functions/chunk/handler.ts", {
-      memorySize: 2048,
+      // The size `npm run chunk` applies its bounds for (the extraction worker's heap is a share of it).
+      memorySize: CHUNK_FUNCTION_MEMORY_MB,
       timeout: Duration.minutes(5),
       description: "llambda: document text -> token-bounded chunks and a JSONL manifest",
       bundling: chunkBundlingExtras,
