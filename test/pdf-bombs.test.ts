@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { patchPdfjsWorker } from "../infra/pdfjs-decode-bound.ts";
-import { nestedBomb, repeatedZlib, spacesBomb } from "./pdf-bomb-fixtures.ts";
+import { extractIsolated } from "../functions/chunk/isolated-extract.ts";
+import { MAX_TEXT_ITEMS_PER_PAGE } from "../functions/chunk/pdf-text.ts";
+import { inputError, manyWordsPdf } from "./extract-fixtures.ts";
+import { nestedBomb, repeatedZlib, spacesBomb, textBomb } from "./pdf-bomb-fixtures.ts";
 
 // Issue 14: decompression bombs end TOO_LARGE within the chunk function's memory (2,048 MB).
 const CHUNK_FUNCTION_MEMORY_MB = 2048;
@@ -52,4 +55,32 @@ describe("decompression bombs (npm run chunk, one process each)", () => {
     expect(line.message).toMatch(/a stream of the PDF decodes to more than \d+ MiB/);
     expect(line.peakRssMb).toBeLessThan(CHUNK_FUNCTION_MEMORY_MB);
   }, 180_000);
+});
+
+describe("text items per page", () => {
+  it("1 GiB of `BT /F1 12 Tf (Hello bomb) Tj ET` (3 MB): TOO_LARGE at the per-page item bound, within the function's memory", () => {
+    const file = join(dir, "text-bomb.pdf");
+    writeFileSync(file, textBomb());
+    const line = chunkCli(file);
+    expect(line).toMatchObject({ status: "error", code: "TOO_LARGE" });
+    expect(line.message).toContain(`page 1 of the PDF has more than ${MAX_TEXT_ITEMS_PER_PAGE.toLocaleString("en-US")} text items`);
+    expect(line.peakRssMb).toBeLessThan(CHUNK_FUNCTION_MEMORY_MB);
+  }, 180_000);
+
+  it("a page of exactly the bound is read; one more item is TOO_LARGE", async () => {
+    const options = { key: "words.pdf", timeoutMs: 60_000, memoryMb: 1024 };
+    const atBound = await extractIsolated(manyWordsPdf(MAX_TEXT_ITEMS_PER_PAGE), options);
+    expect(atBound.pages[0]).toContain(`w${MAX_TEXT_ITEMS_PER_PAGE - 1}`);
+    const error = await inputError(extractIsolated(manyWordsPdf(MAX_TEXT_ITEMS_PER_PAGE + 1), options));
+    expect(error.code).toBe("TOO_LARGE");
+  }, 120_000);
+});
+
+describe("the bytes sent to the worker", () => {
+  it("are the view's bytes, also for a Node Buffer in the shared pool (byteOffset > 0)", async () => {
+    const pooled = Buffer.from(manyWordsPdf(3));
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength); // the precondition: a view into a larger pool
+    const result = await extractIsolated(pooled, { key: "small.pdf", timeoutMs: 60_000, memoryMb: 256 });
+    expect(result.pages[0]).toContain("w2");
+  }, 60_000);
 });

@@ -22,7 +22,10 @@ import {
 /**
  * Text extraction in a worker thread (node:worker_threads) with a time bound and a heap bound, so that a hostile or
  * pathological PDF can neither hang the function nor take its memory: on timeout the worker is terminated
- * (EXTRACTION_TIMEOUT); a worker that runs out of heap or dies while reading a document is reported as CORRUPT. The
+ * (EXTRACTION_TIMEOUT); a worker that runs out of heap or dies while reading a document is reported as CORRUPT.
+ * Memory outside the heap (the buffers pdf.js inflates streams into) is bounded inside the worker, before each
+ * allocation, by a hook patched into the worker's pdf.js at bundle time (infra/pdfjs-decode-bound.ts, `decodeBoundFor`):
+ * a parent watching the worker's RSS could not stop a single multi-gigabyte allocation in time. The
  * document's bytes are transferred to the worker, not copied; the pages come back.
  *
  * The worker's script is `extract-worker.mjs` next to this module's file: in the Lambda bundle, index.mjs and
@@ -292,10 +295,10 @@ export class IsolatedExtractor {
 }
 
 /**
- * The decoded-bytes bounds of a worker whose heap bound is `memoryMb` (issue 14): one stream may decode to a quarter
- * of it, the whole document to all of it. pdf.js's decode buffers live outside the heap, so with the heap itself the
- * worker's peak stays near twice its heap bound (a buffer grows by doubling: old and new copy for a moment), i.e.
- * near 1.2 times the function's memory at the default 0.6 share... see docs/input-errors.md for what was measured.
+ * The decoded-bytes bounds of a worker whose heap bound is `memoryMb` (issue 14): one stream may decode to a sixteenth
+ * of it, the whole document to all of it. pdf.js's decode buffers live outside the heap the worker's resourceLimits
+ * bound; these bounds keep them within the same budget. No corpus document reaches a sixteenth (76 MiB at the
+ * function's default; test/chunk-corpus.test.ts), and a stream of spaces up to it was lexed in ~2.6 s here.
  */
 export function decodeBoundFor(memoryMb: number): DecodeBound {
   const MiB = 1024 * 1024;
@@ -358,7 +361,8 @@ function transferable(bytes: Uint8Array, transfer: boolean): ArrayBuffer {
   if (transfer && buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) {
     return buffer;
   }
-  return bytes.slice().buffer;
+  // Not bytes.slice(): on a Node Buffer that is a view of the same (possibly pooled, shared) memory.
+  return Uint8Array.prototype.slice.call(bytes).buffer;
 }
 
 /** pdf.js's data directories as this thread sees them (next to index.mjs in the bundle, else in node_modules). */

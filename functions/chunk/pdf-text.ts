@@ -204,8 +204,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       }
       for (let number = 1; number <= doc.numPages; number++) {
         const page = await doc.getPage(number);
-        const content = await page.getTextContent();
-        pages.push(textLines(content.items));
+        pages.push(textLines(await pageTextItems(page, number)));
         annotationTexts.push(annotationText(await page.getAnnotations({ intent: "display" })));
         page.cleanup();
         const exceeded = decodeExceeded();
@@ -228,6 +227,38 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
     );
   }
   return { pages: texts };
+}
+
+/**
+ * Most text items (pdf.js text runs) one page may have. A dense page has a few thousand; a content stream of nothing
+ * but tiny text operators (issue 14's 3 MB "text bomb", 1 GiB of `BT /F1 12 Tf (Hello bomb) Tj ET`) has tens of
+ * millions, at ~50,000 a second in pdf.js. Reading stops at the bound (TOO_LARGE) instead of building them all.
+ */
+export const MAX_TEXT_ITEMS_PER_PAGE = 100_000;
+
+/**
+ * The text items of a page, read from pdf.js's text stream so that reading can stop at MAX_TEXT_ITEMS_PER_PAGE: pdf.js
+ * parses a page's content in batches and waits for its reader between them, so once this stops reading, it stops too.
+ */
+async function pageTextItems(
+  page: { streamTextContent(): ReadableStream },
+  number: number,
+): Promise<Array<TextItemLike | object>> {
+  const reader = (page.streamTextContent() as ReadableStream<{ items: Array<TextItemLike | object> }>).getReader();
+  const items: Array<TextItemLike | object> = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return items;
+    for (const item of value.items) items.push(item);
+    if (items.length > MAX_TEXT_ITEMS_PER_PAGE) {
+      reader.releaseLock();
+      throw new DocumentInputError(
+        DocumentInputCodes.TooLarge,
+        `page ${number} of the PDF has more than ${MAX_TEXT_ITEMS_PER_PAGE.toLocaleString("en-US")} text items ` +
+          "(a bound of llambda's PDF reader)",
+      );
+    }
+  }
 }
 
 /**
@@ -351,6 +382,9 @@ export function textLines(items: ReadonlyArray<TextItemLike | object>): TextLine
   const lines: TextLine[] = [];
   let current: TextLine | undefined;
   let lineEnded = false;
+  // Whether `current.text` ends with whitespace, kept aside: reading the end of the growing string (a regex, even
+  // charAt) flattens it each time, which made a page of 30,000 items on one line take ~25 s (issue 14's text bomb).
+  let endsSpaced = false;
   for (const item of textItems) {
     const [a = 1, b = 0, c = 0, d = 1, e = 0, f = 0] = item.transform;
     const { x, y } = toReadingFrame(e, f, frame);
@@ -365,12 +399,13 @@ export function textLines(items: ReadonlyArray<TextItemLike | object>): TextLine
         lines.push(current);
       } else {
         const gap = x - current.end;
-        const spaced = /\s$/.test(current.text) || /^\s/.test(item.str);
+        const spaced = endsSpaced || /^\s/.test(item.str);
         if (!spaced && (gap > WORD_GAP * size || gap < -size)) current.text += " ";
         current.text += item.str;
         current.end = Math.max(current.end, x + item.width);
         current.size = Math.max(current.size, size);
       }
+      endsSpaced = /\s$/.test(item.str);
       lineEnded = false;
     }
     if (item.hasEOL) lineEnded = true;
