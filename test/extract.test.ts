@@ -308,6 +308,7 @@ describe("limits", () => {
       maxBytes: 100 * 1024 * 1024,
       maxPages: 2000,
       maxChunks: 5000,
+      maxRecordBytes: 1024 * 1024,
       extractionTimeoutMs: 120_000,
       extractionMemoryMb: 1024,
       dropRunningHeaders: true,
