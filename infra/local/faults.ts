@@ -22,6 +22,8 @@ export const faultErrors = {
   throttle: { name: "Lambda.TooManyRequestsException", message: "Injected fault: Rate exceeded" },
   /** The function ran out of time: Lambda's own timeout error. */
   timeout: { name: "Sandbox.Timedout", message: "Injected fault: Task timed out" },
+  /** The function ran out of memory: Lambda kills the sandbox and reports this (not retried: the same input would). */
+  oom: { name: "Runtime.OutOfMemory", message: "Injected fault: Runtime exited with error: signal: killed" },
 } as const;
 export const dynamoDbFaultErrors = {
   error: { name: "DynamoDB.InternalServerErrorException", message: "Injected fault: Internal server error" },

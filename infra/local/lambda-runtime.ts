@@ -6,7 +6,18 @@ import type { Context } from "aws-lambda";
  * Runs Lambda handler modules in this process, the way Lambda would call them: the module is imported once (its
  * init code runs then, like a container's init phase), each call gets a Context with a real deadline, and a thrown
  * error is reported the way Lambda reports it to Step Functions (errorType = the error's name).
+ *
+ * Timeout and memory are enforced the way Lambda enforces them, as far as one process can: at the timeout the caller
+ * gets Sandbox.Timedout, and when the process grows by more than the function's memory size during an invocation
+ * (sampled every MEMORY_SAMPLE_MS) the caller gets Runtime.OutOfMemory, so a file that would be killed on Lambda
+ * fails here too. Growth, not total: the twin's process holds every function and the services' clients, so the
+ * bound is lenient (a function's own baseline is not charged). While other invocations run at the same time, growth
+ * is theirs as much as this one's: the baseline moves up to the current size instead, so concurrency never fails an
+ * invocation that Lambda would have let finish (it may let through one Lambda would have killed). The handler's
+ * promise is abandoned in both cases (it cannot be killed in-process).
  */
+const MEMORY_SAMPLE_MS = 20;
+const MB = 1024 * 1024;
 export interface LocalFunction {
   /** The name tasks use in FunctionName (an ARN or a plain name). */
   name: string;
@@ -46,6 +57,8 @@ export class LocalLambdaRuntime {
   private readonly loaded = new Map<string, Promise<Handler>>();
   private readonly running = new Map<string, number>();
   private readonly queued = new Map<string, Array<() => void>>();
+  /** Invocations whose handler is running, of any function (for the memory bound's attribution). */
+  private inFlight = 0;
 
   constructor(
     functions: LocalFunction[],
@@ -126,7 +139,27 @@ export class LocalLambdaRuntime {
       succeed: () => undefined,
     };
     let timer: NodeJS.Timeout | undefined;
+    let memoryWatch: NodeJS.Timeout | undefined;
     try {
+      let baseline = process.memoryUsage.rss();
+      const outOfMemory = new Promise<never>((_, reject) => {
+        memoryWatch = setInterval(() => {
+          const rss = process.memoryUsage.rss();
+          if (this.inFlight > 1) {
+            baseline = Math.max(baseline, rss);
+            return;
+          }
+          const grownMb = (rss - baseline) / MB;
+          if (grownMb <= fn.memoryMb) return;
+          clearInterval(memoryWatch);
+          reject(
+            new LambdaInvocationError(
+              "Runtime.OutOfMemory",
+              `RequestId: ${context.awsRequestId} Error: Runtime exited with error: signal: killed (the twin's process grew by ${Math.round(grownMb)} MB during the invocation; the function has ${fn.memoryMb} MB)`,
+            ),
+          );
+        }, MEMORY_SAMPLE_MS);
+      });
       // Lambda stops an invocation at its timeout and reports it; here the handler's promise is abandoned instead
       // (it cannot be killed in-process), but the caller sees the same error at the same moment.
       const timedOut = new Promise<never>((_, reject) => {
@@ -135,7 +168,13 @@ export class LocalLambdaRuntime {
           Math.max(0, deadline - Date.now()),
         );
       });
-      const result = await Promise.race([handler(structuredClone(event), context), timedOut]);
+      let result: unknown;
+      this.inFlight++;
+      try {
+        result = await Promise.race([handler(structuredClone(event), context), timedOut, outOfMemory]);
+      } finally {
+        this.inFlight--;
+      }
       // Results cross a JSON boundary in Lambda; so they do here (no Dates or undefined leak through).
       return JSON.parse(JSON.stringify(result ?? null));
     } catch (error) {
@@ -144,6 +183,7 @@ export class LocalLambdaRuntime {
       throw new LambdaInvocationError(err.name || "Error", err.message);
     } finally {
       clearTimeout(timer);
+      clearInterval(memoryWatch);
     }
   }
 }
