@@ -41,8 +41,11 @@ export function adler32Repeated(unit: Uint8Array, repeats: number): number {
   return Number((b << 16n) | a);
 }
 
-/** A one-page PDF whose content stream is `stream` with the given /Filter, and font /F1 (Helvetica). */
-export function onePagePdf(stream: Uint8Array, filter: string): Uint8Array {
+/**
+ * A one-page PDF whose content stream is `stream` with the given /Filter, and font /F1 (Helvetica); with `textPage`,
+ * a second page whose (unfiltered) content shows that text.
+ */
+export function onePagePdf(stream: Uint8Array, filter: string, textPage?: string): Uint8Array {
   const parts: Buffer[] = [];
   const offsets: number[] = [];
   let length = 0;
@@ -52,12 +55,19 @@ export function onePagePdf(stream: Uint8Array, filter: string): Uint8Array {
     length += buffer.length;
   };
   push(Buffer.from("%PDF-1.5\n%\xe2\xe3\xcf\xd3\n", "latin1"));
+  const text = textPage === undefined ? undefined : Buffer.from(`BT /F1 12 Tf 72 720 Td (${textPage}) Tj ET`, "latin1");
   const bodies: Array<string | [string, Uint8Array]> = [
     "<< /Type /Catalog /Pages 2 0 R >>",
-    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    `<< /Type /Pages /Kids [3 0 R${text ? " 6 0 R" : ""}] /Count ${text ? 2 : 1} >>`,
     "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
     [`<< /Length ${stream.length} /Filter ${filter} >>\nstream\n`, stream],
     "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ...(text
+      ? [
+          "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 7 0 R >>",
+          [`<< /Length ${text.length} >>\nstream\n`, text] as [string, Uint8Array],
+        ]
+      : []),
   ];
   bodies.forEach((body, k) => {
     offsets.push(length);

@@ -8,7 +8,7 @@ import { patchPdfjsWorker } from "../infra/pdfjs-decode-bound.ts";
 import { extractIsolated } from "../functions/chunk/isolated-extract.ts";
 import { MAX_TEXT_ITEMS_PER_PAGE } from "../functions/chunk/pdf-text.ts";
 import { inputError, manyWordsPdf } from "./extract-fixtures.ts";
-import { nestedBomb, repeatedZlib, spacesBomb, textBomb } from "./pdf-bomb-fixtures.ts";
+import { nestedBomb, onePagePdf, repeatedZlib, spacesBomb, textBomb } from "./pdf-bomb-fixtures.ts";
 
 // Issue 14: decompression bombs end TOO_LARGE within the chunk function's memory (2,048 MB).
 const CHUNK_FUNCTION_MEMORY_MB = 2048;
@@ -74,6 +74,30 @@ describe("text items per page", () => {
     const error = await inputError(extractIsolated(manyWordsPdf(MAX_TEXT_ITEMS_PER_PAGE + 1), options));
     expect(error.code).toBe("TOO_LARGE");
   }, 120_000);
+});
+
+describe("a stream over the bound beside readable pages", () => {
+  const options = { key: "mixed.pdf", timeoutMs: 60_000, memoryMb: 512 };
+  const bound = { maxStreamBytes: 4 * 1024 * 1024, maxDocumentBytes: 64 * 1024 * 1024, source: "a test bound" };
+  const bomb = () => repeatedZlib(new Uint8Array(1024 * 1024).fill(0x20), 64); // 64 MiB of spaces
+
+  it("is refused alone: the other pages are read (as pdf.js's issue3928.pdf needs)", async () => {
+    const result = await extractIsolated(onePagePdf(bomb(), "/FlateDecode", "Invoice total 42"), { ...options, decodeBound: bound });
+    expect(result.pages.join("\n")).toContain("Invoice total 42");
+  }, 60_000);
+
+  it("is TOO_LARGE, naming the stream bound, when nothing else has text", async () => {
+    const error = await inputError(extractIsolated(onePagePdf(bomb(), "/FlateDecode"), { ...options, decodeBound: bound }));
+    expect(error.code).toBe("TOO_LARGE");
+    expect(error.message).toContain("a stream of the PDF decodes to more than 4 MiB (a test bound)");
+  }, 60_000);
+
+  it("stops reading at the document's total, even with text on other pages", async () => {
+    const small = { ...bound, maxStreamBytes: 128 * 1024 * 1024, maxDocumentBytes: 16 * 1024 * 1024 };
+    const error = await inputError(extractIsolated(onePagePdf(bomb(), "/FlateDecode", "Invoice total 42"), { ...options, decodeBound: small }));
+    expect(error.code).toBe("TOO_LARGE");
+    expect(error.message).toContain("the PDF's streams decode to more than 16 MiB in total");
+  }, 60_000);
 });
 
 describe("the bytes sent to the worker", () => {
