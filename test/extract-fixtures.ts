@@ -113,6 +113,18 @@ export function manyWordsPdf(items: number): Uint8Array {
 }
 
 /** Awaits a promise that must reject with a DocumentInputError whose message starts with its code. */
+/** The DocumentInputError `run` throws (fails the test when it throws nothing or something else). */
+export function inputErrorOf(run: () => unknown): DocumentInputError {
+  let error: unknown;
+  try {
+    run();
+  } catch (caught) {
+    error = caught;
+  }
+  expect(error).toBeInstanceOf(DocumentInputError);
+  return error as DocumentInputError;
+}
+
 export async function inputError(promise: Promise<unknown>): Promise<DocumentInputError> {
   const error: unknown = await promise.then(
     () => undefined,

@@ -4,7 +4,8 @@ import { LimitDefaults, readChunkLimits } from "../functions/chunk/limits.ts";
 import { chunkRecords, forEachCsvRow, CsvRecordSizeError, parseRecords } from "../functions/chunk/records.ts";
 import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
-import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
+import { DocumentInputCodes } from "../functions/shared/errors.ts";
+import { inputErrorOf } from "./extract-fixtures.ts";
 
 /**
  * Issue 14 item 2: a record batch's size bounds are checked while reading, before the batch (or the oversized record)
@@ -12,16 +13,7 @@ import { DocumentInputCodes, DocumentInputError } from "../functions/shared/erro
  */
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-function inputError(run: () => unknown): DocumentInputError {
-  let error: unknown;
-  try {
-    run();
-  } catch (caught) {
-    error = caught;
-  }
-  expect(error).toBeInstanceOf(DocumentInputError);
-  return error as DocumentInputError;
-}
+const inputError = inputErrorOf;
 
 let tokenizer: Tokenizer;
 beforeAll(() => {

@@ -9,20 +9,12 @@ import { resultKeyFor } from "../functions/merge/result-offload.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
 import { validateItem } from "./item-schema.ts";
+import { inputErrorOf } from "./extract-fixtures.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const jsonl = (...records: unknown[]): Uint8Array => utf8(records.map((record) => JSON.stringify(record)).join("\n"));
 
-function inputError(run: () => unknown): DocumentInputError {
-  let error: unknown;
-  try {
-    run();
-  } catch (caught) {
-    error = caught;
-  }
-  expect(error).toBeInstanceOf(DocumentInputError);
-  return error as DocumentInputError;
-}
+const inputError = inputErrorOf;
 
 let tokenizer: Tokenizer;
 beforeAll(() => {
