@@ -16,15 +16,15 @@ const processor = new BatchProcessor(EventType.DynamoDBStreams);
 async function handleRecord(record: DynamoDBRecord): Promise<void> {
   const item = itemOfRecord(record);
   if (!item) return;
-  logger.appendKeys({ document: item.documentId, execution: item.executionArn });
+  // The record's keys go with each line, not into the logger's shared keys: an invocation's other records (and, on the
+  // local twin, which runs every handler in one process, other invocations) must not see them.
+  const keys = { document: item.documentId, execution: item.executionArn };
   try {
     const ready = await readyDocument(item, readObject);
-    logger.info("Document ready", describeReadyDocument(ready));
+    logger.info("Document ready", { ...keys, ...describeReadyDocument(ready) });
   } catch (error) {
-    logger.error("Could not handle a ready document", { error });
+    logger.error("Could not handle a ready document", { ...keys, error });
     throw error;
-  } finally {
-    logger.removeKeys(["document", "execution"]);
   }
 }
 
@@ -33,7 +33,7 @@ async function handleRecord(record: DynamoDBRecord): Promise<void> {
  * event-source filter in functions/consumer/stream-filter.ts) and logs what arrived. Powertools Batch reports each
  * failed record by its sequence number (ReportBatchItemFailures), so Lambda retries from the first failure and the
  * records before it are not redone; a batch that fails entirely throws, so the event source bisects it. Records are
- * handled one at a time, in stream order (the log keys above are per record).
+ * handled one at a time, in stream order.
  */
 export async function handler(event: DynamoDBStreamEvent, context?: Context): Promise<DynamoDBBatchResponse> {
   addInvocationContext(context);
