@@ -240,7 +240,6 @@ async function main(): Promise<number> {
   parseFaults(faults);
   const model = resolveModelPath({ cliPath: values.model, allowTiny: true });
   if (model.source === "tiny") process.stderr.write(`${tinyModelNotice(model.path)}\n`);
-  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
   const dataDir = mkdtempSync(join(tmpdir(), "llambda-soak-"));
   try {
     const report = await runSoak({

@@ -225,19 +225,22 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       }
       for (let number = 1; number <= doc.numPages; number++) {
         const refusedBefore = decodeState().refusals;
+        let lines: TextLine[] = [];
+        let annotations: string[] = [];
         try {
           const page = await doc.getPage(number);
-          pages.push(textLines(await pageTextItems(page, number)));
-          annotationTexts.push(annotationText(await page.getAnnotations({ intent: "display" })));
+          lines = textLines(await pageTextItems(page, number));
+          annotations = annotationText(await page.getAnnotations({ intent: "display" }));
           page.cleanup();
         } catch (error) {
           // pdf.js gave up on this page because a stream of it was refused: the page reads as empty, the rest go on.
           const refusedHere = decodeState().refusals > refusedBefore && !decodeState().documentExceeded;
           if (!refusedHere || error instanceof DocumentInputError) throw error;
-          pages.length = annotationTexts.length = number - 1;
-          pages.push([]);
-          annotationTexts.push([]);
+          lines = [];
+          annotations = [];
         }
+        pages.push(lines);
+        annotationTexts.push(annotations);
         if (decodeState().documentExceeded) throw decodeState().error;
       }
     } catch (error) {

@@ -12,6 +12,7 @@ import { EnvNames } from "../../functions/shared/env-names.ts";
 import { extractionSchemas } from "../../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { schemaRoutingContext } from "../context.ts";
+import { CHUNK_FUNCTION_MEMORY_MB } from "../../functions/chunk/limits.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
 import { BucketLayout, failedExecutionEventPattern, uploadEventPattern } from "../specs.ts";
 import { executionStatusChangeEvent, matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
@@ -404,7 +405,7 @@ function twinFunctions(options: TwinOptions): LocalFunction[] {
   });
   return [
     fn("start", 30, 256),
-    fn("chunk", 300, 2048),
+    fn("chunk", 300, CHUNK_FUNCTION_MEMORY_MB),
     // One inference container: the model and its parallel sequences exist once in this process.
     fn("infer", options.inferTimeoutSeconds ?? 900, 10240, 1),
     fn("merge", 300, 1024),
