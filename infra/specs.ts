@@ -1,21 +1,11 @@
-import { resultsPrefix } from "../functions/merge/result-offload.ts";
+import { BucketLayout } from "../functions/shared/bucket-layout.ts";
+
+export { BucketLayout };
 
 /**
  * Resource definitions shared by the CDK stack and the local twin, so both create the same bucket layout, table and
  * event routing.
  */
-
-/** S3 key prefixes inside the one bucket. */
-export const BucketLayout = {
-  /** Users drop documents here; an object created under it starts the workflow. */
-  uploadsPrefix: "uploads/",
-  /** The chunker's JSONL manifests and large chunk texts. */
-  chunksPrefix: "chunks/",
-  /** Distributed Map result files (see statemachine/definition.ts MapResultsPrefix). */
-  mapResultsPrefix: "map-results/",
-  /** Results too large for their DynamoDB item; kept, never expired. */
-  resultsPrefix,
-} as const;
 
 /** The documents table: one item per document, streamed to consumers. */
 export const DocumentTable = {

@@ -1,5 +1,6 @@
 import { documentItemContractVersion } from "../functions/shared/document-item.ts";
 import { ErrorNames } from "../functions/shared/errors.ts";
+import { mapResultWriterPrefix } from "../functions/shared/bucket-layout.ts";
 import { dynamoDbRetry, inputErrors, lambdaRetry } from "./retry-policy.ts";
 
 /**
@@ -28,7 +29,7 @@ export const StateNames = {
 export const MapLabel = "ExtractChunks";
 
 /** S3 prefix under which the Distributed Map writes its results (AWS adds `<map run id>/manifest.json` etc.). */
-export const MapResultsPrefix = "map-results";
+export const MapResultsPrefix = mapResultWriterPrefix;
 
 export interface WorkflowResources {
   chunkFunctionArn: string;

@@ -20,13 +20,8 @@ import {
   type Chunk,
 } from "../functions/chunk/chunker.ts";
 import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
-import {
-  buildManifest,
-  chunkIdOf,
-  chunkTextKey,
-  DEFAULT_INLINE_TEXT_LIMIT_BYTES,
-  manifestKey,
-} from "../functions/chunk/manifest.ts";
+import { buildManifest, chunkIdOf, DEFAULT_INLINE_TEXT_LIMIT_BYTES } from "../functions/chunk/manifest.ts";
+import { chunkTextKey, manifestKey } from "../functions/shared/bucket-layout.ts";
 import { chunkDocument } from "../functions/chunk/chunk-document.ts";
 import { DOMMatrix2D } from "../functions/chunk/dom-polyfill.ts";
 

@@ -5,7 +5,7 @@ import { createCl100kTokenizer, type Tokenizer } from "../functions/chunk/tokeni
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import { MAX_RECORD_KEY_BYTES, recordIdProblem, standInRecordId } from "../functions/shared/record-format.ts";
 import { buildDocumentItems } from "../functions/merge/document.ts";
-import { resultKeyFor } from "../functions/merge/result-offload.ts";
+import { resultKeyFor } from "../functions/shared/bucket-layout.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";
 import { validateItem } from "./item-schema.ts";

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ChunkItem, S3Location } from "../shared/contracts.ts";
 import type { Chunk } from "./chunker.ts";
+import { chunkTextKey, manifestKey } from "../shared/bucket-layout.ts";
 
 /**
  * Largest chunk text carried inline in a manifest line, in bytes of its JSON-encoded UTF-8 form. The ItemBatcher
@@ -8,19 +9,6 @@ import type { Chunk } from "./chunker.ts";
  * a batch of several items. Larger texts are stored next to the manifest and referenced by `textLocation`.
  */
 export const DEFAULT_INLINE_TEXT_LIMIT_BYTES = 32 * 1024;
-
-export function manifestKey(documentId: string): string {
-  return `${chunkPrefix(documentId)}manifest.jsonl`;
-}
-
-export function chunkTextKey(documentId: string, index: number): string {
-  return `${chunkPrefix(documentId)}${index}.txt`;
-}
-
-function chunkPrefix(documentId: string): string {
-  if (documentId === "") throw new RangeError("documentId must not be empty");
-  return `chunks/${documentId}/`;
-}
 
 /** A chunk text too large to travel inline: upload `text` to `location` (UTF-8, text/plain) before the manifest. */
 export interface LargeChunkText {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { DocumentItem } from "../shared/document-item.ts";
 import type { ItemDraft } from "./document.ts";
 
@@ -7,28 +6,6 @@ import type { ItemDraft } from "./document.ts";
  * conflicts and failed-chunk list; the item keeps a pointer (`resultLocation`) and everything else.
  */
 export const defaultMaxItemBytes = 350_000;
-
-/** Where such results go: `results/<document id>/<execution name>.json` (resultKeyFor). */
-export const resultsPrefix = "results/";
-
-/** Longest item-key segment of a results key, bytes: within a file name's 255 bytes (the twin's s3rver) and S3's 1,024 per key. */
-const MAX_KEY_SEGMENT_BYTES = 200;
-
-/**
- * The S3 key of an item's offloaded result: `results/<item key, URI-encoded>/<execution name>.json`. Encoding keeps
- * the item key one segment whatever a record id holds (`/`, `..`, `%`, `\`): no other prefix, no path traversal. A
- * record's item key can be 2,048 bytes, three times that encoded: when the segment would be over 200 bytes, it is
- * `<batch id>%23sha256-<64 hex of the item key>` instead (the item's `resultLocation` says where; nothing derives it).
- */
-export function resultKeyFor(documentId: string, executionName: string): string {
-  let segment = encodeURIComponent(documentId);
-  if (Buffer.byteLength(segment, "utf8") > MAX_KEY_SEGMENT_BYTES) {
-    const batchId = documentId.split("#", 1)[0]!;
-    const prefix = batchId.length < documentId.length && batchId.length <= 64 ? `${encodeURIComponent(batchId)}%23` : "";
-    segment = `${prefix}sha256-${createHash("sha256").update(documentId, "utf8").digest("hex")}`;
-  }
-  return `${resultsPrefix}${segment}/${encodeURIComponent(executionName)}.json`;
-}
 
 /** The large part of an item, as stored in S3. */
 export interface OffloadedResult {

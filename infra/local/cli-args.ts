@@ -11,13 +11,13 @@ import { chunkTokensRange, formatBytes, LimitDefaults } from "../../functions/ch
 import { InferSettingRanges } from "../../functions/infer/config.ts";
 import { intInRange, type IntRange } from "../../functions/shared/config.ts";
 import { schemaIdForKey, type SchemaRouting } from "../../functions/start/schema-routing.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-/** Where uploads start the workflow (BucketLayout.uploadsPrefix; kept here so parsing needs no stack module). */
-export const uploadsPrefix = "uploads/";
+const { uploadsPrefix } = BucketLayout;
 
 export const usage = `Usage: npx llambda [options] <file...>        (or: npm start -s -- [options] <file...>)
 

@@ -4,7 +4,9 @@
  */
 import type { DynamoDBRecord } from "aws-lambda";
 import type { DocumentItem } from "../../functions/shared/document-item.ts";
-import { uploadsPrefix } from "./cli-args.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
+
+const { uploadsPrefix } = BucketLayout;
 
 /** A key as the user thinks of it: without the uploads/ prefix every key has. */
 export function displayName(key: string): string {

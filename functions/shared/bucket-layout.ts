@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The one bucket's layout: its prefixes and the keys built under them. Functions, the stack (grants, lifecycle rules,
+ * the upload rule), the workflow (the Distributed Map's ResultWriter) and the twin all read it from here.
+ */
+export const BucketLayout = {
+  /** Users drop documents here; an object created under it starts the workflow. */
+  uploadsPrefix: "uploads/",
+  /** The chunker's JSONL manifests and large chunk texts: `chunks/<document id>/`. Expire after a week. */
+  chunksPrefix: "chunks/",
+  /** Distributed Map result files: `map-results/<map run id>/manifest.json`, `SUCCEEDED_0.json`, ... Expire after a week. */
+  mapResultsPrefix: "map-results/",
+  /** Results too large for their DynamoDB item; kept, never expired. */
+  resultsPrefix: "results/",
+} as const;
+
+/** The ResultWriter's `Prefix`: Step Functions adds the "/" and the map run id itself. */
+export const mapResultWriterPrefix = BucketLayout.mapResultsPrefix.replace(/\/$/, "");
+
+/** `chunks/<document id>/`: everything the chunker writes for one document. */
+export function chunkPrefix(documentId: string): string {
+  if (documentId === "") throw new RangeError("documentId must not be empty");
+  return `${BucketLayout.chunksPrefix}${documentId}/`;
+}
+
+/** The JSONL manifest the Distributed Map's ItemReader reads. */
+export function manifestKey(documentId: string): string {
+  return `${chunkPrefix(documentId)}manifest.jsonl`;
+}
+
+/** A chunk text too large to travel inline in the manifest. */
+export function chunkTextKey(documentId: string, index: number): string {
+  return `${chunkPrefix(documentId)}${index}.txt`;
+}
+
+/** Longest item-key segment of a results key, bytes: within a file name's 255 bytes (the twin's s3rver) and S3's 1,024 per key. */
+const MAX_KEY_SEGMENT_BYTES = 200;
+
+/**
+ * The S3 key of an item's offloaded result: `results/<item key, URI-encoded>/<execution name>.json`. Encoding keeps
+ * the item key one segment whatever a record id holds (`/`, `..`, `%`, `\`): no other prefix, no path traversal. A
+ * record's item key can be 2,048 bytes, three times that encoded: when the segment would be over 200 bytes, it is
+ * `<batch id>%23sha256-<64 hex of the item key>` instead (the item's `resultLocation` says where; nothing derives it).
+ */
+export function resultKeyFor(documentId: string, executionName: string): string {
+  let segment = encodeURIComponent(documentId);
+  if (Buffer.byteLength(segment, "utf8") > MAX_KEY_SEGMENT_BYTES) {
+    const batchId = documentId.split("#", 1)[0]!;
+    const prefix = batchId.length < documentId.length && batchId.length <= 64 ? `${encodeURIComponent(batchId)}%23` : "";
+    segment = `${prefix}sha256-${createHash("sha256").update(documentId, "utf8").digest("hex")}`;
+  }
+  return `${BucketLayout.resultsPrefix}${segment}/${encodeURIComponent(executionName)}.json`;
+}
