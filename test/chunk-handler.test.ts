@@ -55,7 +55,8 @@ beforeAll(async () => {
   });
   s3 = new S3Client({ endpoint, forcePathStyle: true });
   for (const bucket of [uploads, work]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  ({ handler, metadataPassword } = await import("../functions/chunk/handler.ts"));
+  ({ handler } = await import("../functions/chunk/handler.ts"));
+  ({ metadataPassword } = await import("../functions/chunk/upload-object.ts"));
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { intEnv } from "../shared/config.ts";
+import { intEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { ConfigurationError, DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 
@@ -62,7 +62,7 @@ export const EXTRACTION_TIME_MARGIN_MS = 15_000;
 /** The extraction bound never drops below this, however little time is left. */
 export const MIN_EXTRACTION_TIMEOUT_MS = 1_000;
 
-export function readChunkLimits(env: NodeJS.ProcessEnv = process.env): ChunkLimits {
+export function readChunkLimits(env: Env = process.env): ChunkLimits {
   const functionMemoryMb = intEnv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, { min: 0, max: 1_000_000 }, env);
   const derivedMemoryMb =
     functionMemoryMb > 0
@@ -85,7 +85,7 @@ export function readChunkLimits(env: NodeJS.ProcessEnv = process.env): ChunkLimi
 }
 
 /** `true`/`false` (also `1`/`0`, `yes`/`no`, any case); missing or empty is the fallback. */
-export function booleanEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+export function booleanEnv(name: string, fallback: boolean, env: Env = process.env): boolean {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = raw.trim().toLowerCase();

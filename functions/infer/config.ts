@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from "node:os";
-import { intEnv, optionalEnv, requireEnv } from "../shared/config.ts";
+import { intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
@@ -29,7 +29,7 @@ export const InferSettingRanges = {
   parallelSequences: { min: 1, max: 64 },
 } as const;
 
-export function readInferConfig(env: NodeJS.ProcessEnv = process.env): InferConfig {
+export function readInferConfig(env: Env = process.env): InferConfig {
   const modelPath = requireEnv(EnvNames.modelPath, env);
   const schemaId = optionalEnv(EnvNames.schemaId, defaultSchemaId, env);
   getExtractionSchema(schemaId); // fail the init on an unknown id

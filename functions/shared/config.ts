@@ -1,10 +1,13 @@
 import { ConfigurationError } from "./errors.ts";
 
+/** Environment variables as a function sees them: process.env on Lambda, the function's own map on the twin. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
 /**
  * Reads settings from the environment. Handlers call these once at module load so that a bad deployment fails the
  * function's init with a message naming the variable, not the first document.
  */
-export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+export function requireEnv(name: string, env: Env = process.env): string {
   const value = env[name];
   if (value === undefined || value.trim() === "") {
     throw new ConfigurationError(`Environment variable ${name} is required but not set`);
@@ -12,7 +15,7 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
   return value.trim();
 }
 
-export function optionalEnv(name: string, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+export function optionalEnv(name: string, fallback: string, env: Env = process.env): string {
   const value = env[name];
   return value === undefined || value.trim() === "" ? fallback : value.trim();
 }
@@ -33,7 +36,7 @@ export function intEnv(
   name: string,
   fallback: number,
   range: IntRange,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Env = process.env,
 ): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;

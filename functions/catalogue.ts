@@ -1,0 +1,227 @@
+/**
+ * The function catalogue: every function of the pipeline described once. The stack (infra/stack/) and the local twin
+ * (infra/local/twin.ts) both build their functions from it: entry, memory, timeout, architecture, description, the
+ * configuration it reads (validated by the function's own reader, the same one its handler runs at init), the
+ * environment it gets and the resources it touches. Adding a function means adding an entry here (docs/architecture.md).
+ *
+ * This module sits above the stage folders (it imports their configuration readers) and below infra/; no stage imports it.
+ */
+import { readChunkConfig } from "./chunk/config.ts";
+import { CHUNK_FUNCTION_MEMORY_MB } from "./chunk/limits.ts";
+import { readConsumerConfig } from "./consumer/config.ts";
+import { readFailedExecutionConfig } from "./failed-execution/config.ts";
+import { readInferConfig } from "./infer/config.ts";
+import { readMergeConfig } from "./merge/config.ts";
+import { BucketLayout } from "./shared/bucket-layout.ts";
+import type { Env } from "./shared/config.ts";
+import { EnvNames } from "./shared/env-names.ts";
+import { ConfigurationError } from "./shared/errors.ts";
+import { readStartConfig } from "./start/config.ts";
+import type { SchemaRouting } from "./start/schema-routing.ts";
+
+export type FunctionId = "start" | "chunk" | "infer" | "merge" | "consumer" | "failedExecution";
+
+/** AWS services a function's code calls: isolated mode opens HTTPS to exactly these endpoints. */
+export type EndpointService = "s3" | "dynamodb" | "states";
+
+type BucketPrefix = (typeof BucketLayout)[keyof typeof BucketLayout];
+
+export interface FunctionAccess {
+  /** Object reads and writes under these prefixes (the grantee also gets LLAMBDA_BUCKET). */
+  bucket?: { read?: readonly BucketPrefix[]; readVersions?: boolean; write?: readonly BucketPrefix[] };
+  /** Item writes on the documents table (the grantee also gets LLAMBDA_TABLE). */
+  table?: readonly "dynamodb:UpdateItem"[];
+  /** Calls on the document workflow (the caller also gets LLAMBDA_STATE_MACHINE_ARN). */
+  workflow?: readonly ("states:StartExecution" | "states:ListExecutions")[];
+  /** The endpoints its code calls. */
+  endpoints: readonly EndpointService[];
+}
+
+/** Values only a deployment knows: resource names (tokens at synth time) and deployment-wide settings. */
+export interface DeploymentValues {
+  bucketName: string;
+  tableName: string;
+  stateMachineArn: string;
+  schemaRouting: SchemaRouting;
+  maxRunningDocuments: number;
+  chunkTokens: number;
+  /** The inference function's model: where its file is (image path or local file) and the id results record. */
+  model: { path: string; id: string; loraPath?: string; loraScale?: number };
+  /** Chunks one inference invocation decodes together (the workflow's batch size). */
+  parallelSequences: number;
+  /** Further settings by environment variable name (tuning, limits); undefined values are left out. */
+  settings?: Partial<Record<FunctionId, Record<string, string | number | undefined>>>;
+}
+
+export interface FunctionSpec {
+  id: FunctionId;
+  /** The stack's construct id and, with `llambda-`, the twin's function name (e.g. ChunkFunction, llambda-chunk). */
+  constructId: string;
+  name: string;
+  /** Lambda's entry (repository-relative): reads the configuration from process.env at init. */
+  entry: string;
+  /** The module whose `createHandler(config)` builds the handler from a configuration (the twin, tests). */
+  factory: string;
+  packaging: "zip" | "image";
+  architecture: "arm64";
+  /** Memory, MB; the inference function's is the deployment's `inferMemoryMb` (this is its default). */
+  memoryMb: number;
+  timeoutSeconds: number;
+  /** `{model}` stands for the model id. */
+  description: string;
+  /** The function's own configuration reader: what its handler runs at init, here run on the environment it gets. */
+  readConfig: (env: Env) => unknown;
+  access: FunctionAccess;
+  /** The environment values beyond the names of the resources it may touch. */
+  environment: (values: DeploymentValues) => Record<string, string | number | undefined>;
+}
+
+export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
+  start: {
+    id: "start",
+    constructId: "StartFunction",
+    name: "start",
+    entry: "functions/start/handler.ts",
+    factory: "functions/start/create-handler.ts",
+    packaging: "zip",
+    architecture: "arm64",
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    description: "llambda: S3 Object Created event -> one document workflow execution per object version",
+    readConfig: readStartConfig,
+    access: { workflow: ["states:StartExecution", "states:ListExecutions"], endpoints: ["states"] },
+    environment: (values) => ({
+      // The routing picks each document's schema here; infer and merge read it from their input.
+      [EnvNames.schemaRouting]: JSON.stringify(values.schemaRouting),
+      [EnvNames.maxRunningDocuments]: values.maxRunningDocuments,
+    }),
+  },
+  chunk: {
+    id: "chunk",
+    constructId: "ChunkFunction",
+    name: "chunk",
+    entry: "functions/chunk/handler.ts",
+    factory: "functions/chunk/create-handler.ts",
+    packaging: "zip",
+    architecture: "arm64",
+    // The size `npm run chunk` applies its bounds for (the extraction worker's heap is a share of it).
+    memoryMb: CHUNK_FUNCTION_MEMORY_MB,
+    timeoutSeconds: 300,
+    description: "llambda: document text -> token-bounded chunks and a JSONL manifest",
+    readConfig: readChunkConfig,
+    // The uploaded object's version named in the event is read (GetObject with VersionId).
+    access: { bucket: { read: [BucketLayout.uploadsPrefix], readVersions: true, write: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
+    environment: (values) => ({ [EnvNames.chunkTokens]: values.chunkTokens }),
+  },
+  infer: {
+    id: "infer",
+    constructId: "InferFunction",
+    name: "infer",
+    entry: "functions/infer/handler.ts",
+    factory: "functions/infer/create-handler.ts",
+    packaging: "image",
+    architecture: "arm64",
+    memoryMb: 10_240,
+    timeoutSeconds: 900,
+    description: "llambda: chunk batch -> extracted JSON with {model} (llama.cpp)",
+    readConfig: readInferConfig,
+    access: { bucket: { read: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
+    environment: (values) => ({
+      [EnvNames.modelPath]: values.model.path,
+      [EnvNames.modelId]: values.model.id,
+      ...(values.model.loraPath ? { [EnvNames.loraPath]: values.model.loraPath, [EnvNames.loraScale]: values.model.loraScale } : {}),
+      // One invocation's batch decodes together: as many parallel sequences as chunks per batch (memory permitting).
+      [EnvNames.parallelSequences]: values.parallelSequences,
+      // For executions started before schema routing existed, whose input names no schema.
+      [EnvNames.schemaId]: values.schemaRouting.defaultSchemaId,
+    }),
+  },
+  merge: {
+    id: "merge",
+    constructId: "MergeFunction",
+    name: "merge",
+    entry: "functions/merge/handler.ts",
+    factory: "functions/merge/create-handler.ts",
+    packaging: "zip",
+    architecture: "arm64",
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    description: "llambda: Distributed Map results -> one document item",
+    readConfig: readMergeConfig,
+    access: {
+      bucket: { read: [BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix], write: [BucketLayout.resultsPrefix] },
+      table: ["dynamodb:UpdateItem"],
+      endpoints: ["s3", "dynamodb"],
+    },
+    environment: (values) => ({ [EnvNames.schemaId]: values.schemaRouting.defaultSchemaId }),
+  },
+  consumer: {
+    id: "consumer",
+    constructId: "ResultsConsumerFunction",
+    name: "consumer",
+    entry: "functions/consumer/handler.ts",
+    factory: "functions/consumer/create-handler.ts",
+    packaging: "zip",
+    architecture: "arm64",
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    description: "llambda example: DynamoDB stream records of documents that became COMPLETED or PARTIAL",
+    readConfig: readConsumerConfig,
+    access: { bucket: { read: [BucketLayout.resultsPrefix] }, endpoints: ["s3"] },
+    environment: () => ({}),
+  },
+  failedExecution: {
+    id: "failedExecution",
+    constructId: "FailedExecutionFunction",
+    name: "failed-execution",
+    entry: "functions/failed-execution/handler.ts",
+    factory: "functions/failed-execution/create-handler.ts",
+    packaging: "zip",
+    architecture: "arm64",
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    description: "llambda: a document workflow execution that FAILED, TIMED_OUT or was ABORTED -> its item says FAILED",
+    readConfig: readFailedExecutionConfig,
+    access: { table: ["dynamodb:UpdateItem"], endpoints: ["dynamodb"] },
+    environment: () => ({}),
+  },
+};
+
+export const functionSpecs: readonly FunctionSpec[] = Object.values(FunctionCatalogue);
+
+/** The function's description, with its model id where it names one. */
+export function functionDescription(spec: FunctionSpec, modelId: string): string {
+  return spec.description.replace("{model}", modelId);
+}
+
+/**
+ * The environment a function gets in a deployment: the names of the resources it may touch (whoever is granted a
+ * resource gets its name), its own values and the deployment's settings for it. Stack and twin both call this.
+ */
+export function functionEnvironment(spec: FunctionSpec, values: DeploymentValues): Record<string, string> {
+  const entries: Record<string, string | number | undefined> = {
+    ...(spec.access.bucket ? { [EnvNames.bucket]: values.bucketName } : {}),
+    ...(spec.access.table ? { [EnvNames.table]: values.tableName } : {}),
+    ...(spec.access.workflow ? { [EnvNames.stateMachineArn]: values.stateMachineArn } : {}),
+    ...spec.environment(values),
+    ...values.settings?.[spec.id],
+  };
+  return Object.fromEntries(
+    Object.entries(entries).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]])),
+  );
+}
+
+/**
+ * Runs the function's configuration reader on the environment it will get, with the memory size Lambda adds: a value
+ * the function would refuse at init fails here first (synth time, twin start) with the same message.
+ */
+export function validateFunctionEnvironment(spec: FunctionSpec, environment: Env, memoryMb: number): void {
+  try {
+    spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      throw new ConfigurationError(`${spec.constructId}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
