@@ -1,5 +1,6 @@
 import type { Node } from "constructs";
-import { chunkTokensRange } from "../functions/chunk/limits.ts";
+import { chunkTokensRange, DEFAULT_CHUNK_TOKENS } from "../functions/chunk/limits.ts";
+import { FunctionCatalogue } from "../functions/catalogue.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import type { LlambdaStackProps } from "./llambda-stack.ts";
@@ -138,8 +139,8 @@ export function stackFromContext(
       ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
       modelId: stringContext(node, ContextKeys.modelId) ?? manifestDefaultModelId(REPO_ROOT) ?? FALLBACK_MODEL_ID,
       modelSha256: stringContext(node, ContextKeys.modelSha256),
-      chunkTokens: intContext(node, ContextKeys.chunkTokens, chunkTokensRange) ?? 1000,
-      inferMemoryMb: intContext(node, ContextKeys.inferMemoryMb, { min: 128, max: 10_240 }) ?? 10_240,
+      chunkTokens: intContext(node, ContextKeys.chunkTokens, chunkTokensRange) ?? DEFAULT_CHUNK_TOKENS,
+      inferMemoryMb: intContext(node, ContextKeys.inferMemoryMb, { min: 128, max: 10_240 }) ?? FunctionCatalogue.infer.memoryMb,
       maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
       inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),
       schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),

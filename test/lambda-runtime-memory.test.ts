@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultInjector, parseFaults } from "../infra/local/faults.ts";
-import { LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
+import { handlerModule, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
 import { startTestTwin, type TestTwin } from "./twin-fixture.ts";
 
 describe("the twin's Lambda runtime enforces memory size", () => {
@@ -33,7 +33,7 @@ describe("the twin's Lambda runtime enforces memory size", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("fails an invocation that grows past the function's memory with Runtime.OutOfMemory, and lets one within it finish", async () => {
-    const runtime = new LocalLambdaRuntime([{ name: "allocate", modulePath: join(dir, "allocate.mjs"), timeoutSeconds: 60, memoryMb: 128 }]);
+    const runtime = new LocalLambdaRuntime([{ name: "allocate", init: handlerModule(join(dir, "allocate.mjs")), timeoutSeconds: 60, memoryMb: 128 }]);
     await expect(runtime.invoke("allocate", { mb: 16 })).resolves.toEqual({ allocatedMb: 16 });
     const failure = runtime.invoke("allocate", { mb: 512 });
     await expect(failure).rejects.toMatchObject({ name: "Runtime.OutOfMemory" });
@@ -42,8 +42,8 @@ describe("the twin's Lambda runtime enforces memory size", () => {
 
   it("does not charge one invocation for another's growth while both run", async () => {
     const runtime = new LocalLambdaRuntime([
-      { name: "small", modulePath: join(dir, "allocate.mjs"), timeoutSeconds: 60, memoryMb: 128 },
-      { name: "large", modulePath: join(dir, "allocate.mjs"), timeoutSeconds: 60, memoryMb: 4096 },
+      { name: "small", init: handlerModule(join(dir, "allocate.mjs")), timeoutSeconds: 60, memoryMb: 128 },
+      { name: "large", init: handlerModule(join(dir, "allocate.mjs")), timeoutSeconds: 60, memoryMb: 4096 },
     ]);
     // "small" allocates 8 MiB slowly enough to overlap the whole of "large"'s 512 MiB.
     const [small, large] = await Promise.all([runtime.invoke("small", { mb: 8, delayMs: 1500 }), runtime.invoke("large", { mb: 512 })]);

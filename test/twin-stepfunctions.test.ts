@@ -10,7 +10,7 @@ import { deterministicErrors, dynamoDbRetry, lambdaRetry } from "../statemachine
 import type { ChunkItem, InferBatchInput, MergeTaskInput, WorkflowInput } from "../functions/shared/contracts.ts";
 import { sourceOrderOf } from "../functions/shared/document-item.ts";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
+import { handlerModule, LambdaInvocationError, LocalLambdaRuntime } from "../infra/local/lambda-runtime.ts";
 import { ExecutionAlreadyExistsError, ExecutionNotRedrivableError, LocalStepFunctions } from "../infra/local/stepfunctions.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../statemachine/definition.ts";
 
@@ -547,7 +547,7 @@ describe("the twin's Lambda runtime", () => {
         "await new Promise((r) => setTimeout(r, 300));\n" +
           "export async function handler(event, context) { const left = context.getRemainingTimeInMillis(); await new Promise((r) => setTimeout(r, event.sleepMs)); return { left }; }\n",
       );
-      const runtime = new LocalLambdaRuntime([{ name: "fn", modulePath: join(dir, "handler.mjs"), timeoutSeconds: 1, memoryMb: 128, containers: 1 }]);
+      const runtime = new LocalLambdaRuntime([{ name: "fn", init: handlerModule(join(dir, "handler.mjs")), timeoutSeconds: 1, memoryMb: 128, containers: 1 }]);
       const first = (await runtime.invoke("fn", { sleepMs: 10 })) as { left: number };
       expect(first.left).toBeGreaterThan(900);
       await expect(runtime.invoke("fn", { sleepMs: 1500 })).rejects.toMatchObject({ name: "Sandbox.Timedout" });

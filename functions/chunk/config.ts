@@ -1,6 +1,6 @@
 import { intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { chunkTokensRange, readChunkLimits, type ChunkLimits } from "./limits.ts";
+import { chunkTokensRange, DEFAULT_CHUNK_TOKENS, readChunkLimits, type ChunkLimits } from "./limits.ts";
 
 /** The chunk function's configuration: read once, at init (Lambda) or when the twin builds the function. */
 export interface ChunkConfig {
@@ -15,7 +15,7 @@ export interface ChunkConfig {
 
 /** The one validator of the chunk function's settings: handler init, the twin, and the stack at synth time. */
 export function readChunkConfig(env: Env): ChunkConfig {
-  const maxTokens = intEnv(EnvNames.chunkTokens, 1000, chunkTokensRange, env);
+  const maxTokens = intEnv(EnvNames.chunkTokens, DEFAULT_CHUNK_TOKENS, chunkTokensRange, env);
   const recordTextField = optionalEnv(EnvNames.recordTextField, "", env);
   const recordIdField = optionalEnv(EnvNames.recordIdField, "", env);
   return {

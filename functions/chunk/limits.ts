@@ -28,6 +28,8 @@ export interface ChunkLimits {
 
 /** Bounds of LLAMBDA_CHUNK_TOKENS, the most tokens in a chunk (the handler's setting; `npm start --chunk-tokens`). */
 export const chunkTokensRange = { min: 16, max: 32000 } as const;
+/** LLAMBDA_CHUNK_TOKENS when unset, and the deployment's default (cdk context `llambda:chunkTokens`, `npm start`). */
+export const DEFAULT_CHUNK_TOKENS = 1000;
 
 export const LimitDefaults = {
   maxBytes: 100 * 1024 * 1024,

@@ -7,7 +7,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
-import { chunkTokensRange, formatBytes, LimitDefaults } from "../../functions/chunk/limits.ts";
+import { chunkTokensRange, DEFAULT_CHUNK_TOKENS, formatBytes, LimitDefaults } from "../../functions/chunk/limits.ts";
 import { InferSettingRanges } from "../../functions/infer/config.ts";
 import { intInRange, type IntRange } from "../../functions/shared/config.ts";
 import { schemaIdForKey, type SchemaRouting } from "../../functions/start/schema-routing.ts";
@@ -33,7 +33,7 @@ Options:
   --prefix <key prefix>     upload under this S3 key prefix (default uploads/); the schema follows from it as on AWS
   --model <path.gguf>       model file (default: $LLAMBDA_MODEL, else the model of \`npm run model:pull\`, else the
                             tiny test model of \`npm run model:tiny\`, which is announced on stderr)
-  --chunk-tokens <n>        maximum tokens per chunk, ${chunkTokensRange.min} to ${chunkTokensRange.max} (default 1000)
+  --chunk-tokens <n>        maximum tokens per chunk, ${chunkTokensRange.min} to ${chunkTokensRange.max} (default ${DEFAULT_CHUNK_TOKENS})
   --threads <n>             llama.cpp threads, ${InferSettingRanges.threads.min} to ${InferSettingRanges.threads.max} (default: cores - 1, at least 1)
   --context-size <n>        model context per sequence, tokens, ${InferSettingRanges.contextSize.min} to ${InferSettingRanges.contextSize.max} (default 8192, at most the model's)
   --max-output-tokens <n>   answer budget per chunk, tokens, ${InferSettingRanges.maxOutputTokens.min} to ${InferSettingRanges.maxOutputTokens.max} (default 1024)

@@ -3,9 +3,9 @@ import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
 
 /**
- * Runs Lambda handler modules in this process, the way Lambda would call them: the module is imported once (its
- * init code runs then, like a container's init phase), each call gets a Context with a real deadline, and a thrown
- * error is reported the way Lambda reports it to Step Functions (errorType = the error's name).
+ * Runs Lambda handlers in this process, the way Lambda would call them: each function's init runs once (like a
+ * container's init phase), each call gets a Context with a real deadline, and a thrown error is reported the way
+ * Lambda reports it to Step Functions (errorType = the error's name).
  *
  * Timeout and memory are enforced the way Lambda enforces them, as far as one process can: at the timeout the caller
  * gets Sandbox.Timedout, and when the process grows by more than the function's memory size during an invocation
@@ -21,8 +21,11 @@ const MB = 1024 * 1024;
 export interface LocalFunction {
   /** The name tasks use in FunctionName (an ARN or a plain name). */
   name: string;
-  /** Path of the handler module; it must export `handler`. */
-  modulePath: string;
+  /**
+   * The function's init phase: builds its handler (the twin: the catalogue's factory with the function's own
+   * configuration). Run once, at the first invocation; a failed init is retried at the next, as Lambda does.
+   */
+  init: () => Promise<Handler>;
   timeoutSeconds: number;
   memoryMb: number;
   /**
@@ -33,7 +36,16 @@ export interface LocalFunction {
   containers?: number;
 }
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
+export type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** An init phase that imports a module exporting `handler` (a Lambda entry, or a test's handler file). */
+export function handlerModule(modulePath: string): () => Promise<Handler> {
+  return async () => {
+    const module = (await import(pathToFileURL(modulePath).href)) as { handler?: Handler };
+    if (typeof module.handler !== "function") throw new Error(`${modulePath} does not export a handler function`);
+    return module.handler;
+  };
+}
 
 /**
  * Decides, per invocation, whether it fails as if the function had thrown: returns the error (its `name` becomes the
@@ -70,10 +82,7 @@ export class LocalLambdaRuntime {
   private handlerOf(fn: LocalFunction): Promise<Handler> {
     let handler = this.loaded.get(fn.name);
     if (!handler) {
-      handler = import(pathToFileURL(fn.modulePath).href).then((module: { handler?: Handler }) => {
-        if (typeof module.handler !== "function") throw new Error(`${fn.modulePath} does not export a handler function`);
-        return module.handler;
-      });
+      handler = fn.init();
       // A failed init is retried on the next invocation, as Lambda does with a new container.
       handler.catch(() => this.loaded.delete(fn.name));
       this.loaded.set(fn.name, handler);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { OffloadedResult } from "../../functions/merge/result-offload.ts";
@@ -12,11 +12,12 @@ import { EnvNames } from "../../functions/shared/env-names.ts";
 import { extractionSchemas } from "../../functions/schemas/index.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { schemaRoutingContext } from "../context.ts";
-import { CHUNK_FUNCTION_MEMORY_MB } from "../../functions/chunk/limits.ts";
+import { DEFAULT_CHUNK_TOKENS } from "../../functions/chunk/limits.ts";
+import { functionEnvironment, functionSpecs, validateFunctionEnvironment, type DeploymentValues, type FunctionSpec } from "../../functions/catalogue.ts";
 import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
 import { BucketLayout, failedExecutionEventPattern, uploadEventPattern } from "../specs.ts";
 import { executionStatusChangeEvent, matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
-import { LocalLambdaRuntime, type LocalFunction } from "./lambda-runtime.ts";
+import { LocalLambdaRuntime, type Handler, type LocalFunction } from "./lambda-runtime.ts";
 import { LocalQueue } from "./sqs-queue.ts";
 import { maxRunningDocumentsFor, uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
 import { documentIdFor } from "../../functions/start/execution-name.ts";
@@ -132,6 +133,8 @@ export class LocalTwin {
   }
 
   static async start(options: TwinOptions): Promise<LocalTwin> {
+    // First: a setting a function would refuse fails before any service starts.
+    const functions = twinFunctions(options);
     const [s3Port, dynamoPort] = [await freePort(), await freePort()];
     const [s3Server, dynamoDbServer] = await Promise.all([
       startS3(join(options.dataDir, "s3"), s3Port),
@@ -149,7 +152,6 @@ export class LocalTwin {
     await ensureBucket(s3, TwinNames.bucket);
     await ensureDocumentTable(dynamodb, TwinNames.table);
 
-    const functions = twinFunctions(options);
     const shortName = (name: string) => name.replace(/^.*:function:llambda-/, "");
     const lambda = new LocalLambdaRuntime(
       functions,
@@ -193,7 +195,6 @@ export class LocalTwin {
       AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
       // No CloudWatch here to read the metrics' EMF lines: keep them off stdout unless asked for (=false).
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
-      ...Object.fromEntries(functions.flatMap((fn) => Object.entries(functionEnvironment(fn.name, options)))),
     });
 
     const streamReader = new TableStreamReader({
@@ -394,64 +395,67 @@ export function cdkJsonSchemaRouting(): SchemaRouting {
   return routing;
 }
 
-/** The functions the stack deploys, bound to their handler modules. */
-function twinFunctions(options: TwinOptions): LocalFunction[] {
-  const fn = (name: string, timeoutSeconds: number, memoryMb: number, containers?: number): LocalFunction => ({
-    name: TwinNames.functionArn(name),
-    modulePath: join(repoRoot, "functions", name, "handler.ts"),
-    timeoutSeconds,
-    memoryMb,
-    ...(containers === undefined ? {} : { containers }),
-  });
-  return [
-    fn("start", 30, 256),
-    fn("chunk", 300, CHUNK_FUNCTION_MEMORY_MB),
-    // One inference container: the model and its parallel sequences exist once in this process.
-    fn("infer", options.inferTimeoutSeconds ?? 900, 10240, 1),
-    fn("merge", 300, 1024),
-    fn("consumer", 60, 256),
-    fn("failed-execution", 30, 256),
-  ];
-}
-
-/** Each function's environment, as the stack sets it (all handlers share this process, so names must not clash). */
-function functionEnvironment(functionArn: string, options: TwinOptions): Record<string, string> {
-  const defined = (entries: Record<string, string | number | undefined>) =>
-    Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined).map(([k, v]) => [k, String(v)]));
-  switch (functionArn) {
-    case TwinNames.functionArn("start"):
-      return {
-        [EnvNames.stateMachineArn]: TwinNames.stateMachineArn,
-        [EnvNames.schemaRouting]: JSON.stringify(options.schemaRouting ?? cdkJsonSchemaRouting()),
-        [EnvNames.maxRunningDocuments]: String(
-          options.maxRunningDocuments ??
-            maxRunningDocumentsFor({ maxConcurrency: options.workflow?.maxConcurrency ?? defaultWorkflowSettings.maxConcurrency }),
-        ),
-      };
-    case TwinNames.functionArn("chunk"):
-      return defined({
-        [EnvNames.bucket]: TwinNames.bucket,
-        [EnvNames.chunkTokens]: options.chunkTokens,
-        [EnvNames.maxPages]: options.maxPages,
-        [EnvNames.extractionTimeoutMs]: options.extractionTimeoutMs,
-      });
-    case TwinNames.functionArn("infer"):
-      return defined({
-        [EnvNames.modelPath]: resolve(options.modelPath),
-        [EnvNames.modelId]: options.modelId,
+/** The deployment values of the twin: its resource names and the options that stand for the stack's props. */
+export function twinDeploymentValues(options: TwinOptions): DeploymentValues {
+  const settings = { ...defaultWorkflowSettings, ...options.workflow };
+  return {
+    bucketName: TwinNames.bucket,
+    tableName: TwinNames.table,
+    stateMachineArn: TwinNames.stateMachineArn,
+    schemaRouting: options.schemaRouting ?? cdkJsonSchemaRouting(),
+    maxRunningDocuments: options.maxRunningDocuments ?? maxRunningDocumentsFor({ maxConcurrency: settings.maxConcurrency }),
+    chunkTokens: options.chunkTokens ?? DEFAULT_CHUNK_TOKENS,
+    model: {
+      path: resolve(options.modelPath),
+      id: options.modelId ?? basename(options.modelPath).replace(/\.gguf$/i, ""),
+    },
+    parallelSequences: options.parallelSequences ?? settings.maxItemsPerBatch,
+    settings: {
+      chunk: { [EnvNames.maxPages]: options.maxPages, [EnvNames.extractionTimeoutMs]: options.extractionTimeoutMs },
+      infer: {
         [EnvNames.threads]: options.threads,
         [EnvNames.contextSize]: options.contextSize,
         [EnvNames.maxOutputTokens]: options.maxOutputTokens,
-        [EnvNames.parallelSequences]: options.parallelSequences ?? options.workflow?.maxItemsPerBatch ?? defaultWorkflowSettings.maxItemsPerBatch,
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
-      });
-    case TwinNames.functionArn("failed-execution"):
-      return { [EnvNames.table]: TwinNames.table };
-    case TwinNames.functionArn("consumer"):
-      return { [EnvNames.bucket]: TwinNames.bucket };
-    case TwinNames.functionArn("merge"):
-      return defined({ [EnvNames.table]: TwinNames.table, [EnvNames.bucket]: TwinNames.bucket, [EnvNames.maxItemBytes]: options.maxItemBytes });
-    default:
-      return {};
-  }
+      },
+      merge: { [EnvNames.maxItemBytes]: options.maxItemBytes },
+    },
+  };
+}
+
+/** A twin function: the catalogue's entry with the environment it gets here. */
+export interface TwinFunction extends LocalFunction {
+  spec: FunctionSpec;
+  environment: Record<string, string>;
+}
+
+/**
+ * The functions the stack deploys, built from the function catalogue as the stack builds them. Each gets its own
+ * environment, read by its own configuration reader (nothing goes through process.env, so several twins with
+ * different settings can run in one process); a setting the function would refuse fails here, before anything starts.
+ */
+export function twinFunctions(options: TwinOptions): TwinFunction[] {
+  const values = twinDeploymentValues(options);
+  return functionSpecs.map((spec) => {
+    const environment = functionEnvironment(spec, values);
+    const memoryMb = spec.memoryMb;
+    validateFunctionEnvironment(spec, environment, memoryMb);
+    return {
+      spec,
+      environment,
+      name: TwinNames.functionArn(spec.name),
+      memoryMb,
+      timeoutSeconds: spec.id === "infer" ? (options.inferTimeoutSeconds ?? spec.timeoutSeconds) : spec.timeoutSeconds,
+      // One inference container: the model and its parallel sequences exist once in this process.
+      ...(spec.id === "infer" ? { containers: 1 } : {}),
+      init: async () => {
+        // Lambda's runtime sets the memory size; the chunk function sizes its extraction worker from it.
+        const config = spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
+        const factory = (await import(pathToFileURL(join(repoRoot, spec.factory)).href)) as {
+          createHandler: (config: unknown) => Handler | Promise<Handler>;
+        };
+        return factory.createHandler(config);
+      },
+    };
+  });
 }
