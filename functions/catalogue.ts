@@ -27,11 +27,11 @@ export type EndpointService = "s3" | "dynamodb" | "states";
 type BucketPrefix = (typeof BucketLayout)[keyof typeof BucketLayout];
 
 export interface FunctionAccess {
-  /** Object reads and writes under these prefixes (the grantee also gets LLAMBDA_BUCKET). */
+  /** Object reads and writes under these prefixes. */
   bucket?: { read?: readonly BucketPrefix[]; readVersions?: boolean; write?: readonly BucketPrefix[] };
-  /** Item writes on the documents table (the grantee also gets LLAMBDA_TABLE). */
+  /** Item writes on the documents table. */
   table?: readonly "dynamodb:UpdateItem"[];
-  /** Calls on the document workflow (the caller also gets LLAMBDA_STATE_MACHINE_ARN). */
+  /** Calls on the document workflow. */
   workflow?: readonly ("states:StartExecution" | "states:ListExecutions")[];
   /** The endpoints its code calls. */
   endpoints: readonly EndpointService[];
@@ -71,6 +71,8 @@ export interface FunctionSpec {
   description: string;
   /** The function's own configuration reader: what its handler runs at init, here run on the environment it gets. */
   readConfig: (env: Env) => unknown;
+  /** The environment variables readConfig reads (test/unit/catalogue.test.ts holds it to that); docs list them. */
+  reads: readonly string[];
   access: FunctionAccess;
   /** The environment values beyond the names of the resources it may touch. */
   environment: (values: DeploymentValues) => Record<string, string | number | undefined>;
@@ -89,6 +91,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 30,
     description: "llambda: S3 Object Created event -> one document workflow execution per object version",
     readConfig: readStartConfig,
+    reads: [EnvNames.stateMachineArn, EnvNames.schemaRouting, EnvNames.maxRunningDocuments],
     access: { workflow: ["states:StartExecution", "states:ListExecutions"], endpoints: ["states"] },
     environment: (values) => ({
       // The routing picks each document's schema here; infer and merge read it from their input.
@@ -109,6 +112,20 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 300,
     description: "llambda: document text -> token-bounded chunks and a JSONL manifest",
     readConfig: readChunkConfig,
+    reads: [
+      EnvNames.bucket,
+      EnvNames.chunkTokens,
+      EnvNames.chunkOverlapTokens,
+      EnvNames.recordTextField,
+      EnvNames.recordIdField,
+      EnvNames.maxBytes,
+      EnvNames.maxPages,
+      EnvNames.maxChunks,
+      EnvNames.maxRecordBytes,
+      EnvNames.extractionTimeoutMs,
+      EnvNames.extractionMemoryMb,
+      EnvNames.dropRunningHeaders,
+    ],
     // The uploaded object's version named in the event is read (GetObject with VersionId).
     access: { bucket: { read: [BucketLayout.uploadsPrefix], readVersions: true, write: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
     environment: (values) => ({ [EnvNames.chunkTokens]: values.chunkTokens }),
@@ -125,6 +142,19 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 900,
     description: "llambda: chunk batch -> extracted JSON with {model} (llama.cpp)",
     readConfig: readInferConfig,
+    reads: [
+      EnvNames.modelPath,
+      EnvNames.modelId,
+      EnvNames.schemaId,
+      EnvNames.threads,
+      EnvNames.contextSize,
+      EnvNames.maxOutputTokens,
+      EnvNames.parallelSequences,
+      EnvNames.inferContexts,
+      EnvNames.deadlineMarginMs,
+      EnvNames.loraPath,
+      EnvNames.loraScale,
+    ],
     access: { bucket: { read: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
     environment: (values) => ({
       [EnvNames.modelPath]: values.model.path,
@@ -148,6 +178,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 300,
     description: "llambda: Distributed Map results -> one document item",
     readConfig: readMergeConfig,
+    reads: [EnvNames.table, EnvNames.bucket, EnvNames.schemaId, EnvNames.maxItemBytes],
     access: {
       bucket: { read: [BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix], write: [BucketLayout.resultsPrefix] },
       table: ["dynamodb:UpdateItem"],
@@ -167,6 +198,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 60,
     description: "llambda example: DynamoDB stream records of documents that became COMPLETED or PARTIAL",
     readConfig: readConsumerConfig,
+    reads: [],
     access: { bucket: { read: [BucketLayout.resultsPrefix] }, endpoints: ["s3"] },
     environment: () => ({}),
   },
@@ -182,6 +214,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 30,
     description: "llambda: a document workflow execution that FAILED, TIMED_OUT or was ABORTED -> its item says FAILED",
     readConfig: readFailedExecutionConfig,
+    reads: [EnvNames.table],
     access: { table: ["dynamodb:UpdateItem"], endpoints: ["dynamodb"] },
     environment: () => ({}),
   },
@@ -195,14 +228,17 @@ export function functionDescription(spec: FunctionSpec, modelId: string): string
 }
 
 /**
- * The environment a function gets in a deployment: the names of the resources it may touch (whoever is granted a
- * resource gets its name), its own values and the deployment's settings for it. Stack and twin both call this.
+ * The environment a function gets in a deployment: the names of the resources it reads, its own values and the
+ * deployment's settings for it. Stack and twin both call this.
  */
 export function functionEnvironment(spec: FunctionSpec, values: DeploymentValues): Record<string, string> {
+  const resourceNames: Record<string, string> = {
+    [EnvNames.bucket]: values.bucketName,
+    [EnvNames.table]: values.tableName,
+    [EnvNames.stateMachineArn]: values.stateMachineArn,
+  };
   const entries: Record<string, string | number | undefined> = {
-    ...(spec.access.bucket ? { [EnvNames.bucket]: values.bucketName } : {}),
-    ...(spec.access.table ? { [EnvNames.table]: values.tableName } : {}),
-    ...(spec.access.workflow ? { [EnvNames.stateMachineArn]: values.stateMachineArn } : {}),
+    ...Object.fromEntries(spec.reads.flatMap((name) => (resourceNames[name] === undefined ? [] : [[name, resourceNames[name]]]))),
     ...spec.environment(values),
     ...values.settings?.[spec.id],
   };
