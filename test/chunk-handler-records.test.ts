@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ChunkTaskInput, ChunkTaskOutput } from "../functions/shared/contracts.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
+import { readChunkConfig } from "../functions/chunk/config.ts";
 import { freePort, startS3, type S3Server } from "../infra/local/services.ts";
 
 /**
  * The chunk handler applies the record-batch bounds it reads at init (LLAMBDA_MAX_RECORD_BYTES, and LLAMBDA_MAX_CHUNKS
- * as the most records), against s3rver. The handler reads its configuration at module load, so the environment is
- * set before it is imported.
+ * as the most records), against s3rver. Handlers are built from their configuration (createHandler), so two
+ * configurations run side by side in this one process; process.env carries only the SDK's endpoint settings.
  */
 const uploads = "uploads";
 const work = "work";
@@ -22,6 +23,8 @@ let server: S3Server;
 let directory: string;
 let s3: S3Client;
 let handler: Handler;
+/** The same function with the default bounds. */
+let defaultHandler: Handler;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
@@ -35,13 +38,14 @@ beforeAll(async () => {
     AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
     AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
     POWERTOOLS_LOG_LEVEL: "SILENT",
-    [EnvNames.bucket]: work,
-    [EnvNames.maxRecordBytes]: String(maxRecordBytes),
-    [EnvNames.maxChunks]: String(maxChunks),
   });
   s3 = new S3Client({ endpoint: server.url, forcePathStyle: true });
   for (const bucket of [uploads, work]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  ({ handler } = await import("../functions/chunk/handler.ts"));
+  const { createHandler } = await import("../functions/chunk/create-handler.ts");
+  handler = createHandler(
+    readChunkConfig({ [EnvNames.bucket]: work, [EnvNames.maxRecordBytes]: String(maxRecordBytes), [EnvNames.maxChunks]: String(maxChunks) }),
+  );
+  defaultHandler = createHandler(readChunkConfig({ [EnvNames.bucket]: work }));
 });
 
 afterAll(async () => {
@@ -76,5 +80,12 @@ describe("chunk handler: record batch bounds", () => {
       message: expect.stringContaining(`more than ${maxChunks} records`) as string,
     });
     await expect(handler(await upload("in/enough.jsonl", lines(maxChunks)))).resolves.toMatchObject({ recordCount: maxChunks });
+  });
+
+  it("runs beside a handler of the same function with other settings, each applying its own", async () => {
+    const event = await upload("in/long-record.csv", `id,text\na,"${"word ".repeat(1000)}"\n`);
+    await expect(handler(event)).rejects.toMatchObject({ code: "TOO_LARGE" });
+    await expect(defaultHandler(event)).resolves.toMatchObject({ recordCount: 1 });
+    expect(process.env[EnvNames.maxRecordBytes]).toBeUndefined();
   });
 });
