@@ -22,7 +22,8 @@ import {
 } from "../shared/errors.ts";
 import { movingAverage, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
-import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput, type JsonSchemaNode } from "./prompt.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
 import { fitParallelSequences } from "./sequences.ts";
 
 export interface EngineOptions {
