@@ -91,6 +91,7 @@ export async function handler(event: MergeTaskInput, context?: Partial<Context>)
         childPasses: collected.usage?.childPasses ?? [],
         resultObjects: collected.usage?.resultObjects ?? 0,
         itemBytes: [jsonBytes(draft), ...recordBytes],
+        transitions: event.transitions,
       });
     // First an estimate, so that the item's size bound counts the cost's own bytes; then the figure for the item written.
     item.cost = costOf(item);

@@ -1,3 +1,4 @@
+import type { WorkflowTransitionCounts } from "./cost.ts";
 import type { DocumentSource } from "./document-item.ts";
 import type { FunctionUsage } from "./invocation-usage.ts";
 import type { RejectedRecord } from "./record-format.ts";
@@ -188,6 +189,11 @@ export interface MergeTaskInput {
   execution: { id: string; startTime: string };
   /** Share of chunks (percent) that may fail with the document still PARTIAL rather than FAILED; default 0. */
   toleratedFailurePercentage?: number;
+  /**
+   * The workflow's transition counts, for the document's cost: computed once where the definition is built. Absent in
+   * executions started before the workflow passed them (a redrive); the merge then uses the counts of that workflow.
+   */
+  transitions?: WorkflowTransitionCounts;
 }
 
 // The item and its source are the consumers' contract (document-item.ts, a package export); re-exported for the stages.
