@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
+// Handlers run from source here: the chunk stage's extraction worker is bundled in memory (development only).
+import "../dev-worker-bundle.ts";
 
 /**
  * Runs Lambda handler modules in this process, the way Lambda would call them: the module is imported once (its
