@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
-// Handlers run from source here: the chunk stage's extraction worker is bundled in memory (development only).
-import "../dev-worker-bundle.ts";
+import "../dev-worker-bundle.ts"; // handlers run from source here: the extraction worker is bundled in memory
 
 /**
  * Runs Lambda handler modules in this process, the way Lambda would call them: the module is imported once (its
