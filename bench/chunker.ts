@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { chunkFile, type ChunkOutcome } from "../functions/chunk/inspect.ts";
 import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
+import "../infra/dev-worker-bundle.ts"; // from source: the extraction worker is bundled in memory
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
 import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";
 import { syntheticPdf } from "./synthetic-pdf.ts";
@@ -99,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   const pdfPath = join(dir, `synthetic-${syntheticPages}.pdf`);
   writeFileSync(pdfPath, await syntheticPdf(syntheticPages));
   log(`Synthetic ${syntheticPages}-page PDF: ${(statSync(pdfPath).size / 1e6).toFixed(1)} MB`);
-  const oursRun = measureProcess(process.execPath, ["--import", "tsx", join(repoRoot, "functions/chunk/cli.ts"), "--json", pdfPath]);
+  const oursRun = measureProcess(process.execPath, ["--import", "tsx", join(repoRoot, "bench/chunk-cli.ts"), "--json", pdfPath]);
   const oursLine = JSON.parse(oursRun.stdout.trim()) as ChunkOutcome;
   const popplerRun = measureProcess("pdftotext", ["-enc", "UTF-8", "-q", pdfPath, join(dir, "out.txt")]);
   const idleRun = measureProcess(process.execPath, ["--import", "tsx", "-e", "await import('./functions/chunk/tokenizer.ts'); await import('./functions/chunk/isolated-extract.ts');"]);

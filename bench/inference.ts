@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
-import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { TokenBias, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { round } from "./corpus.ts";
@@ -75,6 +75,43 @@ function syntheticPrompt(engine: ExtractionEngine, count: number, seed: number):
   return tokens.slice(0, count);
 }
 
+/** Per model: end-of-text tokens banned, so unconstrained generation runs to its token count. */
+const noEndBiases = new WeakMap<LlamaModel, TokenBias>();
+
+function noEndBias(model: LlamaModel): TokenBias {
+  let bias = noEndBiases.get(model);
+  if (!bias) {
+    bias = new TokenBias(model.tokenizer);
+    for (const token of [model.tokens.eos, model.tokens.eot]) if (token !== null) bias.set(token, "never");
+    noEndBiases.set(model, bias);
+  }
+  return bias;
+}
+
+/**
+ * Evaluates `pending` and generates `maxTokens` tokens greedily without a grammar, end-of-text banned: what
+ * llama-bench's tg measures, to compare the engine's constrained generation with. Bench-only, so not in the engine.
+ */
+async function generateUnconstrained(
+  sequence: LlamaContextSequence,
+  pending: Token[],
+  maxTokens: number,
+): Promise<{ tokens: Token[]; firstTokenAt: number | undefined }> {
+  const output: Token[] = [];
+  let firstTokenAt: number | undefined;
+  const generator = sequence.evaluate(pending, { temperature: 0, tokenBias: noEndBias(sequence.model) });
+  try {
+    for await (const token of generator) {
+      firstTokenAt ??= performance.now();
+      output.push(token);
+      if (output.length >= maxTokens) break;
+    }
+  } finally {
+    await generator.return();
+  }
+  return { tokens: output, firstTokenAt };
+}
+
 /** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */
 async function runParallel(engine: ExtractionEngine, n: number, promptTokens: number, genTokens: number, seed: number): Promise<ParallelRun> {
   const spans = await Promise.all(
@@ -83,7 +120,7 @@ async function runParallel(engine: ExtractionEngine, n: number, promptTokens: nu
         const prompt = syntheticPrompt(engine, promptTokens, seed * 100 + i);
         const promptStart = performance.now();
         const pending = await engine.feedPrompt(sequence, prompt);
-        const answer = await engine.generate(sequence, pending, { maxTokens: genTokens, constrained: false });
+        const answer = await generateUnconstrained(sequence, pending, genTokens);
         return { promptStart, firstTokenAt: answer.firstTokenAt ?? performance.now(), end: performance.now(), tokens: answer.tokens.length };
       }),
     ),

@@ -1,6 +1,8 @@
 import { documentItemContractVersion } from "../functions/shared/document-item.ts";
 import { ErrorNames } from "../functions/shared/errors.ts";
 import { mapResultWriterPrefix } from "../functions/shared/bucket-layout.ts";
+import type { MergeTaskInput } from "../functions/shared/contracts.ts";
+import { countTransitions } from "./happy-path.ts";
 import { dynamoDbRetry, inputErrors, lambdaRetry } from "./retry-policy.ts";
 
 /**
@@ -131,7 +133,7 @@ export function buildDocumentWorkflow(
   resources: WorkflowResources,
   settings: WorkflowSettings = defaultWorkflowSettings,
 ): StateMachineDefinition {
-  return {
+  const definition: StateMachineDefinition = {
     Comment: "llambda: extract structured JSON from an uploaded document with an LLM, chunk by chunk",
     StartAt: StateNames.markProcessing,
     TimeoutSeconds: settings.executionTimeoutSeconds,
@@ -328,4 +330,10 @@ export function buildDocumentWorkflow(
       },
     },
   };
+  // The merge records the document's cost from the workflow's transition counts: counted here, once, and passed in its
+  // payload, so the merge Lambda carries no workflow builder. The counts follow Next/Default only, not this payload.
+  const { fixed, perBatch, perExtraPass } = countTransitions(definition);
+  const merge = definition.States[StateNames.merge] as { Parameters: { Payload: Record<string, unknown> } };
+  merge.Parameters.Payload.transitions = { fixed, perBatch, perExtraPass } satisfies MergeTaskInput["transitions"];
+  return definition;
 }

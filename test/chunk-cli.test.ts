@@ -23,7 +23,7 @@ describe("npm run chunk", () => {
     writeFileSync(fake, "this is not a PDF");
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["--import", "tsx", join(repoRoot, "functions/chunk/cli.ts"), "--json", "samples/acme-invoice.pdf", notes, fake],
+      ["--import", "tsx", join(repoRoot, "bench/chunk-cli.ts"), "--json", "samples/acme-invoice.pdf", notes, fake],
       { cwd: repoRoot, env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" } },
     );
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -42,7 +42,7 @@ describe("npm run chunk", () => {
     const paragraphs = Array.from({ length: 6 }, (_, i) => `Paragraph ${i} says that Globex paid invoice ${100 + i} in full on time.`);
     writeFileSync(notes, paragraphs.join("\n\n"));
     const run = (args: string[]) =>
-      promisify(execFile)(process.execPath, ["--import", "tsx", join(repoRoot, "functions/chunk/cli.ts"), ...args], { cwd: repoRoot });
+      promisify(execFile)(process.execPath, ["--import", "tsx", join(repoRoot, "bench/chunk-cli.ts"), ...args], { cwd: repoRoot });
     const { stdout } = await run(["--text", "--chunk-tokens", "40", notes]);
     const headers = stdout.match(/^--- chunk \d+ · page 1 · \d+ tokens ---$/gm) ?? [];
     expect(headers.length).toBeGreaterThan(1);
@@ -75,7 +75,7 @@ describe("npm run chunk", () => {
 const CHUNK_FUNCTION_MEMORY_MB = 2048;
 
 async function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return promisify(execFile)(process.execPath, ["--import", "tsx", join(repoRoot, "functions/chunk/cli.ts"), ...args], {
+  return promisify(execFile)(process.execPath, ["--import", "tsx", join(repoRoot, "bench/chunk-cli.ts"), ...args], {
     cwd: repoRoot,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT", ...env },
     maxBuffer: 64 * 1024 * 1024,

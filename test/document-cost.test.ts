@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { costOfDocument } from "../functions/merge/document-cost.ts";
+import { costOfDocument, transitionsBeforePayload } from "../functions/merge/document-cost.ts";
 import { lambdaPricePerGbSecond, lambdaPricePerRequest, stepFunctionsPricePerStateTransition } from "../functions/shared/cost.ts";
 import { addUsage, type FunctionUsage } from "../functions/shared/invocation-usage.ts";
-import { StateNames } from "../statemachine/definition.ts";
+import type { MergeTaskInput } from "../functions/shared/contracts.ts";
+import { buildDocumentWorkflow, StateNames } from "../statemachine/definition.ts";
 import { documentTransitions, workflowTransitions } from "../statemachine/transitions.ts";
 
 const usage = (memoryMb: number, billedMs: number, extra: Partial<FunctionUsage> = {}): FunctionUsage => ({
@@ -31,6 +32,39 @@ describe("the workflow's state transitions, counted on the definition", () => {
     expect(shape.perExtraPass).toBe(2);
     // Two batches, the second needing a second pass: 7 + 3 + (3 + 2).
     expect(documentTransitions([1, 2])).toBe(15);
+  });
+});
+
+describe("the transition counts in the merge's payload", () => {
+  const counts = () => {
+    const { fixed, perBatch, perExtraPass } = workflowTransitions();
+    return { fixed, perBatch, perExtraPass };
+  };
+
+  it("are the counts of the definition's own transitions", () => {
+    const definition = buildDocumentWorkflow({
+      chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+      inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
+      mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+      tableName: "documents",
+      bucketName: "uploads",
+    });
+    const payload = (definition.States[StateNames.merge]!.Parameters as { Payload: MergeTaskInput }).Payload;
+    expect(payload.transitions).toEqual(counts());
+  });
+
+  it("cost a new execution what the merge computed from the definition before the payload carried them", () => {
+    const input = { merge: usage(1024, 500), childPasses: [1, 3, 2], resultObjects: 2, itemBytes: [3000] };
+    const cost = costOfDocument({ ...input, transitions: counts() });
+    expect(cost.stepFunctions.transitions).toBe(documentTransitions([1, 3, 2]));
+    expect(cost.stepFunctions.transitions).toBe(7 + 3 + (3 + 2 * 2) + (3 + 2));
+  });
+
+  it("fall back, for an execution started before the payload had them (a redrive), to that workflow's counts", () => {
+    const input = { merge: usage(1024, 500), childPasses: [2], resultObjects: 1, itemBytes: [100] };
+    expect(costOfDocument(input)).toEqual(costOfDocument({ ...input, transitions: { fixed: 7, perBatch: 3, perExtraPass: 2 } }));
+    // The workflow those executions ran is today's; if its shape changes, the fallback stays (it describes old runs).
+    expect(transitionsBeforePayload).toEqual(counts());
   });
 });
 

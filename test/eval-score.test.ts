@@ -17,7 +17,7 @@ import {
   type FieldResult,
 } from "../bench/eval/score.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
-import type { JsonSchemaNode } from "../functions/infer/prompt.ts";
+import type { JsonSchemaNode } from "../functions/shared/json-schema.ts";
 
 const invoice = getExtractionSchema("invoice");
 const node = (path: string): JsonSchemaNode => {

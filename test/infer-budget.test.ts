@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { maxSplitDepth, minSplitChars, splitChunkItem, splitPoint } from "../functions/chunk/split.ts";
+import { maxSplitDepth, minSplitChars, splitChunkItem, splitPoint } from "../functions/infer/split-chunk.ts";
 import { deadlineFrom, planChunk } from "../functions/infer/budget.ts";
 import { fitParallelSequences, runtimeOverheadBytes } from "../functions/infer/sequences.ts";
 import type { ChunkItem } from "../functions/shared/contracts.ts";

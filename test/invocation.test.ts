@@ -52,7 +52,7 @@ describe("invocationHandler", () => {
   });
 
   it("flushes the invocation's metrics at its end, with its keys as metadata", async () => {
-    const published = vi.spyOn(metrics, "publishStoredMetrics").mockImplementation(() => undefined);
+    const published = vi.spyOn(metrics, "publishStoredMetrics").mockImplementation(() => metrics);
     const metadata = vi.spyOn(metrics, "addMetadata");
     const handler = invocationHandler({ initMs: 0, correlate: () => ({ document: "doc-3" }) }, async () => {
       addMetric(metrics, MetricNames.documentPages, 2);

@@ -1,7 +1,8 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { buildDocumentItems, collectMapRunResults } from "../functions/merge/document.ts";
-import { mergeAnnotationProblems, mergeChunkResults, mergeRecordResults } from "../functions/merge/merge.ts";
+import { mergeChunkResults, mergeRecordResults } from "../functions/merge/merge.ts";
+import { mergeAnnotationProblems } from "../functions/shared/merge-keywords.ts";
 import { assertValidResult } from "../functions/merge/result-validation.ts";
 import { extractionSchemaProblems, getExtractionSchema } from "../functions/schemas/index.ts";
 import type { ChunkFailure, ChunkResult, MergeTaskInput } from "../functions/shared/contracts.ts";

@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `npm run chunk -- --json <file>` in its own process: its JSON line (with the process's peakRssMb). */
 function chunkCli(file: string): { status: string; code?: string; message?: string; peakRssMb: number } {
-  const run = spawnSync("npx", ["tsx", "functions/chunk/cli.ts", "--json", file], { encoding: "utf8", timeout: 120_000 });
+  const run = spawnSync("npx", ["tsx", "bench/chunk-cli.ts", "--json", file], { encoding: "utf8", timeout: 120_000 });
   const line = run.stdout.trim().split("\n").at(-1) ?? "";
   expect(line, run.stderr).toMatch(/^\{/);
   return JSON.parse(line) as { status: string; code?: string; message?: string; peakRssMb: number };

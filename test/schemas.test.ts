@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
-import type { JsonSchemaNode } from "../functions/infer/prompt.ts";
+import type { JsonSchemaNode } from "../functions/shared/json-schema.ts";
 import { extractionSchemas, getExtractionSchema } from "../functions/schemas/index.ts";
 import { ConfigurationError } from "../functions/shared/errors.ts";
 import { writeTinyModel } from "../models/random-llama.ts";

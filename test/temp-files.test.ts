@@ -18,6 +18,7 @@ describe("extraction worker files", () => {
     const script = `
       import { readFileSync } from "node:fs";
       import { extractIsolated } from "./functions/chunk/isolated-extract.ts";
+      import "./infra/dev-worker-bundle.ts";
       const bytes = new Uint8Array(readFileSync("samples/acme-invoice.pdf"));
       const { pages } = await extractIsolated(bytes, { key: "a.pdf", timeoutMs: 60000, memoryMb: 256 });
       process.stdout.write(String(pages.length));

@@ -16,8 +16,9 @@ import { defaultWorkflowSettings } from "../../statemachine/definition.ts";
 // ---------------------------------------------------------------------------------------------------------------------
 // Workflow shape: state transitions counted on the real definition (the merge records each document's the same way).
 
-export { happyPathStates, workflowTransitions, type WorkflowTransitions } from "../../statemachine/transitions.ts";
-import type { WorkflowTransitions } from "../../statemachine/transitions.ts";
+export { happyPathStates, type WorkflowTransitions } from "../../statemachine/happy-path.ts";
+export { workflowTransitions } from "../../statemachine/transitions.ts";
+import type { WorkflowTransitions } from "../../statemachine/happy-path.ts";
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Inputs.

@@ -45,7 +45,7 @@
  * fields: per field over documents, per document over fields, and overall as a micro-average over every scored field of
  * every document. Mean scores are reported beside accuracies (partial credit: fuzzy similarity, list units).
  */
-import type { JsonSchemaNode } from "../../functions/infer/prompt.ts";
+import type { JsonSchemaNode } from "../../functions/shared/json-schema.ts";
 
 /** Fuzzy strings are correct when their normalised similarity is at least this. */
 export const FUZZY_THRESHOLD = 0.8;

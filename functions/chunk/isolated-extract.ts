@@ -3,8 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
-import { pdfjsDecodeBoundPlugin } from "../../infra/pdfjs-decode-bound.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, type DocumentInputCode } from "../shared/errors.ts";
 import { LimitDefaults } from "./limits.ts";
@@ -30,8 +28,9 @@ import {
  *
  * The worker's script is `extract-worker.mjs` next to this module's file: in the Lambda bundle, index.mjs and
  * extract-worker.mjs sit side by side (infra/bundling.ts builds both). Run from source (tests, `npx tsx`, the local
- * twin), there is no such file: extract-worker.ts is then bundled once per process with esbuild (a devDependency), with
- * the Lambda bundle's settings, into memory. Measured here, that costs ~0.5 s once, after which a worker starts in
+ * twin), there is no such file: extract-worker.ts is then bundled once per process, into memory, by the bundler that
+ * development entry points register (`registerWorkerSourceBundler`; infra/dev-worker-bundle.ts: esbuild, a
+ * devDependency, with the Lambda bundle's settings), so that this production module imports nothing from infra/. Measured here, that costs ~0.5 s once, after which a worker starts in
  * ~0.15 s, where running extract-worker.ts through tsx's loader took ~2 s and >128 MB of heap per worker (tsx
  * transforms pdf.js's 3 MB of JavaScript in every worker). Each worker gets the bundle as a temporary file that is
  * deleted as soon as the worker has loaded it (or failed to), so a killed process leaves no bundle behind, at most
@@ -371,6 +370,19 @@ const pdfjsData = pdfjsDataDirs();
 const WORKER_NAME = "extract-worker";
 let sourceBuild: Promise<SourceBundle> | undefined;
 
+/**
+ * Bundles the worker's entry point (a path to extract-worker.ts) into the code of one ESM module, with the Lambda
+ * bundle's settings and pdf.js's decode bound. Needed only when running from source.
+ */
+export type WorkerSourceBundler = (entryPath: string) => Promise<string>;
+let sourceBundler: WorkerSourceBundler | undefined;
+
+/** Development entry points (the twin, the chunk CLI, benches, tests) register infra/dev-worker-bundle.ts's bundler. */
+export function registerWorkerSourceBundler(bundler: WorkerSourceBundler): void {
+  sourceBundler = bundler;
+  sourceBuild = undefined;
+}
+
 /** A worker script: the bundled extract-worker.mjs, or the code of extract-worker.ts bundled in memory. */
 export type WorkerScript = URL | SourceBundle;
 
@@ -422,23 +434,11 @@ export async function workerScript(base: string = import.meta.url): Promise<Work
 }
 
 async function bundleFromSource(source: URL): Promise<SourceBundle> {
-  // A computed specifier: bundlers leave it alone (the Lambda bundle never gets here: it ships extract-worker.mjs).
-  const esbuildModule = "esbuild";
-  let build: (options: object) => Promise<{ outputFiles?: Array<{ text: string }> }>;
-  try {
-    ({ build } = (await import(esbuildModule)) as { build: typeof build });
-  } catch (error) {
-    throw new Error(`Running ${fileURLToPath(source)} from source needs esbuild (a devDependency)`, { cause: error });
+  if (!sourceBundler) {
+    throw new Error(
+      `Running ${fileURLToPath(source)} from source needs a worker bundler: import infra/dev-worker-bundle.ts first ` +
+        `(the local twin, the chunk CLI, the benches and the tests do)`,
+    );
   }
-  const outfile = join(tmpdir(), `${WORKER_NAME}.mjs`); // names the output only: nothing is written (write: false)
-  const result = await build({
-    ...handlerBuildOptions(fileURLToPath(source), outfile),
-    plugins: [pdfjsDecodeBoundPlugin],
-    minify: true,
-    logLevel: "error",
-    write: false,
-  });
-  const code = result.outputFiles?.[0]?.text;
-  if (code === undefined) throw new Error(`esbuild produced no bundle for ${fileURLToPath(source)}`);
-  return new SourceBundle(code);
+  return new SourceBundle(await sourceBundler(fileURLToPath(source)));
 }

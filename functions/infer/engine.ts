@@ -4,7 +4,6 @@ import {
   LlamaGrammarEvaluationState,
   LlamaLogLevel,
   resolveChatWrapper,
-  TokenBias,
   type ChatWrapper,
   type Llama,
   type LlamaContext,
@@ -22,7 +21,8 @@ import {
 } from "../shared/errors.ts";
 import { movingAverage, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
-import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput, type JsonSchemaNode } from "./prompt.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
 import { fitParallelSequences } from "./sequences.ts";
 
 export interface EngineOptions {
@@ -98,7 +98,6 @@ export class ExtractionEngine {
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
   private readonly measured: MeasuredSpeeds = {};
   private readonly tokenTexts = new Map<Token, string>();
-  private endBias: TokenBias | undefined;
   // Schemas other than the default, prepared on first use (documents choose their schema by upload prefix).
   private readonly setups = new Map<JsonSchemaNode, Promise<SchemaSetup>>();
 
@@ -277,7 +276,7 @@ export class ExtractionEngine {
     const started = performance.now();
     const meterBefore = sequence.tokenMeter.usedInputTokens;
     const pending = await this.feedPrompt(sequence, tokens, deadline);
-    const answer = await this.generate(sequence, pending, { maxTokens, deadline, constrained: true, grammar: setup.grammar });
+    const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar });
     const { tokens: output, firstTokenAt, truncated } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
@@ -343,29 +342,22 @@ export class ExtractionEngine {
   }
 
   /**
-   * Evaluates `pending` and generates greedily, token by token, until the answer ends, `maxTokens` is reached
-   * (`truncated`) or the deadline passes (DeadlineExceeded). `constrained`: under the schema's JSON grammar, as
-   * extraction runs; unconstrained generation that ignores end-of-text is what speed benchmarks compare.
+   * Evaluates `pending` and generates greedily under the schema's JSON grammar, token by token, until the answer ends,
+   * `maxTokens` is reached (`truncated`) or the deadline passes (DeadlineExceeded). (The unconstrained generation that
+   * speed benchmarks compare with is bench/inference.ts's.)
    */
-  async generate(
+  private async generate(
     sequence: LlamaContextSequence,
     pending: Token[],
-    options: { maxTokens: number; deadline?: Deadline; constrained: boolean; grammar?: LlamaJsonSchemaGrammar<never> },
+    options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never> },
   ): Promise<{ tokens: Token[]; firstTokenAt: number | undefined; truncated: boolean }> {
     const output: Token[] = [];
     let firstTokenAt: number | undefined;
     let truncated = false;
     const generator = sequence.evaluate(pending, {
       temperature: 0,
-      ...(options.constrained
-        ? {
-            grammarEvaluationState: new LlamaGrammarEvaluationState({
-              model: this.model,
-              grammar: options.grammar ?? this.defaultSetup.grammar,
-            }),
-            repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
-          }
-        : { tokenBias: this.noEndBias() }),
+      grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar }),
+      repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
     });
     try {
       let tail = "";
@@ -373,12 +365,10 @@ export class ExtractionEngine {
         firstTokenAt ??= performance.now();
         output.push(token);
         generationMeter.tokens++;
-        if (options.constrained) {
-          // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
-          // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
-          tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
-          if (tail === jsonEndTrigger) break;
-        }
+        // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
+        // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
+        tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
+        if (tail === jsonEndTrigger) break;
         if (output.length >= options.maxTokens) {
           truncated = true;
           break;
@@ -399,14 +389,6 @@ export class ExtractionEngine {
     } finally {
       this.release(sequence);
     }
-  }
-
-  private noEndBias(): TokenBias {
-    if (!this.endBias) {
-      this.endBias = new TokenBias(this.model.tokenizer);
-      for (const token of [this.model.tokens.eos, this.model.tokens.eot]) if (token !== null) this.endBias.set(token, "never");
-    }
-    return this.endBias;
   }
 
   private tokenText(token: Token): string {

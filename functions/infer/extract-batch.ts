@@ -1,5 +1,5 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { splitChunkItem } from "../chunk/split.ts";
+import { splitChunkItem } from "./split-chunk.ts";
 import { s3Client } from "../shared/aws-clients.ts";
 import type { ChunkFailure, ChunkItem, ChunkResult, InferBatchInput, InferBatchOutput } from "../shared/contracts.ts";
 import { chunkRetryPolicy } from "../shared/chunk-retry-policy.ts";
@@ -8,7 +8,8 @@ import { logger } from "../shared/logger.ts";
 import { recordBatchOutcome, recordChunkExtracted, type MetricSink } from "../shared/metrics.ts";
 import type { Deadline } from "./budget.ts";
 import type { ExtractionOutcome } from "./engine.ts";
-import type { ChunkPromptInput, JsonSchemaNode } from "./prompt.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+import type { ChunkPromptInput } from "./prompt.ts";
 
 export interface ChunkExtractor {
   extractAll(chunks: ChunkPromptInput[], deadline?: Deadline, schema?: JsonSchemaNode): Promise<ExtractionOutcome[]>;

@@ -1,5 +1,5 @@
 import { ModelOutputError } from "../shared/errors.ts";
-import type { JsonSchemaNode } from "./prompt.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
 
 /**
  * Makes a parsed model answer storable. Grammar-constrained JSON is valid JSON, but numbers can still be ones that

@@ -1,19 +1,9 @@
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+
 /**
  * Prompts for schema-constrained extraction. The system prompt depends only on the schema and instructions, so it is
  * identical for every chunk and llama.cpp reuses its KV cache between chunks; the chunk text goes in the user turn.
  */
-
-export interface JsonSchemaNode {
-  type?: string | string[];
-  description?: string;
-  title?: string;
-  enum?: unknown[];
-  properties?: Record<string, JsonSchemaNode>;
-  items?: JsonSchemaNode;
-  maxItems?: number;
-  maxLength?: number;
-  [keyword: string]: unknown;
-}
 
 export const defaultInstructions =
   "You extract facts from documents. Read the text the user gives you, which is one part of a longer document, " +

@@ -89,6 +89,7 @@ export function createHandler(
           ...(collected.usage?.infer ? { infer: collected.usage.infer } : {}),
           merge: usage({ s3Puts: [draft, ...records].filter((written) => written.resultLocation).length }),
           childPasses: collected.usage?.childPasses ?? [],
+          transitions: event.transitions,
           resultObjects: collected.usage?.resultObjects ?? 0,
           itemBytes: [jsonBytes(draft), ...recordBytes],
         });

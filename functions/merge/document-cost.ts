@@ -1,11 +1,10 @@
-import { documentCost, type DocumentCost, type LambdaUsage } from "../shared/cost.ts";
+import { documentCost, documentTransitions, type DocumentCost, type LambdaUsage, type WorkflowTransitionCounts } from "../shared/cost.ts";
 import type { FunctionUsage } from "../shared/invocation-usage.ts";
-import { documentTransitions } from "../../statemachine/transitions.ts";
 
 /**
  * A document's cost, from what its execution measured: each function's billed milliseconds, memory and architecture
- * (reported by the functions themselves), the workflow's state transitions (counted on the definition, for the passes
- * each batch took), and the S3, DynamoDB and SQS requests it made. Not included, and said so in docs/cost.md:
+ * (reported by the functions themselves), the workflow's state transitions (counted on the definition, which passes the
+ * counts in the merge's payload, for the passes each batch took), and the S3, DynamoDB and SQS requests it made. Not included, and said so in docs/cost.md:
  * retried attempts (their output is lost), the start function (shared by up to 10 uploads), the consumer, storage.
  */
 export interface DocumentCostInput {
@@ -19,7 +18,16 @@ export interface DocumentCostInput {
   resultObjects: number;
   /** Bytes of each item the workflow wrote for the document: the final item, its record items. */
   itemBytes: number[];
+  /** The workflow's transition counts, from the merge's payload; absent for an execution started before it had them. */
+  transitions?: WorkflowTransitionCounts;
 }
+
+/**
+ * The counts of the workflow that ran before the merge's payload carried them (7 parent states, 3 per batch, 2 per
+ * extra pass): a redrive of such an execution still gets its cost. Fixed numbers, not the current definition's, because
+ * they describe executions already started.
+ */
+export const transitionsBeforePayload: Readonly<WorkflowTransitionCounts> = { fixed: 7, perBatch: 3, perExtraPass: 2 };
 
 /** DynamoDB on-demand bills one write unit per KB of item written. */
 const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
@@ -41,7 +49,7 @@ export function costOfDocument(input: DocumentCostInput): DocumentCost {
   const measured = [input.chunk, input.infer, input.merge].filter((usage): usage is FunctionUsage => usage !== undefined);
   return documentCost({
     functions,
-    stateTransitions: documentTransitions(input.childPasses),
+    stateTransitions: documentTransitions(input.childPasses, input.transitions ?? transitionsBeforePayload),
     requests: {
       // The Map's ItemReader reads the manifest; the merge reads the result objects.
       s3Gets: measured.reduce((sum, usage) => sum + usage.s3Gets, 0) + 1 + input.resultObjects,

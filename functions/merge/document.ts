@@ -9,7 +9,7 @@ import {
 import { DocumentInputCodes, ErrorNames, ResultFormatError } from "../shared/errors.ts";
 import { recordIdProblem, standInRecordId, type RejectedRecord } from "../shared/record-format.ts";
 import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
-import type { JsonSchemaNode } from "../infer/prompt.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
 import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
 

@@ -1,27 +1,17 @@
 import type { ChunkResult } from "../shared/contracts.ts";
 import type { MergeConflict, PageRange, Provenance } from "../shared/document-item.ts";
-import type { JsonSchemaNode } from "../infer/prompt.ts";
+import { schemaTypes, type JsonSchemaNode } from "../shared/json-schema.ts";
+import { MergeKeywords, type MergeStrategy } from "../shared/merge-keywords.ts";
 
 /**
  * Merges per-chunk extractions into one result, walking the schema. Each field merges by the strategy its schema node
- * declares with the `x-merge` keyword, or by its type's default:
+ * declares with the `x-merge` keyword (functions/shared/merge-keywords.ts), or by its type's default:
  * - objects: field by field;
  * - arrays: `union` — items of all chunks in page order, duplicates dropped (same `x-merge-key` fields, else same JSON);
  * - everything else: `first` — the first non-empty value in page order.
  * Every merged value records where it came from (chunk indexes and page ranges), and chunks that disagree are kept
  * as conflicts instead of being dropped silently.
  */
-
-export type MergeStrategy = MergeConflict["strategy"];
-export const mergeStrategies: readonly MergeStrategy[] = ["first", "last", "concat", "union", "sum", "max", "min", "vote"];
-
-/** Schema keywords read by the merge. */
-export const MergeKeywords = {
-  /** The field's MergeStrategy. */
-  strategy: "x-merge",
-  /** For `union` of an array of objects: the item field (or fields) that identify an item. */
-  key: "x-merge-key",
-} as const;
 
 export interface MergedResult {
   value: Record<string, unknown>;
@@ -61,12 +51,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-function schemaTypes(schema: JsonSchemaNode): string[] {
-  if (schema.type !== undefined) return Array.isArray(schema.type) ? schema.type : [schema.type];
-  // An enum without a type: the types of its values.
-  return [...new Set((schema.enum ?? []).map((value) => (value === null ? "null" : typeof value)))];
-}
-
 function allowsNull(schema: JsonSchemaNode): boolean {
   return schemaTypes(schema).includes("null") || (schema.enum?.includes(null) ?? false);
 }
@@ -78,37 +62,6 @@ export function strategyOf(schema: JsonSchemaNode): MergeStrategy | "fields" {
   if (schemaTypes(schema).includes("array")) return "union";
   if (schema.properties) return "fields";
   return "first";
-}
-
-/** Problems with a schema's merge keywords (unknown strategies, strategies that do not fit the type, bad keys). */
-export function mergeAnnotationProblems(schema: JsonSchemaNode, path = "$"): string[] {
-  const problems: string[] = [];
-  const declared = schema[MergeKeywords.strategy];
-  const types = schemaTypes(schema);
-  if (declared !== undefined) {
-    if (typeof declared !== "string" || !(mergeStrategies as readonly string[]).includes(declared)) {
-      problems.push(`${path}: ${MergeKeywords.strategy} ${JSON.stringify(declared)} is not one of ${mergeStrategies.join(", ")}`);
-    } else if (declared === "union" && !types.includes("array")) {
-      problems.push(`${path}: union needs an array`);
-    } else if (declared === "concat" && !types.includes("array") && !types.includes("string")) {
-      problems.push(`${path}: concat needs an array or a string`);
-    } else if (declared === "sum" && !types.includes("number") && !types.includes("integer")) {
-      problems.push(`${path}: sum needs a number`);
-    } else if ((declared === "max" || declared === "min") && !["number", "integer", "string"].some((t) => types.includes(t))) {
-      problems.push(`${path}: ${declared} needs a number or a string`);
-    }
-  }
-  const key = schema[MergeKeywords.key];
-  if (key !== undefined) {
-    const keys = Array.isArray(key) ? key : [key];
-    const itemFields = Object.keys(schema.items?.properties ?? {});
-    if (keys.length === 0 || keys.some((k) => typeof k !== "string" || !itemFields.includes(k))) {
-      problems.push(`${path}: ${MergeKeywords.key} ${JSON.stringify(key)} must name fields of the list's items (${itemFields.join(", ")})`);
-    }
-  }
-  for (const [name, child] of Object.entries(schema.properties ?? {})) problems.push(...mergeAnnotationProblems(child, `${path}.${name}`));
-  if (schema.items) problems.push(...mergeAnnotationProblems(schema.items, `${path}[]`));
-  return problems;
 }
 
 /** Chunk indexes (distinct, ascending) and their page ranges, consecutive and overlapping ranges joined. */

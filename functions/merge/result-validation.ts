@@ -1,7 +1,7 @@
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020.js";
-import type { JsonSchemaNode } from "../infer/prompt.ts";
 import { ResultInvalidError } from "../shared/errors.ts";
-import { MergeKeywords } from "./merge.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+import { MergeKeywords } from "../shared/merge-keywords.ts";
 
 /** Validates merged results against their extraction schema with ajv (draft 2020-12), compiled once per schema. */
 const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });

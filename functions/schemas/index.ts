@@ -1,6 +1,6 @@
-import type { JsonSchemaNode } from "../infer/prompt.ts";
-import { mergeAnnotationProblems } from "../merge/merge.ts";
 import { ConfigurationError } from "../shared/errors.ts";
+import type { JsonSchemaNode } from "../shared/json-schema.ts";
+import { mergeAnnotationProblems } from "../shared/merge-keywords.ts";
 import generic from "./generic.json" with { type: "json" };
 import invoice from "./invoice.json" with { type: "json" };
 import reviewSentiment from "./review-sentiment.json" with { type: "json" };

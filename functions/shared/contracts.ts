@@ -1,3 +1,5 @@
+import type { WorkflowTransitionCounts } from "./cost.ts";
+import type { DocumentSource } from "./document-item.ts";
 import type { FunctionUsage } from "./invocation-usage.ts";
 import type { RejectedRecord } from "./record-format.ts";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
@@ -6,18 +8,6 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
  * The data that crosses state boundaries in the document workflow. Every handler, the workflow definition and the
  * local twin agree on these shapes; change them here and the type checker finds every use.
  */
-
-/** The uploaded object a workflow execution processes. Written by the start function into the execution input. */
-export interface DocumentSource {
-  bucket: string;
-  key: string;
-  /** S3 version id when the bucket is versioned. */
-  versionId?: string;
-  etag: string;
-  size: number;
-  /** S3's event sequencer for this object version (hex), when the event has one. */
-  sequencer?: string;
-}
 
 /** Execution input, built by functions/start from the S3 "Object Created" event. */
 export interface WorkflowInput {
@@ -199,6 +189,12 @@ export interface MergeTaskInput {
   execution: { id: string; startTime: string };
   /** Share of chunks (percent) that may fail with the document still PARTIAL rather than FAILED; default 0. */
   toleratedFailurePercentage?: number;
+  /**
+   * The workflow's transition counts, for the document's cost: computed once where the definition is built. Absent in
+   * executions started before the workflow passed them (a redrive); the merge then uses the counts of that workflow.
+   */
+  transitions?: WorkflowTransitionCounts;
 }
 
-export type { DocumentItem, DocumentStatus } from "./document-item.ts";
+// The item and its source are the consumers' contract (document-item.ts, a package export); re-exported for the stages.
+export type { DocumentItem, DocumentSource, DocumentStatus } from "./document-item.ts";

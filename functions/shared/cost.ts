@@ -103,6 +103,24 @@ export function stepFunctionsCost(transitions: number): number {
   return transitions * stepFunctionsPricePerStateTransition;
 }
 
+/**
+ * The workflow's state transitions per document, counted on its definition (statemachine/happy-path.ts). The workflow
+ * passes them to the merge in its payload, so the merge need not carry the definition.
+ */
+export interface WorkflowTransitionCounts {
+  /** Parent execution: every state from marking the item PROCESSING to success, the Map state included. */
+  fixed: number;
+  /** One Distributed Map child execution (a batch of chunks) whose chunks all finish in one invocation. */
+  perBatch: number;
+  /** Each further pass of a child (chunks left for a fresh invocation): the inference task and the Choice again. */
+  perExtraPass: number;
+}
+
+/** Transitions of one document's execution: the parent's, and each child's passes (retries not counted). */
+export function documentTransitions(childPasses: number[], counts: WorkflowTransitionCounts): number {
+  return counts.fixed + childPasses.reduce((sum, passes) => sum + counts.perBatch + Math.max(0, passes - 1) * counts.perExtraPass, 0);
+}
+
 /** Requests to the other services a document makes. DynamoDB in request units: one write unit per KB of item. */
 export interface RequestCounts {
   s3Puts: number;

@@ -5,7 +5,20 @@ import type { DocumentCost } from "./cost.ts";
  * (a test keeps the two in step with real items). Changes are additive within a `contractVersion`.
  */
 
-import type { DocumentSource } from "./contracts.ts";
+/**
+ * The uploaded object a workflow execution processes. Written by the start function into the execution input; the
+ * item carries it as `source`. Here rather than in contracts.ts so the consumers' contract does not import the workflow's.
+ */
+export interface DocumentSource {
+  bucket: string;
+  key: string;
+  /** S3 version id when the bucket is versioned. */
+  versionId?: string;
+  etag: string;
+  size: number;
+  /** S3's event sequencer for this object version (hex), when the event has one. */
+  sequencer?: string;
+}
 
 /** Bumped only for a change that could break a consumer (a field removed, renamed or given another meaning). */
 export const documentItemContractVersion = 1;

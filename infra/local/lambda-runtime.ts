@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
+import "../dev-worker-bundle.ts"; // handlers run from source here: the extraction worker is bundled in memory
 
 /**
  * Runs Lambda handlers in this process, the way Lambda would call them: each function's init runs once (like a

@@ -1,16 +1,24 @@
 /**
  * `npm run chunk -- [--json] [--text] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk function makes of local files, one
  * line per file (with --text, also each chunk as the model will see it). Exit status 0 even when files fail (their
- * outcome says why); 2 on a usage error.
+ * outcome says why); 2 on a usage error. A development tool (it shows the chunker's output with the infer stage's
+ * prompt), so it lives with the other tools here, not in a stage; bench/chunker.ts measures the chunker through it.
  */
 import { parseArgs } from "node:util";
-import { buildUserPrompt } from "../infer/prompt.ts";
-import { intInRange } from "../shared/config.ts";
-import { createCl100kTokenizer } from "./tokenizer.ts";
-import { chunkFile, type InspectedChunk } from "./inspect.ts";
-import { IsolatedExtractor } from "./isolated-extract.ts";
-import { ConfigurationError } from "../shared/errors.ts";
-import { CHUNK_FUNCTION_MEMORY_MB, chunkTokensRange, LimitMaximums, readChunkLimits, type ChunkLimits } from "./limits.ts";
+import { buildUserPrompt } from "../functions/infer/prompt.ts";
+import { intInRange } from "../functions/shared/config.ts";
+import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
+import { chunkFile, type InspectedChunk } from "../functions/chunk/inspect.ts";
+import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
+import { ConfigurationError } from "../functions/shared/errors.ts";
+import {
+  CHUNK_FUNCTION_MEMORY_MB,
+  chunkTokensRange,
+  LimitMaximums,
+  readChunkLimits,
+  type ChunkLimits,
+} from "../functions/chunk/limits.ts";
+import "../infra/dev-worker-bundle.ts"; // from source: the extraction worker is bundled in memory
 
 /**
  * The chunk function's limits, read by its own rule (readChunkLimits) from this process's environment, with the

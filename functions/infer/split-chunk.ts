@@ -4,6 +4,7 @@ import type { ChunkItem } from "../shared/contracts.ts";
  * Splitting a chunk in two when it cannot be extracted in one piece (it ran past the invocation's deadline, or does not
  * fit the model's context). Pure text work: the halves are exact slices of the chunk's text, cut near the middle at
  * the strongest boundary available (paragraph, then sentence, then word, then anywhere), so nothing is lost or repeated.
+ * Only the infer stage splits (the chunker never does), so this lives with it.
  */
 
 /** Below this many characters a part is not split again: its failure is final. */
