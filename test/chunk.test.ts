@@ -8,8 +8,8 @@ import {
   extractDocumentText,
   extractPages,
   hasPdfHeader,
-  tidyText,
 } from "../functions/chunk/pdf-text.ts";
+import { tidyText } from "../functions/chunk/tidy-text.ts";
 import {
   ChunkLimitError,
   chunkPages,
