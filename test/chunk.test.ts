@@ -8,17 +8,12 @@ import {
   extractDocumentText,
   extractPages,
   hasPdfHeader,
-  tidyText,
 } from "../functions/chunk/pdf-text.ts";
-import {
-  ChunkLimitError,
-  chunkPages,
-  documentText,
-  MAX_RUN_CHARS,
-  segmentStarts,
-  utf8Length,
-  type Chunk,
-} from "../functions/chunk/chunker.ts";
+import { tidyText } from "../functions/chunk/tidy-text.ts";
+import { ChunkLimitError, chunkPages, type Chunk } from "../functions/chunk/chunker.ts";
+import { documentText } from "../functions/chunk/document-text.ts";
+import { MAX_RUN_CHARS, utf8Length } from "../functions/chunk/pieces.ts";
+import { segmentStarts } from "../functions/chunk/segmentation.ts";
 import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { buildManifest, chunkIdOf, DEFAULT_INLINE_TEXT_LIMIT_BYTES } from "../functions/chunk/manifest.ts";
 import { chunkTextKey, manifestKey } from "../functions/shared/bucket-layout.ts";

@@ -2,20 +2,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  FUZZY_THRESHOLD,
-  chooseKind,
-  compareField,
-  isEmptyValue,
-  parseDate,
-  parseNumber,
-  schemaFields,
-  scoreDocument,
-  scoreFailedDocument,
-  similarity,
-  summarize,
-  type FieldResult,
-} from "../bench/eval/score.ts";
+import { FUZZY_THRESHOLD, chooseKind, compareField, type FieldResult } from "../bench/eval/compare.ts";
+import { schemaFields } from "../bench/eval/schema-fields.ts";
+import { scoreDocument, scoreFailedDocument, summarize } from "../bench/eval/score.ts";
+import { isEmptyValue, parseDate, parseNumber, similarity } from "../bench/eval/values.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { JsonSchemaNode } from "../functions/shared/json-schema.ts";
 

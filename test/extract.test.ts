@@ -3,18 +3,10 @@ import { PDFDocument, StandardFonts, degrees } from "pdf-lib";
 import { column, encryptedPdf, inputError, pdfOf } from "./extract-fixtures.ts";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
-import {
-  dropRunningLines,
-  extractPages,
-  groupParagraphs,
-  hyphenatedVocabulary,
-  joinLines,
-  layoutPages,
-  runningLineKey,
-  textLines,
-  type TextItemLike,
-  type TextLine,
-} from "../functions/chunk/pdf-text.ts";
+import { extractPages } from "../functions/chunk/pdf-text.ts";
+import { groupParagraphs, hyphenatedVocabulary, joinLines, layoutPages } from "../functions/chunk/page-layout.ts";
+import { dropRunningLines, runningLineKey } from "../functions/chunk/running-lines.ts";
+import { textLines, type TextItemLike, type TextLine } from "../functions/chunk/text-lines.ts";
 import {
   booleanEnv,
   checkByteSize,

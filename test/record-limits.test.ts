@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkDocument } from "../functions/chunk/chunk-document.ts";
 import { LimitDefaults, readChunkLimits } from "../functions/chunk/limits.ts";
-import { chunkRecords, forEachCsvRow, CsvRecordSizeError, parseRecords } from "../functions/chunk/records.ts";
+import { chunkRecords } from "../functions/chunk/chunk-records.ts";
+import { forEachCsvRow, CsvRecordSizeError } from "../functions/chunk/csv.ts";
+import { parseRecords } from "../functions/chunk/records.ts";
 import { createCl100kTokenizer, type TokenCounter, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { EnvNames } from "../functions/shared/env-names.ts";
 import { DocumentInputCodes } from "../functions/shared/errors.ts";

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkDocument } from "../functions/chunk/chunk-document.ts";
-import { chunkRecords, CsvSyntaxError, parseCsv, parseRecords, recordFormatOf } from "../functions/chunk/records.ts";
+import { chunkRecords } from "../functions/chunk/chunk-records.ts";
+import { CsvSyntaxError, parseCsv } from "../functions/chunk/csv.ts";
+import { parseRecords, recordFormatOf } from "../functions/chunk/records.ts";
 import { createCl100kTokenizer, type Tokenizer } from "../functions/chunk/tokenizer.ts";
 import { DocumentInputCodes, DocumentInputError } from "../functions/shared/errors.ts";
 import { MAX_RECORD_KEY_BYTES, recordIdProblem, standInRecordId } from "../functions/shared/record-format.ts";

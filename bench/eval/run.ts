@@ -11,18 +11,17 @@ import { parseArgs } from "node:util";
 import type { DocumentItem } from "../../functions/shared/contracts.ts";
 import { ModelNotFoundError, resolveModelPath } from "../../models/paths.ts";
 import { extractionSchemas, getExtractionSchema } from "../../functions/schemas/index.ts";
+import { FUZZY_THRESHOLD, type ScoreOptions } from "./compare.ts";
+import { schemaFields } from "./schema-fields.ts";
 import {
-  FUZZY_THRESHOLD,
   expectedObject,
-  schemaFields,
   scoreDocument,
   scoreFailedDocument,
   summarize,
-  type DateOrder,
   type DocumentScore,
-  type ScoreOptions,
   type Summary,
 } from "./score.ts";
+import type { DateOrder } from "./values.ts";
 
 const INPUT_EXTENSIONS = [".pdf", ".txt", ".md"];
 

@@ -1,8 +1,9 @@
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { chunkRecords } from "./chunk-records.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import { buildManifest, type Manifest, type ManifestChunk } from "./manifest.ts";
 import { extractDocumentText } from "./pdf-text.ts";
-import { chunkRecords, recordFormatOf, type RejectedRecord } from "./records.ts";
+import { recordFormatOf, type RejectedRecord } from "./records.ts";
 import type { TokenCounter } from "./tokenizer.ts";
 
 /** Turns document bytes into page texts; throws DocumentInputError when it cannot. */

@@ -1,15 +1,12 @@
 import { isUtf8 } from "node:buffer";
-import { CsvError, parse } from "csv-parse/sync";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, ErrorNames } from "../shared/errors.ts";
-import { ChunkLimitError, chunkPages } from "./chunker.ts";
-import type { ManifestChunk } from "./manifest.ts";
-import type { TokenCounter } from "./tokenizer.ts";
+import { CsvRecordSizeError, CsvSyntaxError, forEachCsvRow } from "./csv.ts";
 
 /**
  * Record batches: a `.jsonl` (or `.ndjson`) or `.csv` upload is a batch of small documents, one per record (a line of
  * JSON Lines, a row of CSV). Each record is chunked on its own (one chunk, or more when its text is over the budget),
- * and its chunks carry its id, so the Distributed Map fans out over records.
+ * and its chunks carry its id, so the Distributed Map fans out over records (chunk-records.ts).
  *
  * - Text: the `textField` field (JSONL, a top-level key) or column (CSV, by header name), default `text`. It must be a
  *   string with some non-whitespace. It is chunked exactly as given (no whitespace tidy): chunk offsets are offsets
@@ -307,137 +304,7 @@ function idValue(value: unknown): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// CSV
-
-/** A CSV syntax error: where it is and what is wrong. */
-export class CsvSyntaxError extends Error {
-  override readonly name = "CsvSyntaxError";
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`line ${line}: ${reason}`, options);
-  }
-}
-
-/** A CSV row over the byte bound given to forEachCsvRow; `line` is where the row starts. */
-export class CsvRecordSizeError extends Error {
-  override readonly name = "CsvRecordSizeError";
-  constructor(
-    readonly line: number,
-    readonly maxRecordBytes: number,
-    options?: { cause?: unknown },
-  ) {
-    super(`line ${line}: the row is over ${maxRecordBytes} bytes`, options);
-  }
-}
-
-export interface CsvRow {
-  fields: string[];
-  /** 1-based physical line where the row starts. */
-  line: number;
-}
-
-/**
- * RFC 4180 CSV, read by csv-parse, leniently where the RFC is silent: fields separated by commas; rows ended by CRLF,
- * LF or a lone CR (mixed in one file too); the last row's line break optional; a field in double quotes may hold
- * commas, line breaks and `""` for one quote; whitespace around fields is data; rows may have different field counts
- * (the caller checks them against the header). Completely empty lines are skipped (no row). Strict where ambiguity
- * would corrupt data: a quote inside an unquoted field, text after a closing quote, or a quote left open at the end of
- * the input throws CsvSyntaxError naming the line (for an unclosed quote, the line where its row starts). A leading BOM
- * must be removed by the caller (TextDecoder does).
- */
-export function parseCsv(text: string): CsvRow[] {
-  const rows: CsvRow[] = [];
-  forEachCsvRow(Buffer.from(text, "utf8"), (row) => rows.push(row));
-  return rows;
-}
-
-/**
- * Calls `visit` for each row of UTF-8 CSV `bytes` (no BOM) as it is parsed (csv-parse's sync API with `on_record`, so
- * the rows are not kept); on a syntax error throws CsvSyntaxError after the rows before it have been visited.
- * `maxRecordBytes` (0: none): a row over it throws CsvRecordSizeError as soon as the parser has buffered that much
- * (csv-parse's `max_record_size`, counted on the row's field bytes), before the row exists as strings.
- */
-export function forEachCsvRow(bytes: Uint8Array, visit: (row: CsvRow) => void, maxRecordBytes = 0): void {
-  const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // csv-parse's own line count double-counts a CRLF inside quotes when a lone CR also ends rows, so lines are counted
-  // here, on the byte offsets csv-parse reports (`bytes`: where a row, its line break included, ends).
-  const lines = new LineCounter(input);
-  let rowEnd = 0;
-  try {
-    parse(input, {
-      ...CSV_OPTIONS,
-      max_record_size: maxRecordBytes,
-      on_record: (record, context) => {
-        const line = lines.lineAt(lines.skipLineBreaks(rowEnd));
-        rowEnd = context.bytes;
-        visit({ fields: record, line });
-        return null;
-      },
-    });
-  } catch (error) {
-    if (!(error instanceof CsvError)) throw error;
-    // The row that failed starts after the last good one (and any empty lines).
-    const rowStart = lines.skipLineBreaks(rowEnd);
-    if (error.code === "CSV_MAX_RECORD_SIZE") throw new CsvRecordSizeError(lines.lineAt(rowStart), maxRecordBytes, { cause: error });
-    const raw = failingRowText(input.subarray(rowStart));
-    const at = Math.max(rowStart, rowStart + Buffer.byteLength(raw, "utf8") - 1);
-    switch (error.code) {
-      case "CSV_QUOTE_NOT_CLOSED":
-        throw new CsvSyntaxError(lines.lineAt(rowStart), "a quoted field is not closed before the end of the file", { cause: error });
-      case "CSV_INVALID_CLOSING_QUOTE":
-        throw new CsvSyntaxError(lines.lineAt(at), "text after a closing quote (a quote inside a field must be doubled)", { cause: error });
-      case "INVALID_OPENING_QUOTE":
-        throw new CsvSyntaxError(lines.lineAt(at), "a quote inside an unquoted field (quote the field and double the quote)", { cause: error });
-      default:
-        throw new CsvSyntaxError(lines.lineAt(rowStart), error.message, { cause: error });
-    }
-  }
-}
-
-const CSV_OPTIONS = { record_delimiter: ["\r\n", "\n", "\r"], skip_empty_lines: true, relax_column_count: true };
-
-/**
- * The text of the first row of `rest` up to its syntax error: csv-parse's `raw` of the error. Asked for only after an
- * error (`raw: true` on the whole file made parsing about half again slower), by parsing again from the failing row.
- */
-function failingRowText(rest: Buffer): string {
-  try {
-    parse(rest, { ...CSV_OPTIONS, raw: true, to: 1 });
-  } catch (error) {
-    if (error instanceof CsvError && typeof error.raw === "string") return error.raw;
-  }
-  return "";
-}
-
-const LF = 0x0a;
-const CR = 0x0d;
-
-/** 1-based line numbers of byte offsets, asked for in increasing order (one pass over the bytes in all). */
-class LineCounter {
-  private offset = 0;
-  private line = 1;
-  constructor(private readonly bytes: Uint8Array) {}
-
-  /** The line `offset` is on; a line break (CRLF, LF or a lone CR) ends its line. */
-  lineAt(offset: number): number {
-    const { bytes } = this;
-    for (; this.offset < offset && this.offset < bytes.length; this.offset++) {
-      const byte = bytes[this.offset];
-      if (byte === LF || (byte === CR && bytes[this.offset + 1] !== LF)) this.line += 1;
-    }
-    return this.line;
-  }
-
-  /** The first offset at or after `offset` that is not a line break byte. */
-  skipLineBreaks(offset: number): number {
-    let next = offset;
-    while (next < this.bytes.length && (this.bytes[next] === LF || this.bytes[next] === CR)) next++;
-    return next;
-  }
-}
+// CSV (the rows: csv.ts)
 
 function readCsv(
   bytes: Uint8Array,
@@ -494,69 +361,4 @@ function uniqueColumn(header: readonly string[], name: string, role: string, lin
     throw new DocumentInputError(DocumentInputCodes.BadRecord, `line ${line}: the CSV header has the ${role} column ${quote(name)} twice`);
   }
   return index;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Chunking
-
-export interface ChunkRecordsOptions extends RecordFieldOptions {
-  maxTokens: number;
-  tokenizer: TokenCounter;
-  overlapTokens?: number;
-  /** Most chunks the whole batch may produce: TOO_LARGE as soon as one more would be made. */
-  maxChunks?: number;
-}
-
-export interface ChunkedRecords {
-  /** In record order, each record's chunks in order; `index` numbers them across the batch. */
-  chunks: ManifestChunk[];
-  /** Every record of the batch, rejected ones included. */
-  recordCount: number;
-  /** Records whose id cannot be a key: no chunks, each to be written as a FAILED record (in file order). */
-  rejected: RejectedRecord[];
-}
-
-/**
- * Chunks every record of a batch on its own (pages: the record's text as one page, so pageStart = pageEnd = 1; offsets
- * into the record's text). Throws DocumentInputError as parseRecords does, and TOO_LARGE past `maxChunks`.
- */
-export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: ChunkRecordsOptions): ChunkedRecords {
-  const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
-  // Every record is at least one chunk: more records than chunks allowed is TOO_LARGE while reading.
-  const maxRecords = Math.min(options.maxRecords ?? Number.POSITIVE_INFINITY, maxChunks);
-  const chunks: ManifestChunk[] = [];
-  const rejected: RejectedRecord[] = [];
-  let recordCount = 0;
-  forEachRecord(bytes, format, { ...options, ...(Number.isFinite(maxRecords) ? { maxRecords } : {}) }, (record) => {
-    if (record.rejected) {
-      recordCount += 1;
-      rejected.push(record.rejected);
-      return;
-    }
-    const remaining = maxChunks - chunks.length;
-    if (remaining <= 0) throw tooLarge(maxChunks, options.maxTokens, recordCount);
-    let recordChunks;
-    try {
-      recordChunks = chunkPages([record.text], {
-        maxTokens: options.maxTokens,
-        tokenizer: options.tokenizer,
-        ...(options.overlapTokens === undefined ? {} : { overlapTokens: options.overlapTokens }),
-        ...(Number.isFinite(remaining) ? { maxChunks: remaining } : {}),
-      });
-    } catch (error) {
-      if (error instanceof ChunkLimitError) throw tooLarge(maxChunks, options.maxTokens, recordCount, { cause: error });
-      throw error;
-    }
-    recordCount += 1;
-    for (const chunk of recordChunks) chunks.push({ ...chunk, index: chunks.length, recordId: record.id });
-  });
-  return { chunks, recordCount, rejected };
-}
-
-function tooLarge(maxChunks: number, maxTokens: number, records: number, options?: { cause?: unknown }): DocumentInputError {
-  return new DocumentInputError(
-    DocumentInputCodes.TooLarge,
-    `the record batch needs more than ${maxChunks} chunks of at most ${maxTokens} tokens (limit reached after ${records} record(s))`,
-    options,
-  );
 }

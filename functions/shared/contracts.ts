@@ -43,7 +43,7 @@ export interface S3Location {
  *
  * The text a chunk's offsets refer to ("the source text"):
  * - a document (PDF, .txt, .md): its extracted pages joined with a blank line, `pages.join("\n\n")`
- *   (functions/chunk/chunker.ts `documentText`), pages as the text extractor returns them;
+ *   (functions/chunk/document-text.ts `documentText`), pages as the text extractor returns them;
  * - a record of a record batch (`recordId` set): the record's text field value, exactly as parsed (JSON string value,
  *   or CSV field with its quoting undone).
  * Invariant: `sourceText.slice(charStart, charEnd) === text` (the text inline or at `textLocation`).
