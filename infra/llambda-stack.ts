@@ -95,7 +95,7 @@ export class LlambdaStack extends Stack {
 
     // The workflow, what starts it (uploads) and what records its unsuccessful ends.
     this.stateMachine = createWorkflow(this, settings, props.tracing ?? false, tasks, store);
-    this.uploadRule = connectUploadIntake(this, intake, this.stateMachine, store.bucket);
+    this.uploadRule = connectUploadIntake(this, functions, intake, this.stateMachine, store.bucket);
     ({ failedExecutionFunction: this.failedExecutionFunction, failedExecutionRule: this.failedExecutionRule } =
       createFailureRecording(this, functions, this.stateMachine, this.deadLetterQueue));
 
@@ -120,6 +120,6 @@ export class LlambdaStack extends Stack {
     });
 
     addOutputs(this, { ...store, ...intake, stateMachine: this.stateMachine, modelId: this.model.id, alarmTopic: this.alarmTopic, vpc: this.network?.vpc });
-    acknowledgeNagFindings(this, this, props.tracing ?? false);
+    acknowledgeNagFindings(this, props.tracing ?? false);
   }
 }

@@ -10,7 +10,7 @@ import { BucketLayout } from "../specs.ts";
 import type { IsolatedNetwork } from "./isolated-network.ts";
 import { stateMachineNameOf } from "./workflow.ts";
 
-/** The stack's resources that carry acknowledged findings (LlambdaStack has them all). */
+/** The resources that carry acknowledged findings (LlambdaStack has them all). */
 export interface NaggedResources {
   bucket: s3.Bucket;
   accessLogsBucket: s3.Bucket;
@@ -30,7 +30,7 @@ export interface NaggedResources {
  * cdk-nag (AwsSolutions) findings accepted on purpose, each with its reason; test/cdk-nag.test.ts runs the checks and
  * fails on any finding not acknowledged here.
  */
-export function acknowledgeNagFindings(stack: Stack, resources: NaggedResources, tracing: boolean): void {
+export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: boolean): void {
   const ack = (construct: Construct, ids: string[], reason: string) => {
     // A function's permission findings sit on its role, a sibling construct.
     const targets = construct instanceof lambda.Function && construct.role ? [construct, construct.role] : [construct];
@@ -38,8 +38,8 @@ export function acknowledgeNagFindings(stack: Stack, resources: NaggedResources,
     for (const target of targets) for (const id of ids) Validations.of(target).acknowledge({ id: `AwsSolutions::${id}`, reason });
   };
   const arnOf = (construct: Construct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
-  const { chunkFunction, inferFunction, mergeFunction, consumerFunction } = resources;
-  const bucketArn = arnOf(resources.bucket);
+  const { chunkFunction, inferFunction, mergeFunction, consumerFunction } = stack;
+  const bucketArn = arnOf(stack.bucket);
   const objectsUnder = (prefixes: string[]) => prefixes.map((prefix) => `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`);
   const prefixReason = "Object keys are per document; the grant is limited to the prefix this function reads or writes.";
   ack(chunkFunction, objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix]), prefixReason);
@@ -51,7 +51,7 @@ export function acknowledgeNagFindings(stack: Stack, resources: NaggedResources,
     ["AwsSolutions-IAM5[Resource::*]"],
     "dynamodb:ListStreams has no resource-level permission; the stream event source mapping needs it.",
   );
-  const nodeFunctions = [resources.startFunction, chunkFunction, mergeFunction, consumerFunction, resources.failedExecutionFunction];
+  const nodeFunctions = [stack.startFunction, chunkFunction, mergeFunction, consumerFunction, stack.failedExecutionFunction];
   for (const fn of nodeFunctions) {
     ack(
       fn,
@@ -88,28 +88,28 @@ export function acknowledgeNagFindings(stack: Stack, resources: NaggedResources,
       "Distributed Map child executions and Map Runs have generated names under this state machine.",
     ]);
   }
-  for (const [id, reason] of workflowReasons) ack(resources.stateMachine, [id], reason);
+  for (const [id, reason] of workflowReasons) ack(stack.stateMachine, [id], reason);
   if (!tracing) {
-    ack(resources.stateMachine, ["AwsSolutions-SF2"], "X-Ray is opt-in (-c llambda:tracing=true): it costs per trace.");
+    ack(stack.stateMachine, ["AwsSolutions-SF2"], "X-Ray is opt-in (-c llambda:tracing=true): it costs per trace.");
   }
   ack(
-    resources.consumerDeadLetterQueue,
+    stack.consumerDeadLetterQueue,
     ["AwsSolutions-SQS3"],
     "It is a dead-letter queue: the on-failure destination of the stream consumer's event source mapping.",
   );
-  ack(resources.accessLogsBucket, ["AwsSolutions-S1"], "It is the access-log bucket; logging it to itself would loop.");
-  if (resources.alarmTopic instanceof sns.Topic) {
+  ack(stack.accessLogsBucket, ["AwsSolutions-S1"], "It is the access-log bucket; logging it to itself would loop.");
+  if (stack.alarmTopic instanceof sns.Topic) {
     ack(
-      resources.alarmTopic,
+      stack.alarmTopic,
       ["AwsSolutions-SNS2"],
       "Alarm notifications carry alarm names and metric values, never document content. CloudWatch cannot publish " +
         "to a topic under the AWS-managed SNS key, and a customer-managed key would cost $1 a month while idle.",
     );
   }
-  if (resources.network) {
+  if (stack.network) {
     for (const lookup of ["S3PrefixList", "DynamoDbPrefixList"]) {
       ack(
-        resources.network.node.findChild(lookup),
+        stack.network.node.findChild(lookup),
         ["AwsSolutions-IAM5[Resource::*]"],
         "ec2:DescribeManagedPrefixLists has no resource-level permission; it runs once per deploy to find the endpoints' prefix lists.",
       );

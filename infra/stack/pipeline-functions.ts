@@ -6,6 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { handlerBundling } from "../bundling.ts";
 import { otherModelFileExcludes, type ModelArtifact } from "../model-artifact.ts";
@@ -144,6 +145,13 @@ export class PipelineFunctions {
   grantItemUpdates(fn: lambda.Function): void {
     this.store.table.grant(fn, "dynamodb:UpdateItem");
     fn.addEnvironment(EnvNames.table, this.store.table.tableName);
+  }
+
+  /** Starting the workflow's executions, and listing them (the start function counts running ones for admission). */
+  grantExecutions(fn: lambda.Function, stateMachine: sfn.StateMachine): void {
+    stateMachine.grantStartExecution(fn);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["states:ListExecutions"], resources: [stateMachine.stateMachineArn] }));
+    fn.addEnvironment(EnvNames.stateMachineArn, stateMachine.stateMachineArn);
   }
 
   /** Isolated mode: the function may open HTTPS connections only to the endpoints of the services its code calls. */

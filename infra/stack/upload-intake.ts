@@ -1,7 +1,6 @@
 import { Duration, type Stack } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
-import * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -77,17 +76,12 @@ export function createUploadIntake(
 /** The start function may start (and count, for admission) the workflow's executions; uploads reach its queue. */
 export function connectUploadIntake(
   stack: Stack,
+  functions: PipelineFunctions,
   intake: UploadIntake,
   stateMachine: sfn.StateMachine,
   bucket: s3.IBucket,
 ): events.Rule {
-  const { startFunction } = intake;
-  stateMachine.grantStartExecution(startFunction);
-  // Counting running executions for admission.
-  startFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["states:ListExecutions"], resources: [stateMachine.stateMachineArn] }),
-  );
-  startFunction.addEnvironment(EnvNames.stateMachineArn, stateMachine.stateMachineArn);
+  functions.grantExecutions(intake.startFunction, stateMachine);
 
   const uploadRule = new events.Rule(stack, "UploadRule", {
     description: `llambda: objects created under s3://<bucket>/${BucketLayout.uploadsPrefix} start the document workflow`,
