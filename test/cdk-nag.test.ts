@@ -1,7 +1,7 @@
 /**
  * cdk-nag's AwsSolutions checks over the stack as `cdk synth` builds it, in its variants (default, KMS bucket,
- * tracing, destroy, isolated, alarm e-mail topic, environment-agnostic). A finding that infra/llambda-stack.ts does not
- * acknowledge, with its reason, fails the synth.
+ * tracing, destroy, isolated, alarm e-mail topic, environment-agnostic). A finding that infra/stack/nag-acknowledgements.ts
+ * does not acknowledge, with its reason, fails the synth.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

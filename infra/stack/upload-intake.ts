@@ -1,0 +1,98 @@
+import { Duration, type Stack } from "aws-cdk-lib";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { EnvNames } from "../../functions/shared/env-names.ts";
+import {
+  maxRunningDocumentsFor,
+  uploadBatchSize,
+  uploadPollers,
+  uploadQueueMaxReceiveCount,
+} from "../../functions/start/admission.ts";
+import { BucketLayout, uploadEventPattern } from "../specs.ts";
+import { toCdkEventPattern } from "./event-pattern.ts";
+import { FunctionSpecs } from "./function-specs.ts";
+import type { PipelineFunctions } from "./pipeline-functions.ts";
+import type { LlambdaStackProps, StackSettings } from "./props.ts";
+
+/**
+ * Uploads start the workflow: S3 -> EventBridge -> queue -> start function, which names the execution
+ * deterministically and admits uploads while few enough documents run (bursts: see docs/resilience.md).
+ */
+export interface UploadIntake {
+  /** Upload events whose workflow could not be started; also the failed-execution rule's dead letters. */
+  deadLetterQueue: sqs.Queue;
+  startFunction: NodejsFunction;
+  /** Uploads waiting to start: EventBridge puts them here, the start function admits them. */
+  uploadQueue: sqs.Queue;
+}
+
+/** The queues and the start function; `connectUploadIntake` adds the workflow it starts and the upload rule. */
+export function createUploadIntake(
+  stack: Stack,
+  functions: PipelineFunctions,
+  props: Pick<LlambdaStackProps, "inferReservedConcurrency">,
+  settings: Pick<StackSettings, "schemaRouting" | "workflow">,
+): UploadIntake {
+  const deadLetterQueue = new sqs.Queue(stack, "UploadEventsDeadLetterQueue", {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  const maxRunningDocuments = maxRunningDocumentsFor({
+    maxConcurrency: settings.workflow.maxConcurrency,
+    inferReservedConcurrency: props.inferReservedConcurrency,
+  });
+  const startFunction = functions.node(FunctionSpecs.start, {
+    [EnvNames.maxRunningDocuments]: String(maxRunningDocuments),
+    // The routing picks each document's schema here; infer and merge read it from their input.
+    [EnvNames.schemaRouting]: JSON.stringify(settings.schemaRouting),
+  });
+  // A message that keeps failing (not an S3 event) ends in the dead-letter queue.
+  const uploadQueue = new sqs.Queue(stack, "UploadQueue", {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+    // Six times the start function's timeout (AWS's advice); also how long an upload waits before it asks again.
+    visibilityTimeout: Duration.seconds(180),
+    // Waiting for room counts as a receive: 400 receives are 20 hours of waiting.
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: uploadQueueMaxReceiveCount },
+  });
+  startFunction.addEventSource(
+    new SqsEventSource(uploadQueue, {
+      batchSize: uploadBatchSize,
+      maxConcurrency: uploadPollers,
+      reportBatchItemFailures: true,
+    }),
+  );
+  functions.allowEgress(startFunction, ["states"]);
+  return { deadLetterQueue, startFunction, uploadQueue };
+}
+
+/** The start function may start (and count, for admission) the workflow's executions; uploads reach its queue. */
+export function connectUploadIntake(
+  stack: Stack,
+  functions: PipelineFunctions,
+  intake: UploadIntake,
+  stateMachine: sfn.StateMachine,
+  bucket: s3.IBucket,
+): events.Rule {
+  functions.grantExecutions(intake.startFunction, stateMachine);
+
+  const uploadRule = new events.Rule(stack, "UploadRule", {
+    description: `llambda: objects created under s3://<bucket>/${BucketLayout.uploadsPrefix} start the document workflow`,
+    eventPattern: toCdkEventPattern(uploadEventPattern(bucket.bucketName)),
+  });
+  uploadRule.addTarget(
+    new targets.SqsQueue(intake.uploadQueue, {
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(2),
+      deadLetterQueue: intake.deadLetterQueue,
+    }),
+  );
+  return uploadRule;
+}
