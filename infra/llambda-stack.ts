@@ -6,7 +6,7 @@
  * all and CloudFormation would replace the bucket and the table of an existing deployment (orphaning retained data).
  * The call order below is also the template's resource order; keep it when adding parts.
  */
-import { Stack } from "aws-cdk-lib";
+import { Duration, Lazy, Stack } from "aws-cdk-lib";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as events from "aws-cdk-lib/aws-events";
 import type * as kms from "aws-cdk-lib/aws-kms";
@@ -17,17 +17,19 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
+import { FunctionCatalogue, type DeploymentValues } from "../functions/catalogue.ts";
+import { EnvNames } from "../functions/shared/env-names.ts";
+import { maxRunningDocumentsFor } from "../functions/start/admission.ts";
 import type { WorkflowSettings } from "../statemachine/definition.ts";
 import { resolveModelArtifact, type ModelArtifact } from "./model-artifact.ts";
 import { PipelineObservability } from "./observability.ts";
 import { createAlarmTopic } from "./stack/alarm-topic.ts";
 import { createDocumentStore } from "./stack/document-store.ts";
 import { createFailureRecording } from "./stack/failure-recording.ts";
-import { inferFunctionSpec } from "./stack/function-specs.ts";
 import { IsolatedNetwork } from "./stack/isolated-network.ts";
 import { acknowledgeNagFindings } from "./stack/nag-acknowledgements.ts";
 import { addOutputs } from "./stack/outputs.ts";
-import { PipelineFunctions } from "./stack/pipeline-functions.ts";
+import { INFER_LORA_PATH, INFER_MODEL_PATH, PipelineFunctions } from "./stack/pipeline-functions.ts";
 import { resolveStackSettings, type LlambdaStackProps } from "./stack/props.ts";
 import { createResultsConsumer } from "./stack/results-consumer.ts";
 import { createTaskFunctions } from "./stack/task-functions.ts";
@@ -84,9 +86,34 @@ export class LlambdaStack extends Stack {
       this.network = new IsolatedNetwork(this, "Network", { logRetention: settings.logRetention, removalPolicy: settings.removalPolicy });
     }
 
-    // Functions: one factory (own role, log group, security group) and the grants of what each one's code calls.
-    const functions = new PipelineFunctions(this, settings, store, this.network);
-    const intake = createUploadIntake(this, functions, props, settings);
+    // Functions: built from the function catalogue with this deployment's values (the twin builds its own the same way).
+    const values: DeploymentValues = {
+      bucketName: store.bucket.bucketName,
+      tableName: store.table.tableName,
+      // The state machine names the functions it invokes, so it comes after them: its ARN is filled in at synth.
+      stateMachineArn: Lazy.string({ produce: () => this.stateMachine.stateMachineArn }),
+      schemaRouting: settings.schemaRouting,
+      maxRunningDocuments: maxRunningDocumentsFor({
+        maxConcurrency: settings.workflow.maxConcurrency,
+        inferReservedConcurrency: props.inferReservedConcurrency,
+      }),
+      chunkTokens: props.chunkTokens,
+      model: {
+        path: INFER_MODEL_PATH,
+        id: this.model.id,
+        ...(this.model.lora ? { loraPath: INFER_LORA_PATH, loraScale: this.model.lora.scale } : {}),
+      },
+      parallelSequences: settings.workflow.maxItemsPerBatch,
+      settings: {
+        infer: {
+          [EnvNames.threads]: props.inferTuning?.threads,
+          [EnvNames.contextSize]: props.inferTuning?.contextSize,
+          [EnvNames.maxOutputTokens]: props.inferTuning?.maxOutputTokens,
+        },
+      },
+    };
+    const functions = new PipelineFunctions(this, settings, store, this.network, values);
+    const intake = createUploadIntake(this, functions);
     ({ deadLetterQueue: this.deadLetterQueue, startFunction: this.startFunction, uploadQueue: this.uploadQueue } = intake);
     const tasks = createTaskFunctions(functions, props, settings, this.model);
     ({ chunk: this.chunkFunction, infer: this.inferFunction, merge: this.mergeFunction } = tasks);
@@ -112,7 +139,7 @@ export class LlambdaStack extends Stack {
         consumer: this.consumerFunction,
         failedExecution: this.failedExecutionFunction,
       },
-      inferTimeout: this.inferFunction.timeout ?? inferFunctionSpec.timeout,
+      inferTimeout: this.inferFunction.timeout ?? Duration.seconds(FunctionCatalogue.infer.timeoutSeconds),
       deadLetterQueues: {
         "upload-and-failed-execution-events": this.deadLetterQueue,
         "results-consumer": this.consumerDeadLetterQueue,

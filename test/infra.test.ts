@@ -213,7 +213,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(merge).toMatchObject({ MemorySize: 1024, Timeout: 300 });
     });
 
-    it("gives each function the environment variables of what it was granted", () => {
+    it("gives each function the environment variables it reads (functions/catalogue.ts)", () => {
       const env = (fn: { node: { defaultChild?: unknown } }): Json =>
         ((template.toJSON().Resources[logicalId(stack, fn)].Properties as Json).Environment as Json).Variables as Json;
       const bucketRef = { Ref: logicalId(stack, stack.bucket) };
@@ -224,8 +224,8 @@ describe("LlambdaStack (full synth, bundled)", () => {
         [EnvNames.maxRunningDocuments]: "40",
       });
       expect(env(stack.chunkFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.chunkTokens]: "1000" });
+      // Infer reads chunk texts where their item says; it reads no bucket name.
       expect(env(stack.inferFunction)).toEqual({
-        [EnvNames.bucket]: bucketRef,
         [EnvNames.modelPath]: INFER_MODEL_PATH,
         [EnvNames.modelId]: ABSENT_MODEL_ID,
         [EnvNames.parallelSequences]: String(stack.workflowSettings.maxItemsPerBatch),
@@ -236,7 +236,8 @@ describe("LlambdaStack (full synth, bundled)", () => {
         [EnvNames.table]: { Ref: logicalId(stack, stack.table) },
         [EnvNames.schemaId]: "generic",
       });
-      expect(env(stack.consumerFunction)).toEqual({ [EnvNames.bucket]: bucketRef });
+      // The consumer reads no settings: results name their own bucket.
+      expect(template.toJSON().Resources[logicalId(stack, stack.consumerFunction)].Properties).not.toHaveProperty("Environment");
       expect(env(stack.failedExecutionFunction)).toEqual({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
     });
 

@@ -1,5 +1,5 @@
 /**
- * The one invocation wrapper (functions/shared/invocation.ts): the init phase is billed with the first invocation only,
+ * The one invocation wrapper (functions/shared/invocation.ts): Lambda's context on the lines, the init phase is billed with the first invocation only,
  * correlation keys are on every line the invocation logs and gone afterwards (also when it throws), and metrics are
  * flushed at its end.
  */
@@ -42,11 +42,13 @@ describe("invocationHandler", () => {
         return event.id;
       },
     );
-    await expect(handler({ id: "doc-1" })).resolves.toBe("doc-1");
+    await expect(handler({ id: "doc-1" }, { awsRequestId: "request-1", functionName: "F", memoryLimitInMB: "256" })).resolves.toBe("doc-1");
     await expect(handler({ id: "doc-2", fail: true })).rejects.toThrow("boom");
     logger.info("after");
     const inside = lines.filter((line) => line.message === "inside");
     expect(inside.map((line) => line.document)).toEqual(["doc-1", "doc-2"]);
+    // The Lambda context goes on the lines first (Powertools addContext).
+    expect(inside[0]).toMatchObject({ function_request_id: "request-1", function_name: "F" });
     expect(inside.every((line) => !("execution" in line))).toBe(true);
     expect(lines.find((line) => line.message === "after")).not.toHaveProperty("document");
   });

@@ -3,7 +3,8 @@
  * throughput and the workflow's shape, next to what hosted models charge for the same tokens. Pure: no I/O; the CLI
  * (run.ts) reads files and prints. docs/cost.md explains every input and which are measured.
  */
-import { LimitDefaults } from "../../functions/chunk/limits.ts";
+import { FunctionCatalogue } from "../../functions/catalogue.ts";
+import { DEFAULT_CHUNK_TOKENS, LimitDefaults } from "../../functions/chunk/limits.ts";
 import {
   documentCost,
   ecrPricePerGbMonth,
@@ -93,19 +94,19 @@ export const modelTokenDefaults: Record<string, { modelTokensPerTextToken: Sourc
 
 /** Defaults that are not per model. `assumed` ones are not measured: pass your own figures when you have them. */
 export const modelDefaults = {
-  chunkTokens: { value: 1000, source: "deployed default (llambda:chunkTokens)" },
+  chunkTokens: { value: DEFAULT_CHUNK_TOKENS, source: "deployed default (llambda:chunkTokens)" },
   outputTokensPerChunk: { value: 300, source: "assumed: a generic-schema answer (title, type, summary ≤ 600 chars, a few entities, dates, amounts)" },
   speedFactor: { value: 1, source: "assumed: Lambda runs as fast as the machine the throughput was measured on" },
   coldStartShare: { value: 1, source: "assumed: every document meets cold inference containers (scale to zero between documents)" },
   inferInitSeconds: { value: 8, source: "assumed: image pull and model load; read Init Duration in the function's REPORT log lines" },
-  inferMemoryMb: { value: 10_240, source: "deployed default (llambda:inferMemoryMb)" },
+  inferMemoryMb: { value: FunctionCatalogue.infer.memoryMb, source: "deployed default (llambda:inferMemoryMb)" },
   inferEphemeralStorageMb: { value: 1024, source: "deployed (infra/stack/task-functions.ts)" },
-  chunkMemoryMb: { value: 2048, source: "deployed (infra/stack/function-specs.ts)" },
+  chunkMemoryMb: { value: FunctionCatalogue.chunk.memoryMb, source: "deployed (functions/catalogue.ts)" },
   chunkFixedSeconds: { value: 0.5, source: "0.326 s measured (a fresh extraction worker, docs/performance.md) + 0.2 s S3 I/O assumed" },
   chunkSecondsPerPage: { value: 1 / 33.6, source: "measured: 33.6 pages/s extraction + chunking on a 2-core AMD EPYC (docs/performance.md)" },
-  mergeMemoryMb: { value: 1024, source: "deployed (infra/stack/function-specs.ts)" },
+  mergeMemoryMb: { value: FunctionCatalogue.merge.memoryMb, source: "deployed (functions/catalogue.ts)" },
   mergeSeconds: { value: 1, source: "assumed: read the Map Run's result files, merge, one DynamoDB write" },
-  startMemoryMb: { value: 256, source: "deployed (infra/stack/function-specs.ts)" },
+  startMemoryMb: { value: FunctionCatalogue.start.memoryMb, source: "deployed (functions/catalogue.ts)" },
   startSeconds: { value: 0.2, source: "assumed: one StartExecution" },
   finalItemKb: { value: 4, source: "assumed: result, provenance and conflicts of a generic-schema item" },
 } satisfies Record<string, Sourced<number>>;

@@ -6,7 +6,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { failedExecutionEventPattern } from "../specs.ts";
 import { toCdkEventPattern } from "./event-pattern.ts";
-import { FunctionSpecs } from "./function-specs.ts";
+import { FunctionCatalogue } from "../../functions/catalogue.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
 
 export interface FailureRecording {
@@ -24,9 +24,7 @@ export function createFailureRecording(
   stateMachine: sfn.IStateMachine,
   deadLetterQueue: sqs.IQueue,
 ): FailureRecording {
-  const failedExecutionFunction = functions.node(FunctionSpecs.failedExecution);
-  functions.grantItemUpdates(failedExecutionFunction);
-  functions.allowEgress(failedExecutionFunction, ["dynamodb"]);
+  const failedExecutionFunction = functions.node(FunctionCatalogue.failedExecution);
   const failedExecutionRule = new events.Rule(stack, "FailedExecutionRule", {
     description: "llambda: unsuccessful document workflow executions are recorded on their document item",
     eventPattern: toCdkEventPattern(failedExecutionEventPattern(stateMachine.stateMachineArn)),

@@ -5,9 +5,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-
-/** The AWS services the functions' code calls, as isolated mode's endpoints. */
-export type EndpointService = "s3" | "dynamodb" | "states";
+import type { EndpointService } from "../../functions/catalogue.ts";
 
 /**
  * Isolated mode's network: a VPC with isolated subnets only (no route to the internet: no NAT gateway, no internet

@@ -1,18 +1,25 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { IgnoreMode, Size, type Stack } from "aws-cdk-lib";
+import { Duration, IgnoreMode, Size, type Stack } from "aws-cdk-lib";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import { EnvNames } from "../../functions/shared/env-names.ts";
-import { handlerBundling } from "../bundling.ts";
+import {
+  functionDescription,
+  functionEnvironment,
+  validateFunctionEnvironment,
+  type DeploymentValues,
+  type FunctionAccess,
+  type FunctionId,
+  type FunctionSpec,
+} from "../../functions/catalogue.ts";
+import { chunkBundlingExtras, handlerBundling, type HandlerBundlingExtras } from "../bundling.ts";
 import { otherModelFileExcludes, type ModelArtifact } from "../model-artifact.ts";
 import { under, type DocumentStore } from "./document-store.ts";
-import { inferFunctionSpec, type FunctionSpec } from "./function-specs.ts";
-import type { EndpointService, IsolatedNetwork } from "./isolated-network.ts";
+import type { IsolatedNetwork } from "./isolated-network.ts";
 import type { StackSettings } from "./props.ts";
 
 /** Where the Dockerfile puts the model inside the inference image. */
@@ -20,16 +27,23 @@ export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
 /** Where the image puts the model's LoRA adapter, when the manifest names one. */
 export const INFER_LORA_PATH = "/opt/llambda/lora.gguf";
 
-/** What a grant of the document bucket covers: object reads and writes under BucketLayout prefixes. */
-export interface BucketAccess {
-  read?: readonly string[];
-  /** Reads name an object version (GetObject with VersionId). */
-  readVersions?: boolean;
-  write?: readonly string[];
+/** The inference image's build file. */
+const INFER_DOCKERFILE = "functions/infer/Dockerfile";
+
+/** What goes into a function's zip beyond its bundled handler (packaging is the stack's business, not the catalogue's). */
+const bundlingExtras: Partial<Record<FunctionId, HandlerBundlingExtras>> = { chunk: chunkBundlingExtras };
+
+/** The inference function's deployment-only settings (its image carries the model). */
+export interface ImageOptions {
+  model: ModelArtifact;
+  memorySize: number;
+  ephemeralStorageMb: number;
+  reservedConcurrency?: number;
 }
 
 /**
- * Makes the pipeline's functions and grants them what their code calls. Every function gets its own log group, its
+ * Makes the pipeline's functions from the function catalogue (functions/catalogue.ts), the twin's source too: memory,
+ * timeout, description and environment come from there, and so do the grants of what each one's code calls. Every function gets its own log group, its
  * own role (that may write that log group and, through the grants below, exactly what its code calls:
  * test/iam-commands.test.ts; no AWS managed policy, no shared role) and, in isolated mode, its own security group.
  * Resources are created with the stack as scope, so their logical ids are the ones they always had.
@@ -40,11 +54,42 @@ export class PipelineFunctions {
     private readonly settings: Pick<StackSettings, "repoRoot" | "tracing" | "tracerEnvironment" | "logRetention" | "removalPolicy">,
     private readonly store: DocumentStore,
     private readonly network: IsolatedNetwork | undefined,
+    private readonly values: DeploymentValues,
   ) {}
 
-  /** A Node.js function from its spec; `environment` adds to what every function gets. */
-  node(spec: FunctionSpec, environment: Record<string, string> = {}): NodejsFunction {
-    const { name, entry, bundling } = spec;
+  /**
+   * The catalogue's function with the environment it gets in this deployment (checked at synth by the function's own
+   * configuration reader), its grants and, in isolated mode, its egress. The workflow grant (start) needs the state
+   * machine, so `grantExecutions` adds it later.
+   */
+  node(spec: FunctionSpec): NodejsFunction {
+    const fn = this.nodeFunction(spec, this.environment(spec, spec.memoryMb));
+    this.grant(fn, spec.access);
+    return fn;
+  }
+
+  /** The catalogue's inference function, as an image with llama.cpp and the model baked in. */
+  image(spec: FunctionSpec, options: ImageOptions): lambda.DockerImageFunction {
+    const fn = this.imageFunction(spec, options, this.environment(spec, options.memorySize));
+    this.grant(fn, spec.access);
+    return fn;
+  }
+
+  private environment(spec: FunctionSpec, memoryMb: number): Record<string, string> {
+    const environment = functionEnvironment(spec, this.values);
+    validateFunctionEnvironment(spec, environment, memoryMb);
+    return environment;
+  }
+
+  private grant(fn: lambda.Function, access: FunctionAccess): void {
+    if (access.bucket) this.grantBucket(fn, access.bucket);
+    if (access.table) this.store.table.grant(fn, ...access.table);
+    this.network?.allowEgress(fn, [...access.endpoints]);
+  }
+
+  private nodeFunction(spec: FunctionSpec, environment: Record<string, string>): NodejsFunction {
+    const { constructId: name, entry } = spec;
+    const bundling = bundlingExtras[spec.id];
     const { repoRoot } = this.settings;
     const entryPath = join(repoRoot, entry);
     if (!existsSync(entryPath)) throw new Error(`${name}: handler entry ${entry} does not exist`);
@@ -65,9 +110,9 @@ export class PipelineFunctions {
       depsLockFilePath: join(repoRoot, "package-lock.json"),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: spec.memorySize,
-      timeout: spec.timeout,
-      description: spec.description,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      description: functionDescription(spec, this.values.model.id),
       bundling: handlerBundling(bundling),
       tracing: this.settings.tracing,
       environment: { ...this.settings.tracerEnvironment, ...environment },
@@ -78,21 +123,15 @@ export class PipelineFunctions {
   }
 
   /** The inference function: an image with llama.cpp and the model baked in (functions/infer/Dockerfile). */
-  image(options: {
-    model: ModelArtifact;
-    memorySize: number;
-    ephemeralStorageMb: number;
-    reservedConcurrency?: number;
-    environment: Record<string, string>;
-  }): lambda.DockerImageFunction {
+  private imageFunction(spec: FunctionSpec, options: ImageOptions, environment: Record<string, string>): lambda.DockerImageFunction {
     const { model } = options;
-    const { name } = inferFunctionSpec;
+    const name = spec.constructId;
     const { repoRoot } = this.settings;
     const logGroup = this.logGroup(name);
     return new lambda.DockerImageFunction(this.stack, name, {
       role: this.role(name, logGroup),
       code: lambda.DockerImageCode.fromImageAsset(repoRoot, {
-        file: inferFunctionSpec.dockerfile,
+        file: INFER_DOCKERFILE,
         platform: Platform.LINUX_ARM64,
         buildArgs: {
           MODEL_ID: model.id,
@@ -105,24 +144,22 @@ export class PipelineFunctions {
       }),
       architecture: lambda.Architecture.ARM_64,
       memorySize: options.memorySize,
-      timeout: inferFunctionSpec.timeout,
+      timeout: Duration.seconds(spec.timeoutSeconds),
       ephemeralStorageSize: Size.mebibytes(options.ephemeralStorageMb),
       ...(options.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrency } : {}),
-      description: inferFunctionSpec.description(model.id),
+      description: functionDescription(spec, model.id),
       tracing: this.settings.tracing,
       logGroup,
       ...this.network?.placement(name),
-      environment: { ...this.settings.tracerEnvironment, ...options.environment },
+      environment: { ...this.settings.tracerEnvironment, ...environment },
     });
   }
 
-  // Each grant sets the variable that names the resource it grants.
-
   /**
-   * Prefix-scoped S3 grants of exactly the object actions the function's code sends (GetObject, PutObject); the
-   * grantee also gets the bucket's name in its environment, and the key's use when the bucket has a KMS key.
+   * Prefix-scoped S3 grants of exactly the object actions the function's code sends (GetObject, PutObject), and the
+   * key's use when the bucket has a KMS key.
    */
-  grantBucket(fn: lambda.Function, access: BucketAccess): void {
+  private grantBucket(fn: lambda.Function, access: NonNullable<FunctionAccess["bucket"]>): void {
     const { bucket, bucketKey } = this.store;
     const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => bucket.arnForObjects(under(prefix)));
     if (access.read?.length) {
@@ -138,25 +175,12 @@ export class PipelineFunctions {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: objects(access.write) }));
       bucketKey?.grant(fn, "kms:GenerateDataKey");
     }
-    fn.addEnvironment(EnvNames.bucket, bucket.bucketName);
-  }
-
-  /** The document items: UpdateItem only (what merge and failed-execution send), and the table's name. */
-  grantItemUpdates(fn: lambda.Function): void {
-    this.store.table.grant(fn, "dynamodb:UpdateItem");
-    fn.addEnvironment(EnvNames.table, this.store.table.tableName);
   }
 
   /** Starting the workflow's executions, and listing them (the start function counts running ones for admission). */
   grantExecutions(fn: lambda.Function, stateMachine: sfn.StateMachine): void {
     stateMachine.grantStartExecution(fn);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["states:ListExecutions"], resources: [stateMachine.stateMachineArn] }));
-    fn.addEnvironment(EnvNames.stateMachineArn, stateMachine.stateMachineArn);
-  }
-
-  /** Isolated mode: the function may open HTTPS connections only to the endpoints of the services its code calls. */
-  allowEgress(fn: lambda.Function, services: EndpointService[]): void {
-    this.network?.allowEgress(fn, services);
   }
 
   private logGroup(name: string): logs.LogGroup {

@@ -5,8 +5,7 @@ import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources"
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
-import { BucketLayout } from "../specs.ts";
-import { FunctionSpecs } from "./function-specs.ts";
+import { FunctionCatalogue } from "../../functions/catalogue.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
 
 export interface ResultsConsumer {
@@ -21,9 +20,7 @@ export interface ResultsConsumer {
  * for items that just became COMPLETED or PARTIAL.
  */
 export function createResultsConsumer(stack: Stack, functions: PipelineFunctions, table: dynamodb.ITable): ResultsConsumer {
-  const consumerFunction = functions.node(FunctionSpecs.consumer);
-  functions.grantBucket(consumerFunction, { read: [BucketLayout.resultsPrefix] });
-  functions.allowEgress(consumerFunction, ["s3"]);
+  const consumerFunction = functions.node(FunctionCatalogue.consumer);
   const consumerDeadLetterQueue = new sqs.Queue(stack, "ResultsConsumerDeadLetterQueue", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,

@@ -6,18 +6,11 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import { EnvNames } from "../../functions/shared/env-names.ts";
-import {
-  maxRunningDocumentsFor,
-  uploadBatchSize,
-  uploadPollers,
-  uploadQueueMaxReceiveCount,
-} from "../../functions/start/admission.ts";
+import { FunctionCatalogue } from "../../functions/catalogue.ts";
+import { uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
 import { BucketLayout, uploadEventPattern } from "../specs.ts";
 import { toCdkEventPattern } from "./event-pattern.ts";
-import { FunctionSpecs } from "./function-specs.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
-import type { LlambdaStackProps, StackSettings } from "./props.ts";
 
 /**
  * Uploads start the workflow: S3 -> EventBridge -> queue -> start function, which names the execution
@@ -32,26 +25,13 @@ export interface UploadIntake {
 }
 
 /** The queues and the start function; `connectUploadIntake` adds the workflow it starts and the upload rule. */
-export function createUploadIntake(
-  stack: Stack,
-  functions: PipelineFunctions,
-  props: Pick<LlambdaStackProps, "inferReservedConcurrency">,
-  settings: Pick<StackSettings, "schemaRouting" | "workflow">,
-): UploadIntake {
+export function createUploadIntake(stack: Stack, functions: PipelineFunctions): UploadIntake {
   const deadLetterQueue = new sqs.Queue(stack, "UploadEventsDeadLetterQueue", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  const maxRunningDocuments = maxRunningDocumentsFor({
-    maxConcurrency: settings.workflow.maxConcurrency,
-    inferReservedConcurrency: props.inferReservedConcurrency,
-  });
-  const startFunction = functions.node(FunctionSpecs.start, {
-    [EnvNames.maxRunningDocuments]: String(maxRunningDocuments),
-    // The routing picks each document's schema here; infer and merge read it from their input.
-    [EnvNames.schemaRouting]: JSON.stringify(settings.schemaRouting),
-  });
+  const startFunction = functions.node(FunctionCatalogue.start);
   // A message that keeps failing (not an S3 event) ends in the dead-letter queue.
   const uploadQueue = new sqs.Queue(stack, "UploadQueue", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -69,7 +49,6 @@ export function createUploadIntake(
       reportBatchItemFailures: true,
     }),
   );
-  functions.allowEgress(startFunction, ["states"]);
   return { deadLetterQueue, startFunction, uploadQueue };
 }
 
