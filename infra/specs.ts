@@ -1,10 +1,8 @@
 import { BucketLayout } from "../functions/shared/bucket-layout.ts";
 
-export { BucketLayout };
-
 /**
- * Resource definitions shared by the CDK stack and the local twin, so both create the same bucket layout, table and
- * event routing.
+ * Resource definitions shared by the CDK stack and the local twin, so both create the same table and event routing
+ * (the bucket layout is functions/shared/bucket-layout.ts, the functions are functions/catalogue.ts).
  */
 
 /** The documents table: one item per document, streamed to consumers. */

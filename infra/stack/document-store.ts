@@ -2,7 +2,8 @@ import { Duration, type Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
-import { BucketLayout, DocumentTable } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
+import { DocumentTable } from "../specs.ts";
 import type { StackSettings } from "./props.ts";
 
 /** Storage: one bucket (uploads, chunk manifests and texts, map results), one table of document items. */

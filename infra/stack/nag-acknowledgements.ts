@@ -6,7 +6,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
 import { MapLabel } from "../../statemachine/definition.ts";
-import { BucketLayout } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 import type { IsolatedNetwork } from "./isolated-network.ts";
 import { stateMachineNameOf } from "./workflow.ts";
 

@@ -5,7 +5,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import { BucketLayout } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 
 /** The stack's outputs: what `cdk deploy` prints for the deployer (names and where to upload). */
 export function addOutputs(

@@ -7,7 +7,7 @@ import { intInRange } from "../../functions/shared/config.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
 import { REPO_ROOT } from "../repo-root.ts";
-import { BucketLayout } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 
 export interface InferTuning {
   /** ggml threads (EnvNames.threads); default derived by the handler from the memory size. */

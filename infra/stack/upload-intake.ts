@@ -8,7 +8,8 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { FunctionCatalogue } from "../../functions/catalogue.ts";
 import { uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
-import { BucketLayout, uploadEventPattern } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
+import { uploadEventPattern } from "../specs.ts";
 import { toCdkEventPattern } from "./event-pattern.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
 

@@ -3,7 +3,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { buildDocumentWorkflow, MapLabel } from "../../statemachine/definition.ts";
-import { BucketLayout } from "../specs.ts";
+import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 import { under, type DocumentStore } from "./document-store.ts";
 import type { StackSettings } from "./props.ts";
 import type { TaskFunctions } from "./task-functions.ts";
