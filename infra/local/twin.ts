@@ -1,32 +1,23 @@
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { basename, join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { OffloadedResult } from "../../functions/merge/result-offload.ts";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { DynamoDBRecord, SQSBatchResponse } from "aws-lambda";
 import type { Server } from "node:http";
-import type { DocumentItem, WorkflowInput } from "../../functions/shared/contracts.ts";
-import { EnvNames } from "../../functions/shared/env-names.ts";
-import { extractionSchemas } from "../../functions/schemas/index.ts";
-import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
-import { schemaRoutingContext } from "../context.ts";
-import { DEFAULT_CHUNK_TOKENS } from "../../functions/chunk/limits.ts";
-import { functionEnvironment, functionSpecs, validateFunctionEnvironment, type DeploymentValues, type FunctionSpec } from "../../functions/catalogue.ts";
-import { buildDocumentWorkflow, defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
+import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
+import type { OffloadedResult } from "../../functions/merge/result-offload.ts";
 import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
-import { failedExecutionEventPattern, uploadEventPattern } from "../specs.ts";
-import { executionStatusChangeEvent, matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
-import { LocalLambdaRuntime, type Handler, type LocalFunction } from "./lambda-runtime.ts";
-import { LocalQueue } from "./sqs-queue.ts";
-import { maxRunningDocumentsFor, uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
+import type { DocumentItem, WorkflowInput } from "../../functions/shared/contracts.ts";
+import { uploadBatchSize, uploadPollers, uploadQueueMaxReceiveCount } from "../../functions/start/admission.ts";
 import { documentIdFor } from "../../functions/start/execution-name.ts";
+import { buildDocumentWorkflow, defaultWorkflowSettings } from "../../statemachine/definition.ts";
+import { failedExecutionEventPattern, uploadEventPattern } from "../specs.ts";
 import { TableStreamReader, type StreamFollower } from "./dynamodb-stream.ts";
 import { matchesAnyFilter } from "./event-pattern.ts";
-import type { FaultInjector, FaultTarget } from "./faults.ts";
-import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
-import type { DynamoDBRecord, SQSBatchResponse } from "aws-lambda";
+import { executionStatusChangeEvent, matchesPattern, objectCreatedEvent, type S3NotificationRecord } from "./eventbridge.ts";
+import type { FaultTarget } from "./faults.ts";
+import { LocalLambdaRuntime } from "./lambda-runtime.ts";
 import {
   ensureBucket,
   ensureDocumentTable,
@@ -40,57 +31,16 @@ import {
 } from "./services.ts";
 import { startStepFunctionsEndpoint } from "./sfn-endpoint.ts";
 import { LocalStepFunctions, type LocalExecution, type StepFunctionsEvent } from "./stepfunctions.ts";
+import { LocalQueue } from "./sqs-queue.ts";
+import { twinAccount as account, TwinNames, twinFunctions, type TwinOptions } from "./twin-functions.ts";
+
+export { cdkJsonSchemaRouting, TwinNames, twinFunctions, type TwinOptions } from "./twin-functions.ts";
 
 /**
  * The local twin: the deployed architecture on local, protocol-compatible parts. s3rver is S3, DynamoDB Local is
  * DynamoDB, LocalStepFunctions runs the same workflow definition the stack deploys, and the Lambda handlers run
  * in-process against those endpoints (AWS_ENDPOINT_URL_*), with llama.cpp doing the inference for real.
  */
-
-const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const account = "000000000000";
-
-export const TwinNames = {
-  bucket: "llambda-local",
-  table: "llambda-documents",
-  stateMachineArn: `arn:aws:states:${localRegion}:${account}:stateMachine:llambda-document-workflow`,
-  functionArn: (name: string) => `arn:aws:lambda:${localRegion}:${account}:function:llambda-${name}`,
-} as const;
-
-export interface TwinOptions {
-  /** Where s3rver and DynamoDB Local keep their data. */
-  dataDir: string;
-  modelPath: string;
-  modelId?: string;
-  chunkTokens?: number;
-  threads?: number;
-  contextSize?: number;
-  maxOutputTokens?: number;
-  /** Chunks the inference function extracts at once; default: the workflow's batch size. */
-  parallelSequences?: number;
-  /** The inference function's timeout (default 900 s, as deployed) and the time it keeps back to return, ms. */
-  inferTimeoutSeconds?: number;
-  deadlineMarginMs?: number;
-  workflow?: Partial<WorkflowSettings>;
-  /** Replace Retry intervals by this many milliseconds (tests). */
-  retryIntervalMs?: number;
-  /** Which schema each upload prefix gets; default: cdk.json's `llambda:schemaRoutes` and `llambda:schemaId`. */
-  schemaRouting?: SchemaRouting;
-  /** Most pages a PDF may have (LLAMBDA_MAX_PAGES; default the chunk function's). */
-  maxPages?: number;
-  /** Time bound of a document's text extraction, ms (LLAMBDA_EXTRACTION_TIMEOUT_MS; default the chunk function's). */
-  extractionTimeoutMs?: number;
-  /** The merge's item size bound, bytes (LLAMBDA_MAX_ITEM_BYTES); results above it go to S3. */
-  maxItemBytes?: number;
-  /** Makes chosen invocations fail with the given error (tests); called with the function's short name (infer, ...). */
-  injectFault?: (functionName: string, event: unknown) => Error | undefined;
-  /** Documents the start function lets run at once (default: as the stack computes it for the workflow's settings). */
-  maxRunningDocuments?: number;
-  /** How long an upload that must wait stays invisible in the queue, ms (deployed: 180 s). Default 1,000. */
-  queueVisibilityMs?: number;
-  /** Random faults at the rates of `LLAMBDA_FAULTS` (infra/local/faults.ts), in functions and the workflow's DynamoDB writes. */
-  faults?: FaultInjector;
-}
 
 export type TwinEvent =
   | StepFunctionsEvent
@@ -388,75 +338,3 @@ export class LocalTwin {
   }
 }
 
-/** The schema routing `cdk deploy` would use: cdk.json's context (the twin's default; the CLI routes by it). */
-export function cdkJsonSchemaRouting(): SchemaRouting {
-  const context = (JSON.parse(readFileSync(join(repoRoot, "cdk.json"), "utf8")) as { context?: Record<string, unknown> }).context ?? {};
-  const routing = schemaRoutingContext((key) => context[key]);
-  validateSchemaRouting(routing, Object.keys(extractionSchemas), BucketLayout.uploadsPrefix);
-  return routing;
-}
-
-/** The deployment values of the twin: its resource names and the options that stand for the stack's props. */
-export function twinDeploymentValues(options: TwinOptions): DeploymentValues {
-  const settings = { ...defaultWorkflowSettings, ...options.workflow };
-  return {
-    bucketName: TwinNames.bucket,
-    tableName: TwinNames.table,
-    stateMachineArn: TwinNames.stateMachineArn,
-    schemaRouting: options.schemaRouting ?? cdkJsonSchemaRouting(),
-    maxRunningDocuments: options.maxRunningDocuments ?? maxRunningDocumentsFor({ maxConcurrency: settings.maxConcurrency }),
-    chunkTokens: options.chunkTokens ?? DEFAULT_CHUNK_TOKENS,
-    model: {
-      path: resolve(options.modelPath),
-      id: options.modelId ?? basename(options.modelPath).replace(/\.gguf$/i, ""),
-    },
-    parallelSequences: options.parallelSequences ?? settings.maxItemsPerBatch,
-    settings: {
-      chunk: { [EnvNames.maxPages]: options.maxPages, [EnvNames.extractionTimeoutMs]: options.extractionTimeoutMs },
-      infer: {
-        [EnvNames.threads]: options.threads,
-        [EnvNames.contextSize]: options.contextSize,
-        [EnvNames.maxOutputTokens]: options.maxOutputTokens,
-        [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
-      },
-      merge: { [EnvNames.maxItemBytes]: options.maxItemBytes },
-    },
-  };
-}
-
-/** A twin function: the catalogue's entry with the environment it gets here. */
-export interface TwinFunction extends LocalFunction {
-  spec: FunctionSpec;
-  environment: Record<string, string>;
-}
-
-/**
- * The functions the stack deploys, built from the function catalogue as the stack builds them. Each gets its own
- * environment, read by its own configuration reader (nothing goes through process.env, so several twins with
- * different settings can run in one process); a setting the function would refuse fails here, before anything starts.
- */
-export function twinFunctions(options: TwinOptions): TwinFunction[] {
-  const values = twinDeploymentValues(options);
-  return functionSpecs.map((spec) => {
-    const environment = functionEnvironment(spec, values);
-    const memoryMb = spec.memoryMb;
-    validateFunctionEnvironment(spec, environment, memoryMb);
-    return {
-      spec,
-      environment,
-      name: TwinNames.functionArn(spec.name),
-      memoryMb,
-      timeoutSeconds: spec.id === "infer" ? (options.inferTimeoutSeconds ?? spec.timeoutSeconds) : spec.timeoutSeconds,
-      // One inference container: the model and its parallel sequences exist once in this process.
-      ...(spec.id === "infer" ? { containers: 1 } : {}),
-      init: async () => {
-        // Lambda's runtime sets the memory size; the chunk function sizes its extraction worker from it.
-        const config = spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
-        const factory = (await import(pathToFileURL(join(repoRoot, spec.factory)).href)) as {
-          createHandler: (config: unknown) => Handler | Promise<Handler>;
-        };
-        return factory.createHandler(config);
-      },
-    };
-  });
-}
