@@ -16,7 +16,8 @@
  *     every other token, whose other weights are at most ~2/√n_embd in magnitude.
  * So those tokens' logits are always about 50 × h[0] below the others' (h[0] ≈ 1), whatever the context and sampler.
  */
-import { GgmlType, LLAMA_FILE_TYPE, gguf, writeGguf, type GgufTensor, type GgufValue, type GgufWriteResult } from "./gguf-writer.ts";
+import { GgmlType, LLAMA_FILE_TYPE } from "./ggml-types.ts";
+import { gguf, writeGguf, type GgufTensor, type GgufValue, type GgufWriteResult } from "./gguf-writer.ts";
 
 export type TensorTypeName = "f32" | "f16" | "q4_0" | "q8_0";
 

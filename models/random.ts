@@ -9,7 +9,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { tensorByteSize } from "./gguf-writer.ts";
+import { tensorByteSize } from "./ggml-types.ts";
 import { REAL_SHAPES, TENSOR_TYPES, buildRandomLlama, parameterCount, writeRandomLlama, type LlamaShape, type TensorTypeName } from "./random-llama.ts";
 
 const shapeNames = Object.keys(REAL_SHAPES) as (keyof typeof REAL_SHAPES)[];

@@ -12,7 +12,8 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ajv } from "ajv";
 import type { Llama, LlamaModel, Token } from "node-llama-cpp";
-import { GgmlType, encodeRow, f16BitsToF32, f32ToF16Bits, gguf, tensorByteSize, writeGguf } from "../models/gguf-writer.ts";
+import { GgmlType, encodeRow, f16BitsToF32, f32ToF16Bits, tensorByteSize } from "../models/ggml-types.ts";
+import { gguf, writeGguf } from "../models/gguf-writer.ts";
 import {
   BANNED_LOGIT_WEIGHT,
   TINY_SHAPE,

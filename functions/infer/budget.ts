@@ -66,3 +66,18 @@ export function planChunk(args: {
 export function movingAverage(previous: number | undefined, sample: number, weight = 0.3): number {
   return previous === undefined ? sample : previous + weight * (sample - previous);
 }
+
+/** Folds one chunk's prompt and answer timings into the speeds measured in this container. */
+export function learnSpeeds(measured: MeasuredSpeeds, promptTokens: number, promptMs: number, outputTokens: number, generationMs: number): void {
+  // Short runs say more about overheads than speed.
+  if (promptTokens >= 32 && promptMs > 0) {
+    measured.promptTokensPerSecond = movingAverage(measured.promptTokensPerSecond, (promptTokens * 1000) / promptMs);
+  }
+  if (outputTokens >= 8 && generationMs > 0) {
+    measured.generationTokensPerSecond = movingAverage(
+      measured.generationTokensPerSecond,
+      ((outputTokens - 1) * 1000) / generationMs,
+    );
+  }
+  if (outputTokens > 0) measured.outputTokens = movingAverage(measured.outputTokens, outputTokens);
+}
