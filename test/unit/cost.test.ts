@@ -1,9 +1,6 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   documentCost,
   lambdaCost,
@@ -12,55 +9,12 @@ import {
   stepFunctionsCost,
   stepFunctionsPricePerStateTransition,
 } from "../../functions/shared/cost.ts";
-import {
-  alwaysOnBreakEvenDocuments,
-  estimateLlambda,
-  hostedDocumentCost,
-  measuredTokensPerPage,
-  modelDefaults,
-  pagesBreakEven,
-  parsePriceTable,
-  throughputFromBench,
-  workflowDefaults,
-  workflowTransitions,
-  type CostModelInputs,
-} from "../../bench/cost/model.ts";
+import { alwaysOnBreakEvenDocuments, estimateLlambda, hostedDocumentCost, measuredTokensPerPage, pagesBreakEven, parsePriceTable, throughputFromBench, workflowTransitions } from "../../bench/cost/model.ts";
 import { StateNames } from "../../statemachine/definition.ts";
 import { estimateTextWidth, lineChartSvg, type ChartSeries } from "../../bench/cost/chart.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
+import { inputs, priceTable } from "../helpers/cost-inputs.ts";
 
-const priceTable = parsePriceTable(JSON.parse(readFileSync(join(repoRoot, "bench/cost/hosted-prices.json"), "utf8")));
-
-/** README → Performance: 2-core AMD EPYC, 4 sequences, prompt aggregate and constrained generation. */
-const inputs = (overrides: Partial<CostModelInputs> = {}): CostModelInputs => ({
-  pages: 10,
-  tokensPerPage: measuredTokensPerPage.value,
-  modelTokensPerTextToken: 1.011,
-  chunkTokens: 1000,
-  instructionTokens: 409,
-  outputTokensPerChunk: 300,
-  promptTokensPerSecond: 60.7,
-  generationTokensPerSecond: 13.6,
-  speedFactor: 1,
-  parallelSequences: workflowDefaults.parallelSequences,
-  chunksPerBatch: workflowDefaults.chunksPerBatch,
-  maxConcurrency: workflowDefaults.maxConcurrency,
-  coldStartShare: 1,
-  inferInitSeconds: 8,
-  inferMemoryMb: 10_240,
-  inferEphemeralStorageMb: 1024,
-  architecture: "arm64",
-  chunkMemoryMb: 2048,
-  chunkFixedSeconds: modelDefaults.chunkFixedSeconds.value,
-  chunkSecondsPerPage: modelDefaults.chunkSecondsPerPage.value,
-  mergeMemoryMb: 1024,
-  mergeSeconds: 1,
-  startMemoryMb: 256,
-  startSeconds: 0.2,
-  finalItemKb: 4,
-  transitions: workflowTransitions(),
-  ...overrides,
-});
 
 describe("AWS prices (functions/shared/cost.ts)", () => {
   it("prices 10,240 MB for 1 s on arm64 as 10 GB-seconds plus one request", () => {
@@ -288,126 +242,5 @@ describe("cost chart (bench/cost/chart.ts)", () => {
       expect(measured, `${line.text}: the estimate must not be smaller than a real font`).toBeLessThanOrEqual(estimateTextWidth(line.text, 12, line.bold));
       expect(line.x + measured, line.text).toBeLessThanOrEqual(chart.width);
     }
-  });
-});
-
-describe("npm run cost (bench/cost/run.ts)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "llambda-cost-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (args: string[]) =>
-    promisify(execFile)("npx", ["tsx", "bench/cost/run.ts", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
-
-  it("estimates from explicit throughput, prints the break-evens and writes an SVG with a line per option", async () => {
-    const chart = join(dir, "chart.svg");
-    const { stdout } = await run(["--pages", "10", "--prompt-tps", "60.7", "--gen-tps", "13.6", "--chart", chart]);
-    expect(stdout).toMatch(/total\s+\$0\.\d+/);
-    expect(stdout).toMatch(/break-even/);
-    expect(stdout).toMatch(/cheaper than llambda above [\d,]+ documents\/month/);
-    expect(stdout).toContain(`Chart: ${chart}`);
-    for (const model of priceTable.hostedModels) expect(stdout).toContain(model.label);
-    const svg = readFileSync(chart, "utf8");
-    expect(svg.startsWith("<svg")).toBe(true);
-    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
-    const series = [...svg.matchAll(/<path data-series="([^"]+)" d="M[^"]+"/g)].map((match) => match[1]);
-    expect(series).toHaveLength(1 + priceTable.hostedModels.length);
-    expect(series.some((label) => label!.startsWith("llambda"))).toBe(true);
-    expect(svg).toContain("document size (pages)");
-    expect(svg).toContain("cost per document (USD)");
-  });
-
-  it("reads a bench report, and its JSON break-evens are points of equal cost", async () => {
-    const bench = join(dir, "bench.json");
-    writeFileSync(
-      bench,
-      JSON.stringify({
-        bench: "inference",
-        model: "random-llama-3.2-1b-q4_0.gguf",
-        cpu: "AMD EPYC",
-        cores: 2,
-        results: [{ threads: 2, pp: 56.7, tg: 19.3, parallel: [{ sequences: 4, promptTokensPerSecond: 60.7, generationTokensPerSecond: 17.7 }], extraction: [{ sequences: 4, constrainedGenerationTokensPerSecond: 13.6 }] }],
-      }),
-    );
-    // A price table of our own, so the test does not depend on today's prices: one model dear enough to cross.
-    const prices = join(dir, "prices.json");
-    const table = {
-      checkedOn: "2026-11-28",
-      currency: "USD",
-      hostedModels: [
-        { id: "dear", label: "Dear model", provider: "test", inputPerMillionTokens: 1, outputPerMillionTokens: 5, checkedOn: "2026-11-28", source: "https://example.com/dear", verified: true },
-        { id: "cheap", label: "Cheap model", provider: "test", inputPerMillionTokens: 0.01, outputPerMillionTokens: 0.01, checkedOn: "2026-11-28", source: "https://example.com/cheap", verified: false, note: "test" },
-      ],
-      alwaysOnInstances: [{ id: "gpu", label: "GPU", hourlyUsd: 1, checkedOn: "2026-11-28", source: "https://example.com/gpu", verified: true }],
-    };
-    writeFileSync(prices, JSON.stringify(table));
-    const { stdout } = await run(["--pages", "25", "--bench", bench, "--model", "llama-3.2-1b-instruct-q4_k_m", "--speed-factor", "3", "--docs-per-month", "1000", "--prices", prices, "--json", "--chart", join(dir, "b.svg")]);
-    const report = JSON.parse(stdout);
-    expect(report).toMatchObject({ model: "llama-3.2-1b-instruct-q4_k_m", modelSource: "--model", measuredModel: "random-llama-3.2-1b-q4_0.gguf" });
-    expect(report.modelNote).toMatch(/measured on random-llama-3\.2-1b-q4_0\.gguf, priced as llama-3\.2-1b-instruct-q4_k_m/);
-    expect(report.throughput).toMatchObject({ promptTokensPerSecond: 60.7, generationTokensPerSecond: 13.6 });
-    expect(report.cost.currency).toBe("USD");
-    expect(report.monthly.llambda).toBeCloseTo(1000 * report.cost.total + report.idleMonthlyUsd, 8);
-    const [instance] = report.alwaysOn;
-    expect(instance.breakEvenDocumentsPerMonth * report.cost.total + report.idleMonthlyUsd).toBeCloseTo(instance.monthlyUsd, 6);
-    expect(report.unverifiedPrices).toEqual(["cheap"]);
-    const byId = Object.fromEntries(report.hosted.map((h: { id: string }) => [h.id, h]));
-    expect(byId.cheap.breakEvenPages).toMatchObject({ crossings: [], llambdaCheaper: "never" });
-    expect(byId.dear.breakEvenPages.crossings.length).toBeGreaterThan(0);
-    for (const h of [byId.dear]) {
-      const price = table.hostedModels.find((model) => model.id === h.id)!;
-      const pages = h.breakEvenPages.crossings[0];
-      const at = estimateLlambda(inputs({ pages, speedFactor: 3, outputTokensPerChunk: report.inputs.outputTokensPerChunk, modelTokensPerTextToken: report.inputs.modelTokensPerTextToken, instructionTokens: report.inputs.instructionTokens }));
-      expect(Math.abs(at.cost.total - hostedDocumentCost(price, at.shape)) / at.cost.total, h.id).toBeLessThan(1e-6);
-    }
-  });
-
-  const benchReport = (model: string) => ({
-    bench: "inference",
-    model,
-    cpu: "AMD EPYC",
-    cores: 2,
-    results: [{ threads: 2, pp: 56.7, tg: 19.3, parallel: [{ sequences: 4, promptTokensPerSecond: 60.7, generationTokensPerSecond: 17.7 }], extraction: [{ sequences: 4, constrainedGenerationTokensPerSecond: 13.6 }] }],
-  });
-
-  it("refuses to price a bench report of the tiny model as another model unless told which, and then says so", async () => {
-    const bench = join(dir, "tiny-bench.json");
-    writeFileSync(bench, JSON.stringify(benchReport("tiny.gguf")));
-    const refused = await run(["--pages", "10", "--bench", bench, "--chart", join(dir, "tiny.svg")]).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    );
-    expect(refused?.code).toBe(2);
-    expect(refused?.stderr).toMatch(/measured tiny\.gguf, which is not a model of models\/models\.json/);
-    expect(refused?.stderr).toContain("--model <id>");
-    const { stdout, stderr } = await run(["--pages", "10", "--bench", bench, "--model", "qwen2.5-1.5b-instruct-q4_k_m", "--chart", join(dir, "tiny.svg")]);
-    expect(stdout).toMatch(/priced as qwen2\.5-1\.5b-instruct-q4_k_m \(--model\)/);
-    expect(stdout).toMatch(/NOTE: throughput measured on tiny\.gguf, priced as qwen2\.5-1\.5b-instruct-q4_k_m/);
-    expect(stderr).toMatch(/throughput measured on tiny\.gguf/);
-  });
-
-  it("prices the model a bench report measured when it is a pulled model of the manifest", async () => {
-    const bench = join(dir, "llama-bench.json");
-    writeFileSync(bench, JSON.stringify(benchReport("llama-3.2-1b-instruct-q4_k_m.gguf")));
-    const { stdout } = await run(["--pages", "10", "--bench", bench, "--json", "--chart", join(dir, "llama.svg")]);
-    const report = JSON.parse(stdout);
-    expect(report).toMatchObject({ model: "llama-3.2-1b-instruct-q4_k_m", modelSource: "the model the bench report measured" });
-    expect(report.modelNote).toBeUndefined();
-  });
-
-  it("refuses without throughput, naming the bench command", async () => {
-    const failure = await run(["--pages", "10", "--chart", join(dir, "none.svg")]).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    );
-    expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain("npm run -s bench -- inference --model <gguf> --json");
-    expect(failure?.stderr).toContain("--prompt-tps");
-  });
-
-  it("refuses a missing --pages and an unknown model with the usage", async () => {
-    const noPages = await run(["--prompt-tps", "60", "--gen-tps", "13"]).catch((error: { code: number; stderr: string }) => error);
-    expect(noPages).toMatchObject({ code: 2 });
-    expect((noPages as { stderr: string }).stderr).toMatch(/--pages is required[\s\S]*Usage: npm run cost/);
-    const unknown = await run(["--pages", "3", "--model", "nope", "--prompt-tps", "60", "--gen-tps", "13"]).catch((error: { code: number; stderr: string }) => error);
-    expect((unknown as { stderr: string }).stderr).toMatch(/Unknown model id "nope"/);
   });
 });

@@ -6,26 +6,21 @@ import { assertValidResult } from "../../functions/merge/result-validation.ts";
 import { extractionSchemaProblems, getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { ChunkFailure, ChunkResult, MergeTaskInput } from "../../functions/shared/contracts.ts";
 import { ResultFormatError, ResultInvalidError } from "../../functions/shared/errors.ts";
+import { chunkResult, genericData, mergeTaskInput } from "../helpers/chunk-items.ts";
 
 const schema = getExtractionSchema("generic");
 const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(schema);
 
-function chunk(index: number, data: Record<string, unknown>): ChunkResult {
-  return { documentId: "d", index, pageStart: index + 1, pageEnd: index + 1, data, modelId: "m", tokensIn: 10, tokensOut: 5, ms: 100 };
-}
-
-function generic(overrides: Record<string, unknown>): Record<string, unknown> {
-  return { title: null, documentType: "other", summary: "", language: "en", entities: [], dates: [], amounts: [], ...overrides };
-}
+const chunk = (index: number, data: Record<string, unknown>): ChunkResult => chunkResult({ index, data });
 
 const mergedValue = (results: ChunkResult[]) => mergeChunkResults(results, schema).value;
 
 describe("merging chunk results", () => {
   it("takes scalars from the first chunk that has a value, in chunk order whatever the arrival order", () => {
     const merged = mergedValue([
-      chunk(2, generic({ title: "Third" })),
-      chunk(0, generic({ title: null, summary: "" })),
-      chunk(1, generic({ title: "Second", summary: "S1" })),
+      chunk(2, genericData({ title: "Third" })),
+      chunk(0, genericData({ title: null, summary: "" })),
+      chunk(1, genericData({ title: "Second", summary: "S1" })),
     ]);
     expect(merged.title).toBe("Second");
     expect(merged.summary).toBe("S1");
@@ -34,7 +29,7 @@ describe("merging chunk results", () => {
   it("unites arrays in chunk order, drops duplicates by the schema's x-merge-key and respects maxItems, recording the cut", () => {
     const entities = (n: number, start: number) => Array.from({ length: n }, (_, i) => ({ name: `E${start + i}`, kind: "person" }));
     const { value, conflicts, provenance } = mergeChunkResults(
-      [chunk(1, generic({ entities: entities(8, 5) })), chunk(0, generic({ entities: entities(8, 0) }))],
+      [chunk(1, genericData({ entities: entities(8, 5) })), chunk(0, genericData({ entities: entities(8, 0) }))],
       schema,
     );
     const names = (value.entities as Array<{ name: string }>).map((e) => e.name);
@@ -56,8 +51,8 @@ describe("merging chunk results", () => {
 
   it("produces a schema-valid result from schema-valid chunks", () => {
     const merged = mergedValue([
-      chunk(0, generic({ title: "T", documentType: "invoice", amounts: [{ value: 5, unit: "EUR", label: "total" }] })),
-      chunk(1, generic({ dates: [{ date: "2024-01-01", label: "issued" }] })),
+      chunk(0, genericData({ title: "T", documentType: "invoice", amounts: [{ value: 5, unit: "EUR", label: "total" }] })),
+      chunk(1, genericData({ dates: [{ date: "2024-01-01", label: "issued" }] })),
     ]);
     expect(validate(merged), JSON.stringify(validate.errors)).toBe(true);
     expect(merged.documentType).toBe("invoice");
@@ -166,8 +161,8 @@ describe("merge strategies (x-merge), provenance and conflicts", () => {
   });
 
   it("validates merged results with ajv and names what is wrong", () => {
-    expect(() => assertValidResult(generic({}), schema, "generic")).not.toThrow();
-    expect(() => assertValidResult(generic({ documentType: "poem" }), schema, "generic")).toThrow(ResultInvalidError);
+    expect(() => assertValidResult(genericData({}), schema, "generic")).not.toThrow();
+    expect(() => assertValidResult(genericData({ documentType: "poem" }), schema, "generic")).toThrow(ResultInvalidError);
     expect(() => assertValidResult({ title: "x" }, schema, "generic")).toThrow(/must have required property/);
   });
 });
@@ -212,23 +207,15 @@ function mapRunFiles(succeeded: Array<{ items: number[]; results: ChunkResult[];
 
 const buildItem = (args: Parameters<typeof buildDocumentItems>[0]) => buildDocumentItems(args).item;
 
-function mergeInput(chunkCount: number, toleratedFailurePercentage = 0): MergeTaskInput {
-  return {
-    toleratedFailurePercentage,
-    documentId: "d",
-    source: { bucket: "bucket", key: "uploads/a.pdf", etag: "e", size: 5 },
-    chunking: { manifest: { bucket: "bucket", key: "chunks/d/manifest.jsonl" }, chunkCount, pageCount: 3, tokenCount: 900, ms: 40 },
-    mapRun: { ResultWriterDetails: { Bucket: "bucket", Key: "unused" } },
-    execution: { id: "arn:aws:states:us-east-1:123456789012:execution:wf:x", startTime: "2024-05-01T10:00:00.000Z" },
-  };
-}
+const mergeInput = (chunkCount: number, toleratedFailurePercentage = 0): MergeTaskInput =>
+  mergeTaskInput({ chunking: { chunkCount }, toleratedFailurePercentage });
 
 describe("reading a Map Run's results and building the document item", () => {
   it("is COMPLETED when every chunk has a result, with counts, timings and model id", async () => {
     const files = mapRunFiles(
       [
-        { items: [0, 1], results: [chunk(0, generic({ title: "A" })), chunk(1, generic({}))] },
-        { items: [2], results: [chunk(2, generic({ title: "C" }))] },
+        { items: [0, 1], results: [chunk(0, genericData({ title: "A" })), chunk(1, genericData({}))] },
+        { items: [2], results: [chunk(2, genericData({ title: "C" }))] },
       ],
       [],
     );
@@ -244,7 +231,7 @@ describe("reading a Map Run's results and building the document item", () => {
   });
 
   it("is PARTIAL, naming the failed chunks and their error, when a batch failed within the tolerance", async () => {
-    const files = mapRunFiles([{ items: [0], results: [chunk(0, generic({ title: "A" }))] }], [{ items: [1, 2] }]);
+    const files = mapRunFiles([{ items: [0], results: [chunk(0, genericData({ title: "A" }))] }], [{ items: [1, 2] }]);
     const collected = await collectMapRunResults("bucket", files.manifestKey, files.read);
     const failed = buildItem({ input: mergeInput(3, 66), collected, schema, schemaId: "generic", now: new Date() });
     expect(failed).toMatchObject({ status: "FAILED", error: "TooManyFailedChunks", chunks: { total: 3, succeeded: 1, failed: 2 } });
@@ -261,13 +248,13 @@ describe("reading a Map Run's results and building the document item", () => {
   });
 
   it("counts chunks the inference function gave up on, and a split chunk by its parts", async () => {
-    const part = (index: number, p: string, title: string): ChunkResult => ({ ...chunk(index, generic({ title })), part: p });
+    const part = (index: number, p: string, title: string): ChunkResult => ({ ...chunk(index, genericData({ title })), part: p });
     const files = mapRunFiles(
       [
         {
           items: [0, 1],
           // Chunk 0 was split; its second half was split again. Parts arrive in any order.
-          results: [part(0, "2.2", "Z"), part(0, "1", "first half"), part(0, "2.1", "Y"), chunk(1, generic({ title: "B" }))],
+          results: [part(0, "2.2", "Z"), part(0, "1", "first half"), part(0, "2.1", "Y"), chunk(1, genericData({ title: "B" }))],
         },
         {
           items: [2, 3],
@@ -300,7 +287,7 @@ describe("reading a Map Run's results and building the document item", () => {
       error: "TooManyFailedChunks",
     });
     // Two different child executions answering for chunk 0: a bug upstream, never silently merged.
-    const twice = mapRunFiles([{ items: [0], results: [chunk(0, generic({}))] }, { items: [0, 1], results: [chunk(0, generic({}))] }], []);
+    const twice = mapRunFiles([{ items: [0], results: [chunk(0, genericData({}))] }, { items: [0, 1], results: [chunk(0, genericData({}))] }], []);
     const dup = await collectMapRunResults("bucket", twice.manifestKey, twice.read);
     expect(() => buildItem({ input: mergeInput(1), collected: dup, schema, schemaId: "generic", now: new Date() })).toThrow(/more than once/);
   });
@@ -309,9 +296,9 @@ describe("reading a Map Run's results and building the document item", () => {
     // After a Map Run redrive, the child of batch [1, 2] (same ARN) may be listed as failed and as succeeded.
     const files = mapRunFiles(
       [
-        { items: [0], results: [chunk(0, generic({ title: "A" }))] },
-        { items: [1, 2], results: [chunk(1, generic({})), chunk(2, generic({}))] },
-        { items: [1, 2], results: [chunk(1, generic({})), chunk(2, generic({}))] },
+        { items: [0], results: [chunk(0, genericData({ title: "A" }))] },
+        { items: [1, 2], results: [chunk(1, genericData({})), chunk(2, genericData({}))] },
+        { items: [1, 2], results: [chunk(1, genericData({})), chunk(2, genericData({}))] },
       ],
       [{ items: [1, 2] }, { items: [3] }, { items: [3] }],
     );
@@ -326,10 +313,10 @@ describe("reading a Map Run's results and building the document item", () => {
     const rec = (index: number, recordId: string, data: Record<string, unknown>): ChunkResult => ({ ...chunk(index, data), recordId, pageStart: 1, pageEnd: 1 });
     const files = mapRunFiles(
       [
-        { items: [2, 3], results: [rec(2, "b", generic({ title: "B" })), rec(3, "c", generic({ title: "C" }))] },
+        { items: [2, 3], results: [rec(2, "b", genericData({ title: "B" })), rec(3, "c", genericData({ title: "C" }))] },
         {
           items: [0, 1, 4, 5],
-          results: [rec(0, "a", generic({ title: null })), rec(1, "a", generic({ title: "A from chunk 2" })), rec(4, "d", generic({ title: "D" }))],
+          results: [rec(0, "a", genericData({ title: null })), rec(1, "a", genericData({ title: "A from chunk 2" })), rec(4, "d", genericData({ title: "D" }))],
           failed: [
             { documentId: "d", index: 5, recordId: "d", error: "OutputTruncated", cause: "cap" },
             { documentId: "d", index: 6, recordId: "e", error: "ModelOutputError", cause: "not JSON" },
@@ -356,24 +343,9 @@ describe("reading a Map Run's results and building the document item", () => {
     expect(byId.d!.failedChunks).toEqual([{ index: 5, recordId: "d", error: "OutputTruncated", cause: "cap" }]);
     expect(byId.e).toMatchObject({ error: "ModelOutputError", cause: "not JSON", chunks: { total: 1, succeeded: 0, failed: 1 } });
     for (const record of records) if (record.result) expect(validate(record.result)).toBe(true);
-    expect(() => mergeRecordResults([chunk(0, generic({}))], schema)).toThrow(/no recordId/);
+    expect(() => mergeRecordResults([chunk(0, genericData({}))], schema)).toThrow(/no recordId/);
   });
 
-  it("handles a 100,000-record batch: one item per record, counts that add up", () => {
-    const total = 100_000;
-    const results: ChunkResult[] = [];
-    const failedChunks: Array<{ index: number; recordId: string; error: string }> = [];
-    for (let i = 0; i < total; i++) {
-      if (i % 1000 === 7) failedChunks.push({ index: i, recordId: `r${i}`, error: "OutputTruncated" });
-      else results.push({ ...chunk(i, generic({ title: `R${i}` })), recordId: `r${i}`, pageStart: 1, pageEnd: 1 });
-    }
-    const input = { ...mergeInput(total, 10), chunking: { ...mergeInput(total).chunking, recordCount: total, pageCount: total } };
-    const { item, records } = buildDocumentItems({ input, collected: { results, failedChunks }, schema, schemaId: "generic", now: new Date() });
-    expect(records).toHaveLength(total);
-    expect(item).toMatchObject({ kind: "batch", status: "PARTIAL", records: { total, completed: total - 100, partial: 0, failed: 100 } });
-    expect(new Set(records.map((r) => r.documentId)).size).toBe(total);
-    expect(records[8]).toMatchObject({ recordId: "r8", status: "COMPLETED", result: { title: "R8" } });
-  });
 
   it("reports malformed result files as ResultFormatError", async () => {
     await expect(collectMapRunResults("bucket", "m", async () => "not json")).rejects.toThrow(ResultFormatError);
