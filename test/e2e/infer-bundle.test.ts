@@ -9,6 +9,7 @@ import type { InferBatchInput, InferBatchOutput } from "../../functions/shared/c
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
 import { writeTinyModel } from "../../models/random-llama.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
 
 /** bubblewrap (Debian `bubblewrap`, installed by .ci/run) and a kernel that lets it create namespaces. */
 function bubblewrapProblem(): string | undefined {
@@ -46,7 +47,7 @@ describe("inference handler bundle", () => {
 
   it("loads the model at init and returns one result per chunk, in order, with token counts", async () => {
     const batch: InferBatchInput = {
-      Items: [0, 1].map((index) => ({ documentId: "doc", index, chunkId: `c${index}`, pageStart: index + 1, pageEnd: index + 1, charStart: 0, charEnd: 17, tokenCount: 6, text: `Invoice ${index} from Acme.` })),
+      Items: [0, 1].map((index) => chunkItem({ documentId: "doc", index, pageStart: index + 1, pageEnd: index + 1, charEnd: 17, tokenCount: 6, text: `Invoice ${index} from Acme.` })),
       BatchInput: { documentId: "doc" },
     };
     const script = `const { handler } = await import(${JSON.stringify(join(dir, "handler.mjs"))}); ` +
@@ -91,7 +92,7 @@ describe("inference handler bundle", () => {
   // model, and answer, without writing anywhere else (a source build or a cache in node_modules would fail here).
   it.skipIf(sandboxProblem !== undefined)("runs under Lambda's constraints: read-only root, only /tmp writable, no network", async () => {
     const batch: InferBatchInput = {
-      Items: [{ documentId: "doc", index: 0, chunkId: "c0", pageStart: 1, pageEnd: 1, charStart: 0, charEnd: 18, tokenCount: 6, text: "Invoice 7 from Acme." }],
+      Items: [chunkItem({ documentId: "doc", charEnd: 18, tokenCount: 6, text: "Invoice 7 from Acme." })],
     };
     writeFileSync(
       join(dir, "sandboxed.mjs"),

@@ -9,6 +9,7 @@ import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { ChunkItem } from "../../functions/shared/contracts.ts";
 import { ChunkTooLargeError, DeadlineExceededError, ModelLoadError, OutputTruncatedError } from "../../functions/shared/errors.ts";
 import { TINY_SHAPE, writeRandomLora, writeTinyModel } from "../../models/random-llama.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
 
 /** The inference engine on real llama.cpp with the project's tiny random-weight model. */
 describe("extraction engine", () => {
@@ -100,17 +101,7 @@ describe("extraction engine", () => {
   }, 60_000);
 
   it("turns a batch into results, failures and the halves left for a fresh invocation", async () => {
-    const item = (index: number, text: string): ChunkItem => ({
-      documentId: "doc",
-      index,
-      chunkId: `c${index}`,
-      pageStart: 1,
-      pageEnd: 1,
-      charStart: 0,
-      charEnd: text.length,
-      tokenCount: 10,
-      text,
-    });
+    const item = (index: number, text: string): ChunkItem => chunkItem({ documentId: "doc", index, text });
     const tooLarge = "Sentence about the contract terms. ".repeat(90);
     const output = await extractBatch(
       { Items: [item(0, chunk(1).text), item(1, tooLarge)], BatchInput: { documentId: "doc" } },

@@ -4,6 +4,7 @@ import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { ChunkResult, MergeTaskInput } from "../../functions/shared/contracts.ts";
 import { sourceOrderOf, type DocumentItem } from "../../functions/shared/document-item.ts";
 import { itemSchema, validateItem } from "../helpers/item-schema.ts";
+import { chunkResult, genericData, mergeTaskInput } from "../helpers/chunk-items.ts";
 
 /** The item contract has two spellings, a TypeScript type and a JSON Schema; these tests keep them the same. */
 
@@ -16,21 +17,24 @@ const itemKeys: Record<keyof DocumentItem, true> = {
 };
 
 const generic = getExtractionSchema("generic");
-const chunk = (index: number, extra: Partial<ChunkResult> = {}): ChunkResult => ({
-  documentId: "d", index, pageStart: index + 1, pageEnd: index + 1, modelId: "m", tokensIn: 1, tokensOut: 1, ms: 5,
-  data: { title: `T${index}`, documentType: "report", summary: "s", language: "en", entities: [{ name: "Initech", kind: "organization" }], dates: [], amounts: [] },
-  ...extra,
-});
-const input: MergeTaskInput = {
-  documentId: "d",
+const chunk = (index: number, extra: Partial<ChunkResult> = {}): ChunkResult =>
+  chunkResult({
+    index,
+    tokensIn: 1,
+    tokensOut: 1,
+    ms: 5,
+    data: genericData({ title: `T${index}`, documentType: "report", summary: "s", entities: [{ name: "Initech", kind: "organization" }] }),
+    ...extra,
+  });
+const input: MergeTaskInput = mergeTaskInput({
   schemaId: "generic",
   source: { bucket: "b", key: "uploads/a.pdf", etag: "e", size: 9, sequencer: "0A1B" },
   sourceOrder: sourceOrderOf("0A1B"),
-  chunking: { manifest: { bucket: "b", key: "chunks/d/manifest.jsonl" }, chunkCount: 3, pageCount: 3, tokenCount: 90, ms: 4 },
+  chunking: { manifest: { bucket: "b", key: "chunks/d/manifest.jsonl" }, chunkCount: 3, tokenCount: 90, ms: 4 },
   mapRun: { ResultWriterDetails: { Bucket: "b", Key: "k" } },
   execution: { id: "arn:aws:states:us-east-1:1:execution:wf:x", startTime: "2024-05-01T10:00:00.000Z" },
   toleratedFailurePercentage: 50,
-};
+});
 
 describe("the document item contract", () => {
   it("names the same fields in the TypeScript type and the JSON Schema", () => {

@@ -3,19 +3,10 @@ import { maxSplitDepth, minSplitChars, splitChunkItem, splitPoint } from "../../
 import { deadlineFrom, planChunk } from "../../functions/infer/budget.ts";
 import { fitParallelSequences, runtimeOverheadBytes } from "../../functions/infer/sequences.ts";
 import type { ChunkItem } from "../../functions/shared/contracts.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
 
-const item = (text: string, extra: Partial<ChunkItem> = {}): ChunkItem => ({
-  documentId: "d",
-  index: 3,
-  chunkId: "abc",
-  pageStart: 2,
-  pageEnd: 4,
-  charStart: 1000,
-  charEnd: 1000 + text.length,
-  tokenCount: 200,
-  text,
-  ...extra,
-});
+const item = (text: string, extra: Partial<ChunkItem> = {}): ChunkItem =>
+  chunkItem({ documentId: "d", index: 3, chunkId: "abc", pageStart: 2, pageEnd: 4, charStart: 1000, charEnd: 1000 + text.length, tokenCount: 200, text, ...extra });
 
 describe("splitting a chunk in two", () => {
   const paragraph = (n: number) => `Paragraph ${n} says something. It has two sentences.`;

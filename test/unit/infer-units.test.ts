@@ -7,6 +7,7 @@ import { inferenceThreads } from "../../functions/infer/threads.ts";
 import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { ConfigurationError, ModelOutputError } from "../../functions/shared/errors.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
 
 describe("inference threads", () => {
   it("derive from Lambda memory at 1,769 MB per vCPU", () => {
@@ -87,7 +88,7 @@ describe("inference configuration", () => {
 });
 
 describe("infer batch input", () => {
-  const item = { documentId: "d1", index: 0, chunkId: "c", pageStart: 1, pageEnd: 1, charStart: 0, charEnd: 5, tokenCount: 2, text: "hello" };
+  const item = chunkItem({ documentId: "d1", chunkId: "c", tokenCount: 2, text: "hello" });
 
   it("accepts the workflow's batch (inline text or an S3 pointer)", () => {
     const event = { Items: [item, { ...item, index: 1, text: undefined, textLocation: { bucket: "b", key: "chunks/d1/1.txt" } }] };

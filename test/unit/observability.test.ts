@@ -18,6 +18,7 @@ import {
 } from "../../functions/shared/metrics.ts";
 import { AlarmIds, deadLetterAlarmId } from "../../infra/observability.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
 
 /**
  * The metrics the handlers record (the same names, namespace and dimensions as infra/observability.ts graphs and alarms
@@ -49,17 +50,7 @@ function recordingSink(): MetricSink & { calls: Array<[string, string, number]> 
   };
 }
 
-const chunk = (index: number, text: string): ChunkItem => ({
-  documentId: "doc-1",
-  index,
-  chunkId: `c${index}`,
-  pageStart: 1,
-  pageEnd: 1,
-  charStart: 0,
-  charEnd: text.length,
-  tokenCount: 10,
-  text,
-});
+const chunk = (index: number, text: string): ChunkItem => chunkItem({ index, text });
 
 describe("the metrics the handlers record", () => {
   const secret = "Quentin Zarkovsky owes 48213 florins";
