@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { LlambdaStack } from "../../infra/llambda-stack.ts";
 import { baseStackProps, unbundledApp } from "../helpers/stack-fixture.ts";
 
-
 type Json = Record<string, unknown>;
 
 function synth(isolated: boolean) {
@@ -47,11 +46,19 @@ describe("isolated mode", () => {
   });
 
   it("puts every function of the workflow in the VPC", () => {
-    const inVpc = (fn: { node: { defaultChild?: unknown } }) =>
+    const vpcConfigOf = (fn: { node: { defaultChild?: unknown } }) =>
       (template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)].Properties as Json).VpcConfig;
-    for (const fn of [stack.startFunction, stack.chunkFunction, stack.inferFunction, stack.mergeFunction, stack.consumerFunction, stack.failedExecutionFunction]) {
-      expect(inVpc(fn), fn.node.id).toBeDefined();
+    const isolatedSubnetIds = stack.network!.vpc.isolatedSubnets.map((subnet) => stack.resolve(subnet.subnetId));
+    const functions = [stack.startFunction, stack.chunkFunction, stack.inferFunction, stack.mergeFunction, stack.consumerFunction, stack.failedExecutionFunction];
+    for (const fn of functions) {
+      expect(fn.connections.securityGroups, fn.node.id).toHaveLength(1);
+      expect(vpcConfigOf(fn), fn.node.id).toEqual({
+        SubnetIds: isolatedSubnetIds,
+        SecurityGroupIds: [stack.resolve(fn.connections.securityGroups[0]!.securityGroupId)],
+      });
     }
+    const groups = functions.map((fn) => JSON.stringify(stack.resolve(fn.connections.securityGroups[0]!.securityGroupId)));
+    expect(new Set(groups).size).toBe(functions.length);
   });
 
   /** A function's security group egress rules, as [destination kind, port]. */
