@@ -7,16 +7,18 @@ import { validateItem } from "../helpers/item-schema.ts";
 import { startTestTwin, type TestTwin } from "../helpers/twin-fixture.ts";
 
 /**
- * A result too large for its DynamoDB item goes to S3 and the item holds a pointer: forced here by a bound of 1,500
+ * A result too large for its DynamoDB item goes to S3 and the item holds a pointer: forced here by a bound of 2,500
  * bytes (LLAMBDA_MAX_ITEM_BYTES) instead of DynamoDB's 400 KB. A twin of its own: the merge reads the bound at load.
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
+/** Small enough that this document's result and provenance do not fit beside its other attributes (cost included). */
+const maxItemBytes = 2_500;
+
 describe("results too large for an item", () => {
   let fixture: TestTwin;
   beforeAll(async () => {
-    // Small enough that this document's result and provenance do not fit beside its other attributes (cost included).
-    fixture = await startTestTwin({ maxItemBytes: 2_500 });
+    fixture = await startTestTwin({ maxItemBytes });
   }, 180_000);
   afterAll(async () => {
     await fixture?.stop();
@@ -32,7 +34,7 @@ describe("results too large for an item", () => {
     expect(item.provenance).toBeUndefined();
     expect(item.resultLocation).toMatchObject({ bucket: "llambda-local", key: expect.stringMatching(new RegExp(`^results/${documentId}/.+\\.json$`)) });
     expect(validateItem(JSON.parse(JSON.stringify(item))), JSON.stringify(validateItem.errors)).toBe(true);
-    expect(JSON.stringify(item).length).toBeLessThanOrEqual(2_500);
+    expect(JSON.stringify(item).length).toBeLessThanOrEqual(maxItemBytes);
 
     const head = await twin.s3.send(new HeadObjectCommand({ Bucket: item.resultLocation!.bucket, Key: item.resultLocation!.key }));
     expect(head.ContentLength).toBe(item.resultLocation!.bytes);

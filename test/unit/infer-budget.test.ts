@@ -14,7 +14,7 @@ describe("splitting a chunk in two", () => {
   it("cuts at the paragraph break nearest the middle; the halves are exact slices with their offsets", () => {
     const text = [1, 2, 3, 4].map(paragraph).join("\n\n");
     const halves = splitChunkItem(item(text), text);
-    expect(halves).toBeDefined();
+    expect(halves).toHaveLength(2);
     const [a, b] = halves!;
     expect(a.text! + b.text!).toBe(text);
     expect(a.text!.trimEnd().endsWith("Paragraph 2 says something. It has two sentences.")).toBe(true);
