@@ -137,10 +137,10 @@ describe("docs against the stack", () => {
 });
 
 describe("docs against the tests and the code", () => {
-  it("counts the cdk-nag variants test/cdk-nag.test.ts checks", () => {
-    const source = readFileSync(join(repoRoot, "test/cdk-nag.test.ts"), "utf8");
+  it("counts the cdk-nag variants test/stack/cdk-nag.test.ts checks", () => {
+    const source = readFileSync(join(repoRoot, "test/stack/cdk-nag.test.ts"), "utf8");
     const table = /for \(const \[name, props\] of \[([\s\S]*?)\] as const\)/.exec(source);
-    expect(table, "test/cdk-nag.test.ts: the variants table").not.toBeNull();
+    expect(table, "test/stack/cdk-nag.test.ts: the variants table").not.toBeNull();
     const variants = [...table![1]!.matchAll(/^\s*\["[^"]+",/gm)].length;
     expect(variants).toBeGreaterThan(1);
     let mentions = 0;

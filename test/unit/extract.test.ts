@@ -27,7 +27,7 @@ import {
 
 /**
  * Text extraction quality (paragraphs, hyphenation, running headers and footers, NFC), passwords and limits, in
- * process. The isolated (worker thread) path is test/extract-isolated.test.ts.
+ * process. The isolated (worker thread) path is test/e2e/extract-isolated.test.ts.
  */
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ describe("chunkRecords and chunkDocument on record batches", () => {
     expect(chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 50 }).chunks).toHaveLength(50);
     const error = inputError(() => chunkRecords(bytes, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 49 }));
     expect(error.code).toBe(DocumentInputCodes.TooLarge);
-    // Every record is at least one chunk: the 50th record is refused as it is read (test/record-limits.test.ts).
+    // Every record is at least one chunk: the 50th record is refused as it is read (test/unit/record-limits.test.ts).
     expect(error.message).toMatch(/more than 49 records .*LLAMBDA_MAX_CHUNKS=49/);
     const long = jsonl({ text: "word ".repeat(500) });
     const chunkError = inputError(() => chunkRecords(long, "jsonl", { maxTokens: 50, tokenizer, maxChunks: 3 }));

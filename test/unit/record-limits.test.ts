@@ -9,7 +9,7 @@ import { inputErrorOf } from "../helpers/extract-fixtures.ts";
 
 /**
  * Issue 14 item 2: a record batch's size bounds are checked while reading, before the batch (or the oversized record)
- * is tokenized. The spawned-process measurements (the 100 MB field, a million records) are in test/chunk-cli.test.ts.
+ * is tokenized. The spawned-process measurements (the 100 MB field, a million records) are in test/e2e/chunk-cli.test.ts.
  */
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
