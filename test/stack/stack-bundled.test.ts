@@ -29,7 +29,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
     stack = new LlambdaStack(app, "Test", baseProps);
     template = Template.fromStack(stack);
     synthMs = performance.now() - started;
-    console.log(`infra.test: full synth with bundling took ${(synthMs / 1000).toFixed(1)} s`);
+    console.log(`stack-bundled: full synth with bundling took ${(synthMs / 1000).toFixed(1)} s`);
   }, 120_000);
 
   describe("state machine", () => {
