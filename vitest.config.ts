@@ -1,4 +1,11 @@
+import { readdirSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+// A test file outside the layers' folders would never run: refuse to start instead.
+const unlayered = readdirSync(new URL("test/", import.meta.url)).filter((name) => name.endsWith(".test.ts"));
+if (unlayered.length > 0) {
+  throw new Error(`Test files outside test/unit, test/stack and test/e2e (they would not run): ${unlayered.map((name) => `test/${name}`).join(", ")}`);
+}
 
 /**
  * Three layers (docs/testing.md): `unit` is pure and in-process (`npm run test:unit`, under a minute), `stack`
