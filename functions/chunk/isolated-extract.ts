@@ -297,7 +297,7 @@ export class IsolatedExtractor {
  * The decoded-bytes bounds of a worker whose heap bound is `memoryMb` (issue 14): one stream may decode to a sixteenth
  * of it, the whole document to all of it. pdf.js's decode buffers live outside the heap the worker's resourceLimits
  * bound; these bounds keep them within the same budget. No corpus document reaches a sixteenth (76 MiB at the
- * function's default; test/chunk-corpus.test.ts), and a stream of spaces up to it was lexed in ~2.6 s here.
+ * function's default; test/e2e/chunk-corpus.test.ts), and a stream of spaces up to it was lexed in ~2.6 s here.
  */
 export function decodeBoundFor(memoryMb: number): DecodeBound {
   const MiB = 1024 * 1024;

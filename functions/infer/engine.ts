@@ -42,7 +42,7 @@ export interface EngineOptions {
   /**
    * Contexts the threads and sequences are shared out over (default 1). node-llama-cpp's prebuilt addon starts ggml's
    * worker threads anew for every decode of a multi-threaded context; single-threaded contexts decoding side by side
-   * avoid that (README → Performance compares both).
+   * avoid that (docs/performance.md compares both).
    */
   contexts?: number;
   /** A LoRA adapter (GGUF) applied to the model at load, and its scale (default 1). */

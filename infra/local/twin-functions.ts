@@ -22,7 +22,7 @@ import type { Handler, LocalFunction } from "./lambda-runtime.ts";
 
 /**
  * The twin's names and options, and its functions: the function catalogue (functions/catalogue.ts) with the
- * environment each function gets here, built the way the stack builds its own (test/stack-twin-parity.test.ts).
+ * environment each function gets here, built the way the stack builds its own (test/stack/twin-parity.test.ts).
  */
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));

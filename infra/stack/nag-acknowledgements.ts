@@ -27,7 +27,7 @@ export interface NaggedResources {
 }
 
 /**
- * cdk-nag (AwsSolutions) findings accepted on purpose, each with its reason; test/cdk-nag.test.ts runs the checks and
+ * cdk-nag (AwsSolutions) findings accepted on purpose, each with its reason; test/stack/cdk-nag.test.ts runs the checks and
  * fails on any finding not acknowledged here.
  */
 export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: boolean): void {

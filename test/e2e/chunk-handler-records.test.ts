@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { ChunkTaskInput, ChunkTaskOutput } from "../../functions/shared/contracts.ts";
+import { EnvNames } from "../../functions/shared/env-names.ts";
+import { readChunkConfig } from "../../functions/chunk/config.ts";
+import { freePort, startS3, type S3Server } from "../../infra/local/services.ts";
+
+/**
+ * The chunk handler applies the record-batch bounds it reads at init (LLAMBDA_MAX_RECORD_BYTES, and LLAMBDA_MAX_CHUNKS
+ * as the most records), against s3rver. Handlers are built from their configuration (createHandler), so two
+ * configurations run side by side in this one process; process.env carries only the SDK's endpoint settings.
+ */
+const uploads = "uploads";
+const work = "work";
+const maxRecordBytes = 2_000;
+const maxChunks = 10;
+
+type Handler = (event: ChunkTaskInput) => Promise<ChunkTaskOutput>;
+let server: S3Server;
+let directory: string;
+let s3: S3Client;
+let handler: Handler;
+/** The same function with the default bounds. */
+let defaultHandler: Handler;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), "llambda-chunk-records-"));
+  server = await startS3(directory, await freePort());
+  Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_ENDPOINT_URL_S3: server.url,
+    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+    AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  });
+  s3 = new S3Client({ endpoint: server.url, forcePathStyle: true });
+  for (const bucket of [uploads, work]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const { createHandler } = await import("../../functions/chunk/create-handler.ts");
+  handler = createHandler(
+    readChunkConfig({ [EnvNames.bucket]: work, [EnvNames.maxRecordBytes]: String(maxRecordBytes), [EnvNames.maxChunks]: String(maxChunks) }),
+  );
+  defaultHandler = createHandler(readChunkConfig({ [EnvNames.bucket]: work }));
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await server?.close();
+  rmSync(directory, { recursive: true, force: true });
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
+});
+
+async function upload(key: string, body: string): Promise<ChunkTaskInput> {
+  await s3.send(new PutObjectCommand({ Bucket: uploads, Key: key, Body: body }));
+  return { documentId: key.replace(/\W+/g, "-"), source: { bucket: uploads, key, etag: "etag", size: Buffer.byteLength(body) } };
+}
+
+describe("chunk handler: record batch bounds", () => {
+  it("ends a batch with a record over LLAMBDA_MAX_RECORD_BYTES TOO_LARGE, naming the line and the setting", async () => {
+    const event = await upload("in/reviews.csv", `id,text\na,Fine.\nb,"${"word ".repeat(1000)}"\nc,Also fine.\n`);
+    await expect(handler(event)).rejects.toMatchObject({
+      name: "DocumentInputError",
+      code: "TOO_LARGE",
+      message: expect.stringContaining(`line 3: the CSV row is over the limit of ${maxRecordBytes} bytes per record (setting LLAMBDA_MAX_RECORD_BYTES=${maxRecordBytes})`) as string,
+    });
+    const fine = await upload("in/fine.csv", `id,text\na,Fine.\nb,"${"word ".repeat(300)}"\n`);
+    await expect(handler(fine)).resolves.toMatchObject({ recordCount: 2 });
+  });
+
+  it("ends a batch with more records than LLAMBDA_MAX_CHUNKS TOO_LARGE", async () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, k) => JSON.stringify({ text: `Review ${k}.` })).join("\n");
+    await expect(handler(await upload("in/many.jsonl", lines(maxChunks + 1)))).rejects.toMatchObject({
+      code: "TOO_LARGE",
+      message: expect.stringContaining(`more than ${maxChunks} records`) as string,
+    });
+    await expect(handler(await upload("in/enough.jsonl", lines(maxChunks)))).resolves.toMatchObject({ recordCount: maxChunks });
+  });
+
+  it("runs beside a handler of the same function with other settings, each applying its own", async () => {
+    const event = await upload("in/long-record.csv", `id,text\na,"${"word ".repeat(1000)}"\n`);
+    await expect(handler(event)).rejects.toMatchObject({ code: "TOO_LARGE" });
+    await expect(defaultHandler(event)).resolves.toMatchObject({ recordCount: 1 });
+    expect(process.env[EnvNames.maxRecordBytes]).toBeUndefined();
+  });
+});

@@ -1,0 +1,337 @@
+/**
+ * The CDK stack, synthesized offline with real esbuild bundling of the zip functions (one synth, shared by the tests).
+ * Assertions use Match and logical ids taken from the stack's constructs, never hashed ids or whole-template snapshots.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { App } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
+import { EnvNames } from "../../functions/shared/env-names.ts";
+import { INFER_MODEL_PATH, LlambdaStack, type LlambdaStackProps } from "../../infra/llambda-stack.ts";
+import { buildDocumentWorkflow, MapLabel, MapResultsPrefix } from "../../statemachine/definition.ts";
+import { ABSENT_MODEL_ID, baseStackProps, featureFlags } from "../helpers/stack-fixture.ts";
+import { actionsOf, joinedString, listFiles, logicalId, onlyResource, policyOfRole, resourcesOf, roleLogicalIdOf, statementsOf, type DockerSource, type Json } from "../helpers/template-queries.ts";
+
+const baseProps: LlambdaStackProps = baseStackProps;
+
+describe("LlambdaStack (full synth, bundled)", () => {
+  let app: App;
+  let stack: LlambdaStack;
+  let template: Template;
+  let synthMs = 0;
+
+  beforeAll(() => {
+    const started = performance.now();
+    app = new App({ context: featureFlags });
+    stack = new LlambdaStack(app, "Test", baseProps);
+    template = Template.fromStack(stack);
+    synthMs = performance.now() - started;
+    console.log(`stack-bundled: full synth with bundling took ${(synthMs / 1000).toFixed(1)} s`);
+  }, 120_000);
+
+  describe("state machine", () => {
+    it("is one STANDARD state machine with a fixed name, logging every event without execution data", () => {
+      template.resourceCountIs("AWS::StepFunctions::StateMachine", 1);
+      template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+        StateMachineType: "STANDARD",
+        StateMachineName: "Test-document-workflow",
+        LoggingConfiguration: Match.objectLike({ Level: "ALL", IncludeExecutionData: false }),
+      });
+    });
+
+    function definition(): { Comment: string; States: Record<string, Json> } {
+      const sm = onlyResource(template, "AWS::StepFunctions::StateMachine");
+      return JSON.parse(joinedString((sm.Properties as Json).DefinitionString)) as { Comment: string; States: Record<string, Json> };
+    }
+
+    it("deploys exactly statemachine/definition.ts with the stack's functions, table and bucket", () => {
+      const expected = buildDocumentWorkflow(
+        {
+          chunkFunctionArn: `\${GetAtt:${logicalId(stack, stack.chunkFunction)}.Arn}`,
+          inferFunctionArn: `\${GetAtt:${logicalId(stack, stack.inferFunction)}.Arn}`,
+          mergeFunctionArn: `\${GetAtt:${logicalId(stack, stack.mergeFunction)}.Arn}`,
+          tableName: `\${Ref:${logicalId(stack, stack.table)}}`,
+          bucketName: `\${Ref:${logicalId(stack, stack.bucket)}}`,
+        },
+        stack.workflowSettings,
+      );
+      expect(definition()).toEqual(JSON.parse(JSON.stringify(expected)));
+    });
+
+    it("has a Distributed Map reading a JSONL manifest, batching items and writing results to the bucket", () => {
+      const maps = Object.values(definition().States).filter((state) => state.Type === "Map");
+      expect(maps).toHaveLength(1);
+      const map = maps[0]!;
+      expect(map).toMatchObject({
+        Label: MapLabel,
+        ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } },
+        ItemReader: { Resource: "arn:aws:states:::s3:getObject", ReaderConfig: { InputType: "JSONL" } },
+        ItemBatcher: { MaxItemsPerBatch: expect.any(Number), MaxInputBytesPerBatch: expect.any(Number) },
+        ResultWriter: {
+          Resource: "arn:aws:states:::s3:putObject",
+          Parameters: { Bucket: `\${Ref:${logicalId(stack, stack.bucket)}}`, Prefix: MapResultsPrefix },
+        },
+        ToleratedFailurePercentage: expect.any(Number),
+        MaxConcurrency: baseProps.maxConcurrency,
+      });
+    });
+
+    it("lets its role invoke the three functions and update the table, with no wildcard action", () => {
+      const policy = policyOfRole(template, roleLogicalIdOf(stack, stack.stateMachine));
+      const statements = statementsOf(policy);
+      const invoke = statements.filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
+      const invokable = invoke.flatMap(resourcesOf);
+      for (const fn of [stack.chunkFunction, stack.inferFunction, stack.mergeFunction]) {
+        expect(invokable).toContainEqual({ "Fn::GetAtt": [logicalId(stack, fn), "Arn"] });
+      }
+      expect(invokable).toHaveLength(6); // each function and its versions/aliases (`:*`), nothing else
+      const update = statements.find((s) => actionsOf(s).includes("dynamodb:UpdateItem"));
+      expect(resourcesOf(update!)).toEqual([{ "Fn::GetAtt": [logicalId(stack, stack.table), "Arn"] }]);
+      for (const statement of statements) {
+        for (const action of actionsOf(statement)) expect(action).not.toMatch(/(^|:)\*$/);
+      }
+    });
+
+    it("grants the Distributed Map its child-execution and map-run permissions without a self-reference", () => {
+      const statements = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.stateMachine)));
+      const rendered = JSON.stringify(statements);
+      expect(rendered).toContain(":stateMachine:Test-document-workflow");
+      expect(rendered).toContain(":execution:Test-document-workflow/*");
+      expect(rendered).toContain(":mapRun:Test-document-workflow/*");
+      expect(rendered).not.toContain(logicalId(stack, stack.stateMachine) + '"');
+      const s3Actions = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("s3:")));
+      expect(JSON.stringify(s3Actions)).toContain("/chunks/*");
+      expect(JSON.stringify(s3Actions)).toContain(`/${MapResultsPrefix}/*`);
+      expect(JSON.stringify(s3Actions)).not.toContain("/uploads/");
+    });
+  });
+
+  describe("functions", () => {
+    it("runs inference in an arm64 container image with 10 GB and 15 minutes, unreserved by default", () => {
+      const fn = onlyResource(template, "AWS::Lambda::Function", { PackageType: "Image" });
+      expect(fn.Properties).toMatchObject({ Architectures: ["arm64"], MemorySize: 10240, Timeout: 900 });
+      expect((fn.Properties as Json).ReservedConcurrentExecutions).toBeUndefined();
+      expect((fn.Properties as Json).EphemeralStorage).toEqual({ Size: 1024 });
+    });
+
+    it("builds the image from functions/infer/Dockerfile for linux/arm64 with the model id as a build arg", () => {
+      const assembly = app.synth();
+      const manifests = assembly.artifacts.filter((a): a is AssetManifestArtifact => a instanceof AssetManifestArtifact);
+      const dockerImages = manifests.flatMap((m) => {
+        const contents = JSON.parse(readFileSync(m.file, "utf8")) as { dockerImages?: Record<string, { source: DockerSource }> };
+        return Object.values(contents.dockerImages ?? {}).map((image) => image.source);
+      });
+      expect(dockerImages).toHaveLength(1);
+      const image = dockerImages[0]!;
+      expect(image.dockerFile).toBe("functions/infer/Dockerfile");
+      expect(image.platform).toBe("linux/arm64");
+      expect(image.dockerBuildArgs).toEqual({ MODEL_ID: ABSENT_MODEL_ID, MODEL_SHA256: "" });
+      // The staged build context is the .dockerignore allow-list: no node_modules, tests or other models.
+      const contextDir = join(assembly.directory, image.directory);
+      const files = listFiles(contextDir);
+      expect(files).toEqual(expect.arrayContaining(["functions/infer/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh"]));
+      expect(files.filter((f) => /^(node_modules|test|cdk\.out|\.git|docs|bench)\//.test(f) || f.endsWith(".gguf"))).toEqual([]);
+    });
+
+    it("bundles the zip functions as ESM for nodejs22.x on arm64", () => {
+      for (const fn of [stack.startFunction, stack.chunkFunction, stack.mergeFunction]) {
+        const props = template.toJSON().Resources[logicalId(stack, fn)].Properties as Json;
+        expect(props).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Handler: "index.handler" });
+      }
+      const chunk = template.toJSON().Resources[logicalId(stack, stack.chunkFunction)].Properties as Json;
+      expect(chunk).toMatchObject({ MemorySize: 2048, Timeout: 300 });
+      const merge = template.toJSON().Resources[logicalId(stack, stack.mergeFunction)].Properties as Json;
+      expect(merge).toMatchObject({ MemorySize: 1024, Timeout: 300 });
+    });
+
+    it("gives each function the environment variables it reads (functions/catalogue.ts)", () => {
+      const env = (fn: { node: { defaultChild?: unknown } }): Json =>
+        ((template.toJSON().Resources[logicalId(stack, fn)].Properties as Json).Environment as Json).Variables as Json;
+      const bucketRef = { Ref: logicalId(stack, stack.bucket) };
+      expect(env(stack.startFunction)).toEqual({
+        [EnvNames.stateMachineArn]: { Ref: logicalId(stack, stack.stateMachine) },
+        [EnvNames.schemaRouting]: JSON.stringify({ routes: {}, defaultSchemaId: "generic" }),
+        // 800 of the account's default 1,000 concurrent executions ÷ 20 inferences per document.
+        [EnvNames.maxRunningDocuments]: "40",
+      });
+      expect(env(stack.chunkFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.chunkTokens]: "1000" });
+      // Infer reads chunk texts where their item says; it reads no bucket name.
+      expect(env(stack.inferFunction)).toEqual({
+        [EnvNames.modelPath]: INFER_MODEL_PATH,
+        [EnvNames.modelId]: ABSENT_MODEL_ID,
+        [EnvNames.parallelSequences]: String(stack.workflowSettings.maxItemsPerBatch),
+        [EnvNames.schemaId]: "generic",
+      });
+      expect(env(stack.mergeFunction)).toEqual({
+        [EnvNames.bucket]: bucketRef,
+        [EnvNames.table]: { Ref: logicalId(stack, stack.table) },
+        [EnvNames.schemaId]: "generic",
+      });
+      // The consumer reads no settings: results name their own bucket.
+      expect(template.toJSON().Resources[logicalId(stack, stack.consumerFunction)].Properties).not.toHaveProperty("Environment");
+      expect(env(stack.failedExecutionFunction)).toEqual({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
+    });
+
+    it("records this state machine's FAILED, TIMED_OUT and ABORTED executions on their item, retried, with a DLQ", () => {
+      template.hasResourceProperties("AWS::Events::Rule", {
+        EventPattern: {
+          source: ["aws.states"],
+          "detail-type": ["Step Functions Execution Status Change"],
+          detail: { stateMachineArn: [{ Ref: logicalId(stack, stack.stateMachine) }], status: ["FAILED", "TIMED_OUT", "ABORTED"] },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { "Fn::GetAtt": [logicalId(stack, stack.failedExecutionFunction), "Arn"] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] } },
+            RetryPolicy: { MaximumRetryAttempts: Match.anyValue(), MaximumEventAgeInSeconds: Match.anyValue() },
+          }),
+        ],
+      });
+      const statements = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.failedExecutionFunction)));
+      expect(statements.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents"]);
+    });
+
+    it("deploys the example stream consumer with the ready-transition filter, per-record failures and a DLQ", () => {
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        EventSourceArn: { "Fn::GetAtt": [logicalId(stack, stack.table), "StreamArn"] },
+        FunctionName: { Ref: logicalId(stack, stack.consumerFunction) },
+        StartingPosition: "LATEST",
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        BisectBatchOnFunctionError: true,
+        FilterCriteria: { Filters: readyTransitionFilters.map((pattern) => ({ Pattern: JSON.stringify(pattern) })) },
+        DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [logicalId(stack, stack.consumerDeadLetterQueue), "Arn"] } } },
+      });
+      const consumer = JSON.stringify(statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.consumerFunction))));
+      expect(consumer).toContain("/results/*");
+      expect(consumer).toContain("dynamodb:GetRecords");
+      expect(consumer).not.toMatch(/s3:PutObject|dynamodb:PutItem|dynamodb:UpdateItem|uploads|chunks/);
+    });
+
+    it("scopes S3 and DynamoDB grants to prefixes and actions", () => {
+      const policyText = (fn: { role?: unknown }): string => JSON.stringify(statementsOf(policyOfRole(template, roleLogicalIdOf(stack, fn))));
+      const chunk = policyText(stack.chunkFunction);
+      expect(chunk).toContain("/uploads/*");
+      expect(chunk).toContain("/chunks/*");
+      expect(chunk).not.toContain("dynamodb:");
+      const infer = policyText(stack.inferFunction);
+      expect(infer).toContain("/chunks/*");
+      expect(infer).not.toMatch(/uploads|map-results|s3:PutObject|dynamodb:/);
+      const merge = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.mergeFunction)));
+      const dynamo = merge.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+      expect(dynamo.flatMap(actionsOf).sort()).toEqual(["dynamodb:UpdateItem"]);
+      expect(JSON.stringify(merge)).toContain("/map-results/*");
+      // It writes only results too large for their item, under results/.
+      const mergeWrites = merge.filter((s) => actionsOf(s).includes("s3:PutObject"));
+      expect(JSON.stringify(mergeWrites)).toContain("/results/*");
+      expect(JSON.stringify(mergeWrites)).not.toMatch(/uploads|chunks|map-results/);
+      const start = policyText(stack.startFunction);
+      expect(start).toContain("states:StartExecution");
+      expect(start).not.toMatch(/s3:|dynamodb:/);
+    });
+  });
+
+  describe("storage", () => {
+    it("has a documentId-keyed on-demand table streaming new and old images, with PITR and encryption", () => {
+      template.hasResourceProperties("AWS::DynamoDB::Table", {
+        KeySchema: [{ AttributeName: "documentId", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "documentId", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+        StreamSpecification: { StreamViewType: "NEW_AND_OLD_IMAGES" },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      });
+      template.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Retain" });
+    });
+
+    it("has one private, versioned, encrypted, access-logged document bucket, retained, with expiring intermediate prefixes", () => {
+      // The document bucket and its access-log bucket.
+      template.resourceCountIs("AWS::S3::Bucket", 2);
+      template.hasResource("AWS::S3::Bucket", {
+        DeletionPolicy: "Retain",
+        Properties: Match.objectLike({
+          LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.accessLogsBucket) }, LogFilePrefix: "document-bucket/" },
+          VersioningConfiguration: { Status: "Enabled" },
+          BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
+          PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+          LifecycleConfiguration: {
+            Rules: Match.arrayWith([
+              Match.objectLike({ Prefix: "chunks/", ExpirationInDays: 7, Status: "Enabled" }),
+              Match.objectLike({ Prefix: "map-results/", ExpirationInDays: 7, Status: "Enabled" }),
+            ]),
+          },
+        }),
+      });
+      template.hasResourceProperties("AWS::S3::BucketPolicy", {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          ]),
+        },
+      });
+    });
+
+    it("turns on EventBridge notifications for the bucket", () => {
+      template.hasResourceProperties("Custom::S3BucketNotifications", {
+        BucketName: { Ref: logicalId(stack, stack.bucket) },
+        NotificationConfiguration: { EventBridgeConfiguration: {} },
+      });
+    });
+  });
+
+  describe("upload events", () => {
+    it("routes Object Created under uploads/ to a queue the start function drains in bounded batches, with a DLQ", () => {
+      template.hasResourceProperties("AWS::Events::Rule", {
+        EventPattern: {
+          source: ["aws.s3"],
+          "detail-type": ["Object Created"],
+          detail: {
+            bucket: { name: [{ Ref: logicalId(stack, stack.bucket) }] },
+            object: { key: [{ prefix: "uploads/" }] },
+          },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { "Fn::GetAtt": [logicalId(stack, stack.uploadQueue), "Arn"] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] } },
+            RetryPolicy: { MaximumRetryAttempts: Match.anyValue(), MaximumEventAgeInSeconds: Match.anyValue() },
+          }),
+        ],
+      });
+      template.hasResourceProperties("AWS::SQS::Queue", {
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: 180,
+        RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [logicalId(stack, stack.deadLetterQueue), "Arn"] }, maxReceiveCount: 400 },
+      });
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        EventSourceArn: { "Fn::GetAtt": [logicalId(stack, stack.uploadQueue), "Arn"] },
+        FunctionName: { Ref: logicalId(stack, stack.startFunction) },
+        BatchSize: 10,
+        ScalingConfig: { MaximumConcurrency: 2 },
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      });
+      // The start function may count running executions (admission) and start them, nothing else of the workflow.
+      const start = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.startFunction)));
+      const states = start.flatMap(actionsOf).filter((action) => action.startsWith("states:")).sort();
+      expect(states).toEqual(["states:ListExecutions", "states:StartExecution"]);
+    });
+  });
+
+  it("outputs what a user needs to upload, watch and consume", () => {
+    for (const name of ["BucketName", "UploadsPrefix", "TableName", "TableStreamArn", "StateMachineArn", "StateMachineConsoleUrl"]) {
+      template.hasOutput(name, Match.anyValue());
+    }
+  });
+
+  it("warns, without failing synth, when the model file or its sha256 is missing", () => {
+    const annotations = Annotations.fromStack(stack);
+    annotations.hasWarning("/Test/InferFunction", Match.stringLikeRegexp(`npm run model:pull -- ${ABSENT_MODEL_ID}`));
+    annotations.hasWarning("/Test/InferFunction", Match.stringLikeRegexp("llambda:modelSha256"));
+  });
+
+  it("synthesizes in reasonable time", () => {
+    expect(synthMs).toBeLessThan(90_000);
+  });
+});

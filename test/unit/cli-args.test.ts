@@ -1,0 +1,189 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { chunkTokensRange } from "../../functions/chunk/limits.ts";
+import { InferSettingRanges } from "../../functions/infer/config.ts";
+import { defaultSchemaId, extractionSchemas } from "../../functions/schemas/index.ts";
+import { schemaIdForKey } from "../../functions/start/schema-routing.ts";
+import { checkKeysRouteTo, parseCliArgs, uploadKeys, uploadPrefixFor, UsageError } from "../../infra/local/cli-args.ts";
+import { documentMs, documentReport, ProgressReporter, renderReport, withoutFloatNoise } from "../../infra/local/cli-output.ts";
+import { cdkJsonSchemaRouting } from "../../infra/local/twin.ts";
+import { resolveModelPath } from "../../models/paths.ts";
+import type { DocumentItem } from "../../functions/shared/document-item.ts";
+
+/** The local CLI's pure parts: arguments, object keys, schema routing, the summary and the progress line. */
+const dir = mkdtempSync(join(tmpdir(), "llambda-cli-args-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(path: string, text = "x"): string {
+  const full = join(dir, path);
+  mkdirSync(join(full, ".."), { recursive: true });
+  writeFileSync(full, text);
+  return full;
+}
+
+const routing = cdkJsonSchemaRouting();
+const known = Object.keys(extractionSchemas);
+
+describe("object keys of the given files", () => {
+  it("keeps same-named files in different folders apart (as many folders as tell them apart)", () => {
+    const a = file("keys/a/same.pdf");
+    const b = file("keys/b/same.pdf");
+    const keys = uploadKeys([a, b]);
+    expect(keys).toEqual(["uploads/a/same.pdf", "uploads/b/same.pdf"]);
+    expect(new Set(keys).size).toBe(2);
+    expect(uploadKeys([a, b], "uploads/invoices/")).toEqual(["uploads/invoices/a/same.pdf", "uploads/invoices/b/same.pdf"]);
+    // Uneven nesting still gives distinct keys; files with a name of their own keep just the name.
+    const c = file("keys/b/deeper/same.pdf");
+    const other = file("keys/b/other.pdf");
+    expect(uploadKeys([a, b, c, other])).toEqual(["uploads/a/same.pdf", "uploads/b/same.pdf", "uploads/deeper/same.pdf", "uploads/other.pdf"]);
+    // Same folder name too: one more level.
+    const d = file("keys/x/b/same.pdf");
+    expect(uploadKeys([b, d])).toEqual(["uploads/keys/b/same.pdf", "uploads/x/b/same.pdf"]);
+    // One path the tail of another: the shorter one runs out of folders first and is whole.
+    expect(new Set(uploadKeys([b, d, file("b/same.pdf")])).size).toBe(3);
+  });
+
+  it("uses the file names when the files share a folder", () => {
+    expect(uploadKeys([file("flat/one.pdf"), file("flat/two.pdf")])).toEqual(["uploads/one.pdf", "uploads/two.pdf"]);
+    expect(uploadKeys([file("flat/one.pdf")])).toEqual(["uploads/one.pdf"]);
+  });
+
+  it("refuses one file given twice, by any path that reaches it, instead of uploading the same key twice", () => {
+    const original = file("twice/doc.pdf");
+    const link = join(dir, "twice/link.pdf");
+    symlinkSync(original, link);
+    expect(() => uploadKeys([original, join(dir, "twice/../twice/doc.pdf")])).toThrow(UsageError);
+    expect(() => uploadKeys([original, link])).toThrow(/given twice/);
+  });
+});
+
+describe("schema choice, routed as on AWS", () => {
+  it("--schema picks the upload prefix cdk.json routes to it; --prefix gets the schema its routes give", () => {
+    for (const [prefix, schemaId] of Object.entries(routing.routes)) {
+      expect(uploadPrefixFor({ schema: schemaId }, routing, known)).toBe(prefix);
+      expect(uploadPrefixFor({ prefix }, routing, known)).toBe(prefix);
+      expect(schemaIdForKey(routing, `${uploadPrefixFor({ schema: schemaId }, routing, known)}x.pdf`)).toBe(schemaId);
+    }
+    expect(routing.routes["uploads/invoices/"]).toBe("invoice");
+    expect(uploadPrefixFor({}, routing, known)).toBe("uploads/");
+    expect(uploadPrefixFor({ schema: routing.defaultSchemaId }, routing, known)).toBe("uploads/");
+    expect(uploadPrefixFor({ prefix: "uploads/invoices" }, routing, known)).toBe("uploads/invoices/");
+  });
+
+  it("is a usage error for an unknown schema, an unrouted one, or a --prefix that routes elsewhere", () => {
+    expect(() => uploadPrefixFor({ schema: "nope" }, routing, known)).toThrow(/Unknown schema "nope"; known: generic/);
+    expect(() => uploadPrefixFor({ schema: "invoice" }, { routes: {}, defaultSchemaId }, known)).toThrow(/No upload prefix routes to schema invoice/);
+    expect(() => uploadPrefixFor({ schema: "generic", prefix: "uploads/invoices/" }, routing, known)).toThrow(/gets schema invoice/);
+    // A relative path that itself starts with a routed folder would change the schema: said, not silently done.
+    expect(() => checkKeysRouteTo(["uploads/invoices/x.pdf"], "generic", routing)).toThrow(/would get schema invoice/);
+    expect(() => checkKeysRouteTo(["uploads/x.pdf"], "generic", routing)).not.toThrow();
+  });
+});
+
+describe("argument checks", () => {
+  const pdf = file("args/doc.pdf");
+  const usageError = (args: string[]) => {
+    try {
+      parseCliArgs(args);
+    } catch (error) {
+      expect(error).toBeInstanceOf(UsageError);
+      return (error as Error).message;
+    }
+    throw new Error(`accepted: ${args.join(" ")}`);
+  };
+
+  it("applies the chunk function's own bounds to --chunk-tokens and the inference function's to the others", () => {
+    const { min, max } = chunkTokensRange;
+    expect(usageError(["--chunk-tokens", String(min - 1), pdf])).toBe(`--chunk-tokens must be an integer from ${min} to ${max}, got "${min - 1}"`);
+    expect(usageError(["--chunk-tokens", String(max + 1), pdf])).toContain(`from ${min} to ${max}`);
+    expect(usageError(["--chunk-tokens", "1e3x", pdf])).toContain("--chunk-tokens must be an integer");
+    expect(parseCliArgs(["--chunk-tokens", String(min), pdf]).chunkTokens).toBe(min);
+    expect(usageError(["--batch-size", String(InferSettingRanges.parallelSequences.max + 1), pdf])).toContain("--batch-size");
+    expect(usageError(["--context-size", String(InferSettingRanges.contextSize.min - 1), pdf])).toContain("--context-size");
+    expect(usageError(["--max-output-tokens", "0", pdf])).toContain("--max-output-tokens");
+    expect(usageError(["--threads", "0", pdf])).toContain("--threads");
+  });
+
+  it("turns node:util's parse errors into one line, and checks files and the prefix", () => {
+    expect(usageError(["--nope", pdf])).toBe("Unknown option '--nope'.");
+    expect(usageError(["--chunk-tokens"])).toMatch(/^Option '--chunk-tokens <value>' argument missing$/);
+    expect(usageError([])).toBe("No input files given.");
+    expect(usageError([join(dir, "absent.pdf")])).toMatch(/^Not a file: /);
+    expect(usageError(["--prefix", "incoming/", pdf])).toMatch(/--prefix must start with uploads\//);
+  });
+});
+
+describe("model default", () => {
+  it("falls back to the tiny model only when asked (the CLI and the soak ask; eval does not)", () => {
+    const models = join(dir, "models");
+    mkdirSync(models, { recursive: true });
+    writeFileSync(join(models, "tiny.gguf"), "x");
+    const env = { LLAMBDA_MODELS_DIR: models };
+    expect(resolveModelPath({ env, allowTiny: true })).toEqual({ path: join(models, "tiny.gguf"), source: "tiny", modelId: "tiny" });
+    expect(() => resolveModelPath({ env })).toThrow(/npm run model:pull/);
+  });
+});
+
+describe("output", () => {
+  const item = {
+    documentId: "d1",
+    kind: "document",
+    status: "PARTIAL",
+    schemaId: "invoice",
+    source: { bucket: "b", key: "uploads/a/same.pdf", pages: 3 },
+    chunks: { total: 4, succeeded: 3, failed: 1 },
+    failedChunks: [{ index: 2, error: "OutputTruncated", cause: JSON.stringify({ errorType: "OutputTruncated", errorMessage: "cap reached" }) }],
+    result: { total: 0.30000000000000004, tiny: 2.0000000000000002e-7, count: 3 },
+    timings: { startedAt: "2026-01-01T00:00:00.000Z", completedAt: "2026-01-01T00:00:12.500Z" },
+    cost: { total: 0.00061457558 },
+    updatedAt: "2026-01-01T00:00:12.500Z",
+  } as unknown as DocumentItem;
+
+  it("numbers without float noise", () => {
+    expect(withoutFloatNoise({ a: [0.1 + 0.2, 2.0000000000000002e-7, 7] })).toEqual({ a: [0.3, 2e-7, 7] });
+  });
+
+  it("a document's time is its own, from its item's timings", () => {
+    expect(documentMs(item)).toBe(12_500);
+    expect(documentMs({ ...item, timings: { startedAt: item.timings.startedAt, totalMs: 900 } })).toBe(900);
+  });
+
+  it("the plain summary has status, pages, chunks, time, failures and the result pretty-printed; --json keeps the item", () => {
+    const report = documentReport({ file: "/x/a/same.pdf", key: "uploads/a/same.pdf", documentId: "d1" }, item, { result: item.result, failedChunks: item.failedChunks });
+    const text = renderReport(report);
+    expect(text).toContain("✓ a/same.pdf: PARTIAL");
+    expect(text).toContain("3 pages · 4 chunks (3 succeeded, 1 failed) · 12.5 s");
+    expect(text).toContain("failed chunk 2: OutputTruncated: cap reached\n");
+    expect(text).toContain('"total": 0.3,');
+    expect(text).toContain('"tiny": 2e-7');
+    expect(text).not.toContain("0.30000000000000004");
+    expect(text).toMatch(/\n {4}\{\n {6}"total"/);
+    expect(report.item).toBe(item);
+    const failed = renderReport(documentReport({ file: "f", key: "uploads/f.pdf", documentId: "d2" }, {
+      ...item, status: "FAILED", result: undefined, failedChunks: undefined, error: "NOT_A_PDF", cause: "NOT_A_PDF: the file does not start with %PDF-",
+    } as DocumentItem, undefined));
+    expect(failed).toContain("✗ f.pdf: FAILED");
+    expect(failed).toContain("error: NOT_A_PDF");
+    expect(failed).toContain("cause: NOT_A_PDF: the file does not start with %PDF-");
+    expect(failed).not.toContain("result:");
+  });
+
+  it("progress shows each running document's state, batches, own elapsed time, tokens/s and an estimate", () => {
+    let now = 1_000_000;
+    let tokens = 0;
+    const written: string[] = [];
+    const progress = new ProgressReporter({ write: (text: string) => written.push(text) }, () => tokens, 10_000, () => now);
+    progress.executionStarted("arn:1", "a/same.pdf", now);
+    progress.stateEntered("arn:1", "Extract fields from chunks");
+    progress.mapProgress("arn:1", { done: 0, failed: 0, total: 4 });
+    expect(progress.lines()).toEqual(["a/same.pdf: Extract fields from chunks · 0/4 batches · 0.0 s · estimate after the first batch"]);
+    now += 10_000;
+    tokens += 250;
+    progress.mapProgress("arn:1", { done: 1, failed: 0, total: 4 });
+    expect(progress.lines()).toEqual(["a/same.pdf: Extract fields from chunks · 1/4 batches · 10.0 s · 25.0 tokens/s · ~30.0 s left"]);
+    progress.executionFinished("arn:1");
+    expect(progress.lines()).toEqual([]);
+  });
+});

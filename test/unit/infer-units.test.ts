@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { parseInferBatchInput } from "../../functions/infer/extract-batch.ts";
+import { sanitizeModelValue } from "../../functions/infer/model-output.ts";
+import { buildSystemPrompt, buildUserPrompt, describeFields } from "../../functions/infer/prompt.ts";
+import { readInferConfig } from "../../functions/infer/config.ts";
+import { inferenceThreads } from "../../functions/infer/threads.ts";
+import { getExtractionSchema } from "../../functions/schemas/index.ts";
+import { EnvNames } from "../../functions/shared/env-names.ts";
+import { ConfigurationError, ModelOutputError } from "../../functions/shared/errors.ts";
+import { chunkItem } from "../helpers/chunk-items.ts";
+
+describe("inference threads", () => {
+  it("derive from Lambda memory at 1,769 MB per vCPU", () => {
+    expect(inferenceThreads({ lambdaMemoryMb: 10240, availableCores: 6 })).toBe(5);
+    expect(inferenceThreads({ lambdaMemoryMb: 1769, availableCores: 6 })).toBe(1);
+    expect(inferenceThreads({ lambdaMemoryMb: 512, availableCores: 6 })).toBe(1);
+  });
+
+  it("never exceed the available cores, whatever is configured", () => {
+    expect(inferenceThreads({ configured: 16, availableCores: 2 })).toBe(2);
+    expect(inferenceThreads({ lambdaMemoryMb: 10240, availableCores: 2 })).toBe(2);
+    expect(inferenceThreads({ availableCores: 3 })).toBe(3);
+    expect(inferenceThreads({ configured: 1, lambdaMemoryMb: 10240, availableCores: 6 })).toBe(1);
+  });
+});
+
+describe("model output sanitizing", () => {
+  const schema = getExtractionSchema("generic");
+
+  it("keeps ordinary values", () => {
+    const value = { title: "A", amounts: [{ value: 12.5, unit: "EUR", label: "total" }] };
+    expect(sanitizeModelValue(value, schema)).toEqual(value);
+  });
+
+  it("turns numbers JSON or DynamoDB cannot hold into null where the schema allows null", () => {
+    const value = { amounts: [{ value: Infinity }, { value: 1e200 }, { value: -1e-200 }, { value: 0 }] };
+    expect(sanitizeModelValue(value, schema)).toEqual({ amounts: [{ value: null }, { value: null }, { value: null }, { value: 0 }] });
+  });
+
+  it("rejects such numbers where the schema does not allow null", () => {
+    expect(() => sanitizeModelValue({ n: Infinity }, { type: "object", properties: { n: { type: "number" } } })).toThrow(ModelOutputError);
+  });
+});
+
+describe("prompts", () => {
+  const schema = getExtractionSchema("generic");
+
+  it("describe every schema field, nested ones included", () => {
+    const lines = describeFields(schema).join("\n");
+    for (const field of ["title", "documentType", "summary", "entities[].name", "dates[].date", "amounts[].value"]) {
+      expect(lines).toContain(`- ${field} (`);
+    }
+    expect(lines).toContain('"invoice"');
+  });
+
+  it("keep the system prompt independent of the chunk (so its KV cache is reused) and put the chunk in the user turn", () => {
+    const system = buildSystemPrompt(schema);
+    const user = buildUserPrompt({ text: "Hello world", pageStart: 2, pageEnd: 3 });
+    expect(system).not.toContain("Hello world");
+    expect(user).toContain("Hello world");
+    expect(user).toContain("pages 2-3");
+    expect(buildUserPrompt({ text: "x", pageStart: 4, pageEnd: 4 })).toContain("page 4");
+  });
+});
+
+describe("inference configuration", () => {
+  const base = { [EnvNames.modelPath]: "/opt/llambda/model.gguf" };
+
+  it("defaults: one sequence and context, a 10 s deadline margin, no LoRA, memory from Lambda's setting", () => {
+    const config = readInferConfig({ ...base, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "10240" });
+    expect(config).toMatchObject({ modelId: "model", parallelSequences: 1, contexts: 1, deadlineMarginMs: 10_000, memoryBytes: 10240 * 2 ** 20 });
+    expect(config.loraPath).toBeUndefined();
+  });
+
+  it("reads the stack's settings, and refuses a bad LoRA scale at init", () => {
+    const config = readInferConfig({
+      ...base,
+      [EnvNames.parallelSequences]: "4",
+      [EnvNames.inferContexts]: "2",
+      [EnvNames.deadlineMarginMs]: "2500",
+      [EnvNames.loraPath]: "/opt/llambda/lora.gguf",
+      [EnvNames.loraScale]: "0.5",
+    });
+    expect(config).toMatchObject({ parallelSequences: 4, contexts: 2, deadlineMarginMs: 2500, loraPath: "/opt/llambda/lora.gguf", loraScale: 0.5 });
+    expect(() => readInferConfig({ ...base, [EnvNames.loraPath]: "/x.gguf", [EnvNames.loraScale]: "lots" })).toThrow(ConfigurationError);
+    expect(() => readInferConfig({ ...base, [EnvNames.parallelSequences]: "0" })).toThrow(new RegExp(EnvNames.parallelSequences));
+  });
+});
+
+describe("infer batch input", () => {
+  const item = chunkItem({ documentId: "d1", chunkId: "c", tokenCount: 2, text: "hello" });
+
+  it("accepts the workflow's batch (inline text or an S3 pointer)", () => {
+    const event = { Items: [item, { ...item, index: 1, text: undefined, textLocation: { bucket: "b", key: "chunks/d1/1.txt" } }] };
+    expect(parseInferBatchInput(event)).toBe(event);
+    expect(parseInferBatchInput({ Items: [] })).toEqual({ Items: [] });
+  });
+
+  it("refuses a malformed event with a TypeError naming the field, before any work", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [5, /must be an object/],
+      [{ Items: 5 }, /Items must be an array of chunk items, got number/],
+      [{}, /Items must be an array of chunk items, got undefined/],
+      [{ Items: [null] }, /Items\[0\] must be an object/],
+      [{ Items: [item, { ...item, documentId: "" }] }, /Items\[1\]\.documentId/],
+      [{ Items: [{ ...item, index: -1 }] }, /Items\[0\]\.index must be a non-negative integer/],
+      [{ Items: [{ ...item, pageEnd: "2" }] }, /Items\[0\]\.pageEnd/],
+      [{ Items: [{ ...item, text: undefined }] }, /Items\[0\] needs text or textLocation/],
+    ];
+    for (const [event, message] of cases) {
+      expect(() => parseInferBatchInput(event), JSON.stringify(event)).toThrow(TypeError);
+      expect(() => parseInferBatchInput(event), JSON.stringify(event)).toThrow(message);
+    }
+  });
+});

@@ -1,0 +1,135 @@
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import { buildDocumentWorkflow, MapLabel, StateNames } from "../../statemachine/definition.ts";
+import { dynamoDbRetry, lambdaRetry } from "../../statemachine/retry-policy.ts";
+
+const validate = createRequire(import.meta.url)("asl-validator") as (
+  definition: unknown,
+  options?: object,
+) => { isValid: boolean; errors: unknown[] };
+
+const resources = {
+  chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+  inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
+  mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+  tableName: "documents",
+  bucketName: "uploads-bucket",
+};
+
+type State = Record<string, unknown> & { Type: string };
+
+describe("document workflow definition", () => {
+  const definition = buildDocumentWorkflow(resources);
+  const states = definition.States as Record<string, State>;
+
+  it("is valid Amazon States Language", () => {
+    // asl-validator mutates its input; validate a copy.
+    const result = validate(structuredClone(definition), { checkArn: true, checkPaths: true });
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it("marks the document PROCESSING, chunks, records the chunk count, fans out, merges", () => {
+    expect(definition.StartAt).toBe(StateNames.markProcessing);
+    expect(states[StateNames.markProcessing]!.Next).toBe(StateNames.chunk);
+    expect(states[StateNames.chunk]!.Next).toBe(StateNames.recordChunkCount);
+    expect(states[StateNames.recordChunkCount]!.Next).toBe(StateNames.extract);
+    expect(states[StateNames.extract]!.Next).toBe(StateNames.merge);
+    expect(states[StateNames.merge]!.Next).toBe(StateNames.mergedAsFailed);
+    expect(states[StateNames.mergedAsFailed]).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure }],
+      Default: StateNames.succeeded,
+    });
+    expect(states[StateNames.mergeFailure]!.Next).toBe(StateNames.failed);
+  });
+
+  it("passes the document's schema to every batch and to the merge", () => {
+    const map = states[StateNames.extract]!;
+    expect(map.ItemBatcher).toMatchObject({ BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId" } });
+    expect(JSON.stringify(states[StateNames.merge]!.Parameters)).toContain('"schemaId.$":"$.schemaId"');
+  });
+
+  it("writes the item conditionally: PROCESSING unless a newer upload owns it, later writes only by the owner", () => {
+    const params = (name: string) => states[name]!.Parameters as { ConditionExpression: string; UpdateExpression: string };
+    expect(params(StateNames.markProcessing).ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
+    expect(params(StateNames.markProcessing).UpdateExpression).toContain("#owner = :execution");
+    for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.recordFailure]) {
+      expect(params(name).UpdateExpression, name).toContain("ADD #version :one");
+    }
+    for (const name of [StateNames.recordChunkCount, StateNames.recordFailure]) {
+      expect(params(name).ConditionExpression, name).toBe("#owner = :execution");
+    }
+    expect(states[StateNames.superseded]!.Type).toBe("Succeed");
+  });
+
+  it("fans out with a labelled Distributed Map over the JSONL manifest, with STANDARD children and results in S3", () => {
+    const map = states[StateNames.extract]!;
+    expect(map.Type).toBe("Map");
+    expect(map.Label).toBe(MapLabel);
+    expect(map.ItemProcessor).toMatchObject({ ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } });
+    expect(map.ItemReader).toMatchObject({ Resource: "arn:aws:states:::s3:getObject", ReaderConfig: { InputType: "JSONL" } });
+    expect(map.ItemBatcher).toMatchObject({ MaxItemsPerBatch: expect.any(Number), MaxInputBytesPerBatch: expect.any(Number) });
+    expect(map.ResultWriter).toMatchObject({ Resource: "arn:aws:states:::s3:putObject", Parameters: { Bucket: "uploads-bucket" } });
+    expect(map.MaxConcurrency).toBeGreaterThan(0);
+    expect(map.ToleratedFailurePercentage).toBeGreaterThanOrEqual(0);
+  });
+
+  it("catches only input errors, recording FAILED; every other failure stops the execution where it happened", () => {
+    const toFailure = { ErrorEquals: ["DocumentInputError"], ResultPath: "$.failure", Next: StateNames.recordFailure };
+    const toSuperseded = {
+      ErrorEquals: ["DynamoDB.ConditionalCheckFailedException", "Superseded"],
+      ResultPath: "$.failure",
+      Next: StateNames.superseded,
+    };
+    expect(states[StateNames.chunk]!.Catch).toEqual([toFailure]);
+    // A Map Run over its failure threshold is not caught: a redrive reruns its unsuccessful child executions.
+    expect(states[StateNames.extract]!.Catch).toBeUndefined();
+    // Where the item is written, a refused condition means a newer upload took over: not a failure of this document.
+    for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.merge]) {
+      expect(states[name]!.Catch, name).toEqual([toSuperseded]);
+    }
+    const everyCatch = JSON.stringify(Object.values(states).map((state) => state.Catch ?? []));
+    expect(everyCatch).not.toContain("States.ALL");
+    const record = states[StateNames.recordFailure]!;
+    expect(record.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
+    expect(JSON.stringify(record.Parameters)).toContain('"S":"FAILED"');
+    expect(record.Catch).toEqual([{ ...toSuperseded, ResultPath: null }]);
+    expect(record.Next).toBe(StateNames.failed);
+    expect(states[StateNames.failed]!.Type).toBe("Fail");
+  });
+
+  it("takes every Retry block from the one retry policy", () => {
+    const tasks: State[] = [
+      ...Object.values(states),
+      ...Object.values((states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> }).States),
+    ].filter((state) => state.Type === "Task");
+    for (const task of tasks) {
+      const expected = String(task.Resource).includes("dynamodb") ? dynamoDbRetry : lambdaRetry;
+      expect(task.Retry).toEqual(expected);
+    }
+  });
+
+  it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise), and on the execution", () => {
+    for (const name of [StateNames.chunk, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
+    const tasks = Object.entries(states).filter(([, state]) => state.Type === "Task");
+    expect(tasks.length).toBe(5);
+    for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+    expect(definition.TimeoutSeconds).toBeGreaterThan(0);
+    const processor = states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> };
+    expect(processor.States[StateNames.inferBatch]!.TimeoutSeconds).toBeGreaterThan(900);
+  });
+
+  it("applies workflow settings", () => {
+    const custom = buildDocumentWorkflow(resources, {
+      ...{ maxItemsPerBatch: 2, maxInputBytesPerBatch: 1000, maxConcurrency: 3, toleratedFailurePercentage: 0 },
+      chunkTimeoutSeconds: 10,
+      inferTimeoutSeconds: 20,
+      mergeTimeoutSeconds: 30,
+      executionTimeoutSeconds: 40,
+    });
+    const map = custom.States[StateNames.extract]!;
+    expect(map).toMatchObject({ MaxConcurrency: 3, ToleratedFailurePercentage: 0, ItemBatcher: { MaxItemsPerBatch: 2 } });
+    expect(custom.TimeoutSeconds).toBe(40);
+  });
+});
