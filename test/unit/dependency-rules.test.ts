@@ -1,16 +1,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cruise, type ICruiseOptions, type ICruiseResult, type IConfiguration } from "dependency-cruiser";
 import { afterAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../helpers/repo-root.ts";
 
 /**
  * The layer rules (.dependency-cruiser.mjs, `npm run lint:deps`) bite: a fixture tree in the temp dir, shaped like the
  * repo, breaks each rule once, and the cruise reports each break by the rule's name; the repo itself breaks none.
  */
 
-const repoRoot = resolve(import.meta.dirname, "..");
 const rules = ((await import(pathToFileURL(join(repoRoot, ".dependency-cruiser.mjs")).href)) as { default: IConfiguration }).default;
 
 async function violations(baseDir: string, paths: string[], tsConfig?: string): Promise<Array<[string, string, string]>> {
@@ -53,7 +53,7 @@ describe("the dependency rules", () => {
     write("functions/infer/prompt.ts", "export const prompt = 1;\n");
     write("functions/schemas/index.ts", 'import { merge } from "../merge/merge.ts";\nexport const schemas = merge;\n');
     write("functions/catalogue.ts", 'import { merge } from "./merge/merge.ts";\nexport const catalogue = merge;\n');
-    write("statemachine/definition.ts", 'import { merge } from "../../functions/merge/merge.ts";\nexport const definition = merge;\n');
+    write("statemachine/definition.ts", 'import { merge } from "../functions/merge/merge.ts";\nexport const definition = merge;\n');
     write("infra/stack.ts", 'import { twin } from "./local/twin.ts";\nexport const stack = twin;\n');
     write("infra/local/twin.ts", 'import { bench } from "../../bench/run.ts";\nexport const twin = bench;\n');
     write("bench/run.ts", 'import { fixture } from "../test/fixture.ts";\nexport const bench = fixture;\n');
