@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { buildUserPrompt } from "../functions/infer/prompt.ts";
 import { intInRange } from "../functions/shared/config.ts";
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
-import { chunkFile, type InspectedChunk } from "../functions/chunk/inspect.ts";
+import { chunkFile, type InspectedChunk } from "./chunk-file.ts";
 import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { ConfigurationError } from "../functions/shared/errors.ts";
 import {

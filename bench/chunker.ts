@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { chunkFile, type ChunkOutcome } from "../functions/chunk/inspect.ts";
+import { chunkFile, type ChunkOutcome } from "./chunk-file.ts";
 import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import "../infra/dev-worker-bundle.ts"; // from source: the extraction worker is bundled in memory
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";

@@ -6,7 +6,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chunkFile } from "../../functions/chunk/inspect.ts";
+import { chunkFile } from "../../bench/chunk-file.ts";
 import { IsolatedExtractor } from "../../functions/chunk/isolated-extract.ts";
 import { createCl100kTokenizer } from "../../functions/chunk/tokenizer.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";

@@ -1,10 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { DocumentInputError } from "../shared/errors.ts";
-import { chunkDocument } from "./chunk-document.ts";
-import type { IsolatedExtractor } from "./isolated-extract.ts";
-import { checkByteSize, type ChunkLimits } from "./limits.ts";
-import type { TokenCounter } from "./tokenizer.ts";
+import { DocumentInputError } from "../functions/shared/errors.ts";
+import { chunkDocument } from "../functions/chunk/chunk-document.ts";
+import type { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
+import { checkByteSize, type ChunkLimits } from "../functions/chunk/limits.ts";
+import type { TokenCounter } from "../functions/chunk/tokenizer.ts";
 
 /**
  * Chunks a local file the way the chunk function chunks an upload, without S3: for `npm run chunk` and the chunker
