@@ -43,10 +43,11 @@ export interface ImageOptions {
 
 /**
  * Makes the pipeline's functions from the function catalogue (functions/catalogue.ts), the twin's source too: memory,
- * timeout, description and environment come from there, and so do the grants of what each one's code calls. Every function gets its own log group, its
- * own role (that may write that log group and, through the grants below, exactly what its code calls:
- * test/stack/iam-commands.test.ts; no AWS managed policy, no shared role) and, in isolated mode, its own security group.
- * Resources are created with the stack as scope, so their logical ids are the ones they always had.
+ * timeout, description and environment come from there, and so do the grants of what each one's code calls. Every
+ * function gets its own log group, its own role (that may write that log group and, through the grants below, exactly
+ * what its code calls: test/stack/iam-commands.test.ts; no AWS managed policy, no shared role) and, in isolated mode,
+ * its own security group. Resources are created with the stack as scope, so their logical ids are the ones they
+ * always had.
  */
 export class PipelineFunctions {
   constructor(
