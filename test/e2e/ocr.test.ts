@@ -1,0 +1,96 @@
+/**
+ * The OCR core (functions/ocr) on real renders: a text PDF turned into an image-only PDF (each page rendered and put
+ * back as a picture, as a scanner would) has no usable text layer, and rendering plus tesseract.js reads its invoice
+ * number and total back, with each word's box inside the page and its confidence. A blank page gives no words.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createCanvas } from "@napi-rs/canvas";
+import { PDFDocument } from "pdf-lib";
+import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Recognizer, type OcrPage } from "../../functions/ocr/recognizer.ts";
+import { renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { textLayerVerdict } from "../../functions/ocr/text-layer.ts";
+import { repoRoot } from "../helpers/repo-root.ts";
+
+type CanvasFactory = Parameters<typeof renderPageGrey>[1];
+const canvasFactoryOf = (doc: PDFDocumentProxy) => (doc as unknown as { canvasFactory: CanvasFactory }).canvasFactory;
+const open = (bytes: Uint8Array) => getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, verbosity: 0 }).promise;
+
+/** Each page of `pdf` as a grey picture on a page of the same size, with no text layer: a scan of it. */
+async function scanOf(pdf: Uint8Array, dpi: number): Promise<Uint8Array> {
+  const source = await open(pdf);
+  const scan = await PDFDocument.create();
+  for (let number = 1; number <= source.numPages; number++) {
+    const page = await source.getPage(number);
+    const { width, height } = page.getViewport({ scale: 1 });
+    const grey = await renderPageGrey(page, canvasFactoryOf(source), { dpi });
+    const canvas = createCanvas(grey.width, grey.height);
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(grey.width, grey.height);
+    grey.pixels.forEach((level, index) => image.data.set([level, level, level, 255], index * 4));
+    context.putImageData(image, 0, 0);
+    const picture = await scan.embedPng(canvas.toBuffer("image/png"));
+    scan.addPage([width, height]).drawImage(picture, { x: 0, y: 0, width, height });
+  }
+  await source.destroy();
+  return scan.save();
+}
+
+describe("OCR of an image-only PDF", () => {
+  let recognizer: Recognizer;
+  const pages: Array<{ verdict: string; image: GreyImage; ocr: OcrPage }> = [];
+
+  beforeAll(async () => {
+    recognizer = await Recognizer.create();
+    const scan = await open(await scanOf(new Uint8Array(readFileSync(join(repoRoot, "samples", "acme-invoice.pdf"))), 150));
+    for (let number = 1; number <= scan.numPages; number++) {
+      const page = await scan.getPage(number);
+      const { width, height } = page.getViewport({ scale: 1 });
+      const text = (await page.getTextContent()).items.map((item) => ("str" in item ? item.str : "")).join(" ");
+      const image = await renderPageGrey(page, canvasFactoryOf(scan), { dpi: 300 });
+      pages.push({ verdict: textLayerVerdict(text, { widthPt: width, heightPt: height }), image, ocr: await recognizer.recognize(image) });
+    }
+    await scan.destroy();
+  }, 180_000);
+  afterAll(async () => {
+    await recognizer?.close();
+  });
+
+  it("has no text layer to use", () => {
+    expect(pages.map((page) => page.verdict)).toEqual(pages.map(() => "empty"));
+  });
+
+  it("reads the invoice number and the total back", () => {
+    const text = pages.map((page) => page.ocr.text).join("\n");
+    expect(text).toContain("INV-2024-0117");
+    expect(text).toMatch(/Total due\s+3,906\.00 GBP/);
+  });
+
+  it("keeps each word's box inside its page and its confidence", () => {
+    for (const { image, ocr } of pages) {
+      expect(ocr.words.length).toBeGreaterThan(10);
+      for (const { box, confidence } of ocr.words) {
+        expect(box.x0 >= 0 && box.x1 <= image.width && box.x0 < box.x1, JSON.stringify(box)).toBe(true);
+        expect(box.y0 >= 0 && box.y1 <= image.height && box.y0 < box.y1, JSON.stringify(box)).toBe(true);
+        expect(confidence).toBeGreaterThanOrEqual(0);
+        expect(confidence).toBeLessThanOrEqual(100);
+      }
+      expect(ocr.meanConfidence).toBeGreaterThan(70);
+    }
+    const number = pages[0]!.ocr.words.find((word) => word.text.includes("INV-2024-0117"));
+    expect(number, "the invoice number is one word").toBeDefined();
+    // It sits in the top third of the page, where the sample prints it.
+    expect(number!.box.y1).toBeLessThan(pages[0]!.image.height / 3);
+  });
+
+  it("finds no words on a blank page", async () => {
+    const blank = await PDFDocument.create();
+    blank.addPage([595, 842]);
+    const doc = await open(await blank.save());
+    const ocr = await recognizer.recognize(await renderPageGrey(await doc.getPage(1), canvasFactoryOf(doc), { dpi: 150 }));
+    await doc.destroy();
+    expect(ocr).toEqual({ text: "", words: [], meanConfidence: 0 });
+  });
+});
