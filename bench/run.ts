@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   chunker: () => import("./chunker.ts"),
   inference: () => import("./inference.ts"),
+  ocr: () => import("./ocr.ts"),
   "tokenizer-ratio": () => import("./tokenizer-ratio.ts"),
 };
 
