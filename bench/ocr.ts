@@ -17,7 +17,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { getDocument, type PDFDocumentProxy, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { Recognizer } from "../functions/ocr/recognizer.ts";
-import { renderPageGrey, type GreyImage } from "../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/ocr/render-page.ts";
 import { textLayerVerdict } from "../functions/ocr/text-layer.ts";
 import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";
 
@@ -87,7 +87,7 @@ function runNativeTesseract(image: GreyImage, dir: string): { ms: number; text: 
   const header = Buffer.from(`P5\n${image.width} ${image.height}\n255\n`, "ascii");
   writeFileSync(file, Buffer.concat([header, image.pixels]));
   const started = performance.now();
-  const result = spawnSync("tesseract", [file, "-", "--dpi", String(image.dpi), "-l", "eng", "--oem", "1"], {
+  const result = spawnSync("tesseract", [file, "-", "--dpi", String(image.dpi), "-l", "eng", "--oem", "1", "--psm", "3"], {
     env: { ...process.env, OMP_THREAD_LIMIT: "1" },
     maxBuffer: 64 * 1024 * 1024,
     timeout: 300_000,
@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       if (passwords[name.split("/").pop()!] !== undefined) continue;
       let doc: PDFDocumentProxy;
       try {
-        doc = await getDocument({ data: new Uint8Array(readFileSync(file)), isEvalSupported: false, verbosity: 0 }).promise;
+        doc = await getDocument({ data: new Uint8Array(readFileSync(file)), ...pdfjsRenderingOptions() }).promise;
       } catch {
         continue;
       }

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { createWorker, OEM, type Worker } from "tesseract.js";
+import { createWorker, OEM, PSM, type Worker } from "tesseract.js";
+import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 import type { GreyImage } from "./render-page.ts";
 
 /** A recognised word: its text, Tesseract's confidence (0–100) and its box in the image's pixels. */
@@ -32,7 +33,17 @@ export class Recognizer {
 
   static async create(options: RecognizerOptions = {}): Promise<Recognizer> {
     const language = options.language ?? "eng";
-    const worker = await createWorker(language, OEM.LSTM_ONLY, { langPath: languageDataDir(language), cacheMethod: "none", gzip: true });
+    const worker = await createWorker(language, OEM.LSTM_ONLY, {
+      langPath: languageDataDir(language),
+      cacheMethod: "none",
+      gzip: true,
+      // Without a handler, a failed job also throws from the worker's message listener and ends the process; its
+      // promise rejects anyway, and recognize() turns that into an OcrPageError.
+      errorHandler: () => undefined,
+    });
+    // tesseract.js defaults to one uniform block (PSM 6), which drops rows of ruled tables; the CLI's automatic
+    // segmentation (PSM 3) reads pages as they are laid out.
+    await worker.setParameters({ tessedit_pageseg_mode: PSM.AUTO });
     return new Recognizer(worker);
   }
 
@@ -46,7 +57,12 @@ export class Recognizer {
     const pgm = new Uint8Array(header.length + image.pixels.length);
     pgm.set(header);
     pgm.set(image.pixels, header.length);
-    const { data } = await this.worker.recognize(Buffer.from(pgm.buffer), {}, { text: true, blocks: true });
+    let data;
+    try {
+      ({ data } = await this.worker.recognize(Buffer.from(pgm.buffer), {}, { text: true, blocks: true }));
+    } catch (error) {
+      throw new OcrPageError(OcrPageCodes.Failed, `Tesseract could not read the page: ${String(error)}`, { cause: error });
+    }
     const words: OcrWord[] = (data.blocks ?? []).flatMap((block) =>
       block.paragraphs.flatMap((paragraph) =>
         paragraph.lines.flatMap((line) =>
@@ -56,6 +72,7 @@ export class Recognizer {
         ),
       ),
     );
+    // Over the words found: Tesseract's own page confidence also counts empty "words" and is high on junk pages.
     const meanConfidence = words.length === 0 ? 0 : words.reduce((sum, word) => sum + word.confidence, 0) / words.length;
     return { text: words.length === 0 ? "" : data.text.trim(), words, meanConfidence };
   }

@@ -1,4 +1,7 @@
-import type { PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { VerbosityLevel, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 
 /** A rendered page as 8-bit grey levels, row by row (what the recogniser reads). */
 export interface GreyImage {
@@ -15,6 +18,26 @@ export interface RenderOptions {
   dpi?: number;
   /** Most pixels a render may have; a larger page is rendered at a lower dpi instead. Default 40 million (40 MB grey). */
   maxPixels?: number;
+  /** Epoch ms by which the render must finish, else it is cancelled with OCR_TIMEOUT. */
+  deadline?: number;
+}
+
+/**
+ * pdf.js's document options for rendering: its character maps and standard fonts, and its WebAssembly decoders
+ * (without `wasmUrl`, JPEG 2000 images, common in scans, render blank without an error). Documents are untrusted: no
+ * code compiled from them, no system fonts.
+ */
+export function pdfjsRenderingOptions() {
+  const root = dirname(createRequire(import.meta.url).resolve("pdfjs-dist/package.json"));
+  return {
+    cMapUrl: join(root, "cmaps") + "/",
+    cMapPacked: true,
+    standardFontDataUrl: join(root, "standard_fonts") + "/",
+    wasmUrl: join(root, "wasm") + "/",
+    isEvalSupported: false,
+    useSystemFonts: false,
+    verbosity: VerbosityLevel.ERRORS,
+  };
 }
 
 export const DEFAULT_OCR_DPI = 300;
@@ -53,7 +76,18 @@ export async function renderPageGrey(
   try {
     context.fillStyle = "#ffffff";
     context.fillRect(0, 0, width, height);
-    await page.render({ canvasContext: context, canvas: item.canvas as RenderParameters["canvas"], viewport }).promise;
+    const task = page.render({ canvasContext: context, canvas: item.canvas as RenderParameters["canvas"], viewport });
+    // Rendering keeps the event loop busy, so a timer would not fire: pdf.js asks before each slice of work instead.
+    const { deadline } = options;
+    if (deadline !== undefined) task.onContinue = (next: () => void) => (Date.now() > deadline ? task.cancel() : next());
+    try {
+      await task.promise;
+    } catch (error) {
+      if (deadline !== undefined && Date.now() > deadline) {
+        throw new OcrPageError(OcrPageCodes.Timeout, `rendering page ${page.pageNumber} did not finish by its deadline`, { cause: error });
+      }
+      throw new OcrPageError(OcrPageCodes.Failed, `pdf.js could not render page ${page.pageNumber}: ${String(error)}`, { cause: error });
+    }
     const rgba = context.getImageData(0, 0, width, height).data;
     const pixels = new Uint8Array(width * height);
     // ITU-R BT.601 luma in integers.

@@ -115,6 +115,22 @@ export class ResultInvalidError extends LlambdaError {
 }
 
 /** The names Step Functions sees; the workflow definition imports these instead of spelling strings. */
+/** Why one page could not be OCR'd: it did not render or recognise (OCR_FAILED) or not within its deadline (OCR_TIMEOUT). */
+export const OcrPageCodes = { Failed: "OCR_FAILED", Timeout: "OCR_TIMEOUT" } as const;
+export type OcrPageCode = (typeof OcrPageCodes)[keyof typeof OcrPageCodes];
+
+/** One page's OCR failed; the page is named in the item's failed pages and counts against the document's tolerance. */
+export class OcrPageError extends LlambdaError {
+  override readonly name = "OcrPageError";
+  constructor(
+    readonly code: OcrPageCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}
+
 export const ErrorNames = {
   Configuration: "ConfigurationError",
   DocumentInput: "DocumentInputError",

@@ -10,13 +10,14 @@ import { PDFDocument } from "pdf-lib";
 import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Recognizer, type OcrPage } from "../../functions/ocr/recognizer.ts";
-import { renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { OcrPageError } from "../../functions/shared/errors.ts";
 import { textLayerVerdict } from "../../functions/ocr/text-layer.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 
 type CanvasFactory = Parameters<typeof renderPageGrey>[1];
 const canvasFactoryOf = (doc: PDFDocumentProxy) => (doc as unknown as { canvasFactory: CanvasFactory }).canvasFactory;
-const open = (bytes: Uint8Array) => getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, verbosity: 0 }).promise;
+const open = (bytes: Uint8Array) => getDocument({ data: new Uint8Array(bytes), ...pdfjsRenderingOptions() }).promise;
 
 /** Each page of `pdf` as a grey picture on a page of the same size, with no text layer: a scan of it. */
 async function scanOf(pdf: Uint8Array, dpi: number): Promise<Uint8Array> {
@@ -83,6 +84,14 @@ describe("OCR of an image-only PDF", () => {
     expect(number, "the invoice number is one word").toBeDefined();
     // It sits in the top third of the page, where the sample prints it.
     expect(number!.box.y1).toBeLessThan(pages[0]!.image.height / 3);
+  });
+
+  it("stops a render past its deadline with OCR_TIMEOUT", async () => {
+    const doc = await open(new Uint8Array(readFileSync(join(repoRoot, "samples", "acme-invoice.pdf"))));
+    const render = renderPageGrey(await doc.getPage(1), canvasFactoryOf(doc), { dpi: 300, deadline: Date.now() - 1 });
+    await expect(render).rejects.toBeInstanceOf(OcrPageError);
+    await expect(render).rejects.toMatchObject({ code: "OCR_TIMEOUT" });
+    await doc.destroy();
   });
 
   it("finds no words on a blank page", async () => {
