@@ -1,5 +1,5 @@
 /**
- * Whether a PDF page's text layer can be used as it is, or the page needs OCR (issue 16's per-page decision). A scan
+ * Whether a PDF page's text layer can be used as it is, or the page needs OCR (the per-page decision). A scan
  * has no text layer, or one that is too sparse for the page's area to be the page's text (a stamp, a page number, an
  * OCR layer of a few words), or one of replacement and control characters (fonts without a usable encoding).
  */
