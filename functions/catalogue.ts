@@ -249,11 +249,12 @@ export function functionEnvironment(spec: FunctionSpec, values: DeploymentValues
 
 /**
  * Runs the function's configuration reader on the environment it will get, with the memory size Lambda adds: a value
- * the function would refuse at init fails here first (synth time, twin start) with the same message.
+ * the function would refuse at init fails here first (synth time, twin start) with the same message. Returns the
+ * configuration read: the twin builds the function's handler from it.
  */
-export function validateFunctionEnvironment(spec: FunctionSpec, environment: Env, memoryMb: number): void {
+export function validateFunctionEnvironment(spec: FunctionSpec, environment: Env, memoryMb: number): unknown {
   try {
-    spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
+    return spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
   } catch (error) {
     if (error instanceof ConfigurationError) {
       throw new ConfigurationError(`${spec.constructId}: ${error.message}`, { cause: error });

@@ -123,7 +123,8 @@ export function twinFunctions(options: TwinOptions): TwinFunction[] {
   return functionSpecs.map((spec) => {
     const environment = functionEnvironment(spec, values);
     const memoryMb = spec.memoryMb;
-    validateFunctionEnvironment(spec, environment, memoryMb);
+    // Lambda's runtime sets the memory size; the chunk function sizes its extraction worker from it.
+    const config = validateFunctionEnvironment(spec, environment, memoryMb);
     return {
       spec,
       environment,
@@ -133,8 +134,6 @@ export function twinFunctions(options: TwinOptions): TwinFunction[] {
       // One inference container: the model and its parallel sequences exist once in this process.
       ...(spec.id === "infer" ? { containers: 1 } : {}),
       init: async () => {
-        // Lambda's runtime sets the memory size; the chunk function sizes its extraction worker from it.
-        const config = spec.readConfig({ ...environment, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) });
         const factory = (await import(pathToFileURL(join(repoRoot, spec.factory)).href)) as {
           createHandler: (config: unknown) => Handler | Promise<Handler>;
         };

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ChunkTaskInput, ChunkTaskOutput } from "../../functions/shared/contracts.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { readChunkConfig } from "../../functions/chunk/config.ts";
-import { freePort, startS3, type S3Server } from "../../infra/local/services.ts";
+import { startS3Fixture, type S3Fixture } from "../helpers/s3-fixture.ts";
 
 /**
  * The chunk handler applies the record-batch bounds it reads at init (LLAMBDA_MAX_RECORD_BYTES, and LLAMBDA_MAX_CHUNKS
@@ -19,28 +16,15 @@ const maxRecordBytes = 2_000;
 const maxChunks = 10;
 
 type Handler = (event: ChunkTaskInput) => Promise<ChunkTaskOutput>;
-let server: S3Server;
-let directory: string;
+let fixture: S3Fixture;
 let s3: S3Client;
 let handler: Handler;
 /** The same function with the default bounds. */
 let defaultHandler: Handler;
-const savedEnv = { ...process.env };
 
 beforeAll(async () => {
-  directory = mkdtempSync(join(tmpdir(), "llambda-chunk-records-"));
-  server = await startS3(directory, await freePort());
-  Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_ENDPOINT_URL_S3: server.url,
-    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
-    AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  });
-  s3 = new S3Client({ endpoint: server.url, forcePathStyle: true });
-  for (const bucket of [uploads, work]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  fixture = await startS3Fixture([uploads, work], { POWERTOOLS_LOG_LEVEL: "SILENT" });
+  ({ s3 } = fixture);
   const { createHandler } = await import("../../functions/chunk/create-handler.ts");
   handler = createHandler(
     readChunkConfig({ [EnvNames.bucket]: work, [EnvNames.maxRecordBytes]: String(maxRecordBytes), [EnvNames.maxChunks]: String(maxChunks) }),
@@ -49,11 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  rmSync(directory, { recursive: true, force: true });
-  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
-  Object.assign(process.env, savedEnv);
+  await fixture?.stop();
 });
 
 async function upload(key: string, body: string): Promise<ChunkTaskInput> {

@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import type { ChunkItem, ChunkTaskOutput, ChunkTaskInput } from "../../functions/shared/contracts.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { afterBundlingCommands, chunkBundlingExtras } from "../../infra/bundling.ts";
 import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
-import { freePort, startS3, type S3Server } from "../../infra/local/services.ts";
+import { startS3Fixture, type S3Fixture } from "../helpers/s3-fixture.ts";
 import { encryptedPdf, manyWordsPdf } from "../helpers/extract-fixtures.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 
@@ -28,42 +28,25 @@ const maxBytes = 8_000_000;
 const maxChunks = 10;
 
 type Handler = (event: ChunkTaskInput, context?: { getRemainingTimeInMillis(): number }) => Promise<ChunkTaskOutput>;
-let server: S3Server;
-let directory: string;
+let fixture: S3Fixture;
 let s3: S3Client;
 let handler: Handler;
 let metadataPassword: (metadata: Record<string, string> | undefined) => string | undefined;
-const savedEnv = { ...process.env };
 
 beforeAll(async () => {
-  directory = mkdtempSync(join(tmpdir(), "llambda-chunk-"));
-  server = await startS3(directory, await freePort());
-  const endpoint = server.url;
-  Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_ENDPOINT_URL_S3: endpoint,
-    // s3rver stores aws-chunked uploads with their framing; only send checksums when required.
-    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
-    AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+  fixture = await startS3Fixture([uploads, work], {
     [EnvNames.bucket]: work,
     [EnvNames.chunkTokens]: String(maxTokens),
     [EnvNames.maxBytes]: String(maxBytes),
     [EnvNames.maxChunks]: String(maxChunks),
   });
-  s3 = new S3Client({ endpoint, forcePathStyle: true });
-  for (const bucket of [uploads, work]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  ({ s3 } = fixture);
   ({ handler } = await import("../../functions/chunk/handler.ts"));
   ({ metadataPassword } = await import("../../functions/chunk/upload-object.ts"));
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  rmSync(directory, { recursive: true, force: true });
-  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
-  Object.assign(process.env, savedEnv);
+  await fixture?.stop();
 });
 
 async function upload(key: string, body: Uint8Array | string, metadata?: Record<string, string>): Promise<ChunkTaskInput> {
