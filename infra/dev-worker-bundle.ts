@@ -1,6 +1,9 @@
+import { isBuiltin } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { registerWorkerSourceBundler } from "../functions/chunk/isolated-extract.ts";
+import { registerRenderWorkerBundler } from "../functions/ocr/render-worker-script.ts";
 import { handlerBuildOptions } from "./esbuild-options.ts";
 import { pdfjsDecodeBoundPlugin } from "./pdfjs-decode-bound.ts";
 
@@ -35,3 +38,49 @@ export async function bundleWorkerSource(entryPath: string): Promise<string> {
 }
 
 registerWorkerSourceBundler(bundleWorkerSource);
+
+/**
+ * The OCR render worker (functions/ocr/render-worker.ts) from source: the project's modules bundled, every package
+ * left to Node and imported by its absolute file URL, so that the bundle runs from a temporary file. pdf.js must load
+ * from node_modules for its own `createRequire` to find @napi-rs/canvas, the one copy the worker may use.
+ */
+export async function bundleRenderWorkerSource(entryPath: string): Promise<string> {
+  const esbuildModule = "esbuild";
+  type Resolved = { path: string; errors: unknown[] };
+  type PluginBuild = {
+    onResolve(
+      options: { filter: RegExp },
+      callback: (args: { path: string; kind: string; resolveDir: string; pluginData?: unknown }) => Promise<object | undefined>,
+    ): void;
+    resolve(path: string, options: { kind: string; resolveDir: string; pluginData: unknown }): Promise<Resolved>;
+  };
+  let build: (options: object) => Promise<{ outputFiles?: Array<{ text: string }> }>;
+  try {
+    ({ build } = (await import(esbuildModule)) as { build: typeof build });
+  } catch (error) {
+    throw new Error(`Running ${entryPath} from source needs esbuild (a devDependency)`, { cause: error });
+  }
+  const resolving = Symbol("resolving");
+  const packagesByFileUrl = {
+    name: "llambda-packages-by-file-url",
+    setup(plugin: PluginBuild): void {
+      plugin.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === resolving || args.path.startsWith("node:") || isBuiltin(args.path)) return undefined;
+        const resolved = await plugin.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: resolving });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        return { path: pathToFileURL(resolved.path).href, external: true };
+      });
+    },
+  };
+  const result = await build({
+    ...handlerBuildOptions(entryPath, join(tmpdir(), "render-worker.mjs")),
+    plugins: [packagesByFileUrl],
+    logLevel: "error",
+    write: false,
+  });
+  const code = result.outputFiles?.[0]?.text;
+  if (code === undefined) throw new Error(`esbuild produced no bundle for ${entryPath}`);
+  return code;
+}
+
+registerRenderWorkerBundler(bundleRenderWorkerSource);

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { VerbosityLevel, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import type { PDFPageProxy, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 
 /** A rendered page as 8-bit grey levels, row by row (what the recogniser reads). */
@@ -36,9 +36,15 @@ export function pdfjsRenderingOptions() {
     wasmUrl: join(root, "wasm") + "/",
     isEvalSupported: false,
     useSystemFonts: false,
-    verbosity: VerbosityLevel.ERRORS,
+    verbosity: ERRORS_ONLY,
   };
 }
+
+/**
+ * pdf.js's `VerbosityLevel.ERRORS`, spelled out so that the options can be made without loading pdf.js (the OCR
+ * handler's thread never renders; its render workers do).
+ */
+const ERRORS_ONLY: typeof VerbosityLevel.ERRORS = 0;
 
 export const DEFAULT_OCR_DPI = 300;
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -88,14 +94,61 @@ export async function renderPageGrey(
       }
       throw new OcrPageError(OcrPageCodes.Failed, `pdf.js could not render page ${page.pageNumber}: ${String(error)}`, { cause: error });
     }
-    const rgba = context.getImageData(0, 0, width, height).data;
-    const pixels = new Uint8Array(width * height);
-    // ITU-R BT.601 luma in integers.
-    for (let source = 0, target = 0; target < pixels.length; source += 4, target++) {
-      pixels[target] = (rgba[source]! * 77 + rgba[source + 1]! * 150 + rgba[source + 2]! * 29) >> 8;
-    }
+    const pixels = greyOf(context.getImageData(0, 0, width, height).data);
     return { width, height, pixels, dpi };
   } finally {
     canvasFactory.destroy(item);
   }
+}
+
+/**
+ * Grey levels of RGBA pixels: ITU-R BT.601 luma in integers, composited on white (a transparent pixel is paper, not
+ * ink).
+ */
+export function greyOf(rgba: Uint8Array | Uint8ClampedArray): Uint8Array {
+  const pixels = new Uint8Array(rgba.length >> 2);
+  for (let source = 0, target = 0; target < pixels.length; source += 4, target++) {
+    const luma = (rgba[source]! * 77 + rgba[source + 1]! * 150 + rgba[source + 2]! * 29) >> 8;
+    const alpha = rgba[source + 3]!;
+    pixels[target] = alpha === 255 ? luma : (luma * alpha + 255 * (255 - alpha)) / 255;
+  }
+  return pixels;
+}
+
+/** The size an image of `width` x `height` pixels is scaled to so that it has at most `maxPixels` (never enlarged). */
+export function fitToPixels(width: number, height: number, maxPixels: number): { width: number; height: number; scale: number } {
+  if (width * height <= maxPixels) return { width, height, scale: 1 };
+  let scale = Math.sqrt(maxPixels / (width * height));
+  // Step down past rounding, as renderDpi does.
+  while (scale > 0 && Math.max(1, Math.floor(width * scale)) * Math.max(1, Math.floor(height * scale)) > maxPixels) scale *= 0.999;
+  return { width: Math.max(1, Math.floor(width * scale)), height: Math.max(1, Math.floor(height * scale)), scale };
+}
+
+/** Shrinks a grey image by averaging each target pixel's area of the source (box filter); sizes from fitToPixels. */
+export function shrinkGrey(pixels: Uint8Array, width: number, height: number, toWidth: number, toHeight: number): Uint8Array {
+  if (toWidth === width && toHeight === height) return pixels;
+  const out = new Uint8Array(toWidth * toHeight);
+  // Column spans are the same for every row: compute them once.
+  const x0 = new Uint32Array(toWidth);
+  const x1 = new Uint32Array(toWidth);
+  for (let x = 0; x < toWidth; x++) {
+    x0[x] = Math.floor((x * width) / toWidth);
+    x1[x] = Math.max(x0[x]! + 1, Math.floor(((x + 1) * width) / toWidth));
+  }
+  const sums = new Uint32Array(toWidth);
+  for (let y = 0; y < toHeight; y++) {
+    const y0 = Math.floor((y * height) / toHeight);
+    const y1 = Math.max(y0 + 1, Math.floor(((y + 1) * height) / toHeight));
+    sums.fill(0);
+    for (let row = y0; row < y1; row++) {
+      const base = row * width;
+      for (let x = 0; x < toWidth; x++) {
+        let sum = 0;
+        for (let column = x0[x]!; column < x1[x]!; column++) sum += pixels[base + column]!;
+        sums[x]! += sum;
+      }
+    }
+    for (let x = 0; x < toWidth; x++) out[y * toWidth + x] = Math.round(sums[x]! / ((y1 - y0) * (x1[x]! - x0[x]!)));
+  }
+  return out;
 }
