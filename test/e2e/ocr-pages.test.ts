@@ -1,7 +1,8 @@
 /**
  * The OCR engine (functions/ocr/ocr-pages.ts) end to end, with real render workers and tesseract.js: image uploads
  * made in the test from the sample invoice (PNG, JPEG, a 3-page TIFF) read back its invoice number; a page beyond the
- * document fails alone; bytes that are not an image fail whole; a page that cannot render within its time is
+ * document fails alone; bytes that are not an image fail whole, a bomb image's page fails, one whose decoding never
+ * ends is stopped; a page that cannot render within its time is
  * OCR_TIMEOUT and the next page still succeeds (its worker was replaced); pages that do not fit before the deadline
  * are not started; two pipelines read the same text as one. Renders at 150 dpi: accuracy is not what is tested.
  */
@@ -62,16 +63,16 @@ function encoded(image: GreyImage, mime: "image/png" | "image/jpeg"): Uint8Array
 }
 
 /** A multi-page TIFF of 8-bit grey, uncompressed images, each stating its resolution. */
-function tiffOf(images: GreyImage[]): Uint8Array {
+function tiffOf(images: GreyImage[], tags: (index: number) => object = () => ({})): Uint8Array {
   const DATA_START = 4096;
   let offset = DATA_START;
-  const ifds = images.map((image) => {
+  const ifds = images.map((image, index) => {
     const ifd = {
       t256: [image.width], t257: [image.height], t258: [8], t259: [1], t262: [1], t273: [offset], t277: [1],
       t278: [image.height], t279: [image.pixels.length], t282: [[image.dpi, 1]], t283: [[image.dpi, 1]], t296: [2],
     };
     offset += image.pixels.length;
-    return ifd;
+    return { ...ifd, ...tags(index) };
   });
   const header = new Uint8Array(UTIF.encode(ifds as unknown as UTIF.IFD[]));
   expect(header.length).toBeLessThan(DATA_START);
@@ -172,10 +173,22 @@ describe("ocrPages", () => {
     ] satisfies OcrInput[]) {
       await expect(ocrPages(input, [1], options()), input.kind).rejects.toThrow(DocumentInputError);
     }
-    // A PNG cut after its header: it opens, and its one page cannot be decoded.
-    const cut = png.subarray(0, 200);
-    const { outcomes } = await ocrPages({ kind: "image", format: "png", bytes: cut }, [1], options());
-    expect(outcomes).toEqual([{ page: 1, error: "OCR_FAILED", message: expect.stringContaining("PNG") }]);
+    // A PNG whose header claims 60,000 x 60,000 pixels (a decompression bomb): its page is refused before decoding.
+    const bomb = png.slice();
+    new DataView(bomb.buffer).setUint32(16, 60_000);
+    new DataView(bomb.buffer).setUint32(20, 60_000);
+    const { outcomes } = await ocrPages({ kind: "image", format: "png", bytes: bomb }, [1], options());
+    expect(outcomes).toEqual([{ page: 1, error: "OCR_FAILED", message: expect.stringContaining("pixel bound") }]);
+  }, 60_000);
+
+  it("stops a TIFF page whose decoding does not end (OCR_TIMEOUT), and reads the next page", async () => {
+    // Page 1's strip claims LZW compression but is junk, on which utif2 loops without end; page 2 is blank paper.
+    const lzwJunk = { width: 100, height: 100, dpi: 300, pixels: new Uint8Array(100 * 100).fill(0xab) };
+    const blank = { width: 100, height: 100, dpi: 300, pixels: new Uint8Array(100 * 100).fill(255) };
+    const tiffBytes = tiffOf([lzwJunk, blank], (index) => (index === 0 ? { t259: [5] } : {}));
+    const { outcomes } = await ocrPages({ kind: "image", format: "tiff", bytes: tiffBytes }, [1, 2], options({ pageTimeoutMs: 5_000 }));
+    expect(outcomes[0]).toMatchObject({ page: 1, error: "OCR_TIMEOUT" });
+    expect(asText(outcomes[1])).toMatchObject({ page: 2, text: "", words: [] });
   }, 60_000);
 
   it("stops a page that overruns its time (OCR_TIMEOUT) and does the next page in a fresh worker", async () => {
