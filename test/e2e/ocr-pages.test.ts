@@ -6,7 +6,8 @@
  * OCR_TIMEOUT and the next page still succeeds (its worker was replaced); pages that do not fit before the deadline
  * are not started; two pipelines read the same text as one. Renders at 150 dpi: accuracy is not what is tested.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCanvas } from "@napi-rs/canvas";
 import { PDFDocument, PDFName } from "pdf-lib";
@@ -201,6 +202,17 @@ describe("ocrPages", () => {
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 120_000);
 
+  it("stops a recognition that overruns the page's time (OCR_TIMEOUT) and reads the next page with a new recogniser", async () => {
+    // Page 1 decodes in a moment but is 16 MP of noise, which Tesseract takes far longer than 6 s to give up on.
+    let seed = 1;
+    const noise = { width: 4000, height: 4000, dpi: 300, pixels: new Uint8Array(4000 * 4000).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24 > 127 ? 0 : 255)) };
+    const blank = { width: 100, height: 100, dpi: 300, pixels: new Uint8Array(100 * 100).fill(255) };
+    const bytes = tiffOf([noise, blank]);
+    const { outcomes } = await ocrPages({ kind: "image", format: "tiff", bytes }, [1, 2], options({ pageTimeoutMs: 6_000 }));
+    expect(outcomes[0]).toMatchObject({ page: 1, error: "OCR_TIMEOUT", message: expect.stringContaining("recognition") });
+    expect(asText(outcomes[1])).toMatchObject({ page: 2, text: "" });
+  }, 60_000);
+
   it("starts no page that would not finish before the deadline", async () => {
     const started = Date.now();
     const result = await ocrPages({ kind: "pdf", bytes: invoicePdf }, [2, 1], options({ pageTimeoutMs: 20_000, deadline: Date.now() + 1_000 }));
@@ -216,4 +228,8 @@ describe("ocrPages", () => {
     expect(texts(two.outcomes)).toEqual(texts(one.outcomes));
     expect(texts(one.outcomes).every((text) => text.includes(INVOICE_NUMBER))).toBe(true);
   }, 180_000);
+
+  it("leaves no render worker files in the temporary folder", () => {
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith("llambda-render-worker"))).toEqual([]);
+  });
 });
