@@ -31,7 +31,15 @@ export interface OcrOptions {
   deadline: number;
   /** Pages worked on at once (one render worker and one tesseract.js worker each); >= 1. */
   concurrency: number;
+  /**
+   * Heap bound of each render worker (V8's old generation), MB; a page whose rendering needs more is OCR_FAILED.
+   * Default RENDER_WORKER_HEAP_MB. Pixels and decoded images live outside it (bounded by maxPixels instead).
+   */
+  renderHeapMb?: number;
 }
+
+/** Default heap bound of a render worker: pdf.js's objects for one page of an ordinary document need a small part of it. */
+export const RENDER_WORKER_HEAP_MB = 1024;
 
 export interface OcrPageText {
   page: number;
@@ -112,7 +120,13 @@ export async function ocrPages(
 }
 
 function checkOptions(options: OcrOptions): void {
-  const positive = { dpi: options.dpi, maxPixels: options.maxPixels, pageTimeoutMs: options.pageTimeoutMs, concurrency: options.concurrency };
+  const positive = {
+    dpi: options.dpi,
+    maxPixels: options.maxPixels,
+    pageTimeoutMs: options.pageTimeoutMs,
+    concurrency: options.concurrency,
+    renderHeapMb: options.renderHeapMb ?? RENDER_WORKER_HEAP_MB,
+  };
   for (const [name, value] of Object.entries(positive)) {
     if (!Number.isFinite(value) || value < 1) throw new RangeError(`OCR option ${name} must be a number >= 1, got ${value}`);
   }
@@ -129,7 +143,7 @@ class Pipeline {
     input: OcrInput,
     private readonly options: OcrOptions,
   ) {
-    this.renderer = new PageRenderer(input);
+    this.renderer = new PageRenderer(input, { heapMb: options.renderHeapMb ?? RENDER_WORKER_HEAP_MB });
   }
 
   /** The page's text or its typed failure; throws only DocumentInputError (the document cannot be opened) or a fault. */

@@ -58,7 +58,10 @@ export class PageRenderer {
   /** Workers started so far (the first and each replacement). */
   workersStarted = 0;
 
-  constructor(private readonly source: RenderSource) {}
+  constructor(
+    private readonly source: RenderSource,
+    private readonly settings: { heapMb?: number } = {},
+  ) {}
 
   async render(page: number, options: { dpi: number; maxPixels: number; deadline: number }): Promise<RenderedPage> {
     const { deadline } = options;
@@ -68,7 +71,8 @@ export class PageRenderer {
     });
     // Finding (from source: building) the worker's code is not the page's time.
     this.script ??= await renderWorkerScript();
-    const slot = this.slot ?? this.spawn(this.script);
+    // A worker that died while idle is replaced too.
+    const slot = this.slot !== undefined && !this.slot.dead ? this.slot : this.spawn(this.script);
     try {
       // Starting the worker and opening the document count towards the page's time: a document that takes longer
       // to open than a page may take cannot be OCR'd within it either.
@@ -138,6 +142,7 @@ export class PageRenderer {
       // Not the parent's options (a worker inherits them and rejects some); source maps stay on when the parent has them.
       execArgv: process.execArgv.filter((option) => option === "--enable-source-maps"),
       stdin: false,
+      ...(this.settings.heapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.settings.heapMb } }),
     });
     let markReady: () => void = () => undefined;
     let failStart: (error: Error) => void = () => undefined;

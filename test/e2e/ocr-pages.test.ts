@@ -1,10 +1,10 @@
 /**
  * The OCR engine (functions/ocr/ocr-pages.ts) end to end, with real render workers and tesseract.js: image uploads
  * made in the test from the sample invoice (PNG, JPEG, a 3-page TIFF) read back its invoice number; a page beyond the
- * document fails alone; bytes that are not an image fail whole, a bomb image's page fails, one whose decoding never
- * ends is stopped; a page that cannot render within its time is
- * OCR_TIMEOUT and the next page still succeeds (its worker was replaced); pages that do not fit before the deadline
- * are not started; two pipelines read the same text as one. Renders at 150 dpi: accuracy is not what is tested.
+ * document fails alone, as does one that outgrows the render worker's heap or a bomb image's; bytes that are not an
+ * image fail whole; a page whose rendering, decoding or recognition overruns its time is OCR_TIMEOUT and the next page
+ * still succeeds (its worker was replaced); pages that do not fit before the deadline are not started; two pipelines
+ * read the same text as one. Renders at 150 dpi: accuracy is not what is tested.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -201,6 +201,16 @@ describe("ocrPages", () => {
     // Not the minutes the first page would take: it was stopped at its bound.
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 120_000);
+
+  it("fails a page whose rendering outgrows the render worker's heap bound (OCR_FAILED) and renders the next", async () => {
+    // 300,000 tiny filled rectangles: pdf.js's operator list for them alone is more than a 64 MB heap holds.
+    const doc = await PDFDocument.create();
+    doc.addPage([612, 792]).node.set(PDFName.of("Contents"), doc.context.register(doc.context.flateStream("0 0 1 1 re f\n".repeat(300_000))));
+    doc.addPage([612, 792]);
+    const { outcomes } = await ocrPages({ kind: "pdf", bytes: await doc.save() }, [1, 2], options({ dpi: 72, renderHeapMb: 64 }));
+    expect(outcomes[0]).toMatchObject({ page: 1, error: "OCR_FAILED", message: expect.stringContaining("out of memory") });
+    expect(asText(outcomes[1])).toMatchObject({ page: 2, text: "" });
+  }, 90_000);
 
   it("stops a recognition that overruns the page's time (OCR_TIMEOUT) and reads the next page with a new recogniser", async () => {
     // Page 1 decodes in a moment but is 16 MP of noise, which Tesseract takes far longer than 6 s to give up on.
