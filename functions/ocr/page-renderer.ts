@@ -69,7 +69,7 @@ export class PageRenderer {
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
     });
-    // Finding (from source: building) the worker's code is not the page's time.
+    // From source, the first page of a process also waits for the worker's code to be bundled (~0.5 s, once).
     this.script ??= await renderWorkerScript();
     // A worker that died while idle is replaced too.
     const slot = this.slot !== undefined && !this.slot.dead ? this.slot : this.spawn(this.script);

@@ -87,6 +87,17 @@ function tiffOf(images: GreyImage[], tags: (index: number) => object = () => ({}
   return file;
 }
 
+/** `image` repeated `across` times across and `down` times down. */
+function tiled(image: GreyImage, across: number, down: number): GreyImage {
+  const width = image.width * across;
+  const pixels = new Uint8Array(width * image.height * down);
+  for (let row = 0; row < image.height * down; row++) {
+    const source = image.pixels.subarray((row % image.height) * image.width, ((row % image.height) + 1) * image.width);
+    for (let copy = 0; copy < across; copy++) pixels.set(source, row * width + copy * image.width);
+  }
+  return { width, height: image.height * down, dpi: image.dpi, pixels };
+}
+
 /**
  * A PDF whose page 1 takes minutes to render (a free-form triangle mesh shading of full-page triangles, which pdf.js
  * draws pixel by pixel in one operation that its cancel hook cannot interrupt) and whose page 2 is the invoice's.
@@ -213,14 +224,18 @@ describe("ocrPages", () => {
   }, 90_000);
 
   it("stops a recognition that overruns the page's time (OCR_TIMEOUT) and reads the next page with a new recogniser", async () => {
-    // Page 1 decodes in a moment but is 16 MP of noise, which Tesseract takes far longer than 6 s to give up on.
-    let seed = 1;
-    const noise = { width: 4000, height: 4000, dpi: 300, pixels: new Uint8Array(4000 * 4000).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24 > 127 ? 0 : 255)) };
+    // Page 1 (blank) starts the workers; page 2 decodes in a moment in the warm render worker but is the invoice's
+    // first page 5 x 4 times over (43 MP), tens of seconds of text to recognise; page 3 is blank again.
     const blank = { width: 100, height: 100, dpi: 300, pixels: new Uint8Array(100 * 100).fill(255) };
-    const bytes = tiffOf([noise, blank]);
-    const { outcomes } = await ocrPages({ kind: "image", format: "tiff", bytes }, [1, 2], options({ pageTimeoutMs: 6_000 }));
-    expect(outcomes[0]).toMatchObject({ page: 1, error: "OCR_TIMEOUT", message: expect.stringContaining("recognition") });
-    expect(asText(outcomes[1])).toMatchObject({ page: 2, text: "" });
+    const bytes = tiffOf([blank, tiled(scans[0]!, 5, 4), blank]);
+    const { outcomes } = await ocrPages(
+      { kind: "image", format: "tiff", bytes },
+      [1, 2, 3],
+      options({ pageTimeoutMs: 4_000, maxPixels: 50_000_000 }),
+    );
+    expect(asText(outcomes[0])).toMatchObject({ page: 1, text: "" });
+    expect(outcomes[1]).toMatchObject({ page: 2, error: "OCR_TIMEOUT", message: expect.stringContaining("recognition") });
+    expect(asText(outcomes[2])).toMatchObject({ page: 3, text: "" });
   }, 60_000);
 
   it("starts no page that would not finish before the deadline", async () => {
