@@ -66,6 +66,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       extract: (body, hint) =>
         settings.extractor.extract(body, {
           key: hint.key,
+          keepTextlessPages: hint.keepTextlessPages,
           timeoutMs: settings.timeoutMs,
           ...(limits ? { maxPages: limits.maxPages, dropRunningHeaders: limits.dropRunningHeaders } : {}),
         }),

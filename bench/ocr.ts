@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { getDocument, type PDFDocumentProxy, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { Recognizer } from "../functions/ocr/recognizer.ts";
 import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/ocr/render-page.ts";
-import { textLayerVerdict } from "../functions/ocr/text-layer.ts";
+import { textLayerVerdict } from "../functions/chunk/text-layer.ts";
 import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";
 
 /** Lower case, compatibility forms folded, quotes and dashes unified, whitespace collapsed. */

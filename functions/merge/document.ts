@@ -10,7 +10,7 @@ import { DocumentInputCodes, ErrorNames, ResultFormatError } from "../shared/err
 import { recordIdProblem, standInRecordId, type RejectedRecord } from "../shared/record-format.ts";
 import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
-import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
+import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "../shared/map-results.ts";
 import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
 
 export type { FailedChunk };

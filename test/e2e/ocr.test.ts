@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Recognizer, type OcrPage } from "../../functions/ocr/recognizer.ts";
 import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
 import { OcrPageError } from "../../functions/shared/errors.ts";
-import { textLayerVerdict } from "../../functions/ocr/text-layer.ts";
+import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 
 type CanvasFactory = Parameters<typeof renderPageGrey>[1];
