@@ -2,6 +2,8 @@ import type { Node } from "constructs";
 import { chunkTokensRange, DEFAULT_CHUNK_TOKENS } from "../functions/chunk/limits.ts";
 import { FunctionCatalogue } from "../functions/catalogue.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
+import { BucketLayout } from "../functions/shared/bucket-layout.ts";
+import { parseOcrMode, parseOcrRoutes, type OcrRouting } from "../functions/start/ocr-routing.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import type { LlambdaStackProps } from "./llambda-stack.ts";
 import { REPO_ROOT } from "./repo-root.ts";
@@ -38,6 +40,12 @@ export const ContextKeys = {
   schemaRoutes: "llambda:schemaRoutes",
   /** A deployment stage (e.g. `dev`): its own stack `Llambda-<stage>`, whose named resources carry the stack name. */
   stage: "llambda:stage",
+  /** OCR of pages without a usable text layer and of image uploads: `auto` (default), `always` or `never`. */
+  ocr: "llambda:ocr",
+  /** Upload key prefix → OCR mode, e.g. {"uploads/scans/": "always"}; longest prefix wins. */
+  ocrRoutes: "llambda:ocrRoutes",
+  /** The OCR language (a Tesseract code whose @tesseract.js-data package is installed). Default `eng`. */
+  ocrLanguage: "llambda:ocrLanguage",
   /** Alarms notify this e-mail address (an SNS topic and subscription are created). */
   alarmEmail: "llambda:alarmEmail",
   /** Alarms notify this existing SNS topic. */
@@ -112,6 +120,23 @@ export function schemaRoutingContext(get: (key: string) => unknown): SchemaRouti
     };
   } catch (error) {
     throw new ContextError(`Context ${ContextKeys.schemaRoutes}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The OCR routing from context: `llambda:ocrRoutes` (an object, or its JSON on the command line) and `llambda:ocr` as
+ * the default mode. Prefixes must lie under the uploads prefix.
+ */
+export function ocrRoutingContext(get: (key: string) => unknown): OcrRouting {
+  const routes = get(ContextKeys.ocrRoutes);
+  const mode = get(ContextKeys.ocr);
+  try {
+    return {
+      routes: routes === undefined || routes === null || routes === "" ? {} : parseOcrRoutes(routes, BucketLayout.uploadsPrefix),
+      defaultMode: mode === undefined || mode === null || mode === "" ? "auto" : parseOcrMode(mode, `Context ${ContextKeys.ocr}`),
+    };
+  } catch (error) {
+    throw new ContextError(`Context ${ContextKeys.ocrRoutes}/${ContextKeys.ocr}: ${(error as Error).message}`);
   }
 }
 

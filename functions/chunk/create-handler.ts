@@ -10,7 +10,7 @@ import type {
   OcrTextLayer,
   S3Location,
 } from "../shared/contracts.ts";
-import type { FunctionUsage } from "../shared/invocation-usage.ts";
+import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
@@ -22,7 +22,7 @@ import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS } from "./l
 import { collectOcrMapRun } from "./ocr-map-run.ts";
 import { assembleOcrPages, checkFailedPages, missingPage, pageGroups } from "./ocr-plan.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
-import { readUpload } from "./upload-object.ts";
+import { readUpload } from "../shared/upload-object.ts";
 
 /** Large chunk texts are uploaded, and OCR results read, this many at a time. */
 const UPLOAD_CONCURRENCY = 8;
@@ -54,7 +54,10 @@ export function createHandler(
       const { documentId, source } = input;
       // The event's size first: an oversized upload is rejected without downloading it.
       if (typeof source.size === "number") checkByteSize(source.size, limits, "size in the upload event");
-      const { bytes, password } = await readUpload(deps.s3(), source, limits);
+      const { bytes, password } = await readUpload(deps.s3(), source, {
+        maxBytes: limits.maxBytes,
+        check: (count, what) => checkByteSize(count, limits, what),
+      });
       const byteCount = bytes.byteLength;
 
       const remainingMs = context?.getRemainingTimeInMillis?.();
@@ -181,7 +184,8 @@ export function createHandler(
     return {
       ...chunkTaskOutput(result),
       ocr: { ...assembled.summary, ...(mapRun.usage ? { usage: mapRun.usage } : {}) },
-      usage: usage({ s3Gets: 2 + textLayer.ocrPages.length, s3Puts: result.manifest.largeTexts.length + 1 }),
+      // Both runs of the chunk function for this document.
+      usage: addUsage(ocr.planUsage, usage({ s3Gets: 2 + textLayer.ocrPages.length, s3Puts: result.manifest.largeTexts.length + 1 })),
     };
   }
 

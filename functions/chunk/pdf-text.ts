@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
 import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
@@ -91,9 +92,6 @@ const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
 const HEADER_SEARCH_BYTES = 1024;
 
 const PLAIN_TEXT_EXTENSIONS = [".txt", ".md"];
-
-/** The object metadata key (S3 user metadata, header `x-amz-meta-pdf-password`) that carries a PDF's password. */
-export const PDF_PASSWORD_METADATA = "pdf-password";
 
 export function isPlainTextKey(key: string): boolean {
   const lower = key.toLowerCase();

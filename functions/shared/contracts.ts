@@ -46,7 +46,7 @@ export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source" | "ocrM
   /** The execution's ARN (`$$.Execution.Id`), when the workflow passes it: the logs' `execution` key. */
   executionId?: string;
   /** The second run: the plan the first run made and the OCR Map Run's results. */
-  ocr?: { plan: OcrPlan; mapRun: MapRunOutput };
+  ocr?: { plan: OcrPlan; mapRun: MapRunOutput; planUsage?: FunctionUsage };
   /** Share of OCR'd pages (percent) that may fail with the document going on (ending PARTIAL); default 0. */
   toleratedFailurePercentage?: number;
 };

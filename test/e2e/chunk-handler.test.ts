@@ -43,7 +43,7 @@ beforeAll(async () => {
   ({ s3 } = fixture);
   // These documents have text layers (or are refused): the output is always a manifest's, never an OCR plan.
   handler = (await import("../../functions/chunk/handler.ts")).handler as Handler;
-  ({ metadataPassword } = await import("../../functions/chunk/upload-object.ts"));
+  ({ metadataPassword } = await import("../../functions/shared/upload-object.ts"));
 });
 
 afterAll(async () => {

@@ -44,6 +44,7 @@ describe("the transition counts in the merge's payload", () => {
   it("are the counts of the definition's own transitions", () => {
     const definition = buildDocumentWorkflow({
       chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+      ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
       inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
       mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
       tableName: "documents",

@@ -10,6 +10,7 @@ const validate = createRequire(import.meta.url)("asl-validator") as (
 
 const resources = {
   chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+  ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
   inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
   mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
   tableName: "documents",
