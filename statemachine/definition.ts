@@ -155,7 +155,7 @@ export function buildDocumentWorkflow(
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
-            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, #records, modelId, tokens " +
+            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens " +
             "ADD #version :one",
           ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
           ExpressionAttributeNames: {

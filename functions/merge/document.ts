@@ -143,6 +143,12 @@ export function buildDocumentItems(args: {
     timings: timings(collected.results),
   };
   if (collected.failedChunks.length > 0) item.failedChunks = collected.failedChunks;
+  const { ocr } = input.chunking;
+  if (ocr !== undefined) {
+    item.ocr = { pages: ocr.pages, failedPages: ocr.failedPages, lowConfidencePages: ocr.lowConfidencePages };
+    // Pages lost to OCR failures (within the tolerance, or the chunk step would have failed the document).
+    if (item.status === "COMPLETED" && ocr.failedPages.length > 0) item.status = "PARTIAL";
+  }
   if (tooMany) {
     item.error = ErrorNames.TooManyFailedChunks;
     item.cause =
