@@ -33,7 +33,8 @@ describe("document workflow definition", () => {
   it("marks the document PROCESSING, chunks, records the chunk count, fans out, merges", () => {
     expect(definition.StartAt).toBe(StateNames.markProcessing);
     expect(states[StateNames.markProcessing]!.Next).toBe(StateNames.chunk);
-    expect(states[StateNames.chunk]!.Next).toBe(StateNames.recordChunkCount);
+    expect(states[StateNames.chunk]!.Next).toBe(StateNames.pagesToOcr);
+    expect(states[StateNames.pagesToOcr]!.Default).toBe(StateNames.recordChunkCount);
     expect(states[StateNames.recordChunkCount]!.Next).toBe(StateNames.extract);
     expect(states[StateNames.extract]!.Next).toBe(StateNames.merge);
     expect(states[StateNames.merge]!.Next).toBe(StateNames.mergedAsFailed);
@@ -43,6 +44,36 @@ describe("document workflow definition", () => {
       Default: StateNames.succeeded,
     });
     expect(states[StateNames.mergeFailure]!.Next).toBe(StateNames.failed);
+  });
+
+  it("sends a document with an OCR plan through the OCR Map and a second chunk run, which fail the document by name", () => {
+    expect(states[StateNames.pagesToOcr]).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.chunkTask.value.ocrPlan", IsPresent: true, Next: StateNames.ocr }],
+    });
+    const ocr = states[StateNames.ocr] as State & { ItemProcessor: { States: Record<string, State> } };
+    expect(ocr).toMatchObject({
+      Type: "Map",
+      ItemReader: { Parameters: { "Key.$": "$.chunkTask.value.ocrPlan.pageGroups.key" } },
+      ItemBatcher: { MaxItemsPerBatch: 1, BatchInput: { "documentId.$": "$.documentId", "source.$": "$.source" } },
+      ResultPath: "$.ocrRun",
+      Next: StateNames.chunkAfterOcr,
+    });
+    expect(ocr.ItemProcessor.States[StateNames.ocrGroup]).toMatchObject({
+      Parameters: { FunctionName: resources.ocrFunctionArn },
+      Next: StateNames.ocrPagesLeft,
+    });
+    // Pages not started for lack of time go back to a fresh invocation.
+    expect(ocr.ItemProcessor.States[StateNames.ocrPagesLeft]).toMatchObject({
+      Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.ocrGroup }],
+    });
+    const second = states[StateNames.chunkAfterOcr]!;
+    expect(second).toMatchObject({
+      Parameters: { FunctionName: resources.chunkFunctionArn, Payload: { ocr: { "plan.$": "$.chunkTask.value.ocrPlan", "mapRun.$": "$.ocrRun" } } },
+      ResultPath: "$.chunkTask",
+      Next: StateNames.recordChunkCount,
+    });
+    expect((second.Catch as Array<{ ErrorEquals: string[] }>)[0]!.ErrorEquals).toEqual(["DocumentInputError", "TooManyFailedPages"]);
   });
 
   it("passes the document's schema to every batch and to the merge", () => {
@@ -77,7 +108,7 @@ describe("document workflow definition", () => {
   });
 
   it("catches only input errors, recording FAILED; every other failure stops the execution where it happened", () => {
-    const toFailure = { ErrorEquals: ["DocumentInputError"], ResultPath: "$.failure", Next: StateNames.recordFailure };
+    const toFailure = { ErrorEquals: ["DocumentInputError", "TooManyFailedPages"], ResultPath: "$.failure", Next: StateNames.recordFailure };
     const toSuperseded = {
       ErrorEquals: ["DynamoDB.ConditionalCheckFailedException", "Superseded"],
       ResultPath: "$.failure",
@@ -114,17 +145,21 @@ describe("document workflow definition", () => {
   it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise), and on the execution", () => {
     for (const name of [StateNames.chunk, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
     const tasks = Object.entries(states).filter(([, state]) => state.Type === "Task");
-    expect(tasks.length).toBe(5);
+    expect(tasks.length).toBe(6);
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     const processor = states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> };
     expect(processor.States[StateNames.inferBatch]!.TimeoutSeconds).toBeGreaterThan(900);
+    const ocr = states[StateNames.ocr]!.ItemProcessor as { States: Record<string, State> };
+    expect(ocr.States[StateNames.ocrGroup]!.TimeoutSeconds).toBeGreaterThan(900);
+    expect(states[StateNames.chunkAfterOcr]!.TimeoutSeconds).toBeGreaterThan(60);
   });
 
   it("applies workflow settings", () => {
     const custom = buildDocumentWorkflow(resources, {
       ...{ maxItemsPerBatch: 2, maxInputBytesPerBatch: 1000, maxConcurrency: 3, toleratedFailurePercentage: 0 },
       chunkTimeoutSeconds: 10,
+      ocrTimeoutSeconds: 15,
       inferTimeoutSeconds: 20,
       mergeTimeoutSeconds: 30,
       executionTimeoutSeconds: 40,
