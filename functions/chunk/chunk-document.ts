@@ -69,6 +69,8 @@ export interface ChunkedDocument {
   rejectedRecords?: RejectedRecord[];
   chunkCount: number;
   tokenCount: number;
+  /** A document's page texts, the text the chunks were cut from (not for a record batch). */
+  pageTexts?: string[];
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
 }
@@ -101,6 +103,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
   let pageCount: number;
   let recordCount: number | undefined;
   let rejectedRecords: RejectedRecord[] = [];
+  let pageTexts: string[] | undefined;
   const format = options.pages === undefined ? recordFormatOf(options.sourceKey) : undefined;
   const imageFormat = options.pages === undefined ? imageFormatOf(options.sourceKey) : undefined;
   const ocrMode = options.ocrMode ?? "auto";
@@ -160,6 +163,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
       );
     }
     pageCount = pages.length;
+    pageTexts = pages;
   }
   const ms = Math.round(performance.now() - started);
   const manifest = buildManifest(chunks, {
@@ -172,6 +176,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     pageCount,
     ...(recordCount === undefined ? {} : { recordCount }),
     ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
+    ...(pageTexts === undefined ? {} : { pageTexts }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,
