@@ -1,4 +1,4 @@
-/** The OCR benchmark's scoring (bench/ocr.ts): edit distance, normalisation and the two scores. */
+/** The OCR benchmark's scoring (bench/ocr.ts): edit distance, normalisation and the scores of a read. */
 import { describe, expect, it } from "vitest";
 import { editDistance, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 
@@ -13,14 +13,47 @@ describe("OCR scoring", () => {
     expect(normaliseForScoring("  \u201CTotal\u201D \u2013 \uFB01ne\n\n12\u00A0GBP ")).toBe('"total" - fine 12 gbp');
   });
 
-  it("scores a perfect read 0 % CER and full recall, and a read with one wrong word accordingly", () => {
-    expect(scoreRead("Invoice INV-7\nTotal 12.00", "invoice  inv-7 total 12.00")).toEqual({ cer: 0, wordRecall: 1 });
-    const { cer, wordRecall } = scoreRead("Invoice INV-1 Total 12.00", "Invoice INV-7 Total 12.00");
-    expect(cer).toBeCloseTo(1 / "invoice inv-7 total 12.00".length, 6);
+  it("scores a perfect read 0 % CER and full recall", () => {
+    expect(scoreRead("Invoice INV-7\nTotal 12.00", "invoice  inv-7 total 12.00")).toEqual({ cer: 0, cerInOrder: 0, wordRecall: 1 });
+  });
+
+  it("counts a misread character as one error in both CERs, over the truth's characters", () => {
+    const { cer, cerInOrder, wordRecall } = scoreRead("Invoice INV-1 Total 12.00", "Invoice INV-7 Total 12.00");
+    expect(cer).toBeCloseTo(1 / "invoiceinv-7total12.00".length, 6);
+    expect(cerInOrder).toBeCloseTo(1 / "invoice inv-7 total 12.00".length, 6);
     expect(wordRecall).toBe(0.75);
+  });
+
+  it("does not count a different reading order against the order-free CER, only against the in-order one", () => {
+    const truth = "Left column first line\nRight column first line\nLeft column second line\nRight column second line";
+    const columnByColumn = "Left column first line\nLeft column second line\nRight column first line\nRight column second line";
+    const score = scoreRead(columnByColumn, truth);
+    expect(score.cer).toBe(0);
+    expect(score.wordRecall).toBe(1);
+    expect(score.cerInOrder).toBeGreaterThan(0.1);
+  });
+
+  it("still counts a misread character when the order differs too", () => {
+    const score = scoreRead("total 12.00 invoice inv-1", "invoice inv-7 total 12.00");
+    expect(score.cer).toBeCloseTo(1 / "invoiceinv-7total12.00".length, 6);
+  });
+
+  it("scores an empty read 100 % (every character deleted) and no recall", () => {
+    expect(scoreRead("", "Invoice INV-7 Total 12.00")).toEqual({ cer: 1, cerInOrder: 1, wordRecall: 0 });
+    expect(scoreRead("   \n", "Invoice INV-7").cer).toBe(1);
+  });
+
+  it("charges extra words their length (insertions), so reading junk does not pay", () => {
+    expect(scoreRead("invoice inv-7 ~~~~~", "invoice inv-7").cer).toBeCloseTo(5 / "invoiceinv-7".length, 6);
+  });
+
+  it("charges a missing word its length and pairs a misread word with its closest counterpart", () => {
+    // "totel" pairs with "total" (1 edit), not with "12.00"; "12.00" is missing (5).
+    expect(scoreRead("totel invoice", "invoice total 12.00").cer).toBeCloseTo(6 / "invoicetotal12.00".length, 6);
   });
 
   it("does not count a repeated word twice", () => {
     expect(scoreRead("total", "total total").wordRecall).toBe(0.5);
+    expect(scoreRead("total", "total total").cer).toBe(0.5);
   });
 });
