@@ -206,9 +206,38 @@ interface PageResult {
   reads: Partial<Record<EngineId, Read>>;
 }
 
+/** A text item as pdf.js gives it: its string, its matrix (origin at [4], [5], PDF points) and a line end after it. */
+export interface TextLayerItem {
+  str: string;
+  transform: number[];
+  hasEOL: boolean;
+}
+
+/**
+ * A page's text as drawn: the items' strings in content order, except an item drawn again where the same string
+ * already is (within 1.5 pt). Overprinting (a bold faked by drawing text twice, slightly shifted, or a shadow) shows
+ * once on the page and once in OCR, but twice in the text layer.
+ */
+export function drawnText(items: readonly TextLayerItem[]): string {
+  const nearby = 1.5;
+  const drawn = new Map<string, [number, number][]>();
+  let text = "";
+  for (const item of items) {
+    const [x, y] = [item.transform[4] ?? 0, item.transform[5] ?? 0];
+    const key = item.str.trim();
+    if (key !== "") {
+      const at = drawn.get(key) ?? [];
+      if (at.some(([px, py]) => Math.abs(px - x) <= nearby && Math.abs(py - y) <= nearby)) continue;
+      drawn.set(key, [...at, [x, y]]);
+    }
+    text += item.str + (item.hasEOL ? "\n" : " ");
+  }
+  return text;
+}
+
 async function pageText(page: PDFPageProxy): Promise<string> {
   const content = await page.getTextContent();
-  return content.items.map((item) => ("str" in item ? item.str + (item.hasEOL ? "\n" : " ") : "")).join("");
+  return drawnText(content.items.flatMap((item) => ("str" in item ? [item] : [])));
 }
 
 const cpuMsOfThisProcess = () => {

@@ -1,6 +1,6 @@
 /** The OCR benchmark's scoring (bench/ocr.ts): edit distance, normalisation and the scores of a read. */
 import { describe, expect, it } from "vitest";
-import { editDistance, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
+import { drawnText, editDistance, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 
 describe("OCR scoring", () => {
   it("counts insertions, deletions and substitutions", () => {
@@ -55,5 +55,18 @@ describe("OCR scoring", () => {
   it("does not count a repeated word twice", () => {
     expect(scoreRead("total", "total total").wordRecall).toBe(0.5);
     expect(scoreRead("total", "total total").cer).toBe(0.5);
+  });
+});
+
+describe("the text a page draws (the benchmark's ground truth)", () => {
+  const item = (str: string, x: number, y: number, hasEOL = false) => ({ str, transform: [10, 0, 0, 10, x, y], hasEOL });
+
+  it("keeps the items in order, with line ends", () => {
+    expect(drawnText([item("Invoice", 10, 700), item("INV-7", 80, 700, true), item("Total", 10, 680)])).toBe("Invoice INV-7\nTotal ");
+  });
+
+  it("drops text drawn again over itself (a faked bold), but not the same words elsewhere on the page", () => {
+    const items = [item("Total", 10, 700), item("Total", 10.4, 700.2), item("12.00", 80, 700, true), item("Total", 10, 600)];
+    expect(drawnText(items)).toBe("Total 12.00\nTotal ");
   });
 });
