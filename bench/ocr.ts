@@ -542,7 +542,7 @@ export async function main(argv: string[]): Promise<number> {
   };
 
   log(
-    `\n${summary.pages} pages at ${dpi} dpi (${excluded.length} left out, the text layer not being what the render shows), ` +
+    `\n${summary.pages} pages at ${dpi} dpi (${excluded.length} left out, listed above), ` +
       `${summary.machine.cores} × ${summary.machine.cpu}, load ${loadAtStart[0]!.toFixed(2)} at start.\n` +
       `rendering: ${summary.rendering.pagesPerSecondCpu} pages/s per core (CPU), ${summary.rendering.pagesPerSecondWall} wall.`,
   );
