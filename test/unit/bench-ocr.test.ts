@@ -1,6 +1,6 @@
 /** The OCR benchmark's scoring (bench/ocr.ts): edit distance, normalisation and the scores of a read. */
 import { describe, expect, it } from "vitest";
-import { drawnText, editDistance, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
+import { drawnText, editDistance, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 
 describe("OCR scoring", () => {
   it("counts insertions, deletions and substitutions", () => {
@@ -68,5 +68,14 @@ describe("the text a page draws (the benchmark's ground truth)", () => {
   it("drops text drawn again over itself (a faked bold), but not the same words elsewhere on the page", () => {
     const items = [item("Total", 10, 700), item("Total", 10.4, 700.2), item("12.00", 80, 700, true), item("Total", 10, 600)];
     expect(drawnText(items)).toBe("Total 12.00\nTotal ");
+  });
+});
+
+describe("which pages the English model can be asked to read", () => {
+  it("measures the share of letters in Latin script, accents included, digits and punctuation not counted", () => {
+    expect(latinLetterShare("Désordres de l'équilibre, 2014: 12.00 €")).toBe(1);
+    expect(latinLetterShare("الخط الثلث")).toBe(0);
+    expect(latinLetterShare("ab 中文")).toBe(0.5);
+    expect(latinLetterShare("12 345")).toBe(0);
   });
 });
