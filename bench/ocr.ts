@@ -130,9 +130,9 @@ export function scoreRead(read: string, truth: string): ReadScore {
 
 /**
  * Why a page's text layer is not fair ground truth for its render, or undefined when it is. Text drawn invisibly
- * (render modes 3 and 7: the searchable layer of a scan, which is another OCR's output) or placed outside the page's
- * visible area is in the text layer but not in the picture, so OCR would be blamed for not reading it. Counted in
- * glyphs and characters other than spaces; a few (a hidden label, a clipped footer) are tolerated.
+ * (render modes 3 and 7: the searchable layer of a scan, which is another OCR's output) is in the text layer but not in
+ * the picture, so OCR would be blamed for not reading it. Counted in glyphs other than spaces; a few (a hidden label)
+ * are tolerated. (Text placed outside the page pdf.js already leaves out of the text layer.)
  */
 export async function groundTruthProblem(page: PDFPageProxy): Promise<string | undefined> {
   const tolerated = 0.05;
@@ -155,21 +155,7 @@ export async function groundTruthProblem(page: PDFPageProxy): Promise<string | u
       if (mode === 3 || mode === 7) invisible += drawn;
     }
   });
-  if (glyphs > 0 && invisible / glyphs > tolerated) return `${round((100 * invisible) / glyphs, 1)} % of its glyphs are invisible`;
-
-  const content = await page.getTextContent();
-  const [x0, y0, x1, y1] = page.view as [number, number, number, number];
-  let chars = 0;
-  let outside = 0;
-  for (const item of content.items) {
-    if (!("str" in item)) continue;
-    const length = item.str.replace(/\s/g, "").length;
-    const [x, y] = [item.transform[4] as number, item.transform[5] as number];
-    chars += length;
-    if (x < x0 - 1 || x > x1 + 1 || y < y0 - 1 || y > y1 + 1) outside += length;
-  }
-  if (chars > 0 && outside / chars > tolerated) return `${round((100 * outside) / chars, 1)} % of its text is outside the page`;
-  return undefined;
+  return glyphs > 0 && invisible / glyphs > tolerated ? `${round((100 * invisible) / glyphs, 1)} % of its glyphs are invisible` : undefined;
 }
 
 /**

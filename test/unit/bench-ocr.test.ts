@@ -1,6 +1,9 @@
 /** The OCR benchmark's scoring (bench/ocr.ts): edit distance, normalisation and the scores of a read. */
+import { PDFDocument, setTextRenderingMode, StandardFonts, TextRenderingMode } from "pdf-lib";
+import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { describe, expect, it } from "vitest";
-import { drawnText, editDistance, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
+import { pdfjsRenderingOptions } from "../../functions/ocr/render-page.ts";
+import { drawnText, editDistance, groundTruthProblem, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 
 describe("OCR scoring", () => {
   it("counts insertions, deletions and substitutions", () => {
@@ -77,5 +80,24 @@ describe("which pages the English model can be asked to read", () => {
     expect(latinLetterShare("الخط الثلث")).toBe(0);
     expect(latinLetterShare("ab 中文")).toBe(0.5);
     expect(latinLetterShare("12 345")).toBe(0);
+  });
+});
+
+describe("pages whose text layer is not what the render shows", () => {
+  it("are those with text drawn invisibly (a scan's OCR layer); a page drawn as its text reads is fair", async () => {
+    const pdf = await PDFDocument.create();
+    const font = await pdf.embedFont(StandardFonts.Helvetica);
+    const line = "Invoice INV-7, total 12.00 GBP, due on receipt";
+    pdf.addPage([595, 842]).drawText(line, { x: 40, y: 800, size: 10, font });
+    const invisible = pdf.addPage([595, 842]);
+    invisible.pushOperators(setTextRenderingMode(TextRenderingMode.Invisible));
+    invisible.drawText(line, { x: 40, y: 800, size: 10, font });
+    const doc = await getDocument({ data: await pdf.save(), ...pdfjsRenderingOptions() }).promise;
+    try {
+      expect(await groundTruthProblem(await doc.getPage(1))).toBeUndefined();
+      expect(await groundTruthProblem(await doc.getPage(2))).toMatch(/100 % of its glyphs are invisible/);
+    } finally {
+      await doc.destroy();
+    }
   });
 });
