@@ -74,7 +74,7 @@ const words = (normalised: string): string[] => (normalised === "" ? [] : normal
  * read scores 100 %) and of a read word left without one (insertions: junk costs its length), over the number of the
  * truth's characters in words (spaces are not counted on either side). A word that OCR splits or merges costs more than
  * in the ordinary CER ("invoice" read as "in voice" costs 4 instead of 1), so the score errs on the strict side there.
- * The pairing is greedy (smallest edit distance first, ties in text order), which can only overstate the optimum.
+ * The pairing is greedy (smallest edit distance first, ties in the truth's order), which can only overstate the optimum.
  */
 export function scoreRead(read: string, truth: string): ReadScore {
   const [r, t] = [normaliseForScoring(read), normaliseForScoring(truth)];
@@ -94,7 +94,7 @@ export function scoreRead(read: string, truth: string): ReadScore {
   const found = truthWords.length - leftTruth.length;
 
   // Then pair what is left, fewest edits first (a counting sort of all pairs by distance, stable so that ties go in
-  // text order). The distances fit in 16 bits for any word a page can hold.
+  // the truth's order). The distances fit in 16 bits for any word a page can hold.
   const columns = leftRead.length;
   const distances = new Uint16Array(leftTruth.length * columns);
   const perDistance = new Uint32Array(0x10001);
