@@ -206,8 +206,8 @@ export class PipelineObservability extends Construct {
     alarm(AlarmIds.ocrErrors, {
       alarmDescription:
         "An OCR invocation failed as a whole (init failure, out of memory, timeout, crash); a page that cannot be " +
-        "read is a result (OCR_FAILED, OCR_TIMEOUT), not an invocation error. The page group's pages count as failed " +
-        "pages of their document. Read the function's logs.",
+        "read is a result (OCR_FAILED, OCR_TIMEOUT), not an invocation error. The workflow retries it; when the " +
+        "retries fail too, the page group's pages count as failed pages of their document. Read the function's logs.",
       metric: functions.ocr.metricErrors(sum),
       threshold: 1,
       evaluationPeriods: 1,
