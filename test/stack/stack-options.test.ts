@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { functionSpecs } from "../../functions/catalogue.ts";
 import { chunkTokensRange } from "../../functions/chunk/limits.ts";
 import { intEnv } from "../../functions/shared/config.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
@@ -67,7 +68,7 @@ describe("LlambdaStack options (no bundling)", () => {
   it("with tracing, has every function load Powertools Tracer (POWERTOOLS_TRACE_ENABLED); without, none", () => {
     const functions = Object.values(template.findResources("AWS::Lambda::Function")) as Array<{ Properties: Json }>;
     const ours = functions.filter(({ Properties }) => String(Properties.Description ?? "").startsWith("llambda"));
-    expect(ours).toHaveLength(6);
+    expect(ours).toHaveLength(functionSpecs.length);
     for (const { Properties } of ours) {
       expect(((Properties.Environment as Json).Variables as Json).POWERTOOLS_TRACE_ENABLED, String(Properties.Description)).toBe("true");
     }
