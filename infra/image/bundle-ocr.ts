@@ -68,13 +68,14 @@ async function main(): Promise<void> {
   const repoRoot = process.cwd();
   const entries = [`${OCR_FUNCTION_DIR}/handler.ts`, ...ocrWorkerEntries(repoRoot)];
   for (const entry of entries) {
-    const name = entry.endsWith("/handler.ts") ? "handler" : entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, "");
+    const name = entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, "");
     const bytes = await bundle(entry, join(outDir, `${name}.mjs`));
     console.log(`bundled ${entry} -> ${outDir}/${name}.mjs (${(bytes / 1024).toFixed(0)} KiB with map)`);
   }
   const nodeModules = join(outDir, "node_modules");
-  const locations = copyRuntimeClosure(repoRoot, [...OCR_EXTERNAL_PACKAGES, ocrLanguagePackage(language)], nodeModules);
-  console.log(`copied ${locations.length} packages (${[...OCR_EXTERNAL_PACKAGES, ocrLanguagePackage(language)].join(", ")} and their run-time dependencies) to ${nodeModules}`);
+  const packages = [...OCR_EXTERNAL_PACKAGES, ocrLanguagePackage(language)];
+  const locations = copyRuntimeClosure(repoRoot, packages, nodeModules);
+  console.log(`copied ${locations.length} packages (${packages.join(", ")} and their run-time dependencies) to ${nodeModules}`);
   // The same decoded-bytes bound the chunk function's pdf.js has (infra/pdfjs-decode-bound.ts): inert until a worker
   // sets the hook, and a pdf.js upgrade that moves the patched line fails this build.
   for (const module of PDFJS_WORKER_MODULES) {
