@@ -7,6 +7,7 @@ import { parseOcrMode, parseOcrRoutes, type OcrRouting } from "../functions/star
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import type { LlambdaStackProps } from "./llambda-stack.ts";
 import { REPO_ROOT } from "./repo-root.ts";
+import { DEFAULT_OCR_LANGUAGE } from "./stack/props.ts";
 import { manifestDefaultModelId } from "./model-artifact.ts";
 
 /**
@@ -169,6 +170,8 @@ export function stackFromContext(
       maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
       inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),
       schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
+      ocrRouting: ocrRoutingContext((key) => node.tryGetContext(key)),
+      ocrLanguage: stringContext(node, ContextKeys.ocrLanguage) ?? DEFAULT_OCR_LANGUAGE,
       destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
       tracing: boolContext(node, ContextKeys.tracing) ?? false,
       isolated: boolContext(node, ContextKeys.isolated) ?? false,
