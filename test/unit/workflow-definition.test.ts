@@ -169,7 +169,6 @@ describe("document workflow definition", () => {
     const custom = buildDocumentWorkflow(resources, {
       ...{ maxItemsPerBatch: 2, maxInputBytesPerBatch: 1000, maxConcurrency: 3, toleratedFailurePercentage: 0 },
       chunkTimeoutSeconds: 10,
-      ocrTimeoutSeconds: 15,
       inferTimeoutSeconds: 20,
       mergeTimeoutSeconds: 30,
       executionTimeoutSeconds: 40,
