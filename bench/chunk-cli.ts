@@ -1,6 +1,7 @@
 /**
- * `npm run chunk -- [--json] [--text] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk function makes of local files, one
- * line per file (with --text, also each chunk as the model will see it). Exit status 0 even when files fail (their
+ * `npm run chunk -- [--json] [--text] [--ocr auto|always|never] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk
+ * step makes of local files, one line per file (with --text, also each page's text and each chunk as the model will see
+ * it). Pages the chunk step would send to OCR are OCR'd here, in this process, as the OCR function would. Exit status 0 even when files fail (their
  * outcome says why); 2 on a usage error. A development tool (it shows the chunker's output with the infer stage's
  * prompt), so it lives with the other tools here, not in a stage; bench/chunker.ts measures the chunker through it.
  */
@@ -8,7 +9,8 @@ import { parseArgs } from "node:util";
 import { buildUserPrompt } from "../functions/infer/prompt.ts";
 import { intInRange } from "../functions/shared/config.ts";
 import { createCl100kTokenizer } from "../functions/chunk/tokenizer.ts";
-import { chunkFile, type InspectedChunk } from "./chunk-file.ts";
+import { ocrModes, type OcrMode } from "../functions/shared/contracts.ts";
+import { chunkFile, type InspectedChunk, type InspectedPage } from "./chunk-file.ts";
 import { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { ConfigurationError } from "../functions/shared/errors.ts";
 import {
@@ -36,9 +38,10 @@ const defaults = (() => {
   }
 })();
 
-const usage = `Usage: npm run chunk -- [--json] [--text] [--chunk-tokens N] [--no-limits] <file...>
+const usage = `Usage: npm run chunk -- [--json] [--text] [--ocr auto|always|never] [--chunk-tokens N] [--no-limits] <file...>
 
-Extracts and chunks each file as the chunk function does (PDF, .txt, .md, .jsonl, .csv; PDFs in a worker thread) with
+Extracts and chunks each file as the chunk step does (PDF, .txt, .md, .jsonl, .csv, and images: .png, .jpg, .tif; PDFs
+in a worker thread; pages without a usable text layer and images OCR'd here as the OCR function would, 300 dpi) with
 the chunk function's limits, read by the same rule from the same LLAMBDA_* variables (docs/input-errors.md), so a
 file over one ends as it would on Lambda (TOO_LARGE, naming the limit). With this environment:
   bytes ${defaults.maxBytes} (LLAMBDA_MAX_BYTES), PDF pages ${defaults.maxPages} (LLAMBDA_MAX_PAGES),
@@ -54,13 +57,17 @@ peakRssMb is this process's peak resident memory after the file (it only grows),
                      extraction time and memory bounds stay. The chunk function would refuse what only passes so.
 
   --chunk-tokens N   most tokens per chunk, ${chunkTokensRange.min} to ${chunkTokensRange.max} (default 1000, as the chunk function)
-  --text             also print each chunk as the model will see it: its index, page range (record id) and token
+  --ocr MODE         which pages are OCR'd: auto (default: pages without a usable text layer, and images), always (every
+                     page: compare OCR with a PDF's own text layer), never (a scan ends NO_TEXT_LAYER)
+  --text             also print each page's text under a "=== page N · text layer|OCR ===" line, then
+                     each chunk as the model will see it: its index, page range (record id) and token
                      count, then the user message the inference function builds around its text (with --json: a
-                     "chunkList" array of {index, pageStart, pageEnd, recordId?, tokens, text} on each line)
+                     "pageList" array of {page, source, meanConfidence?, text} and a "chunkList" array of
+                     {index, pageStart, pageEnd, recordId?, tokens, text} on each line)
   --json             one JSON object per line`;
 
 async function main(): Promise<number> {
-  let values: { json?: boolean; text?: boolean; "chunk-tokens"?: string; "no-limits"?: boolean; help?: boolean };
+  let values: { json?: boolean; text?: boolean; ocr?: string; "chunk-tokens"?: string; "no-limits"?: boolean; help?: boolean };
   let files: string[];
   try {
     const parsed = parseArgs({
@@ -68,6 +75,7 @@ async function main(): Promise<number> {
       options: {
         json: { type: "boolean" },
         text: { type: "boolean" },
+        ocr: { type: "string" },
         "chunk-tokens": { type: "string" },
         "no-limits": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -85,11 +93,14 @@ async function main(): Promise<number> {
   }
   // The chunk function's own bounds (LLAMBDA_CHUNK_TOKENS).
   const maxTokens = values["chunk-tokens"] === undefined ? 1000 : intInRange(values["chunk-tokens"], chunkTokensRange);
-  if (files.length === 0 || maxTokens === undefined) {
+  const ocrMode = (values.ocr ?? "auto") as OcrMode;
+  if (files.length === 0 || maxTokens === undefined || !ocrModes.includes(ocrMode)) {
     const problem =
       files.length === 0
         ? "No input files given."
-        : `--chunk-tokens must be an integer from ${chunkTokensRange.min} to ${chunkTokensRange.max}, got ${JSON.stringify(values["chunk-tokens"])}`;
+        : maxTokens === undefined
+          ? `--chunk-tokens must be an integer from ${chunkTokensRange.min} to ${chunkTokensRange.max}, got ${JSON.stringify(values["chunk-tokens"])}`
+          : `--ocr must be one of ${ocrModes.join(", ")}, got ${JSON.stringify(values.ocr)}`;
     process.stderr.write(`${problem}\n\n${usage}\n`);
     return 2;
   }
@@ -102,8 +113,14 @@ async function main(): Promise<number> {
     return 2;
   }
   if (values["no-limits"]) limits = { ...limits, ...LimitMaximums };
-  await run(files, maxTokens, limits, Boolean(values.json), Boolean(values.text));
+  await run(files, maxTokens, limits, ocrMode, Boolean(values.json), Boolean(values.text));
   return 0;
+}
+
+/** A page's text under a separator line saying where it came from. */
+export function renderPage(page: InspectedPage): string {
+  const confidence = page.meanConfidence === undefined ? "" : ` (mean word confidence ${page.meanConfidence})`;
+  return `=== page ${page.page} · ${page.source}${confidence} ===\n${page.text}\n`;
 }
 
 /** A chunk as the model sees it: a header line, then the user message built around its text. */
@@ -113,7 +130,7 @@ export function renderChunk(chunk: InspectedChunk): string {
   return `--- chunk ${chunk.index} · ${pages}${record} · ${chunk.tokens} tokens ---\n${buildUserPrompt(chunk)}\n`;
 }
 
-async function run(files: string[], maxTokens: number, limits: ChunkLimits, json: boolean, text: boolean): Promise<void> {
+async function run(files: string[], maxTokens: number, limits: ChunkLimits, ocrMode: OcrMode, json: boolean, text: boolean): Promise<void> {
   const tokenizer = createCl100kTokenizer();
   // One worker for all files, replaced after a timeout or crash; the chunk function starts one per document.
   const extractor = new IsolatedExtractor({ memoryMb: limits.extractionMemoryMb, reuse: true });
@@ -127,6 +144,7 @@ async function run(files: string[], maxTokens: number, limits: ChunkLimits, json
         timeoutMs: limits.extractionTimeoutMs,
         withChunks: text,
         limits,
+        ocrMode,
       });
       line = { ...outcome, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
     } catch (error) {
@@ -137,6 +155,7 @@ async function run(files: string[], maxTokens: number, limits: ChunkLimits, json
     else {
       const detail = line.status === "ok" ? `${line.pages} pages, ${line.chunks} chunks, ${line.tokens} tokens` : `${line.code}: ${line.message}`;
       process.stdout.write(`${line.status === "ok" ? "ok   " : "error"} ${file}: ${detail} (${line.ms} ms, peak ${line.peakRssMb ?? "?"} MB)\n`);
+      for (const page of (line.pageList as InspectedPage[] | undefined) ?? []) process.stdout.write(renderPage(page));
       for (const chunk of (line.chunkList as InspectedChunk[] | undefined) ?? []) process.stdout.write(renderChunk(chunk));
     }
   }

@@ -1,7 +1,11 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { DocumentInputError } from "../functions/shared/errors.ts";
-import { chunkDocument } from "../functions/chunk/chunk-document.ts";
+import { chunkOrPlanDocument, type OcrNeeded } from "../functions/chunk/chunk-document.ts";
+import { assembleOcrPages, missingPage } from "../functions/chunk/ocr-plan.ts";
+import { ocrPages, type OcrInput } from "../functions/ocr/ocr-pages.ts";
+import type { OcrMode, OcrPageRecord, OcrSummary } from "../functions/shared/contracts.ts";
+import { imageFormatOf } from "../functions/shared/image-format.ts";
 import type { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { checkByteSize, type ChunkLimits } from "../functions/chunk/limits.ts";
 import type { TokenCounter } from "../functions/chunk/tokenizer.ts";
@@ -22,6 +26,18 @@ export interface ChunkOutcome {
   ms: number;
   /** With `withChunks`: each chunk as the inference function receives it. */
   chunkList?: InspectedChunk[];
+  /** With `withChunks`: each page's text as the chunk step has it, and where it came from. */
+  pageList?: InspectedPage[];
+  /** A document with OCR'd pages: which pages OCR read, which failed, which read with low confidence. */
+  ocr?: Omit<OcrSummary, "usage">;
+}
+
+export interface InspectedPage {
+  page: number;
+  source: "text layer" | "OCR";
+  /** OCR's mean word confidence, 0–100. */
+  meanConfidence?: number;
+  text: string;
 }
 
 export interface InspectedChunk {
@@ -46,7 +62,13 @@ export interface InspectSettings {
    * while reading, chunks while chunking). Default: none.
    */
   limits?: Pick<ChunkLimits, "maxBytes" | "maxPages" | "maxChunks" | "maxRecordBytes" | "dropRunningHeaders">;
+  /** Which pages are OCR'd (default `auto`, as the chunk step), and how: the OCR function's settings. */
+  ocrMode?: OcrMode;
+  ocr?: { dpi: number; maxPixels: number; language: string; pageTimeoutMs: number; concurrency: number };
 }
+
+/** The OCR function's defaults (functions/ocr/config.ts), for a local run. */
+export const localOcrSettings = { dpi: 300, maxPixels: 40_000_000, language: "eng", pageTimeoutMs: 120_000, concurrency: 1 };
 
 export async function chunkFile(file: string, settings: InspectSettings): Promise<ChunkOutcome> {
   const { limits } = settings;
@@ -56,20 +78,37 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
     // As the handler checks the object's size before downloading it.
     if (limits) checkByteSize((await stat(file)).size, limits, "file size");
     bytes = await readFile(file);
-    const result = await chunkDocument(new Uint8Array(bytes), {
+    const chunkSettings = {
       documentId: "local",
       sourceKey: basename(file),
       bucket: "local",
       maxTokens: settings.maxTokens,
       tokenizer: settings.tokenizer,
       ...(limits ? { maxChunks: limits.maxChunks, maxRecordBytes: limits.maxRecordBytes } : {}),
+    };
+    let pageList: InspectedPage[] | undefined;
+    let ocr: Omit<OcrSummary, "usage"> | undefined;
+    let result = await chunkOrPlanDocument(new Uint8Array(bytes), {
+      ...chunkSettings,
+      ocrMode: settings.ocrMode ?? "auto",
       extract: (body, hint) =>
         settings.extractor.extract(body, {
           key: hint.key,
+          keepTextlessPages: hint.keepTextlessPages,
           timeoutMs: settings.timeoutMs,
           ...(limits ? { maxPages: limits.maxPages, dropRunningHeaders: limits.dropRunningHeaders } : {}),
         }),
     });
+    if ("ocr" in result) {
+      // What the OCR Map and the second chunk run do on AWS, here in this process.
+      const assembled = await ocrLocally(bytes, basename(file), result, settings.ocr ?? localOcrSettings);
+      ocr = assembled.summary;
+      pageList = assembled.pageList;
+      result = await chunkOrPlanDocument(new Uint8Array(0), { ...chunkSettings, pages: assembled.pages });
+      if ("ocr" in result) throw new Error("unreachable: assembled pages are never planned for OCR again");
+    } else if (settings.withChunks && result.pageTexts) {
+      pageList = result.pageTexts.map((text, i) => ({ page: i + 1, source: "text layer", text }));
+    }
     const ms = Math.round(performance.now() - started);
     // A chunk too large for the Map's item payload travels as an S3 pointer: its text is among the large texts.
     const largeText = new Map(result.manifest.largeTexts.map(({ location, text }) => [location.key, text]));
@@ -92,6 +131,8 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       tokens: result.tokenCount,
       ms,
       ...(chunkList ? { chunkList } : {}),
+      ...(settings.withChunks && pageList ? { pageList } : {}),
+      ...(ocr ? { ocr } : {}),
     };
   } catch (error) {
     if (!(error instanceof DocumentInputError)) throw error;
@@ -107,4 +148,31 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       ms: Math.round(performance.now() - started),
     };
   }
+}
+
+/** OCRs the planned pages in this process and assembles the document's pages, as the second chunk run does. */
+async function ocrLocally(
+  bytes: Uint8Array,
+  key: string,
+  needed: OcrNeeded,
+  options: NonNullable<InspectSettings["ocr"]>,
+): Promise<{ pages: string[]; summary: Omit<OcrSummary, "usage">; pageList: InspectedPage[] }> {
+  const format = imageFormatOf(key);
+  const input: OcrInput = format === undefined ? { kind: "pdf", bytes } : { kind: "image", format, bytes };
+  const { textLayer } = needed.ocr;
+  const { outcomes } = await ocrPages(input, textLayer.ocrPages, { ...options, deadline: Number.MAX_SAFE_INTEGER });
+  const records = new Map<number, OcrPageRecord>(
+    outcomes.map((outcome) => [
+      outcome.page,
+      "error" in outcome ? outcome : { ...outcome, ms: outcome.renderMs + outcome.recognizeMs },
+    ]),
+  );
+  const { pages, summary } = assembleOcrPages(textLayer, records, (page) => missingPage(page, "not OCR'd"));
+  const pageList = pages.map((text, i): InspectedPage => {
+    const record = records.get(i + 1);
+    return record && !("error" in record)
+      ? { page: i + 1, source: "OCR", meanConfidence: Math.round(record.meanConfidence), text }
+      : { page: i + 1, source: "text layer", text };
+  });
+  return { pages, summary, pageList };
 }

@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   const files = corpusFiles(values.corpus, /\.pdf$/i).slice(0, values.limit ? Number(values.limit) : undefined);
   const results: FileResult[] = [];
   for (const [i, file] of files.entries()) {
-    const ours = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000 });
+    const ours = await chunkFile(file, { maxTokens, tokenizer, extractor, timeoutMs: 120_000, ocrMode: "never" }); // the chunker, not OCR
     const baseline = runPdftotext(file);
     const tokenizeStarted = performance.now();
     const tokens = baseline.text ? tokenizer.count(baseline.text) : 0;

@@ -12,14 +12,16 @@ import { readConsumerConfig } from "./consumer/config.ts";
 import { readFailedExecutionConfig } from "./failed-execution/config.ts";
 import { readInferConfig } from "./infer/config.ts";
 import { readMergeConfig } from "./merge/config.ts";
+import { readOcrConfig } from "./ocr/config.ts";
 import { BucketLayout } from "./shared/bucket-layout.ts";
 import type { Env } from "./shared/config.ts";
 import { EnvNames } from "./shared/env-names.ts";
 import { ConfigurationError } from "./shared/errors.ts";
 import { readStartConfig } from "./start/config.ts";
+import type { OcrRouting } from "./start/ocr-routing.ts";
 import type { SchemaRouting } from "./start/schema-routing.ts";
 
-export type FunctionId = "start" | "chunk" | "infer" | "merge" | "consumer" | "failedExecution";
+export type FunctionId = "start" | "chunk" | "ocr" | "infer" | "merge" | "consumer" | "failedExecution";
 
 /** AWS services a function's code calls: isolated mode opens HTTPS to exactly these endpoints. */
 export type EndpointService = "s3" | "dynamodb" | "states";
@@ -43,6 +45,9 @@ export interface DeploymentValues {
   tableName: string;
   stateMachineArn: string;
   schemaRouting: SchemaRouting;
+  /** OCR mode by upload prefix, and the deployment's OCR language. */
+  ocrRouting: OcrRouting;
+  ocrLanguage: string;
   maxRunningDocuments: number;
   chunkTokens: number;
   /** The inference function's model: where its file is (image path or local file) and the id results record. */
@@ -91,11 +96,13 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     timeoutSeconds: 30,
     description: "llambda: S3 Object Created event -> one document workflow execution per object version",
     readConfig: readStartConfig,
-    reads: [EnvNames.stateMachineArn, EnvNames.schemaRouting, EnvNames.maxRunningDocuments],
+    reads: [EnvNames.stateMachineArn, EnvNames.schemaRouting, EnvNames.ocr, EnvNames.ocrRoutes, EnvNames.maxRunningDocuments],
     access: { workflow: ["states:StartExecution", "states:ListExecutions"], endpoints: ["states"] },
     environment: (values) => ({
-      // The routing picks each document's schema here; infer and merge read it from their input.
+      // The routing picks each document's schema and OCR mode here; later steps read them from their input.
       [EnvNames.schemaRouting]: JSON.stringify(values.schemaRouting),
+      [EnvNames.ocr]: values.ocrRouting.defaultMode,
+      [EnvNames.ocrRoutes]: JSON.stringify(values.ocrRouting.routes),
       [EnvNames.maxRunningDocuments]: values.maxRunningDocuments,
     }),
   },
@@ -126,9 +133,45 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
       EnvNames.extractionMemoryMb,
       EnvNames.dropRunningHeaders,
     ],
-    // The uploaded object's version named in the event is read (GetObject with VersionId).
-    access: { bucket: { read: [BucketLayout.uploadsPrefix], readVersions: true, write: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
+    // The uploaded object's version named in the event is read (GetObject with VersionId); after OCR, the pages'
+    // results (chunks/) and the OCR Map Run's result files.
+    access: {
+      bucket: {
+        read: [BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix, BucketLayout.mapResultsPrefix],
+        readVersions: true,
+        write: [BucketLayout.chunksPrefix],
+      },
+      endpoints: ["s3"],
+    },
     environment: (values) => ({ [EnvNames.chunkTokens]: values.chunkTokens }),
+  },
+  ocr: {
+    id: "ocr",
+    constructId: "OcrFunction",
+    name: "ocr",
+    entry: "functions/ocr/handler.ts",
+    factory: "functions/ocr/create-handler.ts",
+    // A container image: the page renderer is a native addon (@napi-rs/canvas) that must be the linux-arm64 build,
+    // which the image's arm64 `npm ci` installs (as for llama.cpp); the recogniser's WebAssembly and language models
+    // ship beside it. A zip would need the arm64 addon fetched for a machine that is not arm64.
+    packaging: "image",
+    architecture: "arm64",
+    // Two vCPUs (Lambda gives one per 1,769 MB): two pages at once, each pipeline ~0.5 GB (a 300 dpi page is 9 MP of
+    // grey, its RGBA canvas 35 MB, Tesseract's working set some hundred MB), with room for large scans' pages.
+    memoryMb: 3584,
+    timeoutSeconds: 900,
+    description: "llambda: pages without a usable text layer -> text, words and boxes (Tesseract OCR)",
+    readConfig: readOcrConfig,
+    reads: [
+      EnvNames.bucket,
+      EnvNames.ocrLanguage,
+      EnvNames.ocrDpi,
+      EnvNames.ocrMaxPixels,
+      EnvNames.ocrPageTimeoutMs,
+      EnvNames.ocrConcurrency,
+    ],
+    access: { bucket: { read: [BucketLayout.uploadsPrefix], readVersions: true, write: [BucketLayout.chunksPrefix] }, endpoints: ["s3"] },
+    environment: (values) => ({ [EnvNames.ocrLanguage]: values.ocrLanguage }),
   },
   infer: {
     id: "infer",

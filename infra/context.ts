@@ -2,9 +2,12 @@ import type { Node } from "constructs";
 import { chunkTokensRange, DEFAULT_CHUNK_TOKENS } from "../functions/chunk/limits.ts";
 import { FunctionCatalogue } from "../functions/catalogue.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
+import { BucketLayout } from "../functions/shared/bucket-layout.ts";
+import { parseOcrMode, parseOcrRoutes, type OcrRouting } from "../functions/start/ocr-routing.ts";
 import { parseRoutes, type SchemaRouting } from "../functions/start/schema-routing.ts";
 import type { LlambdaStackProps } from "./llambda-stack.ts";
 import { REPO_ROOT } from "./repo-root.ts";
+import { DEFAULT_OCR_LANGUAGE } from "./stack/props.ts";
 import { manifestDefaultModelId } from "./model-artifact.ts";
 
 /**
@@ -38,6 +41,12 @@ export const ContextKeys = {
   schemaRoutes: "llambda:schemaRoutes",
   /** A deployment stage (e.g. `dev`): its own stack `Llambda-<stage>`, whose named resources carry the stack name. */
   stage: "llambda:stage",
+  /** OCR of pages without a usable text layer and of image uploads: `auto` (default), `always` or `never`. */
+  ocr: "llambda:ocr",
+  /** Upload key prefix → OCR mode, e.g. {"uploads/scans/": "always"}; longest prefix wins. */
+  ocrRoutes: "llambda:ocrRoutes",
+  /** The OCR language (a Tesseract code whose @tesseract.js-data package is installed). Default `eng`. */
+  ocrLanguage: "llambda:ocrLanguage",
   /** Alarms notify this e-mail address (an SNS topic and subscription are created). */
   alarmEmail: "llambda:alarmEmail",
   /** Alarms notify this existing SNS topic. */
@@ -115,6 +124,23 @@ export function schemaRoutingContext(get: (key: string) => unknown): SchemaRouti
   }
 }
 
+/**
+ * The OCR routing from context: `llambda:ocrRoutes` (an object, or its JSON on the command line) and `llambda:ocr` as
+ * the default mode. Prefixes must lie under the uploads prefix.
+ */
+export function ocrRoutingContext(get: (key: string) => unknown): OcrRouting {
+  const routes = get(ContextKeys.ocrRoutes);
+  const mode = get(ContextKeys.ocr);
+  try {
+    return {
+      routes: routes === undefined || routes === null || routes === "" ? {} : parseOcrRoutes(routes, BucketLayout.uploadsPrefix),
+      defaultMode: mode === undefined || mode === null || mode === "" ? "auto" : parseOcrMode(mode, `Context ${ContextKeys.ocr}`),
+    };
+  } catch (error) {
+    throw new ContextError(`Context ${ContextKeys.ocrRoutes}/${ContextKeys.ocr}: ${(error as Error).message}`);
+  }
+}
+
 /** Used when neither context nor models/models.json names a model. */
 const FALLBACK_MODEL_ID = "qwen2.5-1.5b-instruct-q4_k_m";
 
@@ -144,6 +170,8 @@ export function stackFromContext(
       maxConcurrency: intContext(node, ContextKeys.maxConcurrency, { min: 1, max: 10_000 }) ?? 20,
       inferReservedConcurrency: intContext(node, ContextKeys.inferReservedConcurrency, { min: 1, max: 10_000 }),
       schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
+      ocrRouting: ocrRoutingContext((key) => node.tryGetContext(key)),
+      ocrLanguage: stringContext(node, ContextKeys.ocrLanguage) ?? DEFAULT_OCR_LANGUAGE,
       destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
       tracing: boolContext(node, ContextKeys.tracing) ?? false,
       isolated: boolContext(node, ContextKeys.isolated) ?? false,

@@ -57,6 +57,8 @@ export class LlambdaStack extends Stack {
   readonly consumerFunction: NodejsFunction;
   readonly consumerDeadLetterQueue: sqs.Queue;
   readonly inferFunction: lambda.DockerImageFunction;
+  /** OCR of scanned pages and image uploads: a container image with Tesseract and pdf.js, no model. */
+  readonly ocrFunction: lambda.DockerImageFunction;
   readonly uploadRule: events.Rule;
   readonly failedExecutionFunction: NodejsFunction;
   readonly failedExecutionRule: events.Rule;
@@ -93,6 +95,8 @@ export class LlambdaStack extends Stack {
       // The state machine names the functions it invokes, so it comes after them: its ARN is filled in at synth.
       stateMachineArn: Lazy.string({ produce: () => this.stateMachine.stateMachineArn }),
       schemaRouting: settings.schemaRouting,
+      ocrRouting: settings.ocrRouting,
+      ocrLanguage: settings.ocrLanguage,
       maxRunningDocuments: maxRunningDocumentsFor({
         maxConcurrency: settings.workflow.maxConcurrency,
         inferReservedConcurrency: props.inferReservedConcurrency,
@@ -116,7 +120,7 @@ export class LlambdaStack extends Stack {
     const intake = createUploadIntake(this, functions);
     ({ deadLetterQueue: this.deadLetterQueue, startFunction: this.startFunction, uploadQueue: this.uploadQueue } = intake);
     const tasks = createTaskFunctions(functions, props, settings, this.model);
-    ({ chunk: this.chunkFunction, infer: this.inferFunction, merge: this.mergeFunction } = tasks);
+    ({ chunk: this.chunkFunction, ocr: this.ocrFunction, infer: this.inferFunction, merge: this.mergeFunction } = tasks);
     ({ consumerFunction: this.consumerFunction, consumerDeadLetterQueue: this.consumerDeadLetterQueue } =
       createResultsConsumer(this, functions, store.table));
 
@@ -134,6 +138,7 @@ export class LlambdaStack extends Stack {
       functions: {
         start: this.startFunction,
         chunk: this.chunkFunction,
+        ocr: this.ocrFunction,
         infer: this.inferFunction,
         merge: this.mergeFunction,
         consumer: this.consumerFunction,

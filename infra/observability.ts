@@ -7,18 +7,19 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { metricDimensions, MetricNames, metricsNamespace, type MetricName } from "../functions/shared/metrics.ts";
-import { MapLabel } from "../statemachine/definition.ts";
+import { MapLabel, OcrMapLabel } from "../statemachine/definition.ts";
 
 /**
- * The pipeline's CloudWatch dashboard and alarms: the document workflow's executions and its Distributed Map's child
+ * The pipeline's CloudWatch dashboard and alarms: the document workflow's executions and its Distributed Maps' child
  * executions, each function's invocations, errors, throttles and duration, llambda's own metrics (functions/shared/
- * metrics.ts: tokens, speed, durations, cost) and the dead-letter queues. docs/observability.md lists every metric and
+ * metrics.ts: tokens, speed, durations, cost, OCR'd pages) and the dead-letter queues. docs/observability.md lists every metric and
  * alarm.
  */
 
 export interface PipelineFunctions {
   start: lambda.IFunction;
   chunk: lambda.IFunction;
+  ocr: lambda.IFunction;
   infer: lambda.IFunction;
   merge: lambda.IFunction;
   consumer: lambda.IFunction;
@@ -56,6 +57,7 @@ export const AlarmIds = {
   inferThrottles: "infer-throttles",
   inferErrors: "infer-errors",
   inferDurationNearTimeout: "infer-duration-near-timeout",
+  ocrErrors: "ocr-errors",
   mapFailureRate: "map-failure-rate",
 } as const;
 
@@ -66,8 +68,8 @@ export const deadLetterAlarmId = (queueName: string): string => `dead-letters-${
  * The state machine ARN under which Step Functions publishes the Map Run child executions' metrics:
  * `<state machine ARN>/<Map label>`.
  */
-export function mapRunStateMachineArn(stateMachine: sfn.IStateMachine): string {
-  return `${stateMachine.stateMachineArn}/${MapLabel}`;
+export function mapRunStateMachineArn(stateMachine: sfn.IStateMachine, label: string = MapLabel): string {
+  return `${stateMachine.stateMachineArn}/${label}`;
 }
 
 export class PipelineObservability extends Construct {
@@ -106,11 +108,11 @@ export class PipelineObservability extends Construct {
       timedOut: stateMachine.metricTimedOut({ ...sum, label: "Timed out" }),
       aborted: stateMachine.metricAborted({ ...sum, label: "Aborted" }),
     };
-    const childMetric = (metricName: string, label: string) =>
+    const childMetric = (metricName: string, label: string, mapLabel: string = MapLabel) =>
       new cloudwatch.Metric({
         namespace: "AWS/States",
         metricName,
-        dimensionsMap: { StateMachineArn: mapRunStateMachineArn(stateMachine) },
+        dimensionsMap: { StateMachineArn: mapRunStateMachineArn(stateMachine, mapLabel) },
         label,
         ...sum,
       });
@@ -120,6 +122,13 @@ export class PipelineObservability extends Construct {
       failed: childMetric("ExecutionsFailed", "Batches failed"),
       timedOut: childMetric("ExecutionsTimedOut", "Batches timed out"),
     };
+    // The OCR Distributed Map's child executions (one per group of pages of a scanned document).
+    const ocrChildren = [
+      childMetric("ExecutionsStarted", "Page groups started", OcrMapLabel),
+      childMetric("ExecutionsSucceeded", "Page groups succeeded", OcrMapLabel),
+      childMetric("ExecutionsFailed", "Page groups failed", OcrMapLabel),
+      childMetric("ExecutionsTimedOut", "Page groups timed out", OcrMapLabel),
+    ];
     const childFailures = new cloudwatch.MathExpression({
       expression: "FILL(failed, 0) + FILL(timedOut, 0)",
       usingMetrics: { failed: children.failed, timedOut: children.timedOut },
@@ -190,6 +199,17 @@ export class PipelineObservability extends Construct {
         "Use smaller chunks or batches, more memory (vCPUs), or a faster model.",
       metric: inferMaxDuration,
       threshold: nearTimeoutMs,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    alarm(AlarmIds.ocrErrors, {
+      alarmDescription:
+        "An OCR invocation failed as a whole (init failure, out of memory, timeout, crash); a page that cannot be " +
+        "read is a result (OCR_FAILED, OCR_TIMEOUT), not an invocation error. The workflow retries it; when the " +
+        "retries fail too, the page group's pages count as failed pages of their document. Read the function's logs.",
+      metric: functions.ocr.metricErrors(sum),
+      threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
@@ -300,6 +320,18 @@ export class PipelineObservability extends Construct {
       ], {
         right: [custom(MetricNames.documentCostUsd, cloudwatch.Stats.SUM, "total")],
       }),
+    );
+    this.dashboard.addWidgets(
+      graph("OCR: pages (sum)", [
+        custom(MetricNames.pagesOcrd, cloudwatch.Stats.SUM, "read"),
+        custom(MetricNames.ocrPagesFailed, cloudwatch.Stats.SUM, "failed"),
+      ]),
+      graph("OCR: page duration (ms, render and recognition)", [
+        custom(MetricNames.ocrPageDuration, cloudwatch.Stats.p(50), "p50"),
+        custom(MetricNames.ocrPageDuration, cloudwatch.Stats.p(90), "p90"),
+        custom(MetricNames.ocrPageDuration, cloudwatch.Stats.MAXIMUM, "max"),
+      ]),
+      graph(`${OcrMapLabel}: child executions (groups of pages)`, ocrChildren),
     );
     this.dashboard.addWidgets(
       graph("Dead-letter queues: messages visible", deadLetters),

@@ -81,8 +81,8 @@ export async function preflightProblems(command: PreflightCommand, deps: Preflig
       problems.push({
         check: "docker",
         message: [
-          `Docker is not available (${docker.error ?? "no answer"}): cdk deploy builds the inference image ` +
-            "(functions/infer/Dockerfile) with it.",
+          `Docker is not available (${docker.error ?? "no answer"}): cdk deploy builds the inference and OCR images ` +
+            "(infra/image/Dockerfile) with it.",
           "  Fix: install Docker and start its daemon (Docker Desktop, or `sudo systemctl start docker`); `docker version` must show a Server.",
         ].join("\n"),
       });

@@ -13,6 +13,12 @@ import { dynamoDbRetry, inputErrors, lambdaRetry } from "./retry-policy.ts";
 export const StateNames = {
   markProcessing: "Mark document processing",
   chunk: "Chunk document",
+  pagesToOcr: "Pages to OCR?",
+  ocr: "OCR pages",
+  ocrGroup: "OCR a group of pages",
+  ocrPagesLeft: "Pages left to OCR?",
+  ocrGroupDone: "Pages OCR'd",
+  chunkAfterOcr: "Chunk OCR'd document",
   recordChunkCount: "Record chunk count",
   extract: "Extract fields from chunks",
   inferBatch: "Extract fields from a batch of chunks",
@@ -29,12 +35,15 @@ export const StateNames = {
 
 /** The Distributed Map's label: it names the Map Run and its child executions in the console. */
 export const MapLabel = "ExtractChunks";
+/** The OCR Distributed Map's label. */
+export const OcrMapLabel = "OcrPages";
 
 /** S3 prefix under which the Distributed Map writes its results (AWS adds `<map run id>/manifest.json` etc.). */
 export const MapResultsPrefix = mapResultWriterPrefix;
 
 export interface WorkflowResources {
   chunkFunctionArn: string;
+  ocrFunctionArn: string;
   inferFunctionArn: string;
   mergeFunctionArn: string;
   tableName: string;
@@ -54,6 +63,7 @@ export interface WorkflowSettings {
    */
   toleratedFailurePercentage: number;
   chunkTimeoutSeconds: number;
+  ocrTimeoutSeconds: number;
   inferTimeoutSeconds: number;
   mergeTimeoutSeconds: number;
   executionTimeoutSeconds: number;
@@ -65,6 +75,8 @@ export const defaultWorkflowSettings: WorkflowSettings = {
   maxConcurrency: 20,
   toleratedFailurePercentage: 10,
   chunkTimeoutSeconds: 300,
+  // The OCR Lambda times out at 900 s; as for inference, Lambda's own timeout is what reports.
+  ocrTimeoutSeconds: 930,
   // The inference Lambda times out at 900 s; the task waits a little longer so Lambda's own timeout is what reports.
   inferTimeoutSeconds: 930,
   mergeTimeoutSeconds: 300,
@@ -143,7 +155,7 @@ export function buildDocumentWorkflow(
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
-            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, #records, modelId, tokens " +
+            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens " +
             "ADD #version :one",
           ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
           ExpressionAttributeNames: {
@@ -179,10 +191,80 @@ export function buildDocumentWorkflow(
         ...lambdaInvoke(resources.chunkFunctionArn, {
           "documentId.$": "$.documentId",
           "source.$": "$.source",
+          "ocrMode.$": "$.ocrMode",
           // For the function's log lines (correlation key `execution`).
           "executionId.$": "$$.Execution.Id",
         }),
-        Comment: "PDF to text per page to token-bounded chunks, written as a JSONL manifest",
+        Comment:
+          "PDF to text per page to token-bounded chunks, written as a JSONL manifest; or, for a document with pages " +
+          "to OCR (a scan, an image), the OCR plan",
+        TimeoutSeconds: settings.chunkTimeoutSeconds,
+        ResultSelector: { "value.$": "$.Payload" },
+        ResultPath: "$.chunkTask",
+        Catch: catchInputErrors,
+        Next: StateNames.pagesToOcr,
+      },
+      [StateNames.pagesToOcr]: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.chunkTask.value.ocrPlan", IsPresent: true, Next: StateNames.ocr }],
+        Default: StateNames.recordChunkCount,
+      },
+      [StateNames.ocr]: {
+        Type: "Map",
+        Label: OcrMapLabel,
+        Comment: "One child execution per group of pages; each page's text, words and boxes go to S3",
+        ItemReader: {
+          Resource: "arn:aws:states:::s3:getObject",
+          ReaderConfig: { InputType: "JSONL" },
+          Parameters: {
+            "Bucket.$": "$.chunkTask.value.ocrPlan.pageGroups.bucket",
+            "Key.$": "$.chunkTask.value.ocrPlan.pageGroups.key",
+          },
+        },
+        ItemBatcher: {
+          MaxItemsPerBatch: 1,
+          BatchInput: { "documentId.$": "$.documentId", "source.$": "$.source", "executionId.$": "$$.Execution.Id" },
+        },
+        MaxConcurrency: settings.maxConcurrency,
+        // Failed groups within the tolerance: their pages are failed pages, which the chunk step counts itself.
+        ToleratedFailurePercentage: settings.toleratedFailurePercentage,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          StartAt: StateNames.ocrGroup,
+          States: {
+            [StateNames.ocrGroup]: {
+              ...lambdaInvoke(resources.ocrFunctionArn, "$"),
+              Comment: "OCRs the group's pages to a deadline; returns as Items the pages it had no time to start",
+              TimeoutSeconds: settings.ocrTimeoutSeconds,
+              OutputPath: "$.Payload",
+              Next: StateNames.ocrPagesLeft,
+            },
+            [StateNames.ocrPagesLeft]: {
+              Type: "Choice",
+              Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.ocrGroup }],
+              Default: StateNames.ocrGroupDone,
+            },
+            [StateNames.ocrGroupDone]: { Type: "Succeed" },
+          },
+        },
+        ResultWriter: {
+          Resource: "arn:aws:states:::s3:putObject",
+          Parameters: { Bucket: resources.bucketName, Prefix: MapResultsPrefix },
+        },
+        ResultPath: "$.ocrRun",
+        Next: StateNames.chunkAfterOcr,
+      },
+      [StateNames.chunkAfterOcr]: {
+        ...lambdaInvoke(resources.chunkFunctionArn, {
+          "documentId.$": "$.documentId",
+          "source.$": "$.source",
+          "executionId.$": "$$.Execution.Id",
+          ocr: { "plan.$": "$.chunkTask.value.ocrPlan", "mapRun.$": "$.ocrRun", "planUsage.$": "$.chunkTask.value.usage" },
+          toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        }),
+        Comment:
+          "The text layer and the OCR'd pages to token-bounded chunks; fails the document when more pages failed " +
+          "than tolerated (TooManyFailedPages) or no page has text (NO_TEXT_FOUND)",
         TimeoutSeconds: settings.chunkTimeoutSeconds,
         ResultSelector: { "value.$": "$.Payload" },
         ResultPath: "$.chunkTask",

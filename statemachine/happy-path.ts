@@ -33,7 +33,8 @@ export interface WorkflowTransitions extends WorkflowTransitionCounts {
 /** The happy paths of the parent and of one batch (the Distributed Map's ItemProcessor), and their counts. */
 export function countTransitions(definition: { StartAt: string; States: States }): WorkflowTransitions {
   const parentStates = happyPathStates(definition.States, definition.StartAt);
-  const map = Object.values(definition.States).find((state) => state.Type === "Map");
+  // The happy path's Map (chunk extraction); the OCR Map is off it, on the scanned documents' branch.
+  const map = parentStates.map((name) => definition.States[name]!).find((state) => state.Type === "Map");
   const processor = map?.ItemProcessor as { StartAt: string; States: States } | undefined;
   if (!processor) throw new Error("The workflow has no Map state with an ItemProcessor");
   const batchStates = happyPathStates(processor.States, processor.StartAt);

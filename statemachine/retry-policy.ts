@@ -45,7 +45,7 @@ export const transientDynamoDbErrors = [
  * Errors of the uploaded document itself: never retried, caught, recorded on the item (FAILED with the code) and
  * final. A redrive cannot help; uploading a fixed file starts a new execution.
  */
-export const inputErrors: string[] = [ErrorNames.DocumentInput];
+export const inputErrors: string[] = [ErrorNames.DocumentInput, ErrorNames.TooManyFailedPages];
 
 /**
  * Errors a retry cannot cure: never retried. Input errors are caught (above); the others fail the execution where
@@ -56,6 +56,7 @@ export const deterministicErrors = [
   ErrorNames.Configuration,
   ErrorNames.ModelLoad,
   ErrorNames.TooManyFailedChunks,
+  ErrorNames.TooManyFailedPages,
   ErrorNames.Superseded,
   ErrorNames.ResultInvalid,
 ];

@@ -11,6 +11,7 @@ export function workflowTransitions(): WorkflowTransitions {
   return countTransitions(
     buildDocumentWorkflow({
       chunkFunctionArn: "chunk",
+      ocrFunctionArn: "ocr",
       inferFunctionArn: "infer",
       mergeFunctionArn: "merge",
       tableName: "table",

@@ -5,9 +5,14 @@
  */
 import { FunctionCatalogue } from "../../functions/catalogue.ts";
 import { DEFAULT_CHUNK_TOKENS, LimitDefaults } from "../../functions/chunk/limits.ts";
+import { OCR_PAGES_PER_GROUP } from "../../functions/chunk/ocr-plan.ts";
 import {
   documentCost,
   ecrPricePerGbMonth,
+  lambdaCost,
+  s3PricePerGetRequest,
+  s3PricePerPutRequest,
+  stepFunctionsCost,
   type DocumentCost,
   type DocumentUsage,
   type LambdaArchitecture,
@@ -298,6 +303,66 @@ function validateInputs(inputs: CostModelInputs): void {
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`${key} must be a number >= 0, got ${value}`);
   }
   if (inputs.coldStartShare > 1) throw new RangeError(`coldStartShare is a share from 0 to 1, got ${inputs.coldStartShare}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// OCR of scanned pages: a cost per page, apart from the document's (only pages without a usable text layer, and image
+// uploads, are OCR'd; a born-digital PDF costs nothing here).
+
+export interface OcrPageInputs {
+  memoryMb: number;
+  /** Billed OCR function time per page: wall time of a page, over the pages the function works on at once. */
+  secondsPerPage: number;
+  /** Pages one OCR invocation (one child execution of the OCR Map) is given. */
+  pagesPerInvocation: number;
+  architecture: LambdaArchitecture;
+}
+
+/** The OCR Map's child execution: the OCR task, the "pages left?" Choice, the Succeed state. */
+export const ocrTransitionsPerInvocation = 3;
+
+/** The OCR image in ECR, MB: Node, the Runtime Interface Client, Tesseract's WebAssembly and model, pdf.js, canvas. */
+export const ocrImageMb = 430;
+
+export const ocrDefaults = {
+  memoryMb: { value: FunctionCatalogue.ocr.memoryMb, source: "deployed (functions/catalogue.ts): two vCPUs" },
+  secondsPerPage: {
+    value: 1.5,
+    source:
+      "estimate: ~3 s per page per vCPU at 300 dpi (render 0.39 s + tesseract.js 2.5 s per page per core, measured on " +
+      "a 2-core x86 AMD EPYC, docs/performance.md; not measured on Lambda's arm64), two pages at once on two vCPUs",
+  },
+  pagesPerInvocation: { value: OCR_PAGES_PER_GROUP, source: "the chunk step's page groups (functions/chunk/ocr-plan.ts)" },
+} satisfies Record<string, Sourced<number>>;
+
+export interface OcrPageCost {
+  gbSeconds: number;
+  lambdaUsd: number;
+  /** S3: the page's result written; the upload read once per invocation. */
+  s3Usd: number;
+  stepFunctionsUsd: number;
+  totalUsd: number;
+}
+
+/** What OCR adds per scanned page: the OCR function's time and request, the page's S3 traffic, its share of the Map's transitions. */
+export function ocrPageCost(inputs: OcrPageInputs): OcrPageCost {
+  for (const [name, value] of Object.entries({ memoryMb: inputs.memoryMb, secondsPerPage: inputs.secondsPerPage, pagesPerInvocation: inputs.pagesPerInvocation })) {
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  }
+  const lambda = lambdaCost({
+    memoryMb: inputs.memoryMb,
+    billedDurationMs: inputs.secondsPerPage * 1000,
+    architecture: inputs.architecture,
+    invocations: 1 / inputs.pagesPerInvocation,
+  });
+  const s3Usd = s3PricePerPutRequest + s3PricePerGetRequest / inputs.pagesPerInvocation;
+  const stepFunctionsUsd = stepFunctionsCost(ocrTransitionsPerInvocation / inputs.pagesPerInvocation);
+  return { gbSeconds: lambda.gbSeconds, lambdaUsd: lambda.totalUsd, s3Usd, stepFunctionsUsd, totalUsd: lambda.totalUsd + s3Usd + stepFunctionsUsd };
+}
+
+/** The OCR image's ECR storage while idle, USD a month. */
+export function ocrIdleMonthlyCost(): number {
+  return (ocrImageMb / 1024) * ecrPricePerGbMonth;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ import {
   hoursPerMonth,
   instanceMonthlyCost,
   llambdaIdleMonthlyCost,
+  ocrDefaults,
+  ocrIdleMonthlyCost,
+  ocrPageCost,
   pagesBreakEven,
   parsePriceTable,
   type PagesBreakEven,
@@ -72,6 +75,12 @@ export async function main(argv: string[]): Promise<number> {
   const estimate = estimateAt(pages);
   const { shape, cost } = estimate;
   const idleMonthly = llambdaIdleMonthlyCost(model.sizeBytes);
+  const ocrPage = ocrPageCost({
+    memoryMb: ocrDefaults.memoryMb.value,
+    secondsPerPage: ocrDefaults.secondsPerPage.value,
+    pagesPerInvocation: ocrDefaults.pagesPerInvocation.value,
+    architecture: inputs.architecture,
+  });
 
   const hosted = prices.hostedModels.map((price) => {
     const perDocument = hostedDocumentCost(price, shape);
@@ -144,6 +153,14 @@ export async function main(argv: string[]): Promise<number> {
       shape,
       cost,
       idleMonthlyUsd: idleMonthly,
+      ocrPerScannedPage: {
+        estimate: true,
+        memoryMb: ocrDefaults.memoryMb.value,
+        secondsPerPage: ocrDefaults.secondsPerPage,
+        pagesPerInvocation: ocrDefaults.pagesPerInvocation.value,
+        ...ocrPage,
+        idleMonthlyUsd: ocrIdleMonthlyCost(),
+      },
       hosted: hosted.map((h) => ({
         id: h.price.id,
         label: h.price.label,
@@ -197,6 +214,12 @@ export async function main(argv: string[]): Promise<number> {
   );
   out(`  total             ${usd(cost.total)}   (inference ${((infer.totalUsd / cost.total) * 100).toFixed(1)} %)`);
   out(`  idle: ${usd(idleMonthly)}/month for the inference image in ECR (${(model.sizeBytes / 1024 ** 3).toFixed(2)} GB model + ~0.3 GB)`);
+  out(
+    `  OCR, per scanned page (estimate; not in the total: only pages without a usable text layer are OCR'd): ` +
+      `${count(ocrDefaults.memoryMb.value)} MB arm64 × ${ocrDefaults.secondsPerPage.value} s, ${count(ocrPage.gbSeconds, 2)} GB-s   ${usd(ocrPage.totalUsd)}` +
+      `   (${usd(ocrPage.totalUsd * 1000)} per 1,000 pages; its image idles at ${usd(ocrIdleMonthlyCost())}/month)`,
+  );
+  out(`    seconds per page: ${ocrDefaults.secondsPerPage.source}`);
   out();
   out(`Hosted models for the same tokens: ${count(shape.hostedInputTokens)} input (instructions with every chunk), ${count(shape.outputTokens)} output; prices ${prices.checkedOn}, ${options.pricesPath}`);
   const labelWidth = Math.max(...hosted.map((h) => h.price.label.length + 1));

@@ -1,13 +1,24 @@
+import type { OcrMode, OcrTextLayer } from "../shared/contracts.ts";
+import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 import { chunkRecords } from "./chunk-records.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import { buildManifest, type Manifest, type ManifestChunk } from "./manifest.ts";
+import { pagesToOcr } from "./ocr-plan.ts";
 import { extractDocumentText } from "./pdf-text.ts";
 import { recordFormatOf, type RejectedRecord } from "./records.ts";
+import type { TextLayerVerdict } from "./text-layer.ts";
 import type { TokenCounter } from "./tokenizer.ts";
 
-/** Turns document bytes into page texts; throws DocumentInputError when it cannot. */
-export type TextExtractor = (bytes: Uint8Array, hint: { key: string }) => Promise<{ pages: string[] }>;
+/**
+ * Turns document bytes into page texts (and, for a PDF, each page's text-layer verdict); throws DocumentInputError
+ * when it cannot. `keepTextlessPages`: a PDF without text comes back with empty pages (OCR will read it).
+ */
+export type TextExtractor = (
+  bytes: Uint8Array,
+  hint: { key: string; keepTextlessPages: boolean },
+) => Promise<{ pages: string[]; textLayer?: TextLayerVerdict[] }>;
 
 export interface ChunkDocumentOptions {
   documentId: string;
@@ -35,6 +46,17 @@ export interface ChunkDocumentOptions {
   /** Record batches: largest record, bytes (TOO_LARGE beyond, checked while reading). Default: no limit. */
   maxRecordBytes?: number;
   inlineTextLimitBytes?: number;
+  /** Which pages are OCR'd (default `auto`): a document with pages to OCR is not chunked but planned (OcrNeeded). */
+  ocrMode?: OcrMode;
+  /** The second run after OCR: the document's pages, assembled; the bytes are not read again. */
+  pages?: string[];
+}
+
+/** A document whose pages must be OCR'd before it can be chunked. */
+export interface OcrNeeded {
+  ocr: { textLayer: OcrTextLayer; format: "pdf" | ImageFormat; pageCount: number };
+  /** Milliseconds spent extracting text and planning. */
+  ms: number;
 }
 
 export interface ChunkedDocument {
@@ -47,16 +69,29 @@ export interface ChunkedDocument {
   rejectedRecords?: RejectedRecord[];
   chunkCount: number;
   tokenCount: number;
+  /** A document's page texts, the text the chunks were cut from (not for a record batch). */
+  pageTexts?: string[];
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
 }
 
 /**
- * The chunk task's domain step, free of I/O: document bytes in, manifest (and the texts to store beside it) out.
+ * A document chunked without OCR: its own text (or, with `pages`, the pages assembled after OCR). A PDF without text
+ * ends NO_TEXT_LAYER, an image upload too.
+ */
+export async function chunkDocument(bytes: Uint8Array, options: Omit<ChunkDocumentOptions, "ocrMode">): Promise<ChunkedDocument> {
+  const result = await chunkOrPlanDocument(bytes, { ...options, ocrMode: "never" });
+  if ("ocr" in result) throw new Error("unreachable: OCR mode never plans no OCR");
+  return result;
+}
+
+/**
+ * The chunk task's domain step, free of I/O: document bytes in, manifest (and the texts to store beside it) out, or,
+ * for a document with pages to OCR (by `ocrMode`), the OCR plan (OcrNeeded).
  * Throws DocumentInputError when the bytes cannot be turned into text, a record of a batch is bad (BAD_RECORD), or
  * the document needs more than `maxChunks` chunks (TOO_LARGE).
  */
-export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOptions): Promise<ChunkedDocument> {
+export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocumentOptions): Promise<ChunkedDocument | OcrNeeded> {
   const started = performance.now();
   const settings = {
     maxTokens: options.maxTokens,
@@ -68,7 +103,25 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
   let pageCount: number;
   let recordCount: number | undefined;
   let rejectedRecords: RejectedRecord[] = [];
-  const format = recordFormatOf(options.sourceKey);
+  let pageTexts: string[] | undefined;
+  const format = options.pages === undefined ? recordFormatOf(options.sourceKey) : undefined;
+  const imageFormat = options.pages === undefined ? imageFormatOf(options.sourceKey) : undefined;
+  const ocrMode = options.ocrMode ?? "auto";
+  if (imageFormat !== undefined) {
+    const pageCount = imagePageCount(bytes, imageFormat);
+    if (ocrMode === "never") {
+      throw new DocumentInputError(
+        DocumentInputCodes.NoTextLayer,
+        `the upload is an image (${imageFormat.toUpperCase()}), and OCR is off for it (setting ${EnvNames.ocr}=never, ` +
+          "or its upload prefix's OCR mode)",
+      );
+    }
+    const ocrPages = Array.from({ length: pageCount }, (_, i) => i + 1);
+    return {
+      ocr: { textLayer: { pages: ocrPages.map(() => ""), ocrPages }, format: imageFormat, pageCount },
+      ms: Math.round(performance.now() - started),
+    };
+  }
   if (format !== undefined) {
     const records = chunkRecords(bytes, format, {
       ...settings,
@@ -82,8 +135,22 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
     rejectedRecords = records.rejected;
     pageCount = records.recordCount;
   } else {
-    const extract = options.extract ?? extractDocumentText;
-    const { pages } = await extract(bytes, { key: options.sourceKey });
+    const extract: TextExtractor =
+      options.extract ?? ((data, hint) => extractDocumentText(data, hint, { keepTextlessPages: hint.keepTextlessPages }));
+    const { pages, textLayer } =
+      options.pages === undefined
+        ? await extract(bytes, { key: options.sourceKey, keepTextlessPages: ocrMode !== "never" })
+        : { pages: options.pages, textLayer: undefined };
+    const ocrPages = textLayer === undefined ? [] : pagesToOcr(textLayer, ocrMode);
+    if (ocrPages.length > 0) {
+      return {
+        ocr: { textLayer: { pages, ocrPages }, format: "pdf", pageCount: pages.length },
+        ms: Math.round(performance.now() - started),
+      };
+    }
+    if (pages.every((page) => page.trim() === "")) {
+      throw new DocumentInputError(DocumentInputCodes.NoTextFound, `none of the ${pages.length} page(s) has any text, OCR included`);
+    }
     try {
       chunks = chunkPages(pages, settings);
     } catch (error) {
@@ -96,6 +163,7 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
       );
     }
     pageCount = pages.length;
+    pageTexts = pages;
   }
   const ms = Math.round(performance.now() - started);
   const manifest = buildManifest(chunks, {
@@ -108,6 +176,7 @@ export async function chunkDocument(bytes: Uint8Array, options: ChunkDocumentOpt
     pageCount,
     ...(recordCount === undefined ? {} : { recordCount }),
     ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
+    ...(pageTexts === undefined ? {} : { pageTexts }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,

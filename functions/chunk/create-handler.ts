@@ -1,18 +1,30 @@
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { s3Client } from "../shared/aws-clients.ts";
-import type { ChunkTaskInput, ChunkTaskOutput } from "../shared/contracts.ts";
+import { ocrPageGroupsKey, ocrPageKey, ocrTextLayerKey } from "../shared/bucket-layout.ts";
+import type {
+  ChunkTaskInput,
+  ChunkTaskOutput,
+  OcrPageRecord,
+  OcrPlan,
+  OcrPlanOutput,
+  OcrTextLayer,
+  S3Location,
+} from "../shared/contracts.ts";
+import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
 import { metrics, recordDocumentChunked } from "../shared/metrics.ts";
-import { chunkDocument, type TextExtractor } from "./chunk-document.ts";
+import { chunkDocument, chunkOrPlanDocument, type ChunkedDocument, type OcrNeeded, type TextExtractor } from "./chunk-document.ts";
 import type { ChunkConfig } from "./config.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS } from "./limits.ts";
+import { collectOcrMapRun } from "./ocr-map-run.ts";
+import { assembleOcrPages, checkFailedPages, missingPage, pageGroups } from "./ocr-plan.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
-import { readUpload } from "./upload-object.ts";
+import { readUpload } from "../shared/upload-object.ts";
 
-/** Large chunk texts are uploaded this many at a time. */
+/** Large chunk texts are uploaded, and OCR results read, this many at a time. */
 const UPLOAD_CONCURRENCY = 8;
 
 export interface ChunkDependencies {
@@ -27,7 +39,7 @@ export interface ChunkDependencies {
 export function createHandler(
   config: ChunkConfig,
   deps: ChunkDependencies = { s3: s3Client },
-): LambdaHandler<ChunkTaskInput, ChunkTaskOutput> {
+): LambdaHandler<ChunkTaskInput, ChunkTaskOutput | OcrPlanOutput> {
   const initClock = startInitClock();
   const { bucket, maxTokens, overlapTokens, recordFields, limits } = config;
   const tokenizer = createCl100kTokenizer();
@@ -37,10 +49,15 @@ export function createHandler(
       correlate: (event: ChunkTaskInput) => ({ document: event?.documentId, execution: event?.executionId }),
     },
     async (event, { context, usage }) => {
-      const { documentId, source } = parseInput(event);
+      const input = parseInput(event);
+      if (input.ocr !== undefined) return chunkAfterOcr(input, input.ocr, usage);
+      const { documentId, source } = input;
       // The event's size first: an oversized upload is rejected without downloading it.
       if (typeof source.size === "number") checkByteSize(source.size, limits, "size in the upload event");
-      const { bytes, password } = await readUpload(deps.s3(), source, limits);
+      const { bytes, password } = await readUpload(deps.s3(), source, {
+        maxBytes: limits.maxBytes,
+        check: (count, what) => checkByteSize(count, limits, what),
+      });
       const byteCount = bytes.byteLength;
 
       const remainingMs = context?.getRemainingTimeInMillis?.();
@@ -50,6 +67,7 @@ export function createHandler(
       const extract: TextExtractor = async (data, hint) => {
         extraction = await extractIsolated(data, {
           key: hint.key,
+          keepTextlessPages: hint.keepTextlessPages,
           ...(password === undefined ? {} : { password }),
           maxPages: limits.maxPages,
           dropRunningHeaders: limits.dropRunningHeaders,
@@ -62,78 +80,177 @@ export function createHandler(
         });
         return extraction;
       };
-      const result = await chunkDocument(bytes, {
-        documentId,
-        sourceKey: source.key,
-        bucket,
-        maxTokens,
-        tokenizer,
-        overlapTokens,
-        maxChunks: limits.maxChunks,
-        maxRecordBytes: limits.maxRecordBytes,
+      const result = await chunkOrPlanDocument(bytes, {
+        ...chunkSettings(documentId, source.key),
+        ...(input.ocrMode === undefined ? {} : { ocrMode: input.ocrMode }),
         extract,
-        ...recordFields,
       });
-      const { manifest } = result;
-
-      // Texts first, manifest last: a manifest that exists never points at a missing text.
-      for (let next = 0; next < manifest.largeTexts.length; next += UPLOAD_CONCURRENCY) {
-        await Promise.all(
-          manifest.largeTexts.slice(next, next + UPLOAD_CONCURRENCY).map(({ location, text }) =>
-            deps.s3().send(
-              new PutObjectCommand({
-                Bucket: location.bucket,
-                Key: location.key,
-                Body: text,
-                ContentType: "text/plain; charset=utf-8",
-              }),
-            ),
-          ),
-        );
+      const extractionLog = {
+        isolated: extraction?.inWorker ?? false,
+        workerStartMs: extraction?.workerStartMs,
+        extractMs: extraction?.extractMs,
+        timeoutMs,
+        memoryMb: limits.extractionMemoryMb,
+        passwordSupplied: password !== undefined,
+      };
+      if ("ocr" in result) {
+        const plan = await writeOcrPlan(documentId, result);
+        // Counts only: never document text, never the password (only whether one was supplied).
+        logger.info("Document planned for OCR", {
+          bytes: byteCount,
+          format: plan.format,
+          pageCount: plan.pageCount,
+          ocrPageCount: plan.ocrPageCount,
+          ms: result.ms,
+          extraction: extractionLog,
+        });
+        return {
+          ocrPlan: plan,
+          pageCount: plan.pageCount,
+          ms: result.ms,
+          // The upload read, the text layer and the page groups written.
+          usage: usage({ s3Gets: 1, s3Puts: 2 }),
+        } satisfies OcrPlanOutput;
       }
-      await deps.s3().send(
-        new PutObjectCommand({
-          Bucket: manifest.location.bucket,
-          Key: manifest.location.key,
-          Body: manifest.body,
-          ContentType: "application/x-ndjson",
-        }),
-      );
-
+      await writeChunks(result.manifest);
       // Recorded once the manifest exists: a task that fails before is retried and would count the document twice.
       recordDocumentChunked(metrics, result);
       // Counts and timings only: never document text, never the password (only whether one was supplied).
-      logger.info("Document chunked", {
-        bytes: byteCount,
-        pageCount: result.pageCount,
-        recordCount: result.recordCount,
-        chunkCount: result.chunkCount,
-        tokenCount: result.tokenCount,
-        largeTextCount: manifest.largeTexts.length,
-        maxTokens,
-        ms: result.ms,
-        extraction: {
-          isolated: extraction?.inWorker ?? false,
-          workerStartMs: extraction?.workerStartMs,
-          extractMs: extraction?.extractMs,
-          timeoutMs,
-          memoryMb: limits.extractionMemoryMb,
-          passwordSupplied: password !== undefined,
-        },
-      });
+      logger.info("Document chunked", { bytes: byteCount, ...chunkedLog(result), extraction: extractionLog });
       return {
-        manifest: manifest.location,
-        chunkCount: result.chunkCount,
-        pageCount: result.pageCount,
-        ...(result.recordCount === undefined ? {} : { recordCount: result.recordCount }),
-        ...(result.rejectedRecords === undefined ? {} : { rejectedRecords: result.rejectedRecords }),
-        tokenCount: result.tokenCount,
-        ms: result.ms,
+        ...chunkTaskOutput(result),
         // The upload read, the large texts and the manifest written.
-        usage: usage({ s3Gets: 1, s3Puts: manifest.largeTexts.length + 1 }),
+        usage: usage({ s3Gets: 1, s3Puts: result.manifest.largeTexts.length + 1 }),
       };
     },
   );
+
+  function chunkSettings(documentId: string, sourceKey: string) {
+    return {
+      documentId,
+      sourceKey,
+      bucket,
+      maxTokens,
+      tokenizer,
+      overlapTokens,
+      maxChunks: limits.maxChunks,
+      maxRecordBytes: limits.maxRecordBytes,
+      ...recordFields,
+    };
+  }
+
+  /** The text layer and the page groups, for the OCR Map and the second run. */
+  async function writeOcrPlan(documentId: string, needed: OcrNeeded): Promise<OcrPlan> {
+    const textLayer: S3Location = { bucket, key: ocrTextLayerKey(documentId) };
+    const groups: S3Location = { bucket, key: ocrPageGroupsKey(documentId) };
+    const { ocr } = needed;
+    await putText(textLayer, JSON.stringify(ocr.textLayer satisfies OcrTextLayer), "application/json");
+    // The groups last: the OCR Map only starts once both exist.
+    const lines = pageGroups(ocr.textLayer.ocrPages).map((group) => JSON.stringify(group));
+    await putText(groups, lines.join("\n") + "\n", "application/x-ndjson");
+    return { pageGroups: groups, textLayer, format: ocr.format, pageCount: ocr.pageCount, ocrPageCount: ocr.textLayer.ocrPages.length };
+  }
+
+  /**
+   * The second run for a document with OCR'd pages: the stored text layer and OCR results become the document's
+   * pages, which are chunked as a text PDF's are. Failed pages beyond the tolerance fail the document
+   * (TooManyFailedPages); a document left without any text ends NO_TEXT_FOUND.
+   */
+  async function chunkAfterOcr(
+    input: ChunkTaskInput,
+    ocr: NonNullable<ChunkTaskInput["ocr"]>,
+    usage: (requests?: { s3Gets?: number; s3Puts?: number }) => FunctionUsage,
+  ): Promise<ChunkTaskOutput> {
+    const started = performance.now();
+    const { documentId } = input;
+    const textLayer = JSON.parse(await getText(ocr.plan.textLayer)) as OcrTextLayer;
+    const { Bucket, Key } = ocr.mapRun.ResultWriterDetails;
+    const mapRun = await collectOcrMapRun(Bucket ?? ocr.mapRun.ResultWriterDetails.bucket, Key ?? ocr.mapRun.ResultWriterDetails.key, (b, k) =>
+      getText({ bucket: b, key: k }),
+    );
+    const records = await readOcrPages(documentId, textLayer.ocrPages);
+    const assembled = assembleOcrPages(textLayer, records, (page) => missingPage(page, mapRun.failedPages.get(page)));
+    checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0);
+    const result = await chunkDocument(new Uint8Array(0), { ...chunkSettings(documentId, input.source.key), pages: assembled.pages });
+    await writeChunks(result.manifest);
+    recordDocumentChunked(metrics, result);
+    logger.info("Document chunked after OCR", {
+      ...chunkedLog(result),
+      ocrPages: assembled.summary.pages.length,
+      failedPages: assembled.summary.failedPages.length,
+      lowConfidencePages: assembled.summary.lowConfidencePages.length,
+      ms: Math.round(performance.now() - started),
+    });
+    return {
+      ...chunkTaskOutput(result),
+      ocr: { ...assembled.summary, ...(mapRun.usage ? { usage: mapRun.usage } : {}) },
+      // Both runs of the chunk function for this document.
+      usage: addUsage(ocr.planUsage, usage({ s3Gets: 2 + textLayer.ocrPages.length, s3Puts: result.manifest.largeTexts.length + 1 })),
+    };
+  }
+
+  /** Each OCR'd page's stored result; a page without one is left out (its invocation failed). */
+  async function readOcrPages(documentId: string, pages: readonly number[]): Promise<Map<number, OcrPageRecord>> {
+    const records = new Map<number, OcrPageRecord>();
+    for (let next = 0; next < pages.length; next += UPLOAD_CONCURRENCY) {
+      await Promise.all(
+        pages.slice(next, next + UPLOAD_CONCURRENCY).map(async (page) => {
+          try {
+            records.set(page, JSON.parse(await getText({ bucket, key: ocrPageKey(documentId, page) })) as OcrPageRecord);
+          } catch (error) {
+            if ((error as { name?: string }).name !== "NoSuchKey") throw error;
+          }
+        }),
+      );
+    }
+    return records;
+  }
+
+  async function getText(location: S3Location): Promise<string> {
+    const response = await deps.s3().send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+    if (response.Body === undefined) throw new Error(`GetObject s3://${location.bucket}/${location.key} returned no body`);
+    return response.Body.transformToString("utf-8");
+  }
+
+  async function putText(location: S3Location, body: string, contentType: string): Promise<void> {
+    await deps.s3().send(new PutObjectCommand({ Bucket: location.bucket, Key: location.key, Body: body, ContentType: contentType }));
+  }
+
+  /** Texts first, manifest last: a manifest that exists never points at a missing text. */
+  async function writeChunks(manifest: ChunkedDocument["manifest"]): Promise<void> {
+    for (let next = 0; next < manifest.largeTexts.length; next += UPLOAD_CONCURRENCY) {
+      await Promise.all(
+        manifest.largeTexts
+          .slice(next, next + UPLOAD_CONCURRENCY)
+          .map(({ location, text }) => putText(location, text, "text/plain; charset=utf-8")),
+      );
+    }
+    await putText(manifest.location, manifest.body, "application/x-ndjson");
+  }
+
+  function chunkedLog(result: ChunkedDocument) {
+    return {
+      pageCount: result.pageCount,
+      recordCount: result.recordCount,
+      chunkCount: result.chunkCount,
+      tokenCount: result.tokenCount,
+      largeTextCount: result.manifest.largeTexts.length,
+      maxTokens,
+      ms: result.ms,
+    };
+  }
+}
+
+function chunkTaskOutput(result: ChunkedDocument): Omit<ChunkTaskOutput, "usage"> {
+  return {
+    manifest: result.manifest.location,
+    chunkCount: result.chunkCount,
+    pageCount: result.pageCount,
+    ...(result.recordCount === undefined ? {} : { recordCount: result.recordCount }),
+    ...(result.rejectedRecords === undefined ? {} : { rejectedRecords: result.rejectedRecords }),
+    tokenCount: result.tokenCount,
+    ms: result.ms,
+  };
 }
 
 /** The execution input is built by our own start function; a malformed one is a wiring fault, not a bad document. */

@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, type DocumentInputCode } from "../shared/errors.ts";
 import { LimitDefaults } from "./limits.ts";
+import type { TextLayerVerdict } from "./text-layer.ts";
 import {
   checkPdfBytes,
   extractPlainText,
@@ -80,6 +81,7 @@ export interface ExtractionRequest {
   password?: string;
   maxPages: number;
   dropRunningHeaders: boolean;
+  keepTextlessPages: boolean;
   decodeBound: DecodeBound;
   /** Found by the parent: a worker bundled from source runs from a temporary directory, away from node_modules. */
   pdfjsData?: PdfjsData;
@@ -92,7 +94,7 @@ export type SerializedError =
 /** Messages from the worker to the parent. */
 export type ExtractionReply =
   | { type: "ready" }
-  | { type: "result"; id: number; pages: string[]; ms: number }
+  | { type: "result"; id: number; pages: string[]; textLayer?: TextLayerVerdict[]; ms: number }
   | { type: "failure"; id: number; error: SerializedError };
 
 /** Extracts one document in a fresh worker thread, then stops the worker. */
@@ -111,7 +113,7 @@ export async function extractIsolated(
   }
 }
 
-type Outcome = { ok: true; pages: string[]; ms: number } | { ok: false; error: Error };
+type Outcome = { ok: true; pages: string[]; textLayer?: TextLayerVerdict[]; ms: number } | { ok: false; error: Error };
 
 /** One worker thread and what it is doing. */
 interface Slot {
@@ -192,6 +194,7 @@ export class IsolatedExtractor {
         bytes: buffer,
         maxPages: options.maxPages ?? Number.MAX_SAFE_INTEGER,
         dropRunningHeaders: options.dropRunningHeaders ?? LimitDefaults.dropRunningHeaders,
+        keepTextlessPages: options.keepTextlessPages ?? false,
         decodeBound: options.decodeBound ?? decodeBoundFor(this.settings.memoryMb),
         ...(options.password === undefined ? {} : { password: options.password }),
         ...(pdfjsData === undefined ? {} : { pdfjsData }),
@@ -201,7 +204,10 @@ export class IsolatedExtractor {
       const outcome = await Promise.race([result, timedOut]);
       if (outcome === "timeout") throw await this.stop(slot, timeoutError(options, timeoutMs));
       if (!outcome.ok) throw outcome.error;
-      return { pages: outcome.pages, inWorker: true, workerStartMs: warm ? 0 : started, extractMs: outcome.ms };
+      return {
+        pages: outcome.pages,
+        ...(outcome.textLayer === undefined ? {} : { textLayer: outcome.textLayer }),
+        inWorker: true, workerStartMs: warm ? 0 : started, extractMs: outcome.ms };
     } finally {
       clearTimeout(timer);
       slot.job = undefined;
@@ -261,7 +267,7 @@ export class IsolatedExtractor {
       slot.job = undefined;
       job.settle(
         reply.type === "result"
-          ? { ok: true, pages: reply.pages, ms: reply.ms }
+          ? { ok: true, pages: reply.pages, ...(reply.textLayer ? { textLayer: reply.textLayer } : {}), ms: reply.ms }
           : { ok: false, error: revive(reply.error) },
       );
     });

@@ -9,9 +9,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
 import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
+import { textLayerVerdict, type TextLayerVerdict } from "./text-layer.ts";
 import { tidyText } from "./tidy-text.ts";
 
 /**
@@ -27,6 +29,8 @@ export type { DecodeBound };
 /** Text of a document, one string per page (index 0 is page 1). Pages without text are empty strings. */
 export interface ExtractedText {
   pages: string[];
+  /** A PDF's pages: whether each page's text layer can be used as it is, or the page needs OCR. */
+  textLayer?: TextLayerVerdict[];
 }
 
 /** How a PDF is read. Every field is optional; the defaults are the chunk function's. */
@@ -45,6 +49,11 @@ export interface PdfTextOptions {
    * (infra/pdfjs-decode-bound.ts), i.e. in the extraction worker. Default: no bound.
    */
   decodeBound?: DecodeBound;
+  /**
+   * Return a PDF whose pages have no text (a scan) with empty pages instead of rejecting it with NO_TEXT_LAYER: OCR
+   * will read it. Default false.
+   */
+  keepTextlessPages?: boolean;
 }
 
 /**
@@ -83,9 +92,6 @@ const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
 const HEADER_SEARCH_BYTES = 1024;
 
 const PLAIN_TEXT_EXTENSIONS = [".txt", ".md"];
-
-/** The object metadata key (S3 user metadata, header `x-amz-meta-pdf-password`) that carries a PDF's password. */
-export const PDF_PASSWORD_METADATA = "pdf-password";
 
 export function isPlainTextKey(key: string): boolean {
   const lower = key.toLowerCase();
@@ -143,6 +149,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   });
   const pages: TextLine[][] = [];
   const annotationTexts: string[][] = [];
+  const pageSizes: Array<{ widthPt: number; heightPt: number }> = [];
   let decodeRefusal: DocumentInputError | undefined;
   await withDecodeBound(options.decodeBound, async (decodeState) => {
     try {
@@ -158,8 +165,11 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
         const refusedBefore = decodeState().refusals;
         let lines: TextLine[] = [];
         let annotations: string[] = [];
+        let size = { widthPt: 0, heightPt: 0 };
         try {
           const page = await doc.getPage(number);
+          const viewport = page.getViewport({ scale: 1 });
+          size = { widthPt: viewport.width, heightPt: viewport.height };
           lines = textLines(await pageTextItems(page, number));
           annotations = annotationText(await page.getAnnotations({ intent: "display" }));
           page.cleanup();
@@ -172,6 +182,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
         }
         pages.push(lines);
         annotationTexts.push(annotations);
+        pageSizes.push(size);
         if (decodeState().documentExceeded) throw decodeState().error;
       }
     } catch (error) {
@@ -188,12 +199,15 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   if (texts.every((page) => page === "")) {
     // No text because a stream was refused (a bomb whose only content is the stream): say that, not "scanned".
     if (decodeRefusal) throw decodeRefusal;
-    throw new DocumentInputError(
-      DocumentInputCodes.NoTextLayer,
-      `none of the ${texts.length} page(s) has a text layer (a scanned document?); OCR is not done`,
-    );
+    if (!options.keepTextlessPages) {
+      throw new DocumentInputError(
+        DocumentInputCodes.NoTextLayer,
+        `none of the ${texts.length} page(s) has a text layer (a scanned document?), and OCR is off for it ` +
+          `(setting ${EnvNames.ocr}=never, or its upload prefix's OCR mode)`,
+      );
+    }
   }
-  return { pages: texts };
+  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!)) };
 }
 
 /**

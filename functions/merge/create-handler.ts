@@ -87,6 +87,7 @@ export function createHandler(
         costOfDocument({
           ...(event.chunking.usage ? { chunk: event.chunking.usage } : {}),
           ...(collected.usage?.infer ? { infer: collected.usage.infer } : {}),
+          ...(event.chunking.ocr?.usage ? { ocr: event.chunking.ocr.usage } : {}),
           merge: usage({ s3Puts: [draft, ...records].filter((written) => written.resultLocation).length }),
           childPasses: collected.usage?.childPasses ?? [],
           transitions: event.transitions,

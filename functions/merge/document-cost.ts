@@ -9,6 +9,8 @@ import type { FunctionUsage } from "../shared/invocation-usage.ts";
  */
 export interface DocumentCostInput {
   chunk?: FunctionUsage;
+  /** The OCR invocations of a document with OCR'd pages (its successful OCR child executions). */
+  ocr?: FunctionUsage;
   /** Every inference invocation of the batches that succeeded. */
   infer?: FunctionUsage;
   merge: FunctionUsage;
@@ -38,6 +40,14 @@ const progressWrites = 2;
 /** The upload's message: sent by EventBridge, received and deleted by the start function. */
 const uploadQueueRequests = 3;
 
+/**
+ * The OCR branch's transitions: the OCR Map and the second chunk run, and per OCR invocation its task and Choice, plus
+ * each child's Succeed (counted as if every child took one pass: an upper bound by one per child of several passes).
+ */
+function ocrTransitions(ocr: FunctionUsage | undefined): number {
+  return ocr === undefined ? 0 : 2 + 3 * ocr.invocations;
+}
+
 function lambdaUsage(usage: FunctionUsage): LambdaUsage {
   return { memoryMb: usage.memoryMb, billedDurationMs: usage.billedMs, architecture: usage.architecture, invocations: usage.invocations };
 }
@@ -45,11 +55,13 @@ function lambdaUsage(usage: FunctionUsage): LambdaUsage {
 export function costOfDocument(input: DocumentCostInput): DocumentCost {
   const functions: Record<string, LambdaUsage> = { merge: lambdaUsage(input.merge) };
   if (input.chunk) functions.chunk = lambdaUsage(input.chunk);
+  if (input.ocr) functions.ocr = lambdaUsage(input.ocr);
   if (input.infer) functions.infer = lambdaUsage(input.infer);
-  const measured = [input.chunk, input.infer, input.merge].filter((usage): usage is FunctionUsage => usage !== undefined);
+  const measured = [input.chunk, input.ocr, input.infer, input.merge].filter((usage): usage is FunctionUsage => usage !== undefined);
   return documentCost({
     functions,
-    stateTransitions: documentTransitions(input.childPasses, input.transitions ?? transitionsBeforePayload),
+    stateTransitions:
+      documentTransitions(input.childPasses, input.transitions ?? transitionsBeforePayload) + ocrTransitions(input.ocr),
     requests: {
       // The Map's ItemReader reads the manifest; the merge reads the result objects.
       s3Gets: measured.reduce((sum, usage) => sum + usage.s3Gets, 0) + 1 + input.resultObjects,

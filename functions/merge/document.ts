@@ -10,7 +10,7 @@ import { DocumentInputCodes, ErrorNames, ResultFormatError } from "../shared/err
 import { recordIdProblem, standInRecordId, type RejectedRecord } from "../shared/record-format.ts";
 import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
-import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "./map-results.ts";
+import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "../shared/map-results.ts";
 import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
 
 export type { FailedChunk };
@@ -143,6 +143,12 @@ export function buildDocumentItems(args: {
     timings: timings(collected.results),
   };
   if (collected.failedChunks.length > 0) item.failedChunks = collected.failedChunks;
+  const { ocr } = input.chunking;
+  if (ocr !== undefined) {
+    item.ocr = { pages: ocr.pages, failedPages: ocr.failedPages, lowConfidencePages: ocr.lowConfidencePages };
+    // Pages lost to OCR failures (within the tolerance, or the chunk step would have failed the document).
+    if (item.status === "COMPLETED" && ocr.failedPages.length > 0) item.status = "PARTIAL";
+  }
   if (tooMany) {
     item.error = ErrorNames.TooManyFailedChunks;
     item.cause =

@@ -21,6 +21,7 @@ const optionalAttributes: ReadonlyArray<keyof DocumentItem> = [
   "conflicts",
   "chunks",
   "failedChunks",
+  "ocr",
   "records",
   "batchId",
   "recordId",

@@ -34,6 +34,27 @@ export function chunkTextKey(documentId: string, index: number): string {
   return `${chunkPrefix(documentId)}${index}.txt`;
 }
 
+/** `chunks/<document id>/ocr/`: a scanned document's OCR plan and its pages' OCR results (text, words, boxes). */
+export function ocrPrefix(documentId: string): string {
+  return `${chunkPrefix(documentId)}ocr/`;
+}
+
+/** The JSONL of page groups the OCR Distributed Map's ItemReader reads (one OCR invocation's pages a line). */
+export function ocrPageGroupsKey(documentId: string): string {
+  return `${ocrPrefix(documentId)}page-groups.jsonl`;
+}
+
+/** The pages' text-layer texts and which pages go to OCR, as the chunk step found them. */
+export function ocrTextLayerKey(documentId: string): string {
+  return `${ocrPrefix(documentId)}text-layer.json`;
+}
+
+/** One page's OCR result (functions/shared/contracts.ts OcrPageRecord). */
+export function ocrPageKey(documentId: string, page: number): string {
+  if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be a positive integer, got ${page}`);
+  return `${ocrPrefix(documentId)}page-${String(page).padStart(5, "0")}.json`;
+}
+
 /** Longest item-key segment of a results key, bytes: within a file name's 255 bytes (the twin's s3rver) and S3's 1,024 per key. */
 const MAX_KEY_SEGMENT_BYTES = 200;
 

@@ -1,5 +1,7 @@
 import type { WorkflowTransitionCounts } from "./cost.ts";
 import type { DocumentSource } from "./document-item.ts";
+import type { OcrPageCode } from "./errors.ts";
+import type { ImageFormat } from "./image-format.ts";
 import type { FunctionUsage } from "./invocation-usage.ts";
 import type { RejectedRecord } from "./record-format.ts";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
@@ -24,13 +26,131 @@ export interface WorkflowInput {
    * fields (versionId, sequencer) that some objects lack.
    */
   sourceAttribute: { M: Record<string, AttributeValue> };
+  /** Which pages are OCR'd, chosen by the upload's key prefix (functions/start/ocr-routing.ts). Absent: `auto`. */
+  ocrMode?: OcrMode;
 }
 
-/** Input of the Chunk document task: the document and its source, from the execution input. */
-export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source"> & {
+/**
+ * `auto`: pages without a usable text layer (functions/chunk/text-layer.ts) and image uploads are OCR'd; `always`:
+ * every page of a PDF too; `never`: none (a scan ends NO_TEXT_LAYER).
+ */
+export type OcrMode = "auto" | "always" | "never";
+export const ocrModes: readonly OcrMode[] = ["auto", "always", "never"];
+
+/**
+ * Input of the Chunk document task: the document and its source, from the execution input. The task runs once for a
+ * document with text; for one with pages to OCR it runs twice: first it plans the OCR (output `ocrPlan`), then, after
+ * the OCR Distributed Map, it chunks the assembled pages (input `ocr`).
+ */
+export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source" | "ocrMode"> & {
   /** The execution's ARN (`$$.Execution.Id`), when the workflow passes it: the logs' `execution` key. */
   executionId?: string;
+  /** The second run: the plan the first run made and the OCR Map Run's results. */
+  ocr?: { plan: OcrPlan; mapRun: MapRunOutput; planUsage?: FunctionUsage };
+  /** Share of OCR'd pages (percent) that may fail with the document going on (ending PARTIAL); default 0. */
+  toleratedFailurePercentage?: number;
 };
+
+/** The chunk task's first output for a document with pages to OCR: what the OCR Distributed Map works through. */
+export interface OcrPlan {
+  /** JSONL of OcrPageGroup, one line per OCR invocation's pages (the OCR Map's ItemReader). */
+  pageGroups: S3Location;
+  /** OcrTextLayer: every page's text-layer text and the pages to OCR. */
+  textLayer: S3Location;
+  /** `pdf`, or the image upload's format. */
+  format: "pdf" | ImageFormat;
+  pageCount: number;
+  ocrPageCount: number;
+}
+
+/** What the chunk task returns when the document's pages must be OCR'd first. */
+export interface OcrPlanOutput {
+  ocrPlan: OcrPlan;
+  pageCount: number;
+  ms: number;
+  usage?: FunctionUsage;
+}
+
+/** The text layer the first chunk run found, stored for the second. */
+export interface OcrTextLayer {
+  /** Text of each page (1-based page n at index n-1); "" for a page without text. */
+  pages: string[];
+  /** 1-based pages to OCR, ascending. */
+  ocrPages: number[];
+}
+
+/** One line of the OCR plan: pages one OCR invocation works on. */
+export interface OcrPageGroup {
+  pages: number[];
+}
+
+/** What one OCR Distributed Map child execution's invocation receives (ItemBatcher of one group). */
+export interface OcrBatchInput {
+  Items: OcrPageGroup[];
+  BatchInput: OcrBatchContext;
+  /** The child execution's earlier invocations, as billed. */
+  usage?: FunctionUsage;
+}
+
+export interface OcrBatchContext {
+  documentId: string;
+  source: DocumentSource;
+  executionId?: string;
+}
+
+/** The OCR function's output: pages left for a fresh invocation (as `Items`), and usage so far. */
+export interface OcrBatchOutput {
+  Items: OcrPageGroup[];
+  BatchInput: OcrBatchContext;
+  /** Pages this child execution finished (with text, blank, or failed), for the logs and the console. */
+  pagesDone: number;
+  usage: FunctionUsage;
+}
+
+/** A word OCR found: its text, confidence (0–100) and box in the page image's pixels. */
+export interface OcrWord {
+  text: string;
+  confidence: number;
+  box: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/**
+ * One page's OCR result, stored at `ocrPageKey` (functions/shared/bucket-layout.ts): the text, each word with its
+ * box and confidence (for grounding extracted values on the page), or the page's error.
+ */
+export type OcrPageRecord =
+  | {
+      page: number;
+      text: string;
+      words: OcrWord[];
+      /** Mean confidence of the page's words, 0–100 (0 without words). */
+      meanConfidence: number;
+      /** The image the boxes refer to: its size in pixels and resolution. */
+      width: number;
+      height: number;
+      dpi: number;
+      ms: number;
+    }
+  | { page: number; error: OcrPageCode; message: string };
+
+/** A page whose OCR failed, as the item lists it. */
+export interface OcrFailedPage {
+  page: number;
+  error: OcrPageCode;
+  message: string;
+}
+
+/** What OCR did for a document: on the chunk task's output, and on the item. */
+export interface OcrSummary {
+  /** Pages OCR'd with a result (text, or found blank), ascending. */
+  pages: number[];
+  /** Pages whose OCR failed (their text layer, if any, is used). */
+  failedPages: OcrFailedPage[];
+  /** OCR'd pages whose mean word confidence is below LOW_OCR_CONFIDENCE: their text deserves a look. */
+  lowConfidencePages: number[];
+  /** The OCR function's invocations, as billed (for the document's cost). */
+  usage?: FunctionUsage;
+}
 
 /** A pointer to an S3 object. */
 export interface S3Location {
@@ -104,8 +224,10 @@ export interface ChunkTaskOutput {
   tokenCount: number;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
-  /** The chunk function's invocation, as billed (for the document's cost). */
+  /** The chunk function's invocation, as billed (for the document's cost); both runs for a document that was OCR'd. */
   usage?: FunctionUsage;
+  /** Set for a document with OCR'd pages. */
+  ocr?: OcrSummary;
 }
 
 /** What one Distributed Map child execution receives from the ItemBatcher. */

@@ -96,6 +96,17 @@ export interface DocumentItem {
   /** Chunk counts, from when chunking ends: succeeded + failed = total once the item is COMPLETED/PARTIAL/FAILED by the merge. */
   chunks?: { total: number; succeeded: number; failed: number };
   failedChunks?: FailedChunk[];
+  /**
+   * A document with OCR'd pages (a scan, an image upload, pages without a usable text layer): the pages OCR read,
+   * those whose OCR failed (OCR_FAILED, OCR_TIMEOUT; they count against the tolerance, and make the item PARTIAL), and
+   * those read with a mean word confidence under 60 (worth a look). Each page's words, boxes and confidences are kept
+   * beside the chunks in S3 (`chunks/<document id>/ocr/`).
+   */
+  ocr?: {
+    pages: number[];
+    failedPages: Array<{ page: number; error: "OCR_FAILED" | "OCR_TIMEOUT"; message: string }>;
+    lowConfidencePages: number[];
+  };
   /** A batch's records by status. */
   records?: { total: number; completed: number; partial: number; failed: number };
   /** A record item: its batch's item id and its record id. */

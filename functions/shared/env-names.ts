@@ -59,4 +59,18 @@ export const EnvNames = {
   schemaRouting: "LLAMBDA_SCHEMA_ROUTING",
   /** Extraction schema id used when a workflow input names none (a file in functions/schemas/). */
   schemaId: "LLAMBDA_SCHEMA_ID",
+  /** OCR of pages without a usable text layer and of image uploads: `auto` (default), `always` or `never`. */
+  ocr: "LLAMBDA_OCR",
+  /** The OCR mode by upload prefix, JSON {"<key prefix>": "auto" | "always" | "never"}; longest prefix wins. */
+  ocrRoutes: "LLAMBDA_OCR_ROUTES",
+  /** OCR language(s), Tesseract codes joined with `+` (default `eng`); each needs its `@tesseract.js-data/<code>` package. */
+  ocrLanguage: "LLAMBDA_OCR_LANGUAGE",
+  /** Resolution PDF pages are rendered at for OCR, dpi (default 300). */
+  ocrDpi: "LLAMBDA_OCR_DPI",
+  /** Most pixels of a page image handed to OCR; larger pages are rendered at a lower dpi (default 40,000,000). */
+  ocrMaxPixels: "LLAMBDA_OCR_MAX_PIXELS",
+  /** Most time one page's OCR (render and recognition) may take, ms; beyond it the page fails with OCR_TIMEOUT. */
+  ocrPageTimeoutMs: "LLAMBDA_OCR_PAGE_TIMEOUT_MS",
+  /** Pages one OCR invocation works on at once (default: one per vCPU its memory buys). */
+  ocrConcurrency: "LLAMBDA_OCR_CONCURRENCY",
 } as const;

@@ -28,8 +28,12 @@ export const DocumentInputCodes = {
   Encrypted: "ENCRYPTED",
   /** The PDF has a header but its structure cannot be read (truncated, garbled). */
   Corrupt: "CORRUPT",
-  /** The PDF opens but no page has text: a scan. OCR is not done. */
+  /** The PDF opens but no page has text (a scan), or the upload is an image, and OCR is off for it (LLAMBDA_OCR=never). */
   NoTextLayer: "NO_TEXT_LAYER",
+  /** Every page is blank: no text layer and no words found by OCR (an empty scan, a photo without text). */
+  NoTextFound: "NO_TEXT_FOUND",
+  /** An image upload (.png, .jpg, .tif) whose bytes are not an image of that kind. */
+  NotAnImage: "NOT_AN_IMAGE",
   /** A `.txt`/`.md` object that is not valid UTF-8. */
   NotUtf8: "NOT_UTF8",
   /** Over a configured limit: bytes (LLAMBDA_MAX_BYTES), pages (LLAMBDA_MAX_PAGES) or chunks (LLAMBDA_MAX_CHUNKS). */
@@ -114,7 +118,6 @@ export class ResultInvalidError extends LlambdaError {
   override readonly name = "ResultInvalid";
 }
 
-/** The names Step Functions sees; the workflow definition imports these instead of spelling strings. */
 /** Why one page could not be OCR'd: it did not render or recognise (OCR_FAILED) or not within its deadline (OCR_TIMEOUT). */
 export const OcrPageCodes = { Failed: "OCR_FAILED", Timeout: "OCR_TIMEOUT" } as const;
 export type OcrPageCode = (typeof OcrPageCodes)[keyof typeof OcrPageCodes];
@@ -131,6 +134,15 @@ export class OcrPageError extends LlambdaError {
   }
 }
 
+/**
+ * More of a document's OCR'd pages failed (OCR_FAILED, OCR_TIMEOUT) than the workflow tolerates: the document fails
+ * with this error, its cause naming the pages. Within the tolerance the document goes on and ends PARTIAL.
+ */
+export class TooManyFailedPagesError extends LlambdaError {
+  override readonly name = "TooManyFailedPages";
+}
+
+/** The names Step Functions sees; the workflow definition imports these instead of spelling strings. */
 export const ErrorNames = {
   Configuration: "ConfigurationError",
   DocumentInput: "DocumentInputError",
@@ -144,6 +156,7 @@ export const ErrorNames = {
    * with this error and its failed chunks, and the execution fails with it. Not thrown: a status, not an exception.
    */
   TooManyFailedChunks: "TooManyFailedChunks",
+  TooManyFailedPages: "TooManyFailedPages",
   ResultFormat: "ResultFormatError",
   Superseded: "Superseded",
   ResultInvalid: "ResultInvalid",

@@ -37,6 +37,12 @@ export const MetricNames = {
   documentChunkingDuration: "DocumentChunkingDuration",
   /** Estimated cost of a processed document, US dollars. Published by the merge function. */
   documentCostUsd: "DocumentCostUsd",
+  /** Pages an OCR invocation read (with text, or found blank). */
+  pagesOcrd: "PagesOcrd",
+  /** Pages an OCR invocation gave up on (OCR_FAILED, OCR_TIMEOUT). */
+  ocrPagesFailed: "OcrPagesFailed",
+  /** Time one page's OCR took, render and recognition. */
+  ocrPageDuration: "OcrPageDuration",
 } as const;
 
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
@@ -45,9 +51,9 @@ export type MetricUnitName = (typeof MetricUnit)[keyof typeof MetricUnit];
 export interface MetricDefinition {
   unit: MetricUnitName;
   /** The function that publishes it. */
-  publishedBy: "infer" | "chunk" | "merge";
+  publishedBy: "infer" | "chunk" | "merge" | "ocr";
   /** What one value stands for. */
-  valuePer: "chunk" | "invocation" | "cold start" | "document";
+  valuePer: "chunk" | "invocation" | "cold start" | "document" | "page";
 }
 
 /** Unit, publisher and granularity of each metric: docs/observability.md lists the same. */
@@ -63,6 +69,9 @@ export const metricDefinitions: Record<MetricName, MetricDefinition> = {
   [MetricNames.documentChunks]: { unit: MetricUnit.Count, publishedBy: "chunk", valuePer: "document" },
   [MetricNames.documentChunkingDuration]: { unit: MetricUnit.Milliseconds, publishedBy: "chunk", valuePer: "document" },
   [MetricNames.documentCostUsd]: { unit: MetricUnit.NoUnit, publishedBy: "merge", valuePer: "document" },
+  [MetricNames.pagesOcrd]: { unit: MetricUnit.Count, publishedBy: "ocr", valuePer: "invocation" },
+  [MetricNames.ocrPagesFailed]: { unit: MetricUnit.Count, publishedBy: "ocr", valuePer: "invocation" },
+  [MetricNames.ocrPageDuration]: { unit: MetricUnit.Milliseconds, publishedBy: "ocr", valuePer: "page" },
 };
 
 /** The function's metrics; values are buffered until `publishMetrics()`. */
@@ -105,6 +114,13 @@ export function recordDocumentChunked(sink: MetricSink, output: { pageCount: num
   addMetric(sink, MetricNames.documentPages, output.pageCount);
   addMetric(sink, MetricNames.documentChunks, output.chunkCount);
   addMetric(sink, MetricNames.documentChunkingDuration, output.ms);
+}
+
+/** What one OCR invocation did: pages read and failed (zeros included), and each read page's time. */
+export function recordPagesOcrd(sink: MetricSink, outcome: { pageMs: number[]; failed: number }): void {
+  addMetric(sink, MetricNames.pagesOcrd, outcome.pageMs.length);
+  addMetric(sink, MetricNames.ocrPagesFailed, outcome.failed);
+  for (const ms of outcome.pageMs) addMetric(sink, MetricNames.ocrPageDuration, ms);
 }
 
 /**

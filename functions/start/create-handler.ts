@@ -29,17 +29,17 @@ export function createHandler(
   deps: StartDependencies = { sfn: sfnClient },
 ): LambdaHandler<SQSEvent | ObjectCreatedEvent, SQSBatchResponse | StartResult> {
   const initClock = startInitClock();
-  const { stateMachineArn, schemaRouting, maxRunningDocuments } = config;
+  const { stateMachineArn, schemaRouting, ocrRouting, maxRunningDocuments } = config;
 
   /** One upload → one workflow execution per object version; a duplicate (ExecutionAlreadyExists) is success. */
   const startDocument = async (event: ObjectCreatedEvent): Promise<StartResult> => {
-    const input = workflowInputFromEvent(event, schemaRouting);
+    const input = workflowInputFromEvent(event, schemaRouting, ocrRouting);
     const executionName = executionNameFor(input.source);
     // Per upload, not per invocation: one invocation starts a batch of documents.
     logger.appendKeys({ document: input.documentId, execution: executionArnFor(stateMachineArn, executionName) });
     try {
       await deps.sfn().send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }));
-      logger.info("Started document workflow", { key: input.source.key, size: input.source.size, schemaId: input.schemaId });
+      logger.info("Started document workflow", { key: input.source.key, size: input.source.size, schemaId: input.schemaId, ocrMode: input.ocrMode });
       return { executionName, documentId: input.documentId, started: true };
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists) {

@@ -3,6 +3,7 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DocumentSource, WorkflowInput } from "../shared/contracts.ts";
 import { sourceOrderOf } from "../shared/document-item.ts";
 import { recordFormatOf } from "../shared/record-format.ts";
+import { ocrModeForKey, type OcrRouting } from "./ocr-routing.ts";
 import { schemaIdForKey, type SchemaRouting } from "./schema-routing.ts";
 
 /**
@@ -56,7 +57,7 @@ export interface ObjectCreatedEvent {
  * Builds the workflow input from an EventBridge S3 event, with the schema the key's prefix routes to. EventBridge
  * delivers keys decoded (unlike S3 notifications).
  */
-export function workflowInputFromEvent(event: ObjectCreatedEvent, routing: SchemaRouting): WorkflowInput {
+export function workflowInputFromEvent(event: ObjectCreatedEvent, routing: SchemaRouting, ocrRouting?: OcrRouting): WorkflowInput {
   const { bucket, object } = event.detail;
   if (!bucket?.name || !object?.key) {
     throw new TypeError("Not an S3 Object Created event: detail.bucket.name and detail.object.key are required");
@@ -76,5 +77,6 @@ export function workflowInputFromEvent(event: ObjectCreatedEvent, routing: Schem
     source,
     sourceOrder: sourceOrderOf(object.sequencer),
     sourceAttribute: { M: marshall(source) },
+    ocrMode: ocrRouting === undefined ? "auto" : ocrModeForKey(ocrRouting, source.key),
   };
 }

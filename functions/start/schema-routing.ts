@@ -17,11 +17,16 @@ export class SchemaRoutingError extends Error {
 
 /** The schema id for an object key: the longest matching prefix's, else the default. */
 export function schemaIdForKey(routing: SchemaRouting, key: string): string {
+  return longestPrefixValue(routing.routes, key) ?? routing.defaultSchemaId;
+}
+
+/** The value of the longest prefix of `routes` that `key` starts with (the rule of every per-prefix setting). */
+export function longestPrefixValue<T>(routes: Readonly<Record<string, T>>, key: string): T | undefined {
   let best: string | undefined;
-  for (const prefix of Object.keys(routing.routes)) {
+  for (const prefix of Object.keys(routes)) {
     if (key.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
   }
-  return best === undefined ? routing.defaultSchemaId : routing.routes[best]!;
+  return best === undefined ? undefined : routes[best];
 }
 
 /**

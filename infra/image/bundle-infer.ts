@@ -1,5 +1,5 @@
 /**
- * Bundles the inference handler for the container image (run inside the Docker build, see functions/infer/Dockerfile):
+ * Bundles the inference handler for the container image (run inside the Docker build, see infra/image/Dockerfile, stage infer-build):
  *   npx tsx infra/image/bundle-infer.ts <out dir>
  * writes <out dir>/handler.mjs (+ .map). Same esbuild settings as the zip functions (../esbuild-options.ts), except that
  * node-llama-cpp stays external: it finds its prebuilt binaries relative to its own files and tests them in a child

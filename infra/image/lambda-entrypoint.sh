@@ -1,7 +1,7 @@
 #!/bin/sh
-# Entrypoint of the inference image (functions/infer/Dockerfile). Lambda runs ENTRYPOINT with CMD (or the function's
-# ImageConfig.Command) as arguments; the Node.js Runtime Interface Client reads the handler from $_HANDLER and the code
-# directory from $LAMBDA_TASK_ROOT, as Lambda's own base images set them up.
+# Entrypoint of the image functions (infra/image/Dockerfile: inference and OCR). Lambda runs ENTRYPOINT with CMD (or
+# the function's ImageConfig.Command) as arguments; the Node.js Runtime Interface Client reads the handler from
+# $_HANDLER and the code directory from $LAMBDA_TASK_ROOT, as Lambda's own base images set them up.
 set -eu
 if [ "$#" -gt 0 ]; then
   export _HANDLER="$1"

@@ -1,7 +1,8 @@
 /**
  * Copies a package and everything it depends on at run time, exactly as `npm ci` installed them (versions from
- * package-lock.json), into another node_modules. Used by the inference image: the handler is bundled, so its only
- * run-time packages are node-llama-cpp's closure, not the whole project's production dependencies (aws-cdk-lib...).
+ * package-lock.json), into another node_modules. Used by the image functions (infra/image/Dockerfile): their handlers
+ * are bundled, so their only run-time packages are the closures of the few they keep external (node-llama-cpp; the
+ * OCR function's, bundle-ocr.ts), not the whole project's production dependencies (aws-cdk-lib...).
  *
  *   npx tsx infra/image/runtime-deps.ts <package> <dest node_modules dir>
  *
@@ -71,14 +72,9 @@ export function runtimeClosure(projectRoot: string, rootPackage: string): string
   return [...seen].sort();
 }
 
-function main(): void {
-  const [rootPackage, dest] = process.argv.slice(2);
-  if (!rootPackage || !dest) {
-    console.error("usage: tsx infra/image/runtime-deps.ts <package> <dest node_modules dir>");
-    process.exit(2);
-  }
-  const projectRoot = process.cwd();
-  const locations = runtimeClosure(projectRoot, rootPackage);
+/** Copies the run-time closures of the packages (each location once) into `dest`; returns the locations copied. */
+export function copyRuntimeClosure(projectRoot: string, rootPackages: readonly string[], dest: string): string[] {
+  const locations = [...new Set(rootPackages.flatMap((rootPackage) => runtimeClosure(projectRoot, rootPackage)))].sort();
   for (const location of locations) {
     const source = join(projectRoot, location);
     // Each location is copied without its nested node_modules: the nested packages it needs are in the list too.
@@ -88,6 +84,16 @@ function main(): void {
       filter: (path) => !relative(source, path).split(sep).includes("node_modules"),
     });
   }
+  return locations;
+}
+
+function main(): void {
+  const [rootPackage, dest] = process.argv.slice(2);
+  if (!rootPackage || !dest) {
+    console.error("usage: tsx infra/image/runtime-deps.ts <package> <dest node_modules dir>");
+    process.exit(2);
+  }
+  const locations = copyRuntimeClosure(process.cwd(), [rootPackage], dest);
   console.log(`copied ${locations.length} packages (${rootPackage} and its run-time dependencies) to ${dest}`);
 }
 

@@ -13,9 +13,10 @@ import { extractionSchemas } from "../../functions/schemas/index.ts";
 import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { maxRunningDocumentsFor } from "../../functions/start/admission.ts";
+import type { OcrRouting } from "../../functions/start/ocr-routing.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
-import { schemaRoutingContext } from "../context.ts";
+import { ContextKeys, ocrRoutingContext, schemaRoutingContext } from "../context.ts";
 import type { FaultInjector } from "./faults.ts";
 import { localRegion } from "./services.ts";
 import type { Handler, LocalFunction } from "./lambda-runtime.ts";
@@ -67,16 +68,33 @@ export interface TwinOptions {
   maxRunningDocuments?: number;
   /** How long an upload that must wait stays invisible in the queue, ms (deployed: 180 s). Default 1,000. */
   queueVisibilityMs?: number;
+  /** OCR mode by upload prefix (default: cdk.json's, as `cdk deploy` would use). */
+  ocrRouting?: OcrRouting;
+  /** OCR resolution, dpi (LLAMBDA_OCR_DPI); per-page time bound, ms (LLAMBDA_OCR_PAGE_TIMEOUT_MS); pages at once. */
+  ocrDpi?: number;
+  ocrPageTimeoutMs?: number;
+  ocrConcurrency?: number;
+  /** The OCR function's timeout, seconds (default the catalogue's 900): a shrunk one shows the deadline at work. */
+  ocrTimeoutSeconds?: number;
   /** Random faults at the rates of `LLAMBDA_FAULTS` (infra/local/faults.ts), in functions and the workflow's DynamoDB writes. */
   faults?: FaultInjector;
 }
 
 /** The schema routing `cdk deploy` would use: cdk.json's context (the twin's default; the CLI routes by it). */
 export function cdkJsonSchemaRouting(): SchemaRouting {
-  const context = (JSON.parse(readFileSync(join(repoRoot, "cdk.json"), "utf8")) as { context?: Record<string, unknown> }).context ?? {};
+  const context = cdkJsonContext();
   const routing = schemaRoutingContext((key) => context[key]);
   validateSchemaRouting(routing, Object.keys(extractionSchemas), BucketLayout.uploadsPrefix);
   return routing;
+}
+
+/** The OCR routing `cdk deploy` would use: cdk.json's context. */
+export function cdkJsonOcrRouting(): OcrRouting {
+  return ocrRoutingContext((key) => cdkJsonContext()[key]);
+}
+
+function cdkJsonContext(): Record<string, unknown> {
+  return (JSON.parse(readFileSync(join(repoRoot, "cdk.json"), "utf8")) as { context?: Record<string, unknown> }).context ?? {};
 }
 
 /** The deployment values of the twin: its resource names and the options that stand for the stack's props. */
@@ -87,6 +105,8 @@ export function twinDeploymentValues(options: TwinOptions): DeploymentValues {
     tableName: TwinNames.table,
     stateMachineArn: TwinNames.stateMachineArn,
     schemaRouting: options.schemaRouting ?? cdkJsonSchemaRouting(),
+    ocrRouting: options.ocrRouting ?? cdkJsonOcrRouting(),
+    ocrLanguage: typeof cdkJsonContext()[ContextKeys.ocrLanguage] === "string" ? (cdkJsonContext()[ContextKeys.ocrLanguage] as string) : "eng",
     maxRunningDocuments: options.maxRunningDocuments ?? maxRunningDocumentsFor({ maxConcurrency: settings.maxConcurrency }),
     chunkTokens: options.chunkTokens ?? DEFAULT_CHUNK_TOKENS,
     model: {
@@ -103,6 +123,11 @@ export function twinDeploymentValues(options: TwinOptions): DeploymentValues {
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       },
       merge: { [EnvNames.maxItemBytes]: options.maxItemBytes },
+      ocr: {
+        [EnvNames.ocrDpi]: options.ocrDpi,
+        [EnvNames.ocrPageTimeoutMs]: options.ocrPageTimeoutMs,
+        [EnvNames.ocrConcurrency]: options.ocrConcurrency,
+      },
     },
   };
 }
@@ -130,7 +155,12 @@ export function twinFunctions(options: TwinOptions): TwinFunction[] {
       environment,
       name: TwinNames.functionArn(spec.name),
       memoryMb,
-      timeoutSeconds: spec.id === "infer" ? (options.inferTimeoutSeconds ?? spec.timeoutSeconds) : spec.timeoutSeconds,
+      timeoutSeconds:
+        spec.id === "infer"
+          ? (options.inferTimeoutSeconds ?? spec.timeoutSeconds)
+          : spec.id === "ocr"
+            ? (options.ocrTimeoutSeconds ?? spec.timeoutSeconds)
+            : spec.timeoutSeconds,
       // One inference container: the model and its parallel sequences exist once in this process.
       ...(spec.id === "infer" ? { containers: 1 } : {}),
       init: async () => {

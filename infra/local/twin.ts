@@ -114,6 +114,7 @@ export class LocalTwin {
     const definition = buildDocumentWorkflow(
       {
         chunkFunctionArn: TwinNames.functionArn("chunk"),
+        ocrFunctionArn: TwinNames.functionArn("ocr"),
         inferFunctionArn: TwinNames.functionArn("infer"),
         mergeFunctionArn: TwinNames.functionArn("merge"),
         tableName: TwinNames.table,

@@ -5,7 +5,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
-import { MapLabel } from "../../statemachine/definition.ts";
+import { MapLabel, OcrMapLabel } from "../../statemachine/definition.ts";
 import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 import type { IsolatedNetwork } from "./isolated-network.ts";
 import { stateMachineNameOf } from "./workflow.ts";
@@ -17,6 +17,7 @@ export interface NaggedResources {
   stateMachine: sfn.StateMachine;
   startFunction: lambda.Function;
   chunkFunction: lambda.Function;
+  ocrFunction: lambda.Function;
   inferFunction: lambda.Function;
   mergeFunction: lambda.Function;
   consumerFunction: lambda.Function;
@@ -38,11 +39,12 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
     for (const target of targets) for (const id of ids) Validations.of(target).acknowledge({ id: `AwsSolutions::${id}`, reason });
   };
   const arnOf = (construct: Construct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
-  const { chunkFunction, inferFunction, mergeFunction, consumerFunction } = stack;
+  const { chunkFunction, ocrFunction, inferFunction, mergeFunction, consumerFunction } = stack;
   const bucketArn = arnOf(stack.bucket);
   const objectsUnder = (prefixes: string[]) => prefixes.map((prefix) => `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`);
   const prefixReason = "Object keys are per document; the grant is limited to the prefix this function reads or writes.";
-  ack(chunkFunction, objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix]), prefixReason);
+  ack(chunkFunction, objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix, BucketLayout.mapResultsPrefix]), prefixReason);
+  ack(ocrFunction, objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix]), prefixReason);
   ack(inferFunction, objectsUnder([BucketLayout.chunksPrefix]), prefixReason);
   ack(mergeFunction, objectsUnder([BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix, BucketLayout.resultsPrefix]), prefixReason);
   ack(consumerFunction, objectsUnder([BucketLayout.resultsPrefix]), prefixReason);
@@ -60,15 +62,15 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
     );
   }
   if (tracing) {
-    for (const fn of [...nodeFunctions, inferFunction]) {
+    for (const fn of [...nodeFunctions, ocrFunction, inferFunction]) {
       ack(fn, ["AwsSolutions-IAM5[Resource::*]"], "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permission.");
     }
   }
   const workflowReasons: Array<[string, string]> = [
-    ...[chunkFunction, inferFunction, mergeFunction].map(
+    ...[chunkFunction, ocrFunction, inferFunction, mergeFunction].map(
       (fn): [string, string] => [`AwsSolutions-IAM5[Resource::${arnOf(fn)}:*]`, "Invoking the function's versions and aliases."],
     ),
-    [`AwsSolutions-IAM5[Resource::${bucketArn}/${BucketLayout.chunksPrefix}*]`, "The Distributed Map reads chunk manifests."],
+    [`AwsSolutions-IAM5[Resource::${bucketArn}/${BucketLayout.chunksPrefix}*]`, "The Distributed Maps read chunk manifests and OCR page groups."],
     [`AwsSolutions-IAM5[Resource::${bucketArn}/${BucketLayout.mapResultsPrefix}*]`, "The Distributed Map writes its result files."],
     ["AwsSolutions-IAM5[Resource::*]", "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups...) has no resource-level permission."],
   ];
@@ -81,6 +83,7 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
     ["mapRun", `${stateMachineName}/*`],
     ["execution", `${stateMachineName}:*`],
     ["execution", `${stateMachineName}/${MapLabel}:*`],
+    ["execution", `${stateMachineName}/${OcrMapLabel}:*`],
     ["execution", `${stateMachineName}/*`],
   ] as const) {
     workflowReasons.push([

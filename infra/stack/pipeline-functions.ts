@@ -27,17 +27,25 @@ export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
 /** Where the image puts the model's LoRA adapter, when the manifest names one. */
 export const INFER_LORA_PATH = "/opt/llambda/lora.gguf";
 
-/** The inference image's build file. */
-const INFER_DOCKERFILE = "functions/infer/Dockerfile";
+/** The build file of both image functions: one target each (`infer`, `ocr`) over shared stages. */
+export const IMAGE_DOCKERFILE = "infra/image/Dockerfile";
 
 /** What goes into a function's zip beyond its bundled handler (packaging is the stack's business, not the catalogue's). */
 const bundlingExtras: Partial<Record<FunctionId, HandlerBundlingExtras>> = { chunk: chunkBundlingExtras };
 
-/** The inference function's deployment-only settings (its image carries the model). */
+/**
+ * An image function's build: its Dockerfile target and that target's inputs. The inference image carries the model;
+ * the OCR image the deployment's OCR language (its model package), and no model file.
+ */
+export type ImageBuild = { target: "infer"; model: ModelArtifact } | { target: "ocr" };
+
+/** An image function's deployment-only settings. */
 export interface ImageOptions {
-  model: ModelArtifact;
-  memorySize: number;
-  ephemeralStorageMb: number;
+  build: ImageBuild;
+  /** Default: the catalogue's memory. */
+  memorySize?: number;
+  /** /tmp, MB. Default: Lambda's 512. */
+  ephemeralStorageMb?: number;
   reservedConcurrency?: number;
 }
 
@@ -69,9 +77,9 @@ export class PipelineFunctions {
     return fn;
   }
 
-  /** The catalogue's inference function, as an image with llama.cpp and the model baked in. */
+  /** The catalogue's image function: inference (llama.cpp and the model baked in) or OCR (Tesseract and pdf.js). */
   image(spec: FunctionSpec, options: ImageOptions): lambda.DockerImageFunction {
-    const fn = this.imageFunction(spec, options, this.environment(spec, options.memorySize));
+    const fn = this.imageFunction(spec, options, this.environment(spec, options.memorySize ?? spec.memoryMb));
     this.grant(fn, spec.access);
     return fn;
   }
@@ -123,37 +131,47 @@ export class PipelineFunctions {
     });
   }
 
-  /** The inference function: an image with llama.cpp and the model baked in (functions/infer/Dockerfile). */
+  /** An image function, built from its target of infra/image/Dockerfile for arm64. */
   private imageFunction(spec: FunctionSpec, options: ImageOptions, environment: Record<string, string>): lambda.DockerImageFunction {
-    const { model } = options;
     const name = spec.constructId;
     const { repoRoot } = this.settings;
     const logGroup = this.logGroup(name);
     return new lambda.DockerImageFunction(this.stack, name, {
       role: this.role(name, logGroup),
       code: lambda.DockerImageCode.fromImageAsset(repoRoot, {
-        file: INFER_DOCKERFILE,
+        file: IMAGE_DOCKERFILE,
+        target: options.build.target,
         platform: Platform.LINUX_ARM64,
-        buildArgs: {
-          MODEL_ID: model.id,
-          MODEL_SHA256: model.sha256,
-          ...(model.lora ? { LORA_SHA256: model.lora.sha256 } : {}),
-        },
-        // Added after .dockerignore's allow-list: every model file but the selected one stays out of the context.
-        exclude: otherModelFileExcludes(repoRoot, model),
+        ...this.imageInputs(options.build),
         ignoreMode: IgnoreMode.DOCKER,
       }),
       architecture: lambda.Architecture.ARM_64,
-      memorySize: options.memorySize,
+      memorySize: options.memorySize ?? spec.memoryMb,
       timeout: Duration.seconds(spec.timeoutSeconds),
-      ephemeralStorageSize: Size.mebibytes(options.ephemeralStorageMb),
+      ...(options.ephemeralStorageMb !== undefined ? { ephemeralStorageSize: Size.mebibytes(options.ephemeralStorageMb) } : {}),
       ...(options.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: options.reservedConcurrency } : {}),
-      description: functionDescription(spec, model.id),
+      description: functionDescription(spec, this.values.model.id),
       tracing: this.settings.tracing,
       logGroup,
       ...this.network?.placement(name),
       environment: { ...this.settings.tracerEnvironment, ...environment },
     });
+  }
+
+  /**
+   * A target's build args, and what its context leaves out (added after .dockerignore's allow-list). Only what the
+   * target reads goes into its asset hash: the OCR image does not change with the model.
+   */
+  private imageInputs(build: ImageBuild): { buildArgs: Record<string, string>; exclude: string[] } {
+    if (build.target === "ocr") {
+      return { buildArgs: { OCR_LANGUAGE: this.values.ocrLanguage }, exclude: ["models/**"] };
+    }
+    const { model } = build;
+    return {
+      buildArgs: { MODEL_ID: model.id, MODEL_SHA256: model.sha256, ...(model.lora ? { LORA_SHA256: model.lora.sha256 } : {}) },
+      // Every model file but the selected one stays out of the context.
+      exclude: otherModelFileExcludes(this.settings.repoRoot, model),
+    };
   }
 
   /**

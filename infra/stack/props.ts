@@ -4,6 +4,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { chunkTokensRange } from "../../functions/chunk/limits.ts";
 import { defaultSchemaId, extractionSchemaProblems, extractionSchemas } from "../../functions/schemas/index.ts";
 import { intInRange } from "../../functions/shared/config.ts";
+import { parseOcrMode, parseOcrRoutes, type OcrRouting } from "../../functions/start/ocr-routing.ts";
 import { validateSchemaRouting, type SchemaRouting } from "../../functions/start/schema-routing.ts";
 import { defaultWorkflowSettings, type WorkflowSettings } from "../../statemachine/definition.ts";
 import { REPO_ROOT } from "../repo-root.ts";
@@ -37,6 +38,16 @@ export interface LlambdaStackProps extends StackProps {
   inferTuning?: InferTuning;
   /** Which extraction schema uploads get, by key prefix (cdk.json `llambda:schemaRoutes`, `llambda:schemaId`). */
   schemaRouting?: SchemaRouting;
+  /**
+   * OCR of pages without a usable text layer and of image uploads, by key prefix (cdk.json `llambda:ocr`,
+   * `llambda:ocrRoutes`). Default: `auto` everywhere.
+   */
+  ocrRouting?: OcrRouting;
+  /**
+   * The OCR language: a Tesseract code whose `@tesseract.js-data/<code>` package is installed (cdk.json
+   * `llambda:ocrLanguage`). Default `eng`.
+   */
+  ocrLanguage?: string;
   /** Overrides of the workflow settings (maxConcurrency comes from `maxConcurrency` unless overridden here). */
   workflowSettings?: Partial<WorkflowSettings>;
   /** Delete the bucket (emptying it), the table and the log groups with the stack. Default false: retain them. */
@@ -74,6 +85,8 @@ export const alarmTopicArnPattern = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za
 export interface StackSettings {
   repoRoot: string;
   schemaRouting: SchemaRouting;
+  ocrRouting: OcrRouting;
+  ocrLanguage: string;
   /** Delete data stores with the stack (`destroyOnRemoval`). */
   destroy: boolean;
   removalPolicy: RemovalPolicy;
@@ -84,6 +97,21 @@ export interface StackSettings {
   /** Expiry of chunk texts and map results. */
   intermediateObjectsExpiration: Duration;
   workflow: WorkflowSettings;
+}
+
+/** The OCR language of a deployment that names none. */
+export const DEFAULT_OCR_LANGUAGE = "eng";
+
+/** Props built in code skip the context's parsing: the same checks (modes, prefixes under uploads/) run here. */
+function checkedOcrRouting(routing: OcrRouting): OcrRouting {
+  try {
+    return {
+      routes: parseOcrRoutes(routing.routes, BucketLayout.uploadsPrefix),
+      defaultMode: parseOcrMode(routing.defaultMode, "ocrRouting.defaultMode"),
+    };
+  } catch (error) {
+    throw new Error(`Invalid LlambdaStack props: ocrRouting: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Validates the props and the extraction schemas (problems fail the synth, not the first document), then resolves the defaults. */
@@ -97,6 +125,9 @@ export function resolveStackSettings(props: LlambdaStackProps): StackSettings {
   return {
     repoRoot: props.repoRoot ?? REPO_ROOT,
     schemaRouting,
+    ocrRouting: checkedOcrRouting(props.ocrRouting ?? { routes: {}, defaultMode: "auto" }),
+    // The OCR function's own reader checks that its model package is installed (synth fails naming it).
+    ocrLanguage: props.ocrLanguage ?? DEFAULT_OCR_LANGUAGE,
     destroy,
     removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,

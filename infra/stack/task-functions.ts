@@ -6,9 +6,13 @@ import type { ModelArtifact } from "../model-artifact.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
 import type { LlambdaStackProps, StackSettings } from "./props.ts";
 
-/** The functions the workflow runs: chunk, infer (per batch, in the Distributed Map) and merge. */
+/**
+ * The functions the workflow runs: chunk, ocr (per group of pages, in the OCR Distributed Map), infer (per batch, in
+ * the Distributed Map) and merge.
+ */
 export interface TaskFunctions {
   chunk: NodejsFunction;
+  ocr: lambda.DockerImageFunction;
   infer: lambda.DockerImageFunction;
   merge: NodejsFunction;
 }
@@ -23,7 +27,7 @@ export function createTaskFunctions(
   const chunk = functions.node(FunctionCatalogue.chunk);
   const merge = functions.node(FunctionCatalogue.merge);
   const infer = functions.image(FunctionCatalogue.infer, {
-    model,
+    build: { target: "infer", model },
     memorySize: props.inferMemoryMb,
     ephemeralStorageMb: props.inferEphemeralStorageMb ?? 1024,
     ...(props.inferReservedConcurrency !== undefined ? { reservedConcurrency: props.inferReservedConcurrency } : {}),
@@ -36,7 +40,8 @@ export function createTaskFunctions(
         `reserved concurrency is ${props.inferReservedConcurrency}: the excess is throttled and retried.`,
     );
   }
-  return { chunk, infer, merge };
+  const ocr = functions.image(FunctionCatalogue.ocr, { build: { target: "ocr" } });
+  return { chunk, ocr, infer, merge };
 }
 
 function annotateModel(fn: lambda.Function, model: ModelArtifact): void {

@@ -2,7 +2,7 @@ import { ArnFormat, type Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import { buildDocumentWorkflow, MapLabel } from "../../statemachine/definition.ts";
+import { buildDocumentWorkflow, MapLabel, OcrMapLabel } from "../../statemachine/definition.ts";
 import { BucketLayout } from "../../functions/shared/bucket-layout.ts";
 import { under, type DocumentStore } from "./document-store.ts";
 import type { StackSettings } from "./props.ts";
@@ -27,6 +27,7 @@ export function createWorkflow(
   const definition = buildDocumentWorkflow(
     {
       chunkFunctionArn: tasks.chunk.functionArn,
+      ocrFunctionArn: tasks.ocr.functionArn,
       inferFunctionArn: tasks.infer.functionArn,
       mergeFunctionArn: tasks.merge.functionArn,
       tableName: store.table.tableName,
@@ -44,7 +45,7 @@ export function createWorkflow(
     logs: { destination: workflowLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
   });
   for (const statement of workflowStatements(stack, stateMachineName, tasks, store)) stateMachine.addToRolePolicy(statement);
-  // The ItemReader reads chunk manifests and the ResultWriter writes map results.
+  // The ItemReaders read chunk manifests and OCR page groups, the ResultWriters write map results.
   store.bucketKey?.grant(stateMachine, "kms:Decrypt", "kms:GenerateDataKey");
   return stateMachine;
 }
@@ -56,7 +57,7 @@ export function createWorkflow(
 function workflowStatements(stack: Stack, stateMachineName: string, tasks: TaskFunctions, store: DocumentStore): iam.PolicyStatement[] {
   const statesArn = (resource: string, resourceName: string): string =>
     stack.formatArn({ service: "states", resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-  const functions = [tasks.chunk, tasks.infer, tasks.merge];
+  const functions = [tasks.chunk, tasks.ocr, tasks.infer, tasks.merge];
   return [
     new iam.PolicyStatement({
       sid: "InvokeWorkflowFunctions",
@@ -68,6 +69,7 @@ function workflowStatements(stack: Stack, stateMachineName: string, tasks: TaskF
       actions: ["dynamodb:UpdateItem"],
       resources: [store.table.tableArn],
     }),
+    // Both Maps' item lists: chunk manifests and OCR page groups (chunks/<document id>/ocr/).
     new iam.PolicyStatement({
       sid: "ReadChunkManifests",
       actions: ["s3:GetObject"],
@@ -91,7 +93,7 @@ function workflowStatements(stack: Stack, stateMachineName: string, tasks: TaskF
     new iam.PolicyStatement({
       sid: "DistributedMapRedrive",
       actions: ["states:RedriveExecution"],
-      resources: [statesArn("execution", `${stateMachineName}/${MapLabel}:*`)],
+      resources: [MapLabel, OcrMapLabel].map((label) => statesArn("execution", `${stateMachineName}/${label}:*`)),
     }),
     new iam.PolicyStatement({
       sid: "DistributedMapRuns",

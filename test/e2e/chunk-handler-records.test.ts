@@ -26,10 +26,11 @@ beforeAll(async () => {
   fixture = await startS3Fixture([uploads, work], { POWERTOOLS_LOG_LEVEL: "SILENT" });
   ({ s3 } = fixture);
   const { createHandler } = await import("../../functions/chunk/create-handler.ts");
+  // Record batches are never planned for OCR: the chunk task's output is always a manifest's.
   handler = createHandler(
     readChunkConfig({ [EnvNames.bucket]: work, [EnvNames.maxRecordBytes]: String(maxRecordBytes), [EnvNames.maxChunks]: String(maxChunks) }),
-  );
-  defaultHandler = createHandler(readChunkConfig({ [EnvNames.bucket]: work }));
+  ) as Handler;
+  defaultHandler = createHandler(readChunkConfig({ [EnvNames.bucket]: work })) as Handler;
 });
 
 afterAll(async () => {

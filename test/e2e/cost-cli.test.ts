@@ -20,6 +20,8 @@ describe("npm run cost (bench/cost/run.ts)", () => {
     const { stdout } = await run(["--pages", "10", "--prompt-tps", "60.7", "--gen-tps", "13.6", "--chart", chart]);
     expect(stdout).toMatch(/total\s+\$0\.\d+/);
     expect(stdout).toMatch(/break-even/);
+    // OCR has its own line, per scanned page, marked as an estimate and kept out of the document's total.
+    expect(stdout).toMatch(/OCR, per scanned page \(estimate; not in the total[^\n]*3,584 MB arm64 × 1\.5 s[^\n]*\$0\.0000\d+/);
     expect(stdout).toMatch(/cheaper than llambda above [\d,]+ documents\/month/);
     expect(stdout).toContain(`Chart: ${chart}`);
     for (const model of priceTable.hostedModels) expect(stdout).toContain(model.label);

@@ -4,40 +4,17 @@
  * number and total back, with each word's box inside the page and its confidence. A blank page gives no words.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { createCanvas } from "@napi-rs/canvas";
 import { PDFDocument } from "pdf-lib";
-import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Recognizer, type OcrPage } from "../../functions/ocr/recognizer.ts";
-import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
 import { OcrPageError } from "../../functions/shared/errors.ts";
-import { textLayerVerdict } from "../../functions/ocr/text-layer.ts";
+import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
+import { canvasFactoryOf, openForRendering, scanOf } from "../helpers/scan-fixtures.ts";
 
-type CanvasFactory = Parameters<typeof renderPageGrey>[1];
-const canvasFactoryOf = (doc: PDFDocumentProxy) => (doc as unknown as { canvasFactory: CanvasFactory }).canvasFactory;
-const open = (bytes: Uint8Array) => getDocument({ data: new Uint8Array(bytes), ...pdfjsRenderingOptions() }).promise;
-
-/** Each page of `pdf` as a grey picture on a page of the same size, with no text layer: a scan of it. */
-async function scanOf(pdf: Uint8Array, dpi: number): Promise<Uint8Array> {
-  const source = await open(pdf);
-  const scan = await PDFDocument.create();
-  for (let number = 1; number <= source.numPages; number++) {
-    const page = await source.getPage(number);
-    const { width, height } = page.getViewport({ scale: 1 });
-    const grey = await renderPageGrey(page, canvasFactoryOf(source), { dpi });
-    const canvas = createCanvas(grey.width, grey.height);
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(grey.width, grey.height);
-    grey.pixels.forEach((level, index) => image.data.set([level, level, level, 255], index * 4));
-    context.putImageData(image, 0, 0);
-    const picture = await scan.embedPng(canvas.toBuffer("image/png"));
-    scan.addPage([width, height]).drawImage(picture, { x: 0, y: 0, width, height });
-  }
-  await source.destroy();
-  return scan.save();
-}
+const open = openForRendering;
 
 describe("OCR of an image-only PDF", () => {
   let recognizer: Recognizer;

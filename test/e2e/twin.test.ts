@@ -100,7 +100,9 @@ describe("the local twin, end to end through llama.cpp", () => {
       ["empty.pdf", new Uint8Array(), "EMPTY_FILE"],
       ["not-a-pdf.pdf", new TextEncoder().encode("just some text, not a PDF"), "NOT_A_PDF"],
       ["truncated.pdf", pdf.slice(0, 400), "CORRUPT"],
-      ["scan.pdf", await shapesOnly.save(), "NO_TEXT_LAYER"],
+      // No text layer, so OCR reads it: a drawing with no words.
+      ["drawing.pdf", await shapesOnly.save(), "NO_TEXT_FOUND"],
+      ["photo.png", new TextEncoder().encode("not a PNG"), "NOT_AN_IMAGE"],
       ["locked.pdf", encryptedPdf("secret", "pw"), "ENCRYPTED"],
       ["latin1.txt", new Uint8Array([0x66, 0xfc, 0x72, 0x20, 0xe9]), "NOT_UTF8"],
       ["records.jsonl", new TextEncoder().encode('{"id": "1", "text": "ok"}\nnot json\n'), "BAD_RECORD"],

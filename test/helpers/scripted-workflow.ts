@@ -100,7 +100,7 @@ export function scriptedWorkflow(options: {
     },
   });
   const definition = buildDocumentWorkflow(
-    { chunkFunctionArn: arn("chunk"), inferFunctionArn: arn("infer"), mergeFunctionArn: arn("merge"), tableName: "docs", bucketName: "bucket" },
+    { chunkFunctionArn: arn("chunk"), ocrFunctionArn: arn("ocr"), inferFunctionArn: arn("infer"), mergeFunctionArn: arn("merge"), tableName: "docs", bucketName: "bucket" },
     {
       ...defaultWorkflowSettings,
       maxItemsPerBatch: options.batch ?? 2,

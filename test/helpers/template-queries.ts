@@ -12,6 +12,7 @@ export interface DockerSource {
   directory: string;
   dockerFile?: string;
   dockerBuildArgs?: Record<string, string>;
+  dockerBuildTarget?: string;
   platform?: string;
 }
 

@@ -7,14 +7,15 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 export const USAGE =
-  "Usage: npm run test:image [-- --platform linux/amd64] [--cache-dir <dir>] [--base auto|pull|standin] [--dockerfile <path>]";
+  "Usage: npm run test:image [-- --platform linux/amd64] [--cache-dir <dir>] [--base auto|pull|standin] [--dockerfile <path>] [--target infer|ocr]";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const REAL_BASE = "node:22-bookworm-slim";
 export const STANDIN_BASE = "llambda-standin/node:22-bookworm-slim";
 /** Pinned versions of the stand-in's Node and npm (npm pack verifies each tarball's integrity). */
 export const STANDIN_NODE = "22.23.5";
 export const STANDIN_NPM = "10.9.9";
-export const IMAGE_TAG = "llambda-infer:image-test";
+/** The image's tag: one per Dockerfile target. */
+export const imageTag = (target: ImageTarget): string => `llambda-${target}:image-test`;
 export const MODEL_ID = "tiny";
 /** The uid:gid Lambda runs functions as (sbx_user1051). */
 export const LAMBDA_USER = "993:990";
@@ -32,11 +33,18 @@ export const TIMEOUTS = {
   invocation: 15 * MINUTE,
 };
 
+/**
+ * Which image: `infer` is built and invoked; `ocr` is built (its Dockerfile stage runs its own smoke test: the canvas
+ * addon, a Tesseract worker and pdf.js's data) and measured, not invoked.
+ */
+export type ImageTarget = "infer" | "ocr";
+
 export interface ImageTestOptions {
   platform: string;
   cacheDir: string;
   base: "auto" | "pull" | "standin";
   dockerfile: string;
+  target: ImageTarget;
 }
 
 export const options: ImageTestOptions = parseOptions();
@@ -48,7 +56,8 @@ function parseOptions(): ImageTestOptions {
         platform: { type: "string", default: "linux/amd64" },
         "cache-dir": { type: "string" },
         base: { type: "string", default: "auto" },
-        dockerfile: { type: "string", default: "functions/infer/Dockerfile" },
+        dockerfile: { type: "string", default: "infra/image/Dockerfile" },
+        target: { type: "string", default: "infer" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -58,11 +67,13 @@ function parseOptions(): ImageTestOptions {
     }
     if (!["auto", "pull", "standin"].includes(values.base)) throw new Error(`--base must be auto, pull or standin`);
     if (!/^linux\/(amd64|arm64)$/.test(values.platform)) throw new Error(`--platform must be linux/amd64 or linux/arm64`);
+    if (!["infer", "ocr"].includes(values.target)) throw new Error(`--target must be infer or ocr`);
     return {
       platform: values.platform,
       cacheDir: resolve(values["cache-dir"] ?? process.env.LLAMBDA_IMAGE_TEST_CACHE ?? join(homedir(), ".cache", "llambda", "image-test")),
       base: values.base as "auto" | "pull" | "standin",
       dockerfile: resolve(values.dockerfile),
+      target: values.target as ImageTarget,
     };
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);

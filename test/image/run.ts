@@ -1,7 +1,7 @@
 /**
- * npm run test:image [-- --platform linux/amd64] [--cache-dir <dir>] [--base auto|pull|standin] [--dockerfile <path>]
+ * npm run test:image [-- --platform linux/amd64] [--cache-dir <dir>] [--base auto|pull|standin] [--dockerfile <path>] [--target infer|ocr]
  *
- * Builds the inference image (functions/infer/Dockerfile) with the tiny random-weight model and runs it as Lambda
+ * Builds the inference image (infra/image/Dockerfile, target infer) with the tiny random-weight model and runs it as Lambda
  * would: read-only root, a writable /tmp that allows exec, a non-root user, the Runtime Interface Client talking to a
  * Lambda Runtime API stand-in served here. Invokes one batch (expects a schema-valid result per chunk) and one bad
  * event (expects the typed ConfigurationError), and prints the init duration (container start -> first
@@ -11,6 +11,8 @@
  * cache, so a second run is fast) and its sockets in a temporary dir, and stops it on exit and on SIGINT/SIGTERM.
  * Builds with Debian's own client /usr/bin/docker, whose BuildKit the Dockerfile needs (`FROM --platform=...`).
  * Not part of `npm test` (root, dockerd, minutes of building); .ci/run runs it after the unit tests.
+ * With `--target ocr` it builds the OCR image instead (its build runs the OCR stage's smoke test) and reports its size;
+ * nothing is invoked (a scanned page's OCR is covered by test/e2e).
  *
  * The base image node:22-bookworm-slim is pulled when the registry is reachable; otherwise (no Docker Hub access, as
  * on the project's build machines) a stand-in is made once: Debian bookworm (debootstrap --variant=minbase) with the
@@ -29,12 +31,13 @@ import type { InferBatchInput, InferBatchOutput } from "../../functions/shared/c
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { writeTinyModel } from "../../models/random-llama.ts";
 import { docker, DOCKER, lockCache, preflight, printDockerdLog, runDir, startDockerd, stopDockerd, unlockCache } from "./dockerd.ts";
-import { IMAGE_TAG, LAMBDA_USER, MODEL_ID, options, REPO, TIMEOUTS } from "./options.ts";
+import { imageTag, LAMBDA_USER, MODEL_ID, options, REPO, TIMEOUTS } from "./options.ts";
 import { children, ImageTestFailure, killTree, log, removeTree, sleep, started, step, tail, timings } from "./processes.ts";
 import { RuntimeApi, withTimeout, type Invocation } from "./runtime-api.ts";
 import { baseImage, removeRootfs } from "./standin.ts";
 
 const buildLog = join(runDir, "build.log");
+const IMAGE_TAG = imageTag(options.target);
 const containerName = `llambda-image-test-${process.pid}`;
 let containerStarted = false;
 let runtimeServer: Server | undefined;
@@ -42,16 +45,20 @@ let runtimeServer: Server | undefined;
 // ---------------------------------------------------------------------------------------------------------------
 // Build
 
-async function buildImage(nodeImage: string, modelSha256: string): Promise<void> {
+async function buildImage(nodeImage: string, modelSha256: string | undefined): Promise<void> {
+  const targetArgs =
+    options.target === "ocr"
+      ? ["--build-arg", "OCR_LANGUAGE=eng"]
+      : ["--build-arg", `MODEL_ID=${MODEL_ID}`, "--build-arg", `MODEL_SHA256=${modelSha256}`];
   const args = [
     "build",
     "--platform", options.platform,
     "--progress", "plain",
     "--network", "host",
     "-f", options.dockerfile,
+    "--target", options.target,
     "--build-arg", `NODE_IMAGE=${nodeImage}`,
-    "--build-arg", `MODEL_ID=${MODEL_ID}`,
-    "--build-arg", `MODEL_SHA256=${modelSha256}`,
+    ...targetArgs,
     "-t", IMAGE_TAG,
     ".",
   ];
@@ -59,7 +66,7 @@ async function buildImage(nodeImage: string, modelSha256: string): Promise<void>
   // Step headers and the Dockerfile's own checks are echoed; the whole log is printed only when the build fails.
   const built = await docker(args, TIMEOUTS.build, {
     logTo: buildLog,
-    echo: /^#\d+ (\[|DONE|CACHED)|platform ok|llama\.cpp binding ok|ERROR|bundled |copied \d+ packages/,
+    echo: /^#\d+ (\[|DONE|CACHED)|platform ok|llama\.cpp binding ok|ocr image ok|ERROR|bundled |copied \d+ packages|patched /,
   });
   if (built.code !== 0) {
     throw new ImageTestFailure(`docker build failed (exit ${built.code}); last lines of the build log:\n${tail(readFileSync(buildLog, "utf8"), 80)}`);
@@ -69,7 +76,12 @@ async function buildImage(nodeImage: string, modelSha256: string): Promise<void>
 async function imageFacts(): Promise<Record<string, string>> {
   const size = await docker(["image", "inspect", "--format", "{{.Size}}", IMAGE_TAG], 30_000);
   const du = await docker(
-    ["run", "--rm", "--entrypoint", "sh", IMAGE_TAG, "-c", "cd /var/task/node_modules; for dir in /opt/ric /opt/llambda /var/task node-llama-cpp; do du -sh $dir; done"],
+    [
+      "run", "--rm", "--entrypoint", "sh", IMAGE_TAG, "-c",
+      options.target === "ocr"
+        ? "cd /var/task/node_modules; for dir in /opt/ric /var/task tesseract.js-core @tesseract.js-data pdfjs-dist @napi-rs; do du -sh $dir; done"
+        : "cd /var/task/node_modules; for dir in /opt/ric /opt/llambda /var/task node-llama-cpp; do du -sh $dir; done",
+    ],
     60_000,
   );
   return {
@@ -245,6 +257,14 @@ async function main(): Promise<void> {
   const facts = await imageFacts();
   log(`image: ${Object.entries(facts).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   await checkEntrypointRunsDirectly();
+  if (options.target === "ocr") {
+    console.log("\ntest:image passed (target ocr: built, its smoke test passed; not invoked)");
+    console.log(`  platform            ${options.platform}`);
+    for (const [k, v] of Object.entries(facts)) console.log(`  ${k.padEnd(19)} ${v}`);
+    for (const [name, ms] of timings) console.log(`  ${name.padEnd(19)} ${(ms / 1000).toFixed(1)} s`);
+    console.log(`  total               ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
 
   const api = new RuntimeApi();
   runtimeServer = createServer((req, res) => api.handle(req, res));

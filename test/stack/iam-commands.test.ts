@@ -126,13 +126,14 @@ describe("each function's permissions are exactly what its code sends", () => {
     ({
       start: stack.startFunction,
       chunk: stack.chunkFunction,
+      ocr: stack.ocrFunction,
       infer: stack.inferFunction,
       merge: stack.mergeFunction,
       consumer: stack.consumerFunction,
       "failed-execution": stack.failedExecutionFunction,
     }) as const;
 
-  for (const name of ["start", "chunk", "infer", "merge", "consumer", "failed-execution"] as const) {
+  for (const name of ["start", "chunk", "ocr", "infer", "merge", "consumer", "failed-execution"] as const) {
     it(`${name}: no permission missing, none extra, no wildcard action`, () => {
       const fn = functions()[name];
       const sent = new Set(moduleClosure(join(REPO_ROOT, "functions", name, "handler.ts")).flatMap((file) => sdkActionsIn(readFileSync(file, "utf8"))));
@@ -147,6 +148,8 @@ describe("each function's permissions are exactly what its code sends", () => {
         if (asArray(statement.Resource).includes("*")) expect(asArray(statement.Action as string | string[]), "Resource *").toEqual(["dynamodb:ListStreams"]);
       }
       if (name === "start") expect([...sent].sort()).toEqual(["states:ListExecutions", "states:StartExecution"]);
+      // The upload's version named in the event (GetObject with VersionId), each page's result written.
+      if (name === "ocr") expect([...sent].sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
     });
   }
 

@@ -12,7 +12,7 @@ import { serviceName } from "../../functions/shared/logger.ts";
 import { MetricNames, metricsNamespace } from "../../functions/shared/metrics.ts";
 import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
 import { AlarmIds, deadLetterAlarmId, PipelineObservability } from "../../infra/observability.ts";
-import { MapLabel } from "../../statemachine/definition.ts";
+import { MapLabel, OcrMapLabel } from "../../statemachine/definition.ts";
 
 /**
  * The dashboard and alarms of infra/observability.ts on a small stack of stand-in resources, and the tracer bundled with
@@ -32,6 +32,7 @@ function observedStack() {
   const functions = {
     start: fn("Start"),
     chunk: fn("Chunk"),
+    ocr: fn("Ocr"),
     infer: fn("Infer"),
     merge: fn("Merge"),
     consumer: fn("Consumer"),
@@ -91,6 +92,7 @@ describe("PipelineObservability", () => {
     for (const name of ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"]) {
       expect(has("AWS/States", name, "StateMachineArn", stateMachineArn), name).toBe(true);
       expect(has("AWS/States", name, "StateMachineArn", childArnText), `${MapLabel} ${name}`).toBe(true);
+      expect(has("AWS/States", name, "StateMachineArn", `${tokenText(stateMachineArn)}/${OcrMapLabel}`), `${OcrMapLabel} ${name}`).toBe(true);
     }
     for (const [fnName, fn] of Object.entries(functions)) {
       for (const name of ["Invocations", "Errors", "Throttles", "Duration"]) {
@@ -146,6 +148,21 @@ describe("PipelineObservability", () => {
           }),
         }),
       ],
+    });
+  });
+
+  it("alarms on any OCR invocation error", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: `Observed-${AlarmIds.ocrErrors}`,
+      Namespace: "AWS/Lambda",
+      MetricName: "Errors",
+      Dimensions: [{ Name: "FunctionName", Value: ref(functions.ocr.functionName) }],
+      Statistic: "Sum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+      AlarmActions: [ref(topic.topicArn)],
     });
   });
 
@@ -221,7 +238,7 @@ describe("PipelineObservability", () => {
       new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: "index.handler", code: lambda.Code.fromInline("x") });
     new PipelineObservability(stack, "Observability", {
       stateMachine: new sfn.StateMachine(stack, "Workflow", { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, "P")) }),
-      functions: { start: fn("S"), chunk: fn("C"), infer: fn("I"), merge: fn("M"), consumer: fn("R"), failedExecution: fn("F") },
+      functions: { start: fn("S"), chunk: fn("C"), ocr: fn("O"), infer: fn("I"), merge: fn("M"), consumer: fn("R"), failedExecution: fn("F") },
       inferTimeout: Duration.seconds(600),
       deadLetterQueues: {},
     });

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { INFER_MODEL_PATH, LlambdaStack, type LlambdaStackProps } from "../../infra/llambda-stack.ts";
-import { buildDocumentWorkflow, MapLabel, MapResultsPrefix } from "../../statemachine/definition.ts";
+import { buildDocumentWorkflow, MapLabel, MapResultsPrefix, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
 import { ABSENT_MODEL_ID, baseStackProps, featureFlags } from "../helpers/stack-fixture.ts";
 import { actionsOf, joinedString, listFiles, logicalId, onlyResource, policyOfRole, resourcesOf, roleLogicalIdOf, statementsOf, type DockerSource, type Json } from "../helpers/template-queries.ts";
 
@@ -51,6 +51,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
       const expected = buildDocumentWorkflow(
         {
           chunkFunctionArn: `\${GetAtt:${logicalId(stack, stack.chunkFunction)}.Arn}`,
+          ocrFunctionArn: `\${GetAtt:${logicalId(stack, stack.ocrFunction)}.Arn}`,
           inferFunctionArn: `\${GetAtt:${logicalId(stack, stack.inferFunction)}.Arn}`,
           mergeFunctionArn: `\${GetAtt:${logicalId(stack, stack.mergeFunction)}.Arn}`,
           tableName: `\${Ref:${logicalId(stack, stack.table)}}`,
@@ -63,8 +64,8 @@ describe("LlambdaStack (full synth, bundled)", () => {
 
     it("has a Distributed Map reading a JSONL manifest, batching items and writing results to the bucket", () => {
       const maps = Object.values(definition().States).filter((state) => state.Type === "Map");
-      expect(maps).toHaveLength(1);
-      const map = maps[0]!;
+      expect(maps.map((map) => map.Label).sort()).toEqual([MapLabel, OcrMapLabel].sort());
+      const map = maps.find((candidate) => candidate.Label === MapLabel)!;
       expect(map).toMatchObject({
         Label: MapLabel,
         ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } },
@@ -79,15 +80,33 @@ describe("LlambdaStack (full synth, bundled)", () => {
       });
     });
 
-    it("lets its role invoke the three functions and update the table, with no wildcard action", () => {
+    it("has an OCR Distributed Map whose child executions invoke the OCR function", () => {
+      const ocrMap = definition().States[StateNames.ocr] as Json;
+      expect(ocrMap).toMatchObject({
+        Type: "Map",
+        Label: OcrMapLabel,
+        ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } },
+        ItemReader: { Resource: "arn:aws:states:::s3:getObject", ReaderConfig: { InputType: "JSONL" } },
+        ResultWriter: { Parameters: { Bucket: `\${Ref:${logicalId(stack, stack.bucket)}}`, Prefix: MapResultsPrefix } },
+        MaxConcurrency: baseProps.maxConcurrency,
+      });
+      const child = (ocrMap.ItemProcessor as { States: Record<string, Json> }).States[StateNames.ocrGroup]!;
+      expect(child).toMatchObject({
+        Resource: "arn:aws:states:::lambda:invoke",
+        Parameters: { FunctionName: `\${GetAtt:${logicalId(stack, stack.ocrFunction)}.Arn}` },
+        TimeoutSeconds: stack.workflowSettings.ocrTimeoutSeconds,
+      });
+    });
+
+    it("lets its role invoke the four functions and update the table, with no wildcard action", () => {
       const policy = policyOfRole(template, roleLogicalIdOf(stack, stack.stateMachine));
       const statements = statementsOf(policy);
       const invoke = statements.filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
       const invokable = invoke.flatMap(resourcesOf);
-      for (const fn of [stack.chunkFunction, stack.inferFunction, stack.mergeFunction]) {
+      for (const fn of [stack.chunkFunction, stack.ocrFunction, stack.inferFunction, stack.mergeFunction]) {
         expect(invokable).toContainEqual({ "Fn::GetAtt": [logicalId(stack, fn), "Arn"] });
       }
-      expect(invokable).toHaveLength(6); // each function and its versions/aliases (`:*`), nothing else
+      expect(invokable).toHaveLength(8); // each function and its versions/aliases (`:*`), nothing else
       const update = statements.find((s) => actionsOf(s).includes("dynamodb:UpdateItem"));
       expect(resourcesOf(update!)).toEqual([{ "Fn::GetAtt": [logicalId(stack, stack.table), "Arn"] }]);
       for (const statement of statements) {
@@ -101,6 +120,9 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(rendered).toContain(":stateMachine:Test-document-workflow");
       expect(rendered).toContain(":execution:Test-document-workflow/*");
       expect(rendered).toContain(":mapRun:Test-document-workflow/*");
+      // Both Maps' child executions can be redriven.
+      expect(rendered).toContain(`:execution:Test-document-workflow/${MapLabel}:*`);
+      expect(rendered).toContain(`:execution:Test-document-workflow/${OcrMapLabel}:*`);
       expect(rendered).not.toContain(logicalId(stack, stack.stateMachine) + '"');
       const s3Actions = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("s3:")));
       expect(JSON.stringify(s3Actions)).toContain("/chunks/*");
@@ -110,30 +132,54 @@ describe("LlambdaStack (full synth, bundled)", () => {
   });
 
   describe("functions", () => {
+    const resourceOf = (fn: { node: { defaultChild?: unknown } }): Json => template.toJSON().Resources[logicalId(stack, fn)] as Json;
+
     it("runs inference in an arm64 container image with 10 GB and 15 minutes, unreserved by default", () => {
-      const fn = onlyResource(template, "AWS::Lambda::Function", { PackageType: "Image" });
-      expect(fn.Properties).toMatchObject({ Architectures: ["arm64"], MemorySize: 10240, Timeout: 900 });
+      const fn = resourceOf(stack.inferFunction);
+      expect(fn.Properties).toMatchObject({ PackageType: "Image", Architectures: ["arm64"], MemorySize: 10240, Timeout: 900 });
       expect((fn.Properties as Json).ReservedConcurrentExecutions).toBeUndefined();
       expect((fn.Properties as Json).EphemeralStorage).toEqual({ Size: 1024 });
     });
 
-    it("builds the image from functions/infer/Dockerfile for linux/arm64 with the model id as a build arg", () => {
+    it("runs OCR in an arm64 container image with 3,584 MB (two vCPUs) and 15 minutes, with its language", () => {
+      const images = Object.values(template.findResources("AWS::Lambda::Function", { Properties: { PackageType: "Image" } }));
+      expect(images).toHaveLength(2);
+      template.hasResourceProperties("AWS::Lambda::Function", {
+        PackageType: "Image",
+        Architectures: ["arm64"],
+        MemorySize: 3584,
+        Timeout: 900,
+        Environment: { Variables: Match.objectLike({ [EnvNames.ocrLanguage]: "eng" }) },
+        Role: { "Fn::GetAtt": [roleLogicalIdOf(stack, stack.ocrFunction), "Arn"] },
+      });
+      expect(resourceOf(stack.ocrFunction).Properties).toMatchObject({ MemorySize: 3584, Timeout: 900, PackageType: "Image" });
+    });
+
+    it("builds both images from infra/image/Dockerfile for linux/arm64, one target each; only the inference image gets the model", () => {
       const assembly = app.synth();
       const manifests = assembly.artifacts.filter((a): a is AssetManifestArtifact => a instanceof AssetManifestArtifact);
       const dockerImages = manifests.flatMap((m) => {
         const contents = JSON.parse(readFileSync(m.file, "utf8")) as { dockerImages?: Record<string, { source: DockerSource }> };
         return Object.values(contents.dockerImages ?? {}).map((image) => image.source);
       });
-      expect(dockerImages).toHaveLength(1);
-      const image = dockerImages[0]!;
-      expect(image.dockerFile).toBe("functions/infer/Dockerfile");
-      expect(image.platform).toBe("linux/arm64");
-      expect(image.dockerBuildArgs).toEqual({ MODEL_ID: ABSENT_MODEL_ID, MODEL_SHA256: "" });
-      // The staged build context is the .dockerignore allow-list: no node_modules, tests or other models.
-      const contextDir = join(assembly.directory, image.directory);
-      const files = listFiles(contextDir);
-      expect(files).toEqual(expect.arrayContaining(["functions/infer/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh"]));
-      expect(files.filter((f) => /^(node_modules|test|cdk\.out|\.git|docs|bench)\//.test(f) || f.endsWith(".gguf"))).toEqual([]);
+      expect(dockerImages.map((image) => image.dockerBuildTarget).sort()).toEqual(["infer", "ocr"]);
+      const infer = dockerImages.find((image) => image.dockerBuildTarget === "infer")!;
+      const ocr = dockerImages.find((image) => image.dockerBuildTarget === "ocr")!;
+      for (const image of [infer, ocr]) {
+        expect(image.dockerFile).toBe("infra/image/Dockerfile");
+        expect(image.platform).toBe("linux/arm64");
+      }
+      expect(infer.dockerBuildArgs).toEqual({ MODEL_ID: ABSENT_MODEL_ID, MODEL_SHA256: "" });
+      expect(ocr.dockerBuildArgs).toEqual({ OCR_LANGUAGE: "eng" });
+      // The staged build contexts are the .dockerignore allow-list: no node_modules, tests or other models.
+      const inferFiles = listFiles(join(assembly.directory, infer.directory));
+      expect(inferFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh"]));
+      const ocrFiles = listFiles(join(assembly.directory, ocr.directory));
+      expect(ocrFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/ocr/handler.ts", "infra/image/bundle-ocr.ts", "infra/pdfjs-decode-bound.ts", "infra/image/runtime-deps.ts"]));
+      for (const files of [inferFiles, ocrFiles]) {
+        expect(files.filter((f) => /^(node_modules|test|cdk\.out|\.git|docs|bench)\//.test(f) || f.endsWith(".gguf"))).toEqual([]);
+      }
+      expect(ocrFiles.filter((f) => f.startsWith("models/"))).toEqual([]);
     });
 
     it("bundles the zip functions as ESM for nodejs22.x on arm64", () => {
@@ -154,10 +200,13 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(env(stack.startFunction)).toEqual({
         [EnvNames.stateMachineArn]: { Ref: logicalId(stack, stack.stateMachine) },
         [EnvNames.schemaRouting]: JSON.stringify({ routes: {}, defaultSchemaId: "generic" }),
+        [EnvNames.ocr]: "auto",
+        [EnvNames.ocrRoutes]: "{}",
         // 800 of the account's default 1,000 concurrent executions ÷ 20 inferences per document.
         [EnvNames.maxRunningDocuments]: "40",
       });
       expect(env(stack.chunkFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.chunkTokens]: "1000" });
+      expect(env(stack.ocrFunction)).toEqual({ [EnvNames.bucket]: bucketRef, [EnvNames.ocrLanguage]: "eng" });
       // Infer reads chunk texts where their item says; it reads no bucket name.
       expect(env(stack.inferFunction)).toEqual({
         [EnvNames.modelPath]: INFER_MODEL_PATH,
@@ -215,7 +264,20 @@ describe("LlambdaStack (full synth, bundled)", () => {
       const chunk = policyText(stack.chunkFunction);
       expect(chunk).toContain("/uploads/*");
       expect(chunk).toContain("/chunks/*");
+      expect(chunk).toContain("/map-results/*");
       expect(chunk).not.toContain("dynamodb:");
+      // OCR reads the upload's version and writes page results under chunks/, nothing else of the bucket.
+      const ocr = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.ocrFunction)));
+      const ocrS3 = ocr.filter((s) => actionsOf(s).some((a) => a.startsWith("s3:")));
+      const ocrReads = ocrS3.filter((s) => actionsOf(s).includes("s3:GetObject"));
+      expect(ocrReads.flatMap(actionsOf).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+      expect(JSON.stringify(ocrReads)).toContain("/uploads/*");
+      expect(JSON.stringify(ocrReads)).not.toMatch(/chunks|map-results|results/);
+      const ocrWrites = ocrS3.filter((s) => actionsOf(s).includes("s3:PutObject"));
+      expect(ocrWrites.flatMap(actionsOf)).toEqual(["s3:PutObject"]);
+      expect(JSON.stringify(ocrWrites)).toContain("/chunks/*");
+      expect(JSON.stringify(ocrWrites)).not.toMatch(/uploads|map-results|results/);
+      expect(JSON.stringify(ocr)).not.toMatch(/dynamodb:|states:/);
       const infer = policyText(stack.inferFunction);
       expect(infer).toContain("/chunks/*");
       expect(infer).not.toMatch(/uploads|map-results|s3:PutObject|dynamodb:/);

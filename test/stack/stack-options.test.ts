@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { functionSpecs } from "../../functions/catalogue.ts";
 import { chunkTokensRange } from "../../functions/chunk/limits.ts";
 import { intEnv } from "../../functions/shared/config.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
@@ -67,7 +68,7 @@ describe("LlambdaStack options (no bundling)", () => {
   it("with tracing, has every function load Powertools Tracer (POWERTOOLS_TRACE_ENABLED); without, none", () => {
     const functions = Object.values(template.findResources("AWS::Lambda::Function")) as Array<{ Properties: Json }>;
     const ours = functions.filter(({ Properties }) => String(Properties.Description ?? "").startsWith("llambda"));
-    expect(ours).toHaveLength(6);
+    expect(ours).toHaveLength(functionSpecs.length);
     for (const { Properties } of ours) {
       expect(((Properties.Environment as Json).Variables as Json).POWERTOOLS_TRACE_ENABLED, String(Properties.Description)).toBe("true");
     }
@@ -130,6 +131,46 @@ describe("stages and alarm notifications (no bundling)", () => {
     for (const bad of ["Dev", "a_b", "-x", "x-", "1st", "a".repeat(21), "dev prod"]) {
       expect(() => stackNameFor(bad), bad).toThrow(ContextError);
     }
+  });
+
+  /** A function's environment variables in the template. */
+  const variablesOf = (stack: LlambdaStack, fn: { node: { defaultChild?: unknown } }): Record<string, unknown> =>
+    ((Template.fromStack(stack).toJSON().Resources[logicalId(stack, fn)].Properties as Json).Environment as Json).Variables as Record<string, unknown>;
+
+  it("gives the start function the OCR mode and routes from context, and the OCR function the OCR language", () => {
+    const stack = fromContext({
+      [ContextKeys.ocr]: "never",
+      [ContextKeys.ocrRoutes]: { "uploads/scans/": "always" },
+      [ContextKeys.ocrLanguage]: "eng",
+    });
+    expect(variablesOf(stack, stack.startFunction)).toMatchObject({
+      [EnvNames.ocr]: "never",
+      [EnvNames.ocrRoutes]: JSON.stringify({ "uploads/scans/": "always" }),
+    });
+    expect(variablesOf(stack, stack.ocrFunction)).toMatchObject({ [EnvNames.ocrLanguage]: "eng" });
+    // As -c passes them (strings), and cdk.json's default.
+    const fromCommandLine = fromContext({ [ContextKeys.ocrRoutes]: '{"uploads/scans/":"always"}' });
+    expect(variablesOf(fromCommandLine, fromCommandLine.startFunction)).toMatchObject({
+      [EnvNames.ocr]: "auto",
+      [EnvNames.ocrRoutes]: JSON.stringify({ "uploads/scans/": "always" }),
+    });
+    const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as { context: Record<string, unknown> };
+    expect(cdkJson.context[ContextKeys.ocr]).toBe("auto");
+  });
+
+  it("fails synth with a clear message on a bad OCR mode, route or language", () => {
+    expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(ContextError);
+    expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(
+      /Context llambda:ocr must be one of auto, always, never, got "sometimes"/,
+    );
+    expect(() => fromContext({ [ContextKeys.ocrRoutes]: { "inbox/": "always" } })).toThrow(/llambda:ocrRoutes/);
+    expect(() => fromContext({ [ContextKeys.ocrRoutes]: { "uploads/scans/": "maybe" } })).toThrow(/llambda:ocrRoutes.*maybe/);
+    // A language whose model package is not installed: the OCR function's own reader refuses it at synth.
+    expect(() => fromContext({ [ContextKeys.ocrLanguage]: "xyz" })).toThrow(/OcrFunction: LLAMBDA_OCR_LANGUAGE=xyz: its model package @tesseract\.js-data\/xyz is not installed/);
+    // Props built in code get the same checks.
+    expect(() => new LlambdaStack(unbundledApp(), "Bad", { ...baseProps, ocrRouting: { routes: {}, defaultMode: "sometimes" as never } })).toThrow(
+      /ocrRouting.*sometimes/,
+    );
   });
 
   it("accepts exactly the chunk-token values the chunk function accepts at init (one rule, no drift)", () => {

@@ -31,6 +31,7 @@ describe("stack and twin: one function catalogue", () => {
   const deployed: Record<FunctionId, { node: { defaultChild?: unknown } }> = {
     start: stack.startFunction,
     chunk: stack.chunkFunction,
+    ocr: stack.ocrFunction,
     infer: stack.inferFunction,
     merge: stack.mergeFunction,
     consumer: stack.consumerFunction,

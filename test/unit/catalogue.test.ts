@@ -24,6 +24,8 @@ const values: DeploymentValues = {
   tableName: "table",
   stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:wf",
   schemaRouting: { routes: { "uploads/invoices/": "invoice" }, defaultSchemaId: "generic" },
+  ocrRouting: { routes: { "uploads/scans/": "always" }, defaultMode: "auto" },
+  ocrLanguage: "eng",
   maxRunningDocuments: 10,
   chunkTokens: 800,
   model: { path: "/opt/model.gguf", id: "model" },
@@ -67,8 +69,11 @@ describe("function catalogue", () => {
     expect(functionEnvironment(FunctionCatalogue.start, values)).toEqual({
       [EnvNames.stateMachineArn]: values.stateMachineArn,
       [EnvNames.schemaRouting]: JSON.stringify(values.schemaRouting),
+      [EnvNames.ocr]: "auto",
+      [EnvNames.ocrRoutes]: JSON.stringify({ "uploads/scans/": "always" }),
       [EnvNames.maxRunningDocuments]: "10",
     });
+    expect(functionEnvironment(FunctionCatalogue.ocr, values)).toEqual({ [EnvNames.bucket]: "bucket", [EnvNames.ocrLanguage]: "eng" });
     const infer = functionEnvironment(FunctionCatalogue.infer, {
       ...values,
       model: { path: "/opt/model.gguf", id: "model", loraPath: "/opt/lora.gguf", loraScale: 0.5 },
@@ -97,6 +102,14 @@ describe("function catalogue", () => {
       schemaRouting: { routes: {}, defaultSchemaId: "no-such-schema" },
     });
     expect(() => validateFunctionEnvironment(FunctionCatalogue.merge, unknownSchema, 1024)).toThrow(/MergeFunction: .*no-such-schema/);
+    // A language whose model package is not installed (a well-formed code), and one that is no language code at all.
+    const uninstalled = functionEnvironment(FunctionCatalogue.ocr, { ...values, ocrLanguage: "xyz" });
+    expect(() => validateFunctionEnvironment(FunctionCatalogue.ocr, uninstalled, 3584)).toThrow(ConfigurationError);
+    expect(() => validateFunctionEnvironment(FunctionCatalogue.ocr, uninstalled, 3584)).toThrow(
+      /^OcrFunction: LLAMBDA_OCR_LANGUAGE=xyz: its model package @tesseract\.js-data\/xyz is not installed/,
+    );
+    const notACode = functionEnvironment(FunctionCatalogue.ocr, { ...values, ocrLanguage: "../eng" });
+    expect(() => validateFunctionEnvironment(FunctionCatalogue.ocr, notACode, 3584)).toThrow(/^OcrFunction: LLAMBDA_OCR_LANGUAGE must be one Tesseract language code/);
     for (const spec of functionSpecs) {
       expect(() => validateFunctionEnvironment(spec, functionEnvironment(spec, values), spec.memoryMb)).not.toThrow();
     }

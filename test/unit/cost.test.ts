@@ -9,8 +9,9 @@ import {
   stepFunctionsCost,
   stepFunctionsPricePerStateTransition,
 } from "../../functions/shared/cost.ts";
-import { alwaysOnBreakEvenDocuments, estimateLlambda, hostedDocumentCost, measuredTokensPerPage, pagesBreakEven, parsePriceTable, throughputFromBench, workflowTransitions } from "../../bench/cost/model.ts";
-import { StateNames } from "../../statemachine/definition.ts";
+import { alwaysOnBreakEvenDocuments, estimateLlambda, hostedDocumentCost, measuredTokensPerPage, ocrDefaults, ocrPageCost, ocrTransitionsPerInvocation, pagesBreakEven, parsePriceTable, throughputFromBench, workflowTransitions } from "../../bench/cost/model.ts";
+import { FunctionCatalogue } from "../../functions/catalogue.ts";
+import { buildDocumentWorkflow, StateNames } from "../../statemachine/definition.ts";
 import { estimateTextWidth, lineChartSvg, type ChartSeries } from "../../bench/cost/chart.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 import { inputs, priceTable } from "../helpers/cost-inputs.ts";
@@ -201,6 +202,39 @@ function chartGeometry(svg: string) {
   );
   return { width: width!, height: height!, plot: { left: left!, top: top!, right: left! + plotWidth!, bottom: top! + plotHeight! }, paths, legend };
 }
+
+describe("OCR cost per scanned page (bench/cost/model.ts)", () => {
+  const page = { memoryMb: 3584, secondsPerPage: 1.5, pagesPerInvocation: 8, architecture: "arm64" as const };
+
+  it("prices the OCR function's time at its memory, its request, the page's S3 traffic and its share of the Map's transitions", () => {
+    const cost = ocrPageCost(page);
+    expect(cost.gbSeconds).toBeCloseTo(3.5 * 1.5, 10);
+    // 5.25 GB-s at the arm64 price, and an eighth of a request.
+    expect(cost.lambdaUsd).toBeCloseTo(5.25 * 0.0000133334 + 0.2 / 1_000_000 / 8, 12);
+    // One PUT (the page's result), an eighth of a GET (the upload, once per invocation).
+    expect(cost.s3Usd).toBeCloseTo(0.005 / 1000 + 0.0004 / 1000 / 8, 12);
+    expect(cost.stepFunctionsUsd).toBeCloseTo((3 / 8) * (0.025 / 1000), 12);
+    expect(cost.totalUsd).toBeCloseTo(cost.lambdaUsd + cost.s3Usd + cost.stepFunctionsUsd, 14);
+    // Twice the seconds per page, about twice the cost.
+    expect(ocrPageCost({ ...page, secondsPerPage: 3 }).lambdaUsd).toBeGreaterThan(1.9 * cost.lambdaUsd);
+    expect(() => ocrPageCost({ ...page, secondsPerPage: 0 })).toThrow(/secondsPerPage/);
+  });
+
+  it("uses the deployed memory, and counts the OCR Map's child states on the definition", () => {
+    expect(ocrDefaults.memoryMb.value).toBe(FunctionCatalogue.ocr.memoryMb);
+    expect(ocrDefaults.secondsPerPage.source).toMatch(/^estimate: /);
+    const definition = buildDocumentWorkflow({
+      chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+      ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
+      inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
+      mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+      tableName: "t",
+      bucketName: "b",
+    });
+    const child = (definition.States[StateNames.ocr]!.ItemProcessor as { States: Record<string, unknown> }).States;
+    expect(Object.keys(child)).toHaveLength(ocrTransitionsPerInvocation);
+  });
+});
 
 describe("cost chart (bench/cost/chart.ts)", () => {
   const xs = Array.from({ length: 21 }, (_, i) => 1 + i);

@@ -22,6 +22,7 @@ describe("the workflow's state transitions, counted on the definition", () => {
     expect(shape.parentStates).toEqual([
       StateNames.markProcessing,
       StateNames.chunk,
+      StateNames.pagesToOcr,
       StateNames.recordChunkCount,
       StateNames.extract,
       StateNames.merge,
@@ -30,8 +31,8 @@ describe("the workflow's state transitions, counted on the definition", () => {
     ]);
     expect(shape.batchStates).toEqual([StateNames.inferBatch, StateNames.chunksLeft, StateNames.batchExtracted]);
     expect(shape.perExtraPass).toBe(2);
-    // Two batches, the second needing a second pass: 7 + 3 + (3 + 2).
-    expect(documentTransitions([1, 2])).toBe(15);
+    // Two batches, the second needing a second pass: 8 + 3 + (3 + 2).
+    expect(documentTransitions([1, 2])).toBe(16);
   });
 });
 
@@ -44,6 +45,7 @@ describe("the transition counts in the merge's payload", () => {
   it("are the counts of the definition's own transitions", () => {
     const definition = buildDocumentWorkflow({
       chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+      ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
       inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
       mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
       tableName: "documents",
@@ -57,14 +59,14 @@ describe("the transition counts in the merge's payload", () => {
     const input = { merge: usage(1024, 500), childPasses: [1, 3, 2], resultObjects: 2, itemBytes: [3000] };
     const cost = costOfDocument({ ...input, transitions: counts() });
     expect(cost.stepFunctions.transitions).toBe(documentTransitions([1, 3, 2]));
-    expect(cost.stepFunctions.transitions).toBe(7 + 3 + (3 + 2 * 2) + (3 + 2));
+    expect(cost.stepFunctions.transitions).toBe(8 + 3 + (3 + 2 * 2) + (3 + 2));
   });
 
   it("fall back, for an execution started before the payload had them (a redrive), to that workflow's counts", () => {
     const input = { merge: usage(1024, 500), childPasses: [2], resultObjects: 1, itemBytes: [100] };
     expect(costOfDocument(input)).toEqual(costOfDocument({ ...input, transitions: { fixed: 7, perBatch: 3, perExtraPass: 2 } }));
-    // The workflow those executions ran is today's; if its shape changes, the fallback stays (it describes old runs).
-    expect(transitionsBeforePayload).toEqual(counts());
+    // The fallback describes the workflow those executions ran, before the Choice that sends scans to OCR was added.
+    expect(counts()).toEqual({ ...transitionsBeforePayload, fixed: transitionsBeforePayload.fixed + 1 });
   });
 });
 
@@ -78,6 +80,7 @@ describe("a document's cost from measured usage", () => {
       childPasses: [2],
       resultObjects: 2,
       itemBytes: [3000],
+      transitions: workflowTransitions(),
     });
     expect(cost.lambda.chunk!.gbSeconds).toBeCloseTo(2, 10);
     expect(cost.lambda.infer!).toMatchObject({ invocations: 2, gbSeconds: 300 });
@@ -88,6 +91,17 @@ describe("a document's cost from measured usage", () => {
     expect(cost.requests).toMatchObject({ s3Gets: 7, s3Puts: 4, dynamoDbWriteUnits: 2 + 3, sqsRequests: 3 });
     const parts = Object.values(cost.lambda).reduce((sum, fn) => sum + fn.totalUsd, 0) + cost.stepFunctions.usd + cost.requests.totalUsd;
     expect(cost.total).toBeCloseTo(parts, 15);
+  });
+
+  it("adds a scanned document's OCR invocations and the OCR branch's transitions", () => {
+    const base = { merge: usage(1024, 500), childPasses: [1], resultObjects: 1, itemBytes: [100], transitions: workflowTransitions() };
+    const ocr = addUsage(usage(3584, 8000, { s3Gets: 1, s3Puts: 8 }), usage(3584, 6000, { s3Gets: 1, s3Puts: 6 }));
+    const without = costOfDocument(base);
+    const withOcr = costOfDocument({ ...base, ocr });
+    expect(withOcr.lambda.ocr).toMatchObject({ invocations: 2, gbSeconds: 3.5 * 14 });
+    // The OCR Map and the second chunk run, and per invocation its task, Choice and Succeed.
+    expect(withOcr.stepFunctions.transitions - without.stepFunctions.transitions).toBe(2 + 3 * 2);
+    expect(withOcr.requests.s3Puts - without.requests.s3Puts).toBe(14);
   });
 
   it("prices x86_64 above arm64 for the same usage", () => {

@@ -12,7 +12,7 @@ import { chunkResult, genericData, mergeTaskInput } from "../helpers/chunk-items
 const itemKeys: Record<keyof DocumentItem, true> = {
   documentId: true, kind: true, contractVersion: true, status: true, version: true, source: true, sourceOrder: true,
   executionArn: true, schemaId: true, modelId: true, result: true, resultLocation: true, provenance: true, conflicts: true,
-  chunks: true, failedChunks: true, records: true, batchId: true, recordId: true, error: true, cause: true, timings: true,
+  chunks: true, failedChunks: true, ocr: true, records: true, batchId: true, recordId: true, error: true, cause: true, timings: true,
   tokens: true, cost: true, updatedAt: true,
 };
 
@@ -64,6 +64,31 @@ describe("the document item contract", () => {
       const item: DocumentItem = { ...draft, version: 4 };
       expect(validateItem(JSON.parse(JSON.stringify(item))), JSON.stringify(validateItem.errors)).toBe(true);
     }
+  });
+
+  it("carries what OCR did: a failed page within the tolerance makes a COMPLETED document PARTIAL", () => {
+    const now = new Date("2024-05-01T10:01:00.000Z");
+    const ocr = {
+      pages: [1, 3],
+      failedPages: [{ page: 2, error: "OCR_TIMEOUT" as const, message: "page 2 did not finish within 120 s" }],
+      lowConfidencePages: [3],
+    };
+    const collected = { results: [chunk(0), chunk(1), chunk(2)], failedChunks: [] };
+    const scanned = buildDocumentItems({ input: { ...input, chunking: { ...input.chunking, ocr } }, collected, schema: generic, schemaId: "generic", now });
+    expect(scanned.item).toMatchObject({ status: "PARTIAL", ocr });
+    const clean = buildDocumentItems({
+      input: { ...input, chunking: { ...input.chunking, ocr: { ...ocr, failedPages: [] } } },
+      collected,
+      schema: generic,
+      schemaId: "generic",
+      now,
+    });
+    expect(clean.item.status).toBe("COMPLETED");
+    for (const draft of [scanned.item, clean.item]) {
+      expect(validateItem(JSON.parse(JSON.stringify({ ...draft, version: 3 }))), JSON.stringify(validateItem.errors)).toBe(true);
+    }
+    const badCode = { ...scanned.item, version: 3, ocr: { ...ocr, failedPages: [{ page: 2, error: "TIMEOUT", message: "m" }] } };
+    expect(validateItem(JSON.parse(JSON.stringify(badCode)))).toBe(false);
   });
 
   it("rejects what a consumer could not rely on", () => {

@@ -36,7 +36,7 @@ describe("inference image inputs", () => {
     for (const [location, entry] of Object.entries(lock.packages)) {
       if (location !== "") expect(entry.integrity, location).toMatch(/^sha512-/);
     }
-    const dockerfile = readFileSync("functions/infer/Dockerfile", "utf8");
+    const dockerfile = readFileSync("infra/image/Dockerfile", "utf8");
     const ricStage = dockerfile.slice(dockerfile.indexOf("AS ric"), dockerfile.indexOf("AS platform"));
     expect(ricStage).toContain("COPY infra/image/ric/package.json infra/image/ric/package-lock.json");
     expect(ricStage).toMatch(/npm ci\b/);

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, toCdkEventPattern } from "../../infra/llambda-stack.ts";
 import { otherModelFileExcludes, resolveModelArtifact } from "../../infra/model-artifact.ts";
 import { runtimeClosure } from "../../infra/image/runtime-deps.ts";
+import { OCR_EXTERNAL_PACKAGES, ocrLanguagePackage, ocrWorkerEntries } from "../../infra/image/bundle-ocr.ts";
 import { uploadEventPattern } from "../../infra/specs.ts";
 
 
@@ -77,5 +78,26 @@ describe("infra helpers", () => {
     expect(closure).not.toContain("node_modules/@aws-sdk/client-s3");
     expect(closure).not.toContain("node_modules/typescript"); // an optional peer of node-llama-cpp
     expect(closure.every((location) => location.startsWith("node_modules/"))).toBe(true);
+  });
+
+  it("ships the OCR image's external packages with their closures, none of the LLM's or the CDK's", () => {
+    const closure = new Set([...OCR_EXTERNAL_PACKAGES, ocrLanguagePackage("eng")].flatMap((name) => runtimeClosure(REPO_ROOT, name)));
+    for (const name of ["tesseract.js", "tesseract.js-core", "@tesseract.js-data/eng", "@napi-rs/canvas", "pdfjs-dist", "utif2"]) {
+      expect(closure, name).toContain(`node_modules/${name}`);
+    }
+    for (const name of ["node-llama-cpp", "aws-cdk-lib", "@aws-sdk/client-s3"]) expect(closure, name).not.toContain(`node_modules/${name}`);
+  });
+
+  it("bundles every OCR worker-thread entry (functions/ocr/*worker*.ts) beside the handler, no test and no other module", () => {
+    const root = mkdtempSync(join(tmpdir(), "llambda-ocr-entries-"));
+    try {
+      mkdirSync(join(root, "functions", "ocr"), { recursive: true });
+      for (const name of ["handler.ts", "ocr-pages.ts", "render-worker.ts", "render-worker.test.ts", "tiff-worker.ts", "worker-notes.md"]) {
+        writeFileSync(join(root, "functions", "ocr", name), "");
+      }
+      expect(ocrWorkerEntries(root)).toEqual(["functions/ocr/render-worker.ts", "functions/ocr/tiff-worker.ts"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
  * is rendered at under the pixel bound.
  */
 import { describe, expect, it } from "vitest";
-import { textLayerVerdict } from "../../functions/ocr/text-layer.ts";
+import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
 import { DEFAULT_MAX_PIXELS, DEFAULT_OCR_DPI, renderDpi } from "../../functions/ocr/render-page.ts";
 
 const a4 = { widthPt: 595, heightPt: 842 };

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { sourceOrderOf } from "../../functions/shared/document-item.ts";
+import { readStartConfig } from "../../functions/start/config.ts";
+import { parseOcrRoutes } from "../../functions/start/ocr-routing.ts";
+import { EnvNames } from "../../functions/shared/env-names.ts";
 import { documentIdFor, executionArnFor, executionNameFor, workflowInputFromEvent, type ObjectCreatedEvent } from "../../functions/start/execution-name.ts";
 import {
   parseSchemaRouting,
@@ -79,6 +82,27 @@ describe("workflow input from an EventBridge S3 event", () => {
     expect(schemaOf("uploads/reviews/r.csv")).toBe("review-sentiment");
     expect(schemaOf("uploads/invoicesX.pdf")).toBe("generic");
     expect(schemaOf("uploads/other/a.pdf")).toBe("generic");
+  });
+
+  it("routes the OCR mode by the longest matching key prefix, else the default; auto without a routing", () => {
+    const ocrRouting = { routes: { "uploads/scans/": "always", "uploads/scans/born-digital/": "never" }, defaultMode: "auto" } as const;
+    const modeOf = (key: string) => workflowInputFromEvent(event(key, {}), routing, ocrRouting).ocrMode;
+    expect(modeOf("uploads/scans/fax.pdf")).toBe("always");
+    expect(modeOf("uploads/scans/born-digital/a.pdf")).toBe("never");
+    expect(modeOf("uploads/a.pdf")).toBe("auto");
+    expect(workflowInputFromEvent(event("uploads/scans/x.pdf", {}), routing).ocrMode).toBe("auto");
+  });
+
+  it("reads the OCR routing from LLAMBDA_OCR and LLAMBDA_OCR_ROUTES, refusing unknown modes by name", () => {
+    const base = { [EnvNames.stateMachineArn]: "arn:aws:states:us-east-1:1:stateMachine:w" };
+    expect(readStartConfig(base).ocrRouting).toEqual({ routes: {}, defaultMode: "auto" });
+    expect(readStartConfig({ ...base, [EnvNames.ocr]: "never", [EnvNames.ocrRoutes]: '{"uploads/s/":"always"}' }).ocrRouting).toEqual({
+      routes: { "uploads/s/": "always" },
+      defaultMode: "never",
+    });
+    expect(() => readStartConfig({ ...base, [EnvNames.ocr]: "sometimes" })).toThrow(/LLAMBDA_OCR must be one of auto, always, never/);
+    expect(() => readStartConfig({ ...base, [EnvNames.ocrRoutes]: '{"uploads/s/":"yes"}' })).toThrow(/LLAMBDA_OCR_ROUTES.*prefix "uploads\/s\/"/);
+    expect(() => parseOcrRoutes({ "other/": "always" }, "uploads/")).toThrow(/outside "uploads\/"/);
   });
 
   it("rejects events that are not S3 object events", () => {

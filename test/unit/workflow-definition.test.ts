@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { buildDocumentWorkflow, MapLabel, StateNames } from "../../statemachine/definition.ts";
-import { dynamoDbRetry, lambdaRetry } from "../../statemachine/retry-policy.ts";
+import { buildDocumentWorkflow, MapLabel, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
+import { dynamoDbRetry, inputErrors, lambdaRetry } from "../../statemachine/retry-policy.ts";
 
 const validate = createRequire(import.meta.url)("asl-validator") as (
   definition: unknown,
@@ -10,6 +10,7 @@ const validate = createRequire(import.meta.url)("asl-validator") as (
 
 const resources = {
   chunkFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:chunk",
+  ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
   inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
   mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
   tableName: "documents",
@@ -29,10 +30,17 @@ describe("document workflow definition", () => {
     expect(result.isValid).toBe(true);
   });
 
-  it("marks the document PROCESSING, chunks, records the chunk count, fans out, merges", () => {
+  it("marks the document PROCESSING, chunks (OCRing the pages that need it first), records the chunk count, fans out, merges", () => {
     expect(definition.StartAt).toBe(StateNames.markProcessing);
     expect(states[StateNames.markProcessing]!.Next).toBe(StateNames.chunk);
-    expect(states[StateNames.chunk]!.Next).toBe(StateNames.recordChunkCount);
+    expect(states[StateNames.chunk]!.Next).toBe(StateNames.pagesToOcr);
+    expect(states[StateNames.pagesToOcr]).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.chunkTask.value.ocrPlan", IsPresent: true, Next: StateNames.ocr }],
+      Default: StateNames.recordChunkCount,
+    });
+    expect(states[StateNames.ocr]).toMatchObject({ Type: "Map", Label: OcrMapLabel, Next: StateNames.chunkAfterOcr });
+    expect(states[StateNames.chunkAfterOcr]!.Next).toBe(StateNames.recordChunkCount);
     expect(states[StateNames.recordChunkCount]!.Next).toBe(StateNames.extract);
     expect(states[StateNames.extract]!.Next).toBe(StateNames.merge);
     expect(states[StateNames.merge]!.Next).toBe(StateNames.mergedAsFailed);
@@ -42,6 +50,36 @@ describe("document workflow definition", () => {
       Default: StateNames.succeeded,
     });
     expect(states[StateNames.mergeFailure]!.Next).toBe(StateNames.failed);
+  });
+
+  it("sends a document with an OCR plan through the OCR Map and a second chunk run, which fail the document by name", () => {
+    expect(states[StateNames.pagesToOcr]).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.chunkTask.value.ocrPlan", IsPresent: true, Next: StateNames.ocr }],
+    });
+    const ocr = states[StateNames.ocr] as State & { ItemProcessor: { States: Record<string, State> } };
+    expect(ocr).toMatchObject({
+      Type: "Map",
+      ItemReader: { Parameters: { "Key.$": "$.chunkTask.value.ocrPlan.pageGroups.key" } },
+      ItemBatcher: { MaxItemsPerBatch: 1, BatchInput: { "documentId.$": "$.documentId", "source.$": "$.source" } },
+      ResultPath: "$.ocrRun",
+      Next: StateNames.chunkAfterOcr,
+    });
+    expect(ocr.ItemProcessor.States[StateNames.ocrGroup]).toMatchObject({
+      Parameters: { FunctionName: resources.ocrFunctionArn },
+      Next: StateNames.ocrPagesLeft,
+    });
+    // Pages not started for lack of time go back to a fresh invocation.
+    expect(ocr.ItemProcessor.States[StateNames.ocrPagesLeft]).toMatchObject({
+      Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.ocrGroup }],
+    });
+    const second = states[StateNames.chunkAfterOcr]!;
+    expect(second).toMatchObject({
+      Parameters: { FunctionName: resources.chunkFunctionArn, Payload: { ocr: { "plan.$": "$.chunkTask.value.ocrPlan", "mapRun.$": "$.ocrRun" } } },
+      ResultPath: "$.chunkTask",
+      Next: StateNames.recordChunkCount,
+    });
+    expect((second.Catch as Array<{ ErrorEquals: string[] }>)[0]!.ErrorEquals).toEqual(["DocumentInputError", "TooManyFailedPages"]);
   });
 
   it("passes the document's schema to every batch and to the merge", () => {
@@ -76,15 +114,18 @@ describe("document workflow definition", () => {
   });
 
   it("catches only input errors, recording FAILED; every other failure stops the execution where it happened", () => {
-    const toFailure = { ErrorEquals: ["DocumentInputError"], ResultPath: "$.failure", Next: StateNames.recordFailure };
+    const toFailure = { ErrorEquals: inputErrors, ResultPath: "$.failure", Next: StateNames.recordFailure };
+    expect(inputErrors).toEqual(["DocumentInputError", "TooManyFailedPages"]);
     const toSuperseded = {
       ErrorEquals: ["DynamoDB.ConditionalCheckFailedException", "Superseded"],
       ResultPath: "$.failure",
       Next: StateNames.superseded,
     };
     expect(states[StateNames.chunk]!.Catch).toEqual([toFailure]);
+    expect(states[StateNames.chunkAfterOcr]!.Catch).toEqual([toFailure]);
     // A Map Run over its failure threshold is not caught: a redrive reruns its unsuccessful child executions.
     expect(states[StateNames.extract]!.Catch).toBeUndefined();
+    expect(states[StateNames.ocr]!.Catch).toBeUndefined();
     // Where the item is written, a refused condition means a newer upload took over: not a failure of this document.
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.merge]) {
       expect(states[name]!.Catch, name).toEqual([toSuperseded]);
@@ -111,13 +152,17 @@ describe("document workflow definition", () => {
   });
 
   it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise), and on the execution", () => {
-    for (const name of [StateNames.chunk, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
+    for (const name of [StateNames.chunk, StateNames.chunkAfterOcr, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
     const tasks = Object.entries(states).filter(([, state]) => state.Type === "Task");
-    expect(tasks.length).toBe(5);
+    expect(tasks.length).toBe(6);
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     const processor = states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> };
     expect(processor.States[StateNames.inferBatch]!.TimeoutSeconds).toBeGreaterThan(900);
+    // Above the OCR function's own 900 s: the function's deadline, not the state's, ends an invocation.
+    const ocrProcessor = states[StateNames.ocr]!.ItemProcessor as { States: Record<string, State> };
+    expect(ocrProcessor.States[StateNames.ocrGroup]!.TimeoutSeconds).toBeGreaterThan(900);
+    expect(states[StateNames.chunkAfterOcr]!.TimeoutSeconds).toBeGreaterThan(60);
   });
 
   it("applies workflow settings", () => {
@@ -127,9 +172,14 @@ describe("document workflow definition", () => {
       inferTimeoutSeconds: 20,
       mergeTimeoutSeconds: 30,
       executionTimeoutSeconds: 40,
+      ocrTimeoutSeconds: 50,
     });
     const map = custom.States[StateNames.extract]!;
     expect(map).toMatchObject({ MaxConcurrency: 3, ToleratedFailurePercentage: 0, ItemBatcher: { MaxItemsPerBatch: 2 } });
     expect(custom.TimeoutSeconds).toBe(40);
+    const ocrMap = custom.States[StateNames.ocr]!;
+    expect(ocrMap).toMatchObject({ MaxConcurrency: 3, ToleratedFailurePercentage: 0 });
+    const ocrTask = (ocrMap.ItemProcessor as { States: Record<string, State> }).States[StateNames.ocrGroup]!;
+    expect(ocrTask).toMatchObject({ TimeoutSeconds: 50, Parameters: expect.objectContaining({ FunctionName: resources.ocrFunctionArn }) });
   });
 });

@@ -1,16 +1,23 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { DocumentSource } from "../shared/contracts.ts";
-import { checkByteSize, type ChunkLimits } from "./limits.ts";
-import { PDF_PASSWORD_METADATA } from "./pdf-text.ts";
+import type { DocumentSource } from "./contracts.ts";
+
+/** The upload's user metadata key holding an encrypted PDF's password (header `x-amz-meta-pdf-password`). */
+export const PDF_PASSWORD_METADATA = "pdf-password";
+
+/** The byte limit of an upload: `check` throws (TOO_LARGE) when `bytes` is over `maxBytes`; `what` names the figure. */
+export interface UploadSizeCheck {
+  maxBytes: number;
+  check: (bytes: number, what: string) => void;
+}
 
 /**
- * The object's bytes (TOO_LARGE when the stored object is over the byte limit: checked on the response's
- * Content-Length before the body is read, and on the bytes) and the PDF password from its `pdf-password` metadata.
+ * The object's bytes and the PDF password from its `pdf-password` metadata. With a size check, an object over the
+ * byte limit is refused on the response's Content-Length before the body is read, and on the bytes.
  */
 export async function readUpload(
   s3: S3Client,
   source: DocumentSource,
-  limits: Pick<ChunkLimits, "maxBytes">,
+  size?: UploadSizeCheck,
 ): Promise<{ bytes: Uint8Array; password?: string }> {
   const response = await s3.send(
     new GetObjectCommand({
@@ -20,12 +27,12 @@ export async function readUpload(
     }),
   );
   if (response.Body === undefined) throw new Error(`GetObject s3://${source.bucket}/${source.key} returned no body`);
-  if (typeof response.ContentLength === "number" && response.ContentLength > limits.maxBytes) {
+  if (size && typeof response.ContentLength === "number" && response.ContentLength > size.maxBytes) {
     (response.Body as { destroy?: () => void }).destroy?.();
-    checkByteSize(response.ContentLength, limits, "stored object");
+    size.check(response.ContentLength, "stored object");
   }
   const bytes = await response.Body.transformToByteArray();
-  checkByteSize(bytes.byteLength, limits, "downloaded bytes");
+  size?.check(bytes.byteLength, "downloaded bytes");
   const password = metadataPassword(response.Metadata);
   return password === undefined ? { bytes } : { bytes, password };
 }

@@ -1,4 +1,4 @@
-import { ResultFormatError } from "../shared/errors.ts";
+import { ResultFormatError } from "./errors.ts";
 
 /**
  * The files a Distributed Map's ResultWriter writes (JSON output type, no transformation): a manifest.json naming

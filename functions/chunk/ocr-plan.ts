@@ -1,0 +1,90 @@
+/**
+ * The chunk step's part of OCR: which pages go to OCR (the per-page decision), how they are grouped for the OCR
+ * Distributed Map, and, once OCR has run, the document's pages assembled from the text layer and the OCR results.
+ */
+import type { OcrFailedPage, OcrMode, OcrPageGroup, OcrPageRecord, OcrSummary, OcrTextLayer } from "../shared/contracts.ts";
+import { OcrPageCodes, TooManyFailedPagesError } from "../shared/errors.ts";
+import type { TextLayerVerdict } from "./text-layer.ts";
+
+/**
+ * Pages one OCR invocation is given. A page takes 2–5 s of one vCPU at 300 dpi, so a group of 8 is well inside one
+ * invocation at the OCR function's concurrency, and a 300-page scan fans out to 38 invocations. A group that does not
+ * finish in time hands its remaining pages to a fresh invocation (the OCR Map's loop).
+ */
+export const OCR_PAGES_PER_GROUP = 8;
+
+/** Mean word confidence (0–100) below which an OCR'd page is listed in `lowConfidencePages`. */
+export const LOW_OCR_CONFIDENCE = 60;
+
+/** 1-based pages to OCR: `always` every page, `auto` the pages whose text layer is not usable, `never` none. */
+export function pagesToOcr(textLayer: readonly TextLayerVerdict[], mode: OcrMode): number[] {
+  if (mode === "never") return [];
+  return textLayer.flatMap((verdict, i) => (mode === "always" || verdict !== "usable" ? [i + 1] : []));
+}
+
+/** The pages in groups of `perGroup`, in page order. */
+export function pageGroups(pages: readonly number[], perGroup: number = OCR_PAGES_PER_GROUP): OcrPageGroup[] {
+  const groups: OcrPageGroup[] = [];
+  for (let start = 0; start < pages.length; start += perGroup) groups.push({ pages: pages.slice(start, start + perGroup) });
+  return groups;
+}
+
+export interface AssembledPages {
+  /** Every page's text: OCR's for the pages OCR read, else the text layer's. */
+  pages: string[];
+  summary: Omit<OcrSummary, "usage">;
+}
+
+/**
+ * The document's pages after OCR. `records` holds each OCR'd page's stored result; a page without one (its
+ * invocation failed beyond its retries) failed with `missing`'s error. A failed page keeps its text-layer text.
+ */
+export function assembleOcrPages(
+  textLayer: OcrTextLayer,
+  records: ReadonlyMap<number, OcrPageRecord>,
+  missing: (page: number) => OcrFailedPage,
+): AssembledPages {
+  const pages = [...textLayer.pages];
+  const done: number[] = [];
+  const failedPages: OcrFailedPage[] = [];
+  const lowConfidencePages: number[] = [];
+  for (const page of textLayer.ocrPages) {
+    const record = records.get(page);
+    if (record === undefined) {
+      failedPages.push(missing(page));
+    } else if ("error" in record) {
+      failedPages.push({ page, error: record.error, message: record.message });
+    } else {
+      pages[page - 1] = record.text;
+      done.push(page);
+      if (record.words.length > 0 && record.meanConfidence < LOW_OCR_CONFIDENCE) lowConfidencePages.push(page);
+    }
+  }
+  return { pages, summary: { pages: done, failedPages, lowConfidencePages } };
+}
+
+/** A page whose OCR left no result: its invocation failed (the Map Run's error for it, when known). */
+export function missingPage(page: number, reason: string | undefined): OcrFailedPage {
+  return {
+    page,
+    error: OcrPageCodes.Failed,
+    message: `no OCR result: its invocation failed${reason === undefined ? "" : ` (${reason})`}`,
+  };
+}
+
+/**
+ * Fails the document when more OCR'd pages failed than `toleratedPercentage` of them (every page, when the tolerance
+ * is 0 and one failed): TooManyFailedPages, its message naming each failed page and why.
+ */
+export function checkFailedPages(summary: Pick<OcrSummary, "failedPages">, ocrPageCount: number, toleratedPercentage: number): void {
+  const failed = summary.failedPages.length;
+  if (failed === 0 || failed * 100 <= ocrPageCount * toleratedPercentage) return;
+  const listed = summary.failedPages
+    .slice(0, 20)
+    .map(({ page, error }) => `${page} (${error})`)
+    .join(", ");
+  throw new TooManyFailedPagesError(
+    `${failed} of ${ocrPageCount} OCR'd page(s) failed, more than the tolerated ${toleratedPercentage} %: ` +
+      `page ${listed}${failed > 20 ? `, and ${failed - 20} more` : ""}`,
+  );
+}
