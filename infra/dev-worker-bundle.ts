@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { registerWorkerSourceBundler } from "../functions/chunk/isolated-extract.ts";
-import { registerRenderWorkerBundler } from "../functions/ocr/render-worker-script.ts";
+import { registerRenderWorkerBundler } from "../functions/ocr/render-script.ts";
 import { handlerBuildOptions } from "./esbuild-options.ts";
 import { pdfjsDecodeBoundPlugin } from "./pdfjs-decode-bound.ts";
 

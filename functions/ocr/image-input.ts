@@ -1,19 +1,10 @@
 /**
- * Image uploads (PNG, JPEG, TIFF) as OCR input: which format a key names, how many pages an image has, and what its
- * header says (size, resolution), read from the bytes without decoding any pixels. Nothing here decodes an image:
- * that happens in the render worker (render-worker.ts), under the page's time bound.
+ * What an image upload's headers say about a page (size, resolution), read from the bytes without decoding any
+ * pixels, for the render worker (render-worker.ts), which decodes them under the page's time bound. Which keys are
+ * images and how many pages they have is functions/shared/image-format.ts.
  */
-import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
-
-export type ImageFormat = "png" | "jpeg" | "tiff";
-
-const EXTENSIONS: Record<string, ImageFormat> = { png: "png", jpg: "jpeg", jpeg: "jpeg", tif: "tiff", tiff: "tiff" };
-
-/** By extension, case-insensitive: .png, .jpg/.jpeg, .tif/.tiff; undefined otherwise. */
-export function imageFormatOf(key: string): ImageFormat | undefined {
-  const match = /\.([^./]+)$/.exec(key);
-  return match ? EXTENSIONS[match[1]!.toLowerCase()] : undefined;
-}
+import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
+import type { ImageFormat } from "../shared/image-format.ts";
 
 /** What an image's header says about one of its pages. */
 export interface ImageHeader {
@@ -30,31 +21,9 @@ function plausibleDpi(dpi: number): number | undefined {
   return Number.isFinite(dpi) && dpi >= PLAUSIBLE_DPI.min && dpi <= PLAUSIBLE_DPI.max ? Math.round(dpi) : undefined;
 }
 
-function unreadable(format: ImageFormat, why: string): DocumentInputError {
-  return new DocumentInputError(DocumentInputCodes.Corrupt, `the ${format.toUpperCase()} image cannot be read: ${why}`);
-}
-
-/**
- * Pages of an image upload: 1 for PNG/JPEG, the number of images (IFDs) for a TIFF. Throws DocumentInputError
- * (EMPTY_FILE, CORRUPT) when the bytes are not an image of that format.
- */
-export async function imagePageCount(bytes: Uint8Array, format: ImageFormat): Promise<number> {
-  return checkImage(bytes, format);
-}
-
-/** The synchronous core of `imagePageCount`: header checks only, bounded by the file's size. */
-export function checkImage(bytes: Uint8Array, format: ImageFormat): number {
-  if (bytes.length === 0) throw new DocumentInputError(DocumentInputCodes.EmptyFile, "the object has 0 bytes");
-  switch (format) {
-    case "png":
-      pngHeader(bytes);
-      return 1;
-    case "jpeg":
-      jpegHeader(bytes);
-      return 1;
-    case "tiff":
-      return tiffDirectoryOffsets(bytes).length;
-  }
+/** A header that cannot be read: the page's problem (the file's signature was checked when it was opened). */
+function unreadable(format: ImageFormat, why: string): OcrPageError {
+  return new OcrPageError(OcrPageCodes.Failed, `the ${format.toUpperCase()} image cannot be read: ${why}`);
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -125,35 +94,6 @@ export function jpegHeader(bytes: Uint8Array): ImageHeader {
     at += 2 + length;
   }
   throw unreadable("jpeg", "no frame header (SOF) before the image data");
-}
-
-/**
- * The offsets of a TIFF's image file directories, one per page, following the chain from the header. A chain that
- * loops, leaves the file or has no directory is CORRUPT (a loop would make a decoder that follows it run forever).
- * BigTIFF (version 43) is not supported.
- */
-export function tiffDirectoryOffsets(bytes: Uint8Array): number[] {
-  const little = bytes[0] === 0x49 && bytes[1] === 0x49;
-  const big = bytes[0] === 0x4d && bytes[1] === 0x4d;
-  if (bytes.length < 8 || (!little && !big)) throw unreadable("tiff", "no TIFF byte-order mark");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(2, little);
-  if (version === 43) throw unreadable("tiff", "it is a BigTIFF, which is not supported");
-  if (version !== 42) throw unreadable("tiff", `its version is ${version}, not 42`);
-  const offsets: number[] = [];
-  const seen = new Set<number>();
-  for (let offset = view.getUint32(4, little); offset !== 0; ) {
-    if (seen.has(offset)) throw unreadable("tiff", "its directory chain loops");
-    if (offset + 2 > bytes.length) throw unreadable("tiff", `a directory at byte ${offset} is beyond the file's end`);
-    const entries = view.getUint16(offset, little);
-    const next = offset + 2 + entries * 12;
-    if (entries === 0 || next + 4 > bytes.length) throw unreadable("tiff", `the directory at byte ${offset} is truncated`);
-    seen.add(offset);
-    offsets.push(offset);
-    offset = view.getUint32(next, little);
-  }
-  if (offsets.length === 0) throw unreadable("tiff", "it has no image directory");
-  return offsets;
 }
 
 /** A TIFF page's resolution from its tags: XResolution (282) as a rational, ResolutionUnit (296: 2 inch, 3 cm). */

@@ -7,11 +7,11 @@
  * back, not started, for a fresh invocation.
  */
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
-import { checkImage, type ImageFormat } from "./image-input.ts";
+import { imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 import { PageRenderer } from "./page-renderer.ts";
 import { Recognizer, type OcrWord } from "./recognizer.ts";
 
-export { imageFormatOf, imagePageCount, type ImageFormat } from "./image-input.ts";
+export { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 export type { OcrWord } from "./recognizer.ts";
 
 export type OcrInput =
@@ -70,8 +70,8 @@ export function isOcrPageFailure(outcome: OcrPageOutcome): outcome is OcrPageFai
 /**
  * OCRs `pages` (1-based) of `input`. Returns an outcome for every started page, in page order, and the pages not
  * started for lack of time. Never throws for a page's own problem: it becomes OCR_FAILED / OCR_TIMEOUT; a page number
- * beyond the document is OCR_FAILED. Throws DocumentInputError only when the whole input cannot be opened (not a PDF
- * or image of its format, wrong password). Each page number is done once, whatever order or repeats `pages` has.
+ * beyond the document is OCR_FAILED. Throws DocumentInputError only when the whole input cannot be opened (EMPTY_FILE,
+ * NOT_AN_IMAGE, CORRUPT or ENCRYPTED for a PDF). Each page number is done once, whatever order or repeats `pages` has.
  */
 export async function ocrPages(
   input: OcrInput,
@@ -82,8 +82,8 @@ export async function ocrPages(
   const queue = [...new Set(pages)].sort((a, b) => a - b);
   const outcomes: OcrPageOutcome[] = [];
   const notStarted: number[] = [];
-  // Images are checked here, from their headers: a file that is not one fails whole, before any worker starts.
-  const imagePages = input.kind === "image" ? checkImage(input.bytes, input.format) : undefined;
+  // Images are checked here (signature, a TIFF's directories): a file that is not one fails whole, before any worker starts.
+  const imagePages = input.kind === "image" ? imagePageCount(input.bytes, input.format) : undefined;
 
   let fatal: unknown;
   const pipelines = Array.from({ length: Math.min(options.concurrency, Math.max(1, queue.length)) }, () => new Pipeline(input, options));

@@ -1,8 +1,8 @@
 import { Worker } from "node:worker_threads";
 import { DocumentInputError, OcrPageCodes, OcrPageError, type DocumentInputCode, type OcrPageCode } from "../shared/errors.ts";
-import type { ImageFormat } from "./image-input.ts";
+import type { ImageFormat } from "../shared/image-format.ts";
 import { pdfjsRenderingOptions, type GreyImage } from "./render-page.ts";
-import { renderWorkerScript, type RenderWorkerScript } from "./render-worker-script.ts";
+import { renderWorkerScript, type RenderWorkerScript } from "./render-script.ts";
 
 /** What the render worker opens: a PDF (with its password) or an image upload. */
 export type RenderSource =

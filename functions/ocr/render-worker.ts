@@ -1,6 +1,6 @@
 /**
  * The render worker thread's entry point (started by page-renderer.ts; shipped as render-worker.mjs next to the OCR
- * function's index.mjs). It opens one document (a PDF with pdf.js, or an image) when asked, then turns the pages it is
+ * function's handler.mjs). It opens one document (a PDF with pdf.js, or an image) when asked, then turns the pages it is
  * asked for into grey pixels, which go back as a transferred ArrayBuffer. The parent bounds each page's time by
  * terminating this thread: pdf.js's own cancel is only checked between slices of rendering work, and decoding one
  * image (a PDF's or an upload's) can take longer than a page may.
@@ -13,7 +13,8 @@ import { getDocument, PasswordResponses, type PDFDocumentProxy } from "pdfjs-dis
 import * as pdfjsWorker from "pdfjs-dist/legacy/build/pdf.worker.mjs";
 import UTIF from "utif2";
 import { DocumentInputCodes, DocumentInputError, OcrPageCodes, OcrPageError } from "../shared/errors.ts";
-import { jpegHeader, pngHeader, tiffDirectoryOffsets, tiffDpi, type ImageHeader } from "./image-input.ts";
+import { tiffImageDirectories } from "../shared/image-format.ts";
+import { jpegHeader, pngHeader, tiffDpi, type ImageHeader } from "./image-input.ts";
 import type { RenderReply, RenderRequest, WorkerFailure } from "./page-renderer.ts";
 import { fitToPixels, greyOf, renderPageGrey, shrinkGrey, type GreyImage } from "./render-page.ts";
 
@@ -69,7 +70,7 @@ async function handle(request: RenderRequest): Promise<void> {
 async function openDocument(request: Extract<RenderRequest, { type: "open" }>): Promise<OpenDocument> {
   const bytes = new Uint8Array(request.bytes);
   if (request.kind === "image") {
-    if (request.format === "tiff") return { kind: "image", format: "tiff", bytes, pages: tiffDirectoryOffsets(bytes).length, ifds: undefined };
+    if (request.format === "tiff") return { kind: "image", format: "tiff", bytes, pages: tiffImageDirectories(bytes).length, ifds: undefined };
     return { kind: "image", format: request.format, bytes, pages: 1 };
   }
   const passwordSupplied = request.password !== undefined;
@@ -143,7 +144,10 @@ function tiffPage(document: Extract<OpenDocument, { format: "tiff" }>, number: n
   // The whole file's own ArrayBuffer (the worker received it): utif2 copies any view it is given.
   const file = document.bytes.buffer as ArrayBuffer;
   // Maker notes (camera metadata) are not needed for pixels. (utif2's own typings omit the options argument.)
-  document.ifds ??= (UTIF.decode as (buffer: ArrayBuffer, options: object) => UTIF.IFD[])(file, { parseMN: false, debug: false });
+  // Only directories with an image are pages (as image-format.ts counts them).
+  document.ifds ??= (UTIF.decode as (buffer: ArrayBuffer, options: object) => UTIF.IFD[])(file, { parseMN: false, debug: false }).filter(
+    (ifd) => ifd["t256"] !== undefined,
+  );
   const ifd = document.ifds[number - 1];
   if (ifd === undefined) throw new OcrPageError(OcrPageCodes.Failed, `TIFF page ${number} has no readable directory`);
   const width = Number((ifd.t256 as number[] | undefined)?.[0] ?? 0);

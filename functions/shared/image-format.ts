@@ -1,4 +1,3 @@
-import UTIF from "utif2";
 import { DocumentInputCodes, DocumentInputError } from "./errors.ts";
 
 /**
@@ -35,15 +34,38 @@ export function imagePageCount(bytes: Uint8Array, format: ImageFormat): number {
   if (!signed) {
     throw new DocumentInputError(DocumentInputCodes.NotAnImage, `the bytes are not a ${format.toUpperCase()} image (its name says one)`);
   }
-  if (format !== "tiff") return 1;
-  let pages: number;
-  try {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    // An IFD without a width tag (t256) holds no image (EXIF, thumbnails of other kinds).
-    pages = UTIF.decode(buffer).filter((ifd) => ifd["t256"] !== undefined).length;
-  } catch (error) {
-    throw new DocumentInputError(DocumentInputCodes.NotAnImage, `the TIFF cannot be read (${String(error)})`, { cause: error });
+  return format === "tiff" ? tiffImageDirectories(bytes).length : 1;
+}
+
+/** Tag 256, ImageWidth: a directory without it holds no image (EXIF, thumbnails of other kinds). */
+const IMAGE_WIDTH_TAG = 256;
+
+/**
+ * The byte offsets of a TIFF's image file directories that hold an image, in file order: page n is the n-th. The
+ * chain is walked here, not by a decoder: one that loops (which utif2 would follow for ever), leaves the file or
+ * holds no image is NOT_AN_IMAGE, and the walk is bounded by the file's size. BigTIFF (version 43) is not read.
+ */
+export function tiffImageDirectories(bytes: Uint8Array): number[] {
+  const notATiff = (why: string) => new DocumentInputError(DocumentInputCodes.NotAnImage, `the TIFF cannot be read: ${why}`);
+  const little = bytes[0] === 0x49;
+  if (bytes.length < 8) throw notATiff("it is shorter than its header");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(2, little);
+  if (version !== 42) throw notATiff(version === 43 ? "it is a BigTIFF, which is not supported" : `its version is ${version}, not 42`);
+  const images: number[] = [];
+  const seen = new Set<number>();
+  for (let offset = view.getUint32(4, little); offset !== 0; ) {
+    if (seen.has(offset)) throw notATiff("its directory chain loops");
+    if (offset + 2 > bytes.length) throw notATiff(`a directory at byte ${offset} is beyond the file's end`);
+    const entries = view.getUint16(offset, little);
+    const next = offset + 2 + entries * 12;
+    if (next + 4 > bytes.length) throw notATiff(`the directory at byte ${offset} is cut off`);
+    seen.add(offset);
+    let hasImage = false;
+    for (let entry = 0; entry < entries && !hasImage; entry++) hasImage = view.getUint16(offset + 2 + entry * 12, little) === IMAGE_WIDTH_TAG;
+    if (hasImage) images.push(offset);
+    offset = view.getUint32(next, little);
   }
-  if (pages === 0) throw new DocumentInputError(DocumentInputCodes.NotAnImage, "the TIFF holds no image");
-  return pages;
+  if (images.length === 0) throw notATiff("it holds no image");
+  return images;
 }

@@ -154,7 +154,7 @@ describe("ocrPages", () => {
   }, 120_000);
 
   it("reads every page of a 3-page TIFF, at the resolution the TIFF states", async () => {
-    expect(await imagePageCount(tiff, "tiff")).toBe(3);
+    expect(imagePageCount(tiff, "tiff")).toBe(3);
     const { outcomes } = await ocrPages({ kind: "image", format: "tiff", bytes: tiff }, [3, 1, 2], options());
     expect(outcomes.map((outcome) => outcome.page)).toEqual([1, 2, 3]);
     for (const outcome of outcomes) {

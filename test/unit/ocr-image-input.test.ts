@@ -1,19 +1,14 @@
 /**
- * Image uploads as OCR input (functions/ocr/image-input.ts), from hand-made headers: which keys are images, how many
- * pages an image has (a TIFF's directory chain), what counts as unreadable, and the resolution a file states. Also the
- * grey conversion and the shrinking to the pixel bound (functions/ocr/render-page.ts).
+ * Image uploads as OCR input, from hand-made headers: which keys are images and how many pages an image has (a TIFF's
+ * directory chain), what counts as not an image (functions/shared/image-format.ts); the size and resolution a page's
+ * header states (functions/ocr/image-input.ts); the grey conversion and the shrinking to the pixel bound
+ * (functions/ocr/render-page.ts).
  */
 import { describe, expect, it } from "vitest";
-import {
-  imageFormatOf,
-  imagePageCount,
-  jpegHeader,
-  pngHeader,
-  tiffDirectoryOffsets,
-  tiffDpi,
-} from "../../functions/ocr/image-input.ts";
+import { jpegHeader, pngHeader, tiffDpi } from "../../functions/ocr/image-input.ts";
 import { fitToPixels, greyOf, shrinkGrey } from "../../functions/ocr/render-page.ts";
-import { DocumentInputError } from "../../functions/shared/errors.ts";
+import { DocumentInputError, OcrPageError } from "../../functions/shared/errors.ts";
+import { imageFormatOf, imagePageCount, tiffImageDirectories } from "../../functions/shared/image-format.ts";
 
 function bytesOf(...parts: Array<number[] | string>): Uint8Array {
   return new Uint8Array(parts.flatMap((part) => (typeof part === "string" ? [...part].map((char) => char.charCodeAt(0)) : part)));
@@ -37,8 +32,11 @@ function jpeg(width: number, height: number, density?: { units: number; value: n
   return bytesOf([0xff, 0xd8], app0, sof0, [0xff, 0xda]);
 }
 
-/** A little-endian TIFF with `pages` one-entry directories chained one after the other; `loop` points the last back to the first. */
-function tiff(pages: number, options: { loop?: boolean; bigEndian?: boolean } = {}): Uint8Array {
+/**
+ * A TIFF with `pages` one-entry directories (ImageWidth, or `tag`) chained one after the other; `loop` points the last
+ * back to the first.
+ */
+function tiff(pages: number, options: { loop?: boolean; bigEndian?: boolean; tag?: number } = {}): Uint8Array {
   const bytes = new Uint8Array(8 + pages * 18);
   const view = new DataView(bytes.buffer);
   const little = !options.bigEndian;
@@ -48,7 +46,7 @@ function tiff(pages: number, options: { loop?: boolean; bigEndian?: boolean } = 
   for (let page = 0; page < pages; page++) {
     const at = 8 + page * 18;
     view.setUint16(at, 1, little); // one entry: ImageWidth = 1
-    view.setUint16(at + 2, 256, little);
+    view.setUint16(at + 2, options.tag ?? 256, little);
     view.setUint16(at + 4, 3, little);
     view.setUint32(at + 6, 1, little);
     view.setUint16(at + 10, 1, little);
@@ -76,40 +74,45 @@ describe("imageFormatOf", () => {
 });
 
 describe("imagePageCount", () => {
-  it("is 1 for a PNG and a JPEG", async () => {
-    expect(await imagePageCount(png(10, 20), "png")).toBe(1);
-    expect(await imagePageCount(jpeg(10, 20), "jpeg")).toBe(1);
+  it("is 1 for a PNG and a JPEG", () => {
+    expect(imagePageCount(png(10, 20), "png")).toBe(1);
+    expect(imagePageCount(jpeg(10, 20), "jpeg")).toBe(1);
   });
 
-  it("counts a TIFF's image directories, in either byte order", async () => {
-    expect(await imagePageCount(tiff(1), "tiff")).toBe(1);
-    expect(await imagePageCount(tiff(3), "tiff")).toBe(3);
-    expect(await imagePageCount(tiff(2, { bigEndian: true }), "tiff")).toBe(2);
-    expect(tiffDirectoryOffsets(tiff(3))).toEqual([8, 26, 44]);
+  it("counts a TIFF's image directories, in either byte order", () => {
+    expect(imagePageCount(tiff(1), "tiff")).toBe(1);
+    expect(imagePageCount(tiff(3), "tiff")).toBe(3);
+    expect(imagePageCount(tiff(2, { bigEndian: true }), "tiff")).toBe(2);
+    expect(tiffImageDirectories(tiff(3))).toEqual([8, 26, 44]);
   });
 
-  it("refuses an empty object as EMPTY_FILE", async () => {
-    await expect(imagePageCount(new Uint8Array(0), "png")).rejects.toMatchObject({ name: "DocumentInputError", code: "EMPTY_FILE" });
+  it("refuses an empty object as EMPTY_FILE", () => {
+    expect(() => imagePageCount(new Uint8Array(0), "png")).toThrow(expect.objectContaining({ name: "DocumentInputError", code: "EMPTY_FILE" }));
   });
 
-  it("refuses bytes that are not an image of the format, or a TIFF that cannot be walked, as CORRUPT", async () => {
+  it("refuses bytes that are not an image of the format, or a TIFF that cannot be walked, as NOT_AN_IMAGE", () => {
     const junk = bytesOf("%PDF-1.7 this is a PDF, not an image at all");
     const cases: Array<[Uint8Array, "png" | "jpeg" | "tiff"]> = [
       [junk, "png"],
       [junk, "jpeg"],
       [junk, "tiff"],
       [png(10, 10), "jpeg"],
-      [png(0, 10), "png"],
-      [jpeg(10, 10).subarray(0, 6), "jpeg"], // no frame header
       [tiff(0), "tiff"], // no directory
+      [tiff(2, { tag: 34665 }), "tiff"], // directories without an image (EXIF)
       [tiff(2, { loop: true }), "tiff"], // a chain that would never end
       [tiff(3).subarray(0, 30), "tiff"], // a directory cut off
     ];
     for (const [bytes, format] of cases) {
-      const refused = imagePageCount(bytes, format);
-      await expect(refused, `${format} ${bytes.length}`).rejects.toThrow(DocumentInputError);
-      await expect(refused).rejects.toMatchObject({ code: "CORRUPT" });
+      expect(() => imagePageCount(bytes, format), `${format} ${bytes.length}`).toThrow(DocumentInputError);
+      expect(() => imagePageCount(bytes, format)).toThrow(expect.objectContaining({ code: "NOT_AN_IMAGE" }));
     }
+  });
+});
+
+describe("a page's header", () => {
+  it("fails the page when it cannot be read behind a good signature", () => {
+    expect(() => pngHeader(png(0, 10))).toThrow(OcrPageError);
+    expect(() => jpegHeader(jpeg(10, 10).subarray(0, 6))).toThrow(/OCR_FAILED: .*no frame header/);
   });
 });
 

@@ -5,7 +5,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * Where the render worker's code is. In the OCR function's image, `render-worker.mjs` sits next to the handler's
- * bundle (index.mjs), with node_modules beside it. Run from source (tests, the twin, benches), there is no such file:
+ * bundle (handler.mjs; infra/image/bundle-ocr.ts builds every `functions/ocr/*worker*.ts`, which is why this module's
+ * name has no "worker" in it), with node_modules beside it. Run from source (tests, the twin, benches), there is no such file:
  * render-worker.ts is bundled once per process, in memory, by the bundler development entry points register
  * (infra/dev-worker-bundle.ts), and each worker gets that code as a temporary file, deleted as soon as the worker has
  * loaded it (or failed to). The same scheme as the chunk stage's extraction worker (functions/chunk/isolated-extract.ts),
@@ -50,7 +51,7 @@ export async function renderWorkerScript(base: string = import.meta.url): Promis
   if (!existsSync(source)) {
     throw new Error(
       `The OCR render worker script is missing: ${fileURLToPath(bundled)} does not exist ` +
-        `(the OCR function must ship ${RENDER_WORKER_NAME}.mjs next to its handler's index.mjs)`,
+        `(the OCR function must ship ${RENDER_WORKER_NAME}.mjs next to its handler's bundle; see infra/image/bundle-ocr.ts)`,
     );
   }
   if (!bundler) {
