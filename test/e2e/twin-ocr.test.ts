@@ -50,7 +50,7 @@ describe("scanned documents on the twin", () => {
     const { documentId } = await twin.uploadBytes(scan, "uploads/e2e/scanned invoice.pdf");
     const item = await twin.waitForDocument(documentId);
     expect(item?.status, JSON.stringify(item)).toBe("COMPLETED");
-    expect(item!.ocr).toEqual({ pages: [1], failedPages: [], lowConfidencePages: [] });
+    expect(item!.ocr).toEqual({ pages: [1, 2], failedPages: [], lowConfidencePages: [] });
     expect(item!.cost!.lambda.ocr!.invocations).toBeGreaterThanOrEqual(1);
     const chunks = (await readText(twin, manifestKey(documentId)))
       .trim()
