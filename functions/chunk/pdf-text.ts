@@ -2,7 +2,7 @@
 import { pdfjsLoaded } from "./dom-polyfill.ts";
 // pdf.js itself, the module pdf-parse 2.4.5 wraps (same file, same instance): its text items carry the positions that
 // paragraph, header and hyphenation handling need, and its document proxy gives the page count before any page is read.
-import { getDocument, PasswordResponses, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { getDocument, OPS, PasswordResponses, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -150,6 +150,8 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   const pages: TextLine[][] = [];
   const annotationTexts: string[][] = [];
   const pageSizes: Array<{ widthPt: number; heightPt: number }> = [];
+  /** Per page: whether it paints an image, looked up only for pages with little text (undefined: not looked up). */
+  const pageImages: Array<boolean | undefined> = [];
   let decodeRefusal: DocumentInputError | undefined;
   await withDecodeBound(options.decodeBound, async (decodeState) => {
     try {
@@ -172,6 +174,10 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
           size = { widthPt: viewport.width, heightPt: viewport.height };
           lines = textLines(await pageTextItems(page, number));
           annotations = annotationText(await page.getAnnotations({ intent: "display" }));
+          const pageText = lines.map((line) => line.text).join("\n");
+          if (options.keepTextlessPages && pageText.trim() !== "" && textLayerVerdict(pageText, size) === "sparse") {
+            pageImages[number - 1] = await paintsImage(page);
+          }
           page.cleanup();
         } catch (error) {
           // pdf.js gave up on this page because a stream of it was refused: the page reads as empty, the rest go on.
@@ -207,7 +213,27 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       );
     }
   }
-  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!)) };
+  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!, pageImages[i])) };
+}
+
+/** pdf.js's operators that paint an image (a scan's page is one). */
+const IMAGE_OPERATORS = new Set<number>([
+  OPS.paintImageXObject,
+  OPS.paintInlineImageXObject,
+  OPS.paintInlineImageXObjectGroup,
+  OPS.paintImageXObjectRepeat,
+  OPS.paintImageMaskXObject,
+  OPS.paintImageMaskXObjectGroup,
+  OPS.paintImageMaskXObjectRepeat,
+]);
+
+/**
+ * Whether the page paints an image, from its operator list. pdf.js may decode the page's images to build it (bounded like
+ * any decode), so it is asked only for pages with little text.
+ */
+async function paintsImage(page: { getOperatorList(): Promise<{ fnArray: number[] }> }): Promise<boolean> {
+  const { fnArray } = await page.getOperatorList();
+  return fnArray.some((op) => IMAGE_OPERATORS.has(op));
 }
 
 /**

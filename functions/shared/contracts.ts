@@ -26,8 +26,8 @@ export interface WorkflowInput {
    * fields (versionId, sequencer) that some objects lack.
    */
   sourceAttribute: { M: Record<string, AttributeValue> };
-  /** Which pages are OCR'd, chosen by the upload's key prefix (functions/start/ocr-routing.ts). Absent: `auto`. */
-  ocrMode?: OcrMode;
+  /** Which pages are OCR'd, chosen by the upload's key prefix (functions/start/ocr-routing.ts). */
+  ocrMode: OcrMode;
 }
 
 /**
@@ -42,7 +42,9 @@ export const ocrModes: readonly OcrMode[] = ["auto", "always", "never"];
  * document with text; for one with pages to OCR it runs twice: first it plans the OCR (output `ocrPlan`), then, after
  * the OCR Distributed Map, it chunks the assembled pages (input `ocr`).
  */
-export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source" | "ocrMode"> & {
+export type ChunkTaskInput = Pick<WorkflowInput, "documentId" | "source"> & {
+  /** From the execution input; absent (a direct invocation): `auto`. */
+  ocrMode?: OcrMode;
   /** The execution's ARN (`$$.Execution.Id`), when the workflow passes it: the logs' `execution` key. */
   executionId?: string;
   /** The second run: the plan the first run made and the OCR Map Run's results. */

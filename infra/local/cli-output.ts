@@ -120,6 +120,7 @@ export function renderReport(report: DocumentReport): string {
   lines.push(`  ${facts.join(" · ")}`);
   const counts = [
     ...(report.pages === null ? [] : [`${report.pages} ${report.pages === 1 ? "page" : "pages"}`]),
+    ...(report.item?.ocr ? [`${report.item.ocr.pages.length} OCR'd`] : []),
     `${report.chunks.total} ${report.chunks.total === 1 ? "chunk" : "chunks"} (${report.chunks.succeeded} succeeded, ${report.chunks.failed} failed)`,
     ...(report.ms === null ? [] : [formatDuration(report.ms)]),
     ...(typeof report.item?.cost?.total === "number" ? [`~$${Number(report.item.cost.total.toPrecision(2))} on AWS`] : []),
@@ -128,6 +129,9 @@ export function renderReport(report: DocumentReport): string {
   if (report.error) lines.push(`  error: ${report.error}`);
   const cause = readableCause(report.cause);
   if (cause) lines.push(`  cause: ${cause}`);
+  const ocr = report.item?.ocr;
+  for (const page of ocr?.failedPages ?? []) lines.push(`  failed page ${page.page}: ${page.error}: ${page.message}`);
+  if (ocr && ocr.lowConfidencePages.length > 0) lines.push(`  low OCR confidence: page ${ocr.lowConfidencePages.join(", ")}`);
   for (const chunk of report.failedChunks ?? []) {
     const where = `chunk ${chunk.index}${chunk.part ? ` part ${chunk.part}` : ""}${chunk.recordId ? ` (record ${chunk.recordId})` : ""}`;
     const cause = readableCause(chunk.cause);

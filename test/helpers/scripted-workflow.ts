@@ -125,6 +125,7 @@ export function scriptedWorkflow(options: {
     source,
     sourceOrder: sourceOrderOf("0A"),
     sourceAttribute: { M: marshall(source) },
+    ocrMode: "auto",
   } satisfies WorkflowInput);
   return { s3, dynamodb, lambda, merges, stepFunctions, input, defaultChunk };
 }

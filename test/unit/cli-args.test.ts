@@ -170,6 +170,21 @@ describe("output", () => {
     expect(failed).not.toContain("result:");
   });
 
+  it("a scanned document's summary says how many pages OCR read, which failed and which read with low confidence", () => {
+    const scanned = {
+      ...item,
+      ocr: {
+        pages: [1, 3],
+        failedPages: [{ page: 2, error: "OCR_TIMEOUT", message: "page 2 was not read within its 120 s" }],
+        lowConfidencePages: [3],
+      },
+    } as DocumentItem;
+    const text = renderReport(documentReport({ file: "s.pdf", key: "uploads/s.pdf", documentId: "d3" }, scanned, { result: item.result }));
+    expect(text).toContain("3 pages · 2 OCR'd · 4 chunks");
+    expect(text).toContain("failed page 2: OCR_TIMEOUT: page 2 was not read within its 120 s\n");
+    expect(text).toContain("low OCR confidence: page 3\n");
+  });
+
   it("progress shows each running document's state, batches, own elapsed time, tokens/s and an estimate", () => {
     let now = 1_000_000;
     let tokens = 0;

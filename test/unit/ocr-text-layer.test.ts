@@ -21,6 +21,9 @@ describe("textLayerVerdict", () => {
   it("OCRs a scan whose text layer is a page number or a stamp", () => {
     expect(textLayerVerdict("3", a4)).toBe("sparse");
     expect(textLayerVerdict("PAID", a4)).toBe("sparse");
+    // A short note on a page that paints no image is that page's whole text: nothing for OCR to add.
+    expect(textLayerVerdict("PAID", a4, false)).toBe("usable");
+    expect(textLayerVerdict("PAID", a4, true)).toBe("sparse");
     // The same four characters on a label-sized page are its text.
     expect(textLayerVerdict("PAID", { widthPt: 144, heightPt: 72 })).toBe("usable");
   });
