@@ -12,7 +12,7 @@ import { renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.
 import { OcrPageError } from "../../functions/shared/errors.ts";
 import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
-import { canvasFactoryOf, openForRendering, scanOf } from "../helpers/scan-fixtures.ts";
+import { canvasFactoryOf, openForRendering, scanOf } from "../../bench/scans.ts";
 
 const open = openForRendering;
 

@@ -13,7 +13,7 @@ import { manifestKey, ocrPageKey } from "../../functions/shared/bucket-layout.ts
 import type { ChunkItem, OcrPageRecord } from "../../functions/shared/contracts.ts";
 import { TwinNames, type LocalTwin } from "../../infra/local/twin.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
-import { scanOf, scannedPagesPdf } from "../helpers/scan-fixtures.ts";
+import { scanOf, scannedPagesPdf } from "../../bench/scans.ts";
 import { startTestTwin, type TestTwin } from "../helpers/twin-fixture.ts";
 
 process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";

@@ -1,8 +1,8 @@
-/** Scans made in the test: image-only PDFs, as a scanner or a fax makes them (no text layer). */
+/** Scans made from text: image-only PDFs, as a scanner or a fax makes them (no text layer), for the OCR bench and tests. */
 import { createCanvas } from "@napi-rs/canvas";
 import { PDFDocument } from "pdf-lib";
 import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
-import { pdfjsRenderingOptions, renderPageGrey } from "../../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey } from "../functions/ocr/render-page.ts";
 
 type CanvasFactory = Parameters<typeof renderPageGrey>[1];
 export const canvasFactoryOf = (doc: PDFDocumentProxy) => (doc as unknown as { canvasFactory: CanvasFactory }).canvasFactory;
