@@ -296,7 +296,7 @@ export function checkPdfBytes(bytes: Uint8Array): void {
   if (!hasPdfHeader(bytes)) {
     throw new DocumentInputError(
       DocumentInputCodes.NotAPdf,
-      `no %PDF- header in the first ${HEADER_SEARCH_BYTES} bytes; only PDF, .txt, .md, .jsonl and .csv uploads are supported`,
+      `no %PDF- header in the first ${HEADER_SEARCH_BYTES} bytes; only PDF, images (.png, .jpg, .tif), .txt, .md, .jsonl and .csv uploads are supported`,
     );
   }
 }
