@@ -141,6 +141,57 @@ function lambdaInvoke(functionArn: string, payload: Record<string, unknown> | st
   };
 }
 
+/**
+ * A Distributed Map over a JSONL object in S3 whose child executions invoke a task until it returns no `Items` (the
+ * work it had no time for goes to a fresh invocation), with STANDARD children (a task may take most of Lambda's 15
+ * minutes; Express children stop at 5) and its results written to S3, not into the state. Both fan-outs, chunk
+ * extraction and OCR, are this shape.
+ */
+function loopingDistributedMap(options: {
+  label: string;
+  comment: string;
+  /** The JSONPath of the S3Location of the JSONL to read. */
+  items: string;
+  batcher: Record<string, unknown>;
+  settings: Pick<WorkflowSettings, "maxConcurrency" | "toleratedFailurePercentage">;
+  task: { name: string } & Record<string, unknown>;
+  itemsLeft: string;
+  done: string;
+  bucketName: string;
+}) {
+  const { name: taskName, ...task } = options.task;
+  return {
+    Type: "Map",
+    Label: options.label,
+    Comment: options.comment,
+    ItemReader: {
+      Resource: "arn:aws:states:::s3:getObject",
+      ReaderConfig: { InputType: "JSONL" },
+      Parameters: { "Bucket.$": `${options.items}.bucket`, "Key.$": `${options.items}.key` },
+    },
+    ItemBatcher: options.batcher,
+    MaxConcurrency: options.settings.maxConcurrency,
+    ToleratedFailurePercentage: options.settings.toleratedFailurePercentage,
+    ItemProcessor: {
+      ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+      StartAt: taskName,
+      States: {
+        [taskName]: { ...task, OutputPath: "$.Payload", Next: options.itemsLeft },
+        [options.itemsLeft]: {
+          Type: "Choice",
+          Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: taskName }],
+          Default: options.done,
+        },
+        [options.done]: { Type: "Succeed" },
+      },
+    },
+    ResultWriter: {
+      Resource: "arn:aws:states:::s3:putObject",
+      Parameters: { Bucket: options.bucketName, Prefix: MapResultsPrefix },
+    },
+  };
+}
+
 export function buildDocumentWorkflow(
   resources: WorkflowResources,
   settings: WorkflowSettings = defaultWorkflowSettings,
@@ -210,47 +261,26 @@ export function buildDocumentWorkflow(
         Default: StateNames.recordChunkCount,
       },
       [StateNames.ocr]: {
-        Type: "Map",
-        Label: OcrMapLabel,
-        Comment: "One child execution per group of pages; each page's text, words and boxes go to S3",
-        ItemReader: {
-          Resource: "arn:aws:states:::s3:getObject",
-          ReaderConfig: { InputType: "JSONL" },
-          Parameters: {
-            "Bucket.$": "$.chunkTask.value.ocrPlan.pageGroups.bucket",
-            "Key.$": "$.chunkTask.value.ocrPlan.pageGroups.key",
+        ...loopingDistributedMap({
+          label: OcrMapLabel,
+          comment: "One child execution per group of pages; each page's text, words and boxes go to S3",
+          items: "$.chunkTask.value.ocrPlan.pageGroups",
+          batcher: {
+            MaxItemsPerBatch: 1,
+            BatchInput: { "documentId.$": "$.documentId", "source.$": "$.source", "executionId.$": "$$.Execution.Id" },
           },
-        },
-        ItemBatcher: {
-          MaxItemsPerBatch: 1,
-          BatchInput: { "documentId.$": "$.documentId", "source.$": "$.source", "executionId.$": "$$.Execution.Id" },
-        },
-        MaxConcurrency: settings.maxConcurrency,
-        // Failed groups within the tolerance: their pages are failed pages, which the chunk step counts itself.
-        ToleratedFailurePercentage: settings.toleratedFailurePercentage,
-        ItemProcessor: {
-          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
-          StartAt: StateNames.ocrGroup,
-          States: {
-            [StateNames.ocrGroup]: {
-              ...lambdaInvoke(resources.ocrFunctionArn, "$"),
-              Comment: "OCRs the group's pages to a deadline; returns as Items the pages it had no time to start",
-              TimeoutSeconds: settings.ocrTimeoutSeconds,
-              OutputPath: "$.Payload",
-              Next: StateNames.ocrPagesLeft,
-            },
-            [StateNames.ocrPagesLeft]: {
-              Type: "Choice",
-              Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.ocrGroup }],
-              Default: StateNames.ocrGroupDone,
-            },
-            [StateNames.ocrGroupDone]: { Type: "Succeed" },
+          // Failed groups within the tolerance: their pages are failed pages, which the chunk step counts itself.
+          settings,
+          task: {
+            name: StateNames.ocrGroup,
+            ...lambdaInvoke(resources.ocrFunctionArn, "$"),
+            Comment: "OCRs the group's pages to a deadline; returns as Items the pages it had no time to start",
+            TimeoutSeconds: settings.ocrTimeoutSeconds,
           },
-        },
-        ResultWriter: {
-          Resource: "arn:aws:states:::s3:putObject",
-          Parameters: { Bucket: resources.bucketName, Prefix: MapResultsPrefix },
-        },
+          itemsLeft: StateNames.ocrPagesLeft,
+          done: StateNames.ocrGroupDone,
+          bucketName: resources.bucketName,
+        }),
         ResultPath: "$.ocrRun",
         Next: StateNames.chunkAfterOcr,
       },
@@ -296,50 +326,28 @@ export function buildDocumentWorkflow(
         Next: StateNames.extract,
       },
       [StateNames.extract]: {
-        Type: "Map",
-        Label: MapLabel,
-        Comment: "One child execution per batch of chunks; results go to S3, not into the state",
-        ItemReader: {
-          Resource: "arn:aws:states:::s3:getObject",
-          ReaderConfig: { InputType: "JSONL" },
-          Parameters: {
-            "Bucket.$": "$.chunkTask.value.manifest.bucket",
-            "Key.$": "$.chunkTask.value.manifest.key",
+        ...loopingDistributedMap({
+          label: MapLabel,
+          comment: "One child execution per batch of chunks; results go to S3, not into the state",
+          items: "$.chunkTask.value.manifest",
+          batcher: {
+            MaxItemsPerBatch: settings.maxItemsPerBatch,
+            MaxInputBytesPerBatch: settings.maxInputBytesPerBatch,
+            BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId", "executionId.$": "$$.Execution.Id" },
           },
-        },
-        ItemBatcher: {
-          MaxItemsPerBatch: settings.maxItemsPerBatch,
-          MaxInputBytesPerBatch: settings.maxInputBytesPerBatch,
-          BatchInput: { "documentId.$": "$.documentId", "schemaId.$": "$.schemaId", "executionId.$": "$$.Execution.Id" },
-        },
-        MaxConcurrency: settings.maxConcurrency,
-        ToleratedFailurePercentage: settings.toleratedFailurePercentage,
-        ItemProcessor: {
-          // Chunk inference can take most of Lambda's 15 minutes; Express children stop at 5.
-          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
-          StartAt: StateNames.inferBatch,
-          States: {
-            [StateNames.inferBatch]: {
-              ...lambdaInvoke(resources.inferFunctionArn, "$"),
-              Comment:
-                "Returns results and failures per chunk, and as Items the chunks left for a fresh invocation: " +
-                "halves of chunks that could not finish in time or fit the context, and chunks not started for lack of time",
-              TimeoutSeconds: settings.inferTimeoutSeconds,
-              OutputPath: "$.Payload",
-              Next: StateNames.chunksLeft,
-            },
-            [StateNames.chunksLeft]: {
-              Type: "Choice",
-              Choices: [{ Variable: "$.Items[0]", IsPresent: true, Next: StateNames.inferBatch }],
-              Default: StateNames.batchExtracted,
-            },
-            [StateNames.batchExtracted]: { Type: "Succeed" },
+          settings,
+          task: {
+            name: StateNames.inferBatch,
+            ...lambdaInvoke(resources.inferFunctionArn, "$"),
+            Comment:
+              "Returns results and failures per chunk, and as Items the chunks left for a fresh invocation: " +
+              "halves of chunks that could not finish in time or fit the context, and chunks not started for lack of time",
+            TimeoutSeconds: settings.inferTimeoutSeconds,
           },
-        },
-        ResultWriter: {
-          Resource: "arn:aws:states:::s3:putObject",
-          Parameters: { Bucket: resources.bucketName, Prefix: MapResultsPrefix },
-        },
+          itemsLeft: StateNames.chunksLeft,
+          done: StateNames.batchExtracted,
+          bucketName: resources.bucketName,
+        }),
         ResultPath: "$.mapRun",
         Next: StateNames.merge,
       },
