@@ -1,6 +1,6 @@
 /**
- * OCR pipelines: how many pages the OCR function reads per second with one page at a time and with two (its default on
- * 3,584 MB, two vCPUs), on the same pages in one run. A scan is made from the repository's sample invoice (each page
+ * OCR pipelines: how many pages the OCR function reads per second with one page at a time (its default on 2,048 MB)
+ * and with two (what two vCPUs, 3,584 MB, would run), on the same pages in one run. A scan is made from the repository's sample invoice (each page
  * rendered and put back as a picture), repeated to --pages pages, then read by `ocrPages` (functions/ocr) at 300 dpi
  * with each concurrency in turn, in the order 1, 2, 2, 1 so that a drift of the machine's speed falls on both.
  *

@@ -156,9 +156,11 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
     // ship beside it. A zip would need the arm64 addon fetched for a machine that is not arm64.
     packaging: "image",
     architecture: "arm64",
-    // Two vCPUs (Lambda gives one per 1,769 MB): two pages at once, each pipeline ~0.5 GB (a 300 dpi page is 9 MP of
-    // grey, its RGBA canvas 35 MB, Tesseract's working set some hundred MB), with room for large scans' pages.
-    memoryMb: 3584,
+    // One vCPU's worth (Lambda gives one per 1,769 MB) and one page at a time: two pages at once on two vCPUs read only
+    // 1.36x the pages per second of one (`npm run bench -- ocr-pipelines`), so 3,584 MB would cost ~30 % more per page;
+    // the OCR Map's fan-out, not the invocation, makes a long scan fast. The rest is room for a page: render worker
+    // (heap bound 1,024 MB; a 300 dpi page is 9 MP of grey, its RGBA canvas 35 MB) and Tesseract (some hundred MB).
+    memoryMb: 2048,
     timeoutSeconds: 900,
     description: "llambda: pages without a usable text layer -> text, words and boxes (Tesseract OCR)",
     readConfig: readOcrConfig,

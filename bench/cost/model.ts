@@ -325,12 +325,12 @@ export const ocrTransitionsPerInvocation = 3;
 export const ocrImageMb = 430;
 
 export const ocrDefaults = {
-  memoryMb: { value: FunctionCatalogue.ocr.memoryMb, source: "deployed (functions/catalogue.ts): two vCPUs" },
+  memoryMb: { value: FunctionCatalogue.ocr.memoryMb, source: "deployed (functions/catalogue.ts): one page at a time" },
   secondsPerPage: {
-    value: 1.5,
+    value: 3,
     source:
-      "estimate: ~3 s per page per vCPU at 300 dpi (render 0.39 s + tesseract.js 2.5 s per page per core, measured on " +
-      "a 2-core x86 AMD EPYC, docs/performance.md; not measured on Lambda's arm64), two pages at once on two vCPUs",
+      "estimate: ~3 s per page at 300 dpi (render 0.39 s + tesseract.js 2.5 s per page per core on corpus pages, " +
+      "measured on a 2-core x86 AMD EPYC, docs/performance.md; not measured on Lambda's arm64), one page at a time",
   },
   pagesPerInvocation: { value: OCR_PAGES_PER_GROUP, source: "the chunk step's page groups (functions/chunk/ocr-plan.ts)" },
 } satisfies Record<string, Sourced<number>>;

@@ -21,7 +21,7 @@ describe("npm run cost (bench/cost/run.ts)", () => {
     expect(stdout).toMatch(/total\s+\$0\.\d+/);
     expect(stdout).toMatch(/break-even/);
     // OCR has its own line, per scanned page, marked as an estimate and kept out of the document's total.
-    expect(stdout).toMatch(/OCR, per scanned page \(estimate; not in the total[^\n]*3,584 MB arm64 × 1\.5 s[^\n]*\$0\.0000\d+/);
+    expect(stdout).toMatch(/OCR, per scanned page \(estimate; not in the total[^\n]*2,048 MB arm64 × 3 s[^\n]*\$0\.0000\d+/);
     expect(stdout).toMatch(/cheaper than llambda above [\d,]+ documents\/month/);
     expect(stdout).toContain(`Chart: ${chart}`);
     for (const model of priceTable.hostedModels) expect(stdout).toContain(model.label);

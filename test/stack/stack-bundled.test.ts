@@ -141,18 +141,18 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect((fn.Properties as Json).EphemeralStorage).toEqual({ Size: 1024 });
     });
 
-    it("runs OCR in an arm64 container image with 3,584 MB (two vCPUs) and 15 minutes, with its language", () => {
+    it("runs OCR in an arm64 container image with 2,048 MB (one page at a time) and 15 minutes, with its language", () => {
       const images = Object.values(template.findResources("AWS::Lambda::Function", { Properties: { PackageType: "Image" } }));
       expect(images).toHaveLength(2);
       template.hasResourceProperties("AWS::Lambda::Function", {
         PackageType: "Image",
         Architectures: ["arm64"],
-        MemorySize: 3584,
+        MemorySize: 2048,
         Timeout: 900,
         Environment: { Variables: Match.objectLike({ [EnvNames.ocrLanguage]: "eng" }) },
         Role: { "Fn::GetAtt": [roleLogicalIdOf(stack, stack.ocrFunction), "Arn"] },
       });
-      expect(resourceOf(stack.ocrFunction).Properties).toMatchObject({ MemorySize: 3584, Timeout: 900, PackageType: "Image" });
+      expect(resourceOf(stack.ocrFunction).Properties).toMatchObject({ MemorySize: 2048, Timeout: 900, PackageType: "Image" });
     });
 
     it("builds both images from infra/image/Dockerfile for linux/arm64, one target each; only the inference image gets the model", () => {
