@@ -26,6 +26,8 @@ export function normaliseForScoring(text: string): string {
   return text
     .normalize("NFKC")
     .toLowerCase()
+    // Two single quotes are how some PDFs draw a double one.
+    .replace(/''/g, '"')
     .replace(/[\u2018\u2019\u201A\u201B\u2032]/g, "'")
     .replace(/[\u201C\u201D\u201E\u201F\u2033]/g, '"')
     .replace(/[\u2010-\u2015\u2212]/g, "-")
@@ -63,12 +65,20 @@ export interface ReadScore {
 const words = (normalised: string): string[] => (normalised === "" ? [] : normalised.split(" "));
 
 /**
+ * The units the order-free CER pairs: runs of letters and digits, and every other character on its own. Spaces are
+ * not text: a space OCR adds or drops next to a symbol ("€ 399,00" in the text layer, "€399,00" read) is not a misread
+ * character, and pairing whitespace-separated words would charge it as a whole word deleted and another inserted.
+ */
+export const scoringTokens = (normalised: string): string[] => normalised.match(/[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]/gu) ?? [];
+
+/**
  * Scores a read against the truth (both normalised first).
  *
  * The order-free CER exists because a PDF's text layer and OCR often read a page in different orders (two columns,
  * tables read row by row or cell by cell, a header placed last in the content stream): the ordinary CER then counts
  * whole lines as deleted in one place and inserted in another and measures layout order, not recognition. Here the
- * words of the two texts are paired one to one, regardless of where they are: identical words first, then the
+ * tokens of the two texts (runs of letters and digits, and single other characters: `scoringTokens`) are paired one
+ * to one, regardless of where they are: identical words first, then the
  * remaining pairs with the fewest edits between them. The errors are the edits within each pair (a misread character
  * costs 1, as in the ordinary CER), plus every character of a truth word left without a partner (deletions: an empty
  * read scores 100 %) and of a read word left without one (insertions: junk costs its length), over the number of the
@@ -78,8 +88,8 @@ const words = (normalised: string): string[] => (normalised === "" ? [] : normal
  */
 export function scoreRead(read: string, truth: string): ReadScore {
   const [r, t] = [normaliseForScoring(read), normaliseForScoring(truth)];
-  const readWords = words(r);
-  const truthWords = words(t);
+  const readWords = scoringTokens(r);
+  const truthWords = scoringTokens(t);
 
   // Identical words first: what is left over on each side is misread, missing or extra.
   const unpairedRead = new Map<string, number>();
@@ -91,7 +101,6 @@ export function scoreRead(read: string, truth: string): ReadScore {
     else leftTruth.push(word);
   }
   const leftRead = [...unpairedRead].flatMap(([word, count]) => Array<string>(count).fill(word));
-  const found = truthWords.length - leftTruth.length;
 
   // Then pair what is left, fewest edits first (a counting sort of all pairs by distance, stable so that ties go in
   // the truth's order). The distances fit in 16 bits for any word a page can hold.
@@ -124,8 +133,24 @@ export function scoreRead(read: string, truth: string): ReadScore {
   return {
     cer: truthChars === 0 ? (readWords.length === 0 ? 0 : 1) : errors / truthChars,
     cerInOrder: t.length === 0 ? (r.length === 0 ? 0 : 1) : editDistance(r, t) / t.length,
-    wordRecall: truthWords.length === 0 ? 1 : found / truthWords.length,
+    wordRecall: wordRecall(words(r), words(t)),
   };
+}
+
+/** Share of the truth's whitespace-separated words (with repeats) found verbatim in the read. */
+function wordRecall(read: readonly string[], truth: readonly string[]): number {
+  if (truth.length === 0) return 1;
+  const left = new Map<string, number>();
+  for (const word of read) left.set(word, (left.get(word) ?? 0) + 1);
+  let found = 0;
+  for (const word of truth) {
+    const count = left.get(word) ?? 0;
+    if (count > 0) {
+      left.set(word, count - 1);
+      found++;
+    }
+  }
+  return found / truth.length;
 }
 
 /**

@@ -41,6 +41,12 @@ describe("OCR scoring", () => {
     expect(score.cer).toBeCloseTo(1 / "invoiceinv-7total12.00".length, 6);
   });
 
+  it("does not count a space added or dropped next to a symbol, nor a double quote drawn as two single ones", () => {
+    expect(scoreRead("Total €399,00 \"ideal\"", "Total € 399,00 ''ideal''").cer).toBe(0);
+    // A dropped symbol still costs its character.
+    expect(scoreRead("Total 399,00", "Total € 399,00").cer).toBeCloseTo(1 / "total€399,00".length, 6);
+  });
+
   it("scores an empty read 100 % (every character deleted) and no recall", () => {
     expect(scoreRead("", "Invoice INV-7 Total 12.00")).toEqual({ cer: 1, cerInOrder: 1, wordRecall: 0 });
     expect(scoreRead("   \n", "Invoice INV-7").cer).toBe(1);
