@@ -19,6 +19,7 @@ import { getDocument, OPS, type PDFDocumentProxy, type PDFPageProxy } from "pdfj
 import { Recognizer } from "../functions/ocr/recognizer.ts";
 import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/ocr/render-page.ts";
 import { textLayerVerdict } from "../functions/chunk/text-layer.ts";
+import { editDistance } from "../functions/shared/edit-distance.ts";
 import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";
 
 /** Lower case, compatibility forms folded, quotes and dashes unified, whitespace collapsed. */
@@ -33,23 +34,6 @@ export function normaliseForScoring(text: string): string {
     .replace(/[\u2010-\u2015\u2212]/g, "-")
     .replace(/\s+/g, " ")
     .trim();
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions of UTF-16 units), two rows. */
-export function editDistance(a: string, b: string): number {
-  if (a.length < b.length) [a, b] = [b, a];
-  let previous = new Uint32Array(b.length + 1).map((_, index) => index);
-  let current = new Uint32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    current[0] = i;
-    const code = a.charCodeAt(i - 1);
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1]! + (code === b.charCodeAt(j - 1) ? 0 : 1);
-      current[j] = Math.min(substitution, previous[j]! + 1, current[j - 1]! + 1);
-    }
-    [previous, current] = [current, previous];
-  }
-  return previous[b.length]!;
 }
 
 /** How a read compares with the truth; rates are 0–1 (a CER can exceed 1 when the read adds much text). */

@@ -8,6 +8,7 @@
  * Pure and synchronous: the merge and the grounding tool run the same code. Pages and boxes are the caller's: it
  * maps the span to its page and to the positions it knows (text items of the PDF, OCR word boxes).
  */
+import { editDistance } from "../shared/edit-distance.ts";
 
 export type GroundingMatch = "exact" | "normalised" | "fuzzy" | "none";
 
@@ -234,17 +235,4 @@ function findFuzzy(wanted: string, text: string): Grounding | undefined {
   }
   if (!best) return undefined;
   return { match: "fuzzy", ...originalSpan(haystack, best.start, best.end), score: Math.round(best.score * 1000) / 1000 };
-}
-
-/** Levenshtein distance, two rows. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

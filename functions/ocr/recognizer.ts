@@ -2,14 +2,10 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createWorker, OEM, PSM, type Worker } from "tesseract.js";
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
+import type { OcrWord } from "../shared/contracts.ts";
 import type { GreyImage } from "./render-page.ts";
 
-/** A recognised word: its text, Tesseract's confidence (0–100) and its box in the image's pixels. */
-export interface OcrWord {
-  text: string;
-  confidence: number;
-  box: { x0: number; y0: number; x1: number; y1: number };
-}
+export type { OcrWord };
 
 export interface OcrPage {
   text: string;

@@ -3,7 +3,8 @@ import { PDFDocument, setTextRenderingMode, StandardFonts, TextRenderingMode } f
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { describe, expect, it } from "vitest";
 import { pdfjsRenderingOptions } from "../../functions/ocr/render-page.ts";
-import { drawnText, editDistance, groundTruthProblem, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
+import { editDistance } from "../../functions/shared/edit-distance.ts";
+import { drawnText, groundTruthProblem, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 
 describe("OCR scoring", () => {
   it("counts insertions, deletions and substitutions", () => {
