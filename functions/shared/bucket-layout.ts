@@ -13,6 +13,8 @@ export const BucketLayout = {
   mapResultsPrefix: "map-results/",
   /** Results too large for their DynamoDB item; kept, never expired. */
   resultsPrefix: "results/",
+  /** Review pages, one per document and execution: `reviews/<document id>/<execution name>.html`. Kept, never expired. */
+  reviewsPrefix: "reviews/",
 } as const;
 
 /** The ResultWriter's `Prefix`: Step Functions adds the "/" and the map run id itself. */
@@ -53,6 +55,17 @@ export function ocrTextLayerKey(documentId: string): string {
 export function ocrPageKey(documentId: string, page: number): string {
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be a positive integer, got ${page}`);
   return `${ocrPrefix(documentId)}page-${String(page).padStart(5, "0")}.json`;
+}
+
+/** The document text, its pages and where their text is drawn (functions/shared/contracts.ts DocumentLayout): for grounding. */
+export function layoutKey(documentId: string): string {
+  return `${chunkPrefix(documentId)}layout.json`;
+}
+
+/** A document's review page, written after the merge by the execution named. */
+export function reviewPageKey(documentId: string, executionName: string): string {
+  if (documentId === "") throw new RangeError("documentId must not be empty");
+  return `${BucketLayout.reviewsPrefix}${encodeURIComponent(documentId)}/${encodeURIComponent(executionName)}.html`;
 }
 
 /** Longest item-key segment of a results key, bytes: within a file name's 255 bytes (the twin's s3rver) and S3's 1,024 per key. */

@@ -154,6 +154,40 @@ export interface OcrSummary {
   usage?: FunctionUsage;
 }
 
+/** A run of text as drawn on a page: its text and its box [x0, y0, x1, y1] in PDF points from the top-left corner. */
+export interface LayoutRun {
+  text: string;
+  box: [number, number, number, number];
+  /** OCR'd words: Tesseract's word confidence, 0-100. */
+  confidence?: number;
+}
+
+/** A page of the document text, and where its text is drawn. */
+export interface LayoutPage {
+  /** 1-based. */
+  page: number;
+  /** The page's span in `DocumentLayout.text` (UTF-16). */
+  charStart: number;
+  charEnd: number;
+  /** Size as shown (rotation applied), PDF points; an image's pixels at its dpi (72 when it has none). */
+  width: number;
+  height: number;
+  source: "text-layer" | "ocr";
+  /** Text items of the text layer, or OCR'd words; in reading order as found. Empty for a text upload. */
+  runs: LayoutRun[];
+}
+
+/**
+ * What grounding needs from the chunk step, written beside the chunks (`chunks/<document id>/layout.json`): the source
+ * text the chunks' offsets refer to, its pages with their runs, and each chunk's span. Documents only (not record batches).
+ */
+export interface DocumentLayout {
+  version: 1;
+  text: string;
+  pages: LayoutPage[];
+  chunks: Array<{ index: number; charStart: number; charEnd: number }>;
+}
+
 /** A pointer to an S3 object. */
 export interface S3Location {
   bucket: string;

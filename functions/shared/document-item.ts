@@ -53,6 +53,70 @@ export interface MergeConflict {
   candidates: Array<{ value: unknown; chunks: number[] }>;
 }
 
+/**
+ * How a value was found in the document text it was extracted from (functions/merge/grounding.ts): `exact`;
+ * `normalised` (case, spaces, Unicode forms, hyphenation, a number or date in another written form); `fuzzy` (token
+ * alignment at or above the documented similarity); `none` (not found: the model may have made it up); `ungroundable`
+ * (enums, booleans, free summaries: values that need not appear as written).
+ */
+export type GroundingMatch = "exact" | "normalised" | "fuzzy" | "none" | "ungroundable";
+
+/** A rectangle on a page, in PDF points (1/72 inch) from the page's top-left corner, as the page is shown. */
+export interface PageBox {
+  page: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Where a value is in the document. */
+export interface FieldGrounding {
+  match: GroundingMatch;
+  /** 1-based page of the quote's start. */
+  page?: number;
+  /**
+   * The quote's span in the document text (UTF-16 code units): the chunks' source text (ChunkItem), kept beside the
+   * chunks in S3 (`chunks/<document id>/layout.json`, `text`) as long as they are.
+   */
+  charStart?: number;
+  charEnd?: number;
+  /** The quote itself (at most 200 characters), so the item stays readable after the chunks expire. */
+  quote?: string;
+  /** Where the quote is drawn; empty when the page has no positions for it (a .txt upload). */
+  boxes?: PageBox[];
+  /** Fuzzy matches: the token similarity (0-1). */
+  similarity?: number;
+  /**
+   * Set when the schema requires grounding (`x-grounding: "required"`) and the value was not found: the result holds
+   * `null` instead, and this keeps what the model gave.
+   */
+  rejected?: { value: unknown; reason: "ungrounded" };
+}
+
+/** Why an item needs a person's look. */
+export type ReviewReasonCode =
+  | "ungrounded"
+  | "rejected"
+  | "low-confidence"
+  | "conflict"
+  | "failed-chunks"
+  | "failed-pages"
+  | "low-confidence-ocr";
+
+export interface ReviewReason {
+  code: ReviewReasonCode;
+  /** The field path, for field reasons. */
+  path?: string;
+  /** Pages concerned (OCR reasons). */
+  pages?: number[];
+  /** Chunk indexes concerned (failed chunks). */
+  chunks?: number[];
+  /** Low confidence: the field's confidence and the schema's threshold. */
+  confidence?: number;
+  threshold?: number;
+}
+
 export interface FailedChunk {
   index: number;
   /** The record the chunk belongs to, in a record batch. */
@@ -93,6 +157,15 @@ export interface DocumentItem {
   /** Per field path with a value: which chunks and pages it came from. */
   provenance?: Record<string, Provenance>;
   conflicts?: MergeConflict[];
+  /** Per field path with a value (as `provenance`): where the value is in the document (functions/merge/grounding.ts). */
+  grounding?: Record<string, FieldGrounding>;
+  /** Per field path with a value: how far to trust it, 0-1 (docs/stream-contract.md#confidence gives the formula). */
+  confidence?: Record<string, number>;
+  /** A finished document's or record's item: whether a person should check it, and why (`reviewReasons`). */
+  needsReview?: boolean;
+  reviewReasons?: ReviewReason[];
+  /** The document's review page (HTML: its pages with a box over each grounded value), written after the merge. */
+  reviewPage?: { bucket: string; key: string };
   /** Chunk counts, from when chunking ends: succeeded + failed = total once the item is COMPLETED/PARTIAL/FAILED by the merge. */
   chunks?: { total: number; succeeded: number; failed: number };
   failedChunks?: FailedChunk[];

@@ -13,7 +13,8 @@ const itemKeys: Record<keyof DocumentItem, true> = {
   documentId: true, kind: true, contractVersion: true, status: true, version: true, source: true, sourceOrder: true,
   executionArn: true, schemaId: true, modelId: true, result: true, resultLocation: true, provenance: true, conflicts: true,
   chunks: true, failedChunks: true, ocr: true, records: true, batchId: true, recordId: true, error: true, cause: true, timings: true,
-  tokens: true, cost: true, updatedAt: true,
+  tokens: true, cost: true, updatedAt: true, grounding: true, confidence: true, needsReview: true, reviewReasons: true,
+  reviewPage: true,
 };
 
 const generic = getExtractionSchema("generic");
