@@ -188,9 +188,16 @@ interface MappedText {
 
 const HYPHEN_AT_LINE_END = /^-[^\S\n]*\n\s*/;
 
+/** Quotation marks, primes and apostrophes as the two ASCII marks: fonts and OCR write them every way. */
+const QUOTE_MARKS = new Map<string, string>([
+  ..."'‘’‚‛′ʼ`´".split("").map((mark) => [mark, "'"] as const),
+  ...'"“”„‟″'.split("").map((mark) => [mark, '"'] as const),
+]);
+
 /**
  * Lower case, NFKC per character, whitespace runs as one space, a hyphen at a line end joined to the next line's word
- * ("invoi-\nce" reads "invoice"), and every character mapped back to where it was.
+ * ("invoi-\nce" reads "invoice"), quotation marks as `'` and `"` (`''` as `"`), and every character mapped back to
+ * where it was.
  */
 export function normaliseMapped(source: string): MappedText {
   let text = "";
@@ -215,6 +222,15 @@ export function normaliseMapped(source: string): MappedText {
       continue;
     }
     lastSpace = false;
+    const quote = QUOTE_MARKS.get(char);
+    if (quote !== undefined) {
+      // Two apostrophes typed for an inch or quotation mark read as one double quote.
+      const doubled = quote === "'" && QUOTE_MARKS.get(source[i + 1] ?? "") === "'";
+      if (doubled) i++;
+      text += doubled ? '"' : quote;
+      origin.push(i);
+      continue;
+    }
     const code = char.charCodeAt(0);
     // ASCII needs no compatibility mapping, only case folding (most of a document's text: skip normalize()).
     const folded = code < 0x80 ? char.toLowerCase() : char.normalize("NFKC").toLowerCase();
@@ -238,7 +254,8 @@ function originalSpan(mapped: MappedText, start: number, end: number): { charSta
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Other readings of a value: without a leading "#" or "No."; a currency code as its symbols, a symbol as its codes.
+// Other readings of a value: a company's legal form abbreviated or in full; without a leading "#" or "No."; a currency
+// code as its symbols, a symbol as its codes.
 
 /**
  * Currency codes (ISO 4217) and the symbols or abbreviations invoices write for them. A symbol shared by several
@@ -277,9 +294,47 @@ const CURRENCY_SIGNS: Readonly<Record<string, readonly string[]>> = {
   ZAR: ["r"],
 };
 
+/**
+ * Company legal forms: abbreviations and what they stand for. A name is written with either ("ORLEN S.A." for
+ * "ORLEN spółka akcyjna"), so a name ending with one is also looked for ending with the others of its line.
+ */
+const LEGAL_FORMS: ReadonlyArray<readonly string[]> = [
+  ["S.A.", "SA", "spółka akcyjna", "société anonyme", "sociedad anónima", "sociedade anónima"],
+  ["B.V.", "BV", "besloten vennootschap"],
+  ["N.V.", "NV", "naamloze vennootschap"],
+  ["GmbH", "Gesellschaft mit beschränkter Haftung"],
+  ["AG", "Aktiengesellschaft"],
+  ["Ltd.", "Ltd", "Limited"],
+  ["Inc.", "Inc", "Incorporated"],
+  ["Corp.", "Corp", "Corporation"],
+  ["Co.", "Company"],
+  ["LLC", "L.L.C.", "Limited Liability Company"],
+  ["PLC", "Public Limited Company"],
+  ["Sp. z o.o.", "spółka z ograniczoną odpowiedzialnością"],
+  ["S.A.S.", "SAS", "société par actions simplifiée"],
+  ["SARL", "S.à r.l.", "société à responsabilité limitée"],
+  ["S.L.", "SL", "sociedad limitada"],
+  ["S.r.l.", "Srl", "società a responsabilità limitata"],
+  ["S.p.A.", "SpA", "società per azioni"],
+];
+
+/** The name with its legal form written the other ways ("X S.A." → "X spółka akcyjna", ...). */
+function otherLegalForms(wanted: string): string[] {
+  const lower = wanted.toLowerCase();
+  for (const forms of LEGAL_FORMS) {
+    for (const form of forms) {
+      const suffix = ` ${form.toLowerCase()}`;
+      if (!lower.endsWith(suffix)) continue;
+      const name = wanted.slice(0, wanted.length - suffix.length);
+      return forms.filter((other) => other !== form).map((other) => `${name} ${other}`);
+    }
+  }
+  return [];
+}
+
 /** The other readings of a value, in the order they are tried. */
 export function readingsOfValue(wanted: string): string[] {
-  const readings: string[] = [];
+  const readings: string[] = otherLegalForms(wanted);
   const unprefixed = wanted.replace(/^(?:#\s*|n[o°º](?:\.\s*|\s+)|nr(?:\.\s*|\s+))(?=[\p{L}\p{N}])/iu, "");
   if (unprefixed !== wanted) readings.push(unprefixed);
   const code = wanted.toUpperCase();
@@ -481,8 +536,11 @@ const DAY = String.raw`(\d{1,2})(?:st|nd|rd|th|er|re|e|\.)?`;
 /** Not preceded or followed by a letter or digit (JavaScript's \b knows ASCII letters only). */
 const START = String.raw`(?<![\p{L}\p{N}])`;
 const END = String.raw`(?![\p{L}\p{N}])`;
+/** What joins the two days of a range: a dash, or "to" in the five languages. */
+const RANGE = String.raw`(?:[-–—]|au|to|until|bis|al|t/m|tot)`;
 
-const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) => Ymd[] }> = [
+/** Patterns of a written date; a range's only when no single date matches: "31 Juillet 2015" over "1er au 31 Juillet 2015". */
+const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) => Ymd[]; range?: true }> = [
   // 2024-03-01, 2024/03/01, 2024.03.01
   { pattern: new RegExp(String.raw`${START}(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})${END}`, "gu"), readings: (m) => [[+m[1]!, +m[2]!, +m[3]!]] },
   // 01/03/2024, 1.3.2024, 03-01-24: day first or month first (the text does not say which)
@@ -501,12 +559,35 @@ const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) =>
     pattern: new RegExp(String.raw`${START}${DAY}(?:\s+de|\s*[-/])?\s*${MONTH}(?:\s+de|\s*[-/])?,?\s*(\d{4}|\d{2})${END}`, "gu"),
     readings: (m) => monthReading(m[2]!, (month) => [fullYear(m[3]!), month, +m[1]!]),
   },
+  // A range within a month: 1er au 31 Juillet 2015, 1-31 March 2024, del 1 al 31 de julio de 2015 (both days)
+  {
+    pattern: new RegExp(
+      String.raw`${START}${DAY}\s*${RANGE}\s*${DAY}(?:\s+de|\s*[-/])?\s*${MONTH}(?:\s+de|\s*[-/])?,?\s*(\d{4})${END}`,
+      "gu",
+    ),
+    readings: (m) => [
+      ...monthReading(m[3]!, (month) => [+m[4]!, month, +m[1]!]),
+      ...monthReading(m[3]!, (month) => [+m[4]!, month, +m[2]!]),
+    ],
+    range: true,
+  },
+  // July 1 - July 31 , 2014 (both days)
+  {
+    pattern: new RegExp(String.raw`${START}${MONTH}\s*${DAY}\s*${RANGE}\s*${MONTH}\s*${DAY}\s*,?\s*(\d{4})${END}`, "gu"),
+    readings: (m) => [
+      ...monthReading(m[1]!, (month) => [+m[5]!, month, +m[2]!]),
+      ...monthReading(m[3]!, (month) => [+m[5]!, month, +m[4]!]),
+    ],
+    range: true,
+  },
   // March 1, 2024; Dec 31 2017; marzo 5, 2024; August 3 , 2014 (a text item's space before the comma)
   {
     pattern: new RegExp(String.raw`${START}${MONTH}\s*${DAY}\s*,?\s*(\d{4})${END}`, "gu"),
     readings: (m) => monthReading(m[1]!, (month) => [+m[3]!, month, +m[2]!]),
   },
 ];
+
+const DATE_PATTERNS_SINGLE_FIRST = [...DATE_PATTERNS.filter((p) => !p.range), ...DATE_PATTERNS.filter((p) => p.range)];
 
 function fullYear(written: string): number {
   return written.length === 2 ? 2000 + +written : +written;
@@ -520,7 +601,8 @@ function monthReading(name: string, make: (month: number) => Ymd): Ymd[] {
 function findDate(iso: string, text: string): { charStart: number; charEnd: number } | undefined {
   const [year, month, day] = iso.split("-").map(Number) as Ymd;
   let best: { charStart: number; charEnd: number } | undefined;
-  for (const { pattern, readings } of DATE_PATTERNS) {
+  for (const { pattern, readings, range } of DATE_PATTERNS_SINGLE_FIRST) {
+    if (range && best !== undefined) break;
     for (const match of text.matchAll(pattern)) {
       if (best !== undefined && match.index >= best.charStart) break;
       if (readings(match).some(([y, m, d]) => y === year && m === month && d === day)) {
