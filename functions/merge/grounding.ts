@@ -14,7 +14,7 @@
  */
 import type { DocumentLayout, LayoutPage, LayoutRun } from "../shared/contracts.ts";
 import type { FieldGrounding, PageBox } from "../shared/document-item.ts";
-import { editDistance } from "../shared/edit-distance.ts";
+import { editDistanceWithin } from "../shared/edit-distance.ts";
 
 export type GroundingMatch = "exact" | "normalised" | "fuzzy" | "none";
 
@@ -57,6 +57,8 @@ class SearchText {
   private mapped: MappedText | undefined;
   private tokenList: Array<{ start: number; end: number }> | undefined;
   private alnum: MappedText | undefined;
+  private numberList: WrittenNumber[] | undefined;
+  private dateList: WrittenDate[] | undefined;
 
   constructor(readonly text: string) {}
 
@@ -65,20 +67,41 @@ class SearchText {
     return this.mapped;
   }
 
+  /** The text's written numbers, each with the values it can mean, in text order. */
+  get numbers(): WrittenNumber[] {
+    this.numberList ??= writtenNumbers(this.text);
+    return this.numberList;
+  }
+
+  /** The text's written dates, each with the dates it can mean: single dates first, then ranges, each in text order. */
+  get dates(): WrittenDate[] {
+    this.dateList ??= writtenDates(this.text);
+    return this.dateList;
+  }
+
   /** Only the letters and digits of the text, lower case, mapped back. */
   get alphanumeric(): MappedText {
     if (this.alnum === undefined) {
-      let text = "";
       const origin: number[] = [];
+      const units: number[] = [];
       for (let i = 0; i < this.text.length; i++) {
+        const code = this.text.charCodeAt(i);
+        if (code < 0x80) {
+          if ((code >= 48 && code <= 57) || (code >= 97 && code <= 122)) units.push(code);
+          else if (code >= 65 && code <= 90) units.push(code + 32);
+          else continue;
+          origin.push(i);
+          continue;
+        }
         const char = this.text[i]!;
         if (!WORD_CHAR.test(char)) continue;
-        for (const unit of char.toLowerCase()) {
-          text += unit;
+        const lower = char.toLowerCase();
+        for (let u = 0; u < lower.length; u++) {
+          units.push(lower.charCodeAt(u));
           origin.push(i);
         }
       }
-      this.alnum = { text, origin };
+      this.alnum = { text: decodeUnits(units), origin };
     }
     return this.alnum;
   }
@@ -124,12 +147,12 @@ function locate(value: string | number, source: SearchText): Located {
   const parts = findParts(source, wanted);
   if (parts) return found("normalised", Rank.Reading, parts);
   if (number !== undefined) {
-    const span = findNumber(number, text);
+    const span = findNumber(number, source);
     if (span) return found("normalised", Rank.Reading, span);
   }
   const date = isoDate(wanted);
   if (date !== undefined) {
-    const span = findDate(date, text);
+    const span = findDate(date, source);
     if (span) return found("normalised", Rank.Reading, span);
   }
   // Inside a longer word: "ACME" in "ACMECorp". Never for a number: "21" in "2014" is not the number 21.
@@ -188,10 +211,10 @@ interface MappedText {
 
 const HYPHEN_AT_LINE_END = /^-[^\S\n]*\n\s*/;
 
-/** Quotation marks, primes and apostrophes as the two ASCII marks: fonts and OCR write them every way. */
-const QUOTE_MARKS = new Map<string, string>([
-  ..."'‘’‚‛′ʼ`´".split("").map((mark) => [mark, "'"] as const),
-  ...'"“”„‟″'.split("").map((mark) => [mark, '"'] as const),
+/** Quotation marks, primes and apostrophes as the two ASCII marks (by UTF-16 code): fonts and OCR write them every way. */
+const QUOTE_MARKS = new Map<number, number>([
+  ..."'‘’‚‛′ʼ`´".split("").map((mark) => [mark.charCodeAt(0), 39] as const),
+  ...'"“”„‟″'.split("").map((mark) => [mark.charCodeAt(0), 34] as const),
 ]);
 
 /**
@@ -200,50 +223,71 @@ const QUOTE_MARKS = new Map<string, string>([
  * where it was.
  */
 export function normaliseMapped(source: string): MappedText {
-  let text = "";
+  // Built as UTF-16 code units and decoded once: appending to a string per character was most of grounding's time.
+  const units: number[] = [];
   const origin: number[] = [];
   let lastSpace = true;
   for (let i = 0; i < source.length; i++) {
-    const char = source[i]!;
-    if (char === "-" && /\p{L}/u.test(source[i - 1] ?? "")) {
-      const skip = HYPHEN_AT_LINE_END.exec(source.slice(i, i + 64));
-      if (skip) {
-        // Hyphenated across a line: skip the hyphen and the line break.
-        i += skip[0].length - 1;
+    const code = source.charCodeAt(i);
+    if (code < 0x80) {
+      if (code === 32 || (code >= 9 && code <= 13)) {
+        if (!lastSpace) {
+          units.push(32);
+          origin.push(i);
+        }
+        lastSpace = true;
         continue;
       }
-    }
-    if (char === " " || char === "\n" || char === "\t" || char === "\r" || /\s/.test(char)) {
+      if (code === 45 /* - */ && i > 0 && /\p{L}/u.test(source[i - 1]!)) {
+        const skip = HYPHEN_AT_LINE_END.exec(source.slice(i, i + 64));
+        if (skip) {
+          // Hyphenated across a line: skip the hyphen and the line break.
+          i += skip[0].length - 1;
+          continue;
+        }
+      }
+    } else if (/\s/.test(source[i]!)) {
       if (!lastSpace) {
-        text += " ";
+        units.push(32);
         origin.push(i);
       }
       lastSpace = true;
       continue;
     }
     lastSpace = false;
-    const quote = QUOTE_MARKS.get(char);
+    const quote = QUOTE_MARKS.get(code);
     if (quote !== undefined) {
       // Two apostrophes typed for an inch or quotation mark read as one double quote.
-      const doubled = quote === "'" && QUOTE_MARKS.get(source[i + 1] ?? "") === "'";
+      const doubled = quote === 39 && QUOTE_MARKS.get(source.charCodeAt(i + 1)) === 39;
       if (doubled) i++;
-      text += doubled ? '"' : quote;
+      units.push(doubled ? 34 : quote);
       origin.push(i);
       continue;
     }
-    const code = char.charCodeAt(0);
-    // ASCII needs no compatibility mapping, only case folding (most of a document's text: skip normalize()).
-    const folded = code < 0x80 ? char.toLowerCase() : char.normalize("NFKC").toLowerCase();
-    for (const unit of folded) {
-      text += unit;
+    if (code < 0x80) {
+      // ASCII needs no compatibility mapping, only case folding (most of a document's text: no normalize()).
+      units.push(code >= 65 && code <= 90 ? code + 32 : code);
+      origin.push(i);
+      continue;
+    }
+    const folded = source[i]!.normalize("NFKC").toLowerCase();
+    for (let u = 0; u < folded.length; u++) {
+      units.push(folded.charCodeAt(u));
       origin.push(i);
     }
   }
-  if (text.endsWith(" ")) {
-    text = text.slice(0, -1);
+  if (units.at(-1) === 32) {
+    units.pop();
     origin.pop();
   }
-  return { text, origin };
+  return { text: decodeUnits(units), origin };
+}
+
+/** A string from UTF-16 code units, decoded in slices (an argument list has a size limit). */
+function decodeUnits(units: readonly number[]): string {
+  let text = "";
+  for (let at = 0; at < units.length; at += 8192) text += String.fromCharCode(...units.slice(at, at + 8192));
+  return text;
 }
 
 /** The original span of normalised characters [start, end). */
@@ -472,19 +516,32 @@ function parseNumber(wanted: string): number | undefined {
   return readings.length === 1 ? readings[0] : undefined;
 }
 
-function findNumber(value: number, text: string): { charStart: number; charEnd: number } | undefined {
-  let best: { charStart: number; charEnd: number } | undefined;
+interface WrittenNumber {
+  charStart: number;
+  charEnd: number;
+  readings: number[];
+}
+
+/** Every number-like run of the text at word boundaries (grouped by spaces or not), by start. */
+function writtenNumbers(text: string): WrittenNumber[] {
+  const numbers: WrittenNumber[] = [];
+  const seen = new Set<string>();
   for (const pattern of [NUMBER_RUN, NUMBER_RUN_UNSPACED]) {
     for (const match of text.matchAll(pattern)) {
-      if (best !== undefined && match.index >= best.charStart) break;
-      if (!isBoundedAt(text, match.index, match.index + match[0].length)) continue;
-      if (readingsOfNumber(match[0]).some((reading) => Math.abs(reading - value) < 1e-9 * Math.max(1, Math.abs(value)))) {
-        best = { charStart: match.index, charEnd: match.index + match[0].length };
-        break;
-      }
+      const charEnd = match.index + match[0].length;
+      const key = `${match.index}:${charEnd}`;
+      if (seen.has(key) || !isBoundedAt(text, match.index, charEnd)) continue;
+      seen.add(key);
+      numbers.push({ charStart: match.index, charEnd, readings: readingsOfNumber(match[0]) });
     }
   }
-  return best;
+  return numbers.sort((a, b) => a.charStart - b.charStart || b.charEnd - a.charEnd);
+}
+
+function findNumber(value: number, source: SearchText): { charStart: number; charEnd: number } | undefined {
+  const tolerance = 1e-9 * Math.max(1, Math.abs(value));
+  const written = source.numbers.find((number) => number.readings.some((reading) => Math.abs(reading - value) < tolerance));
+  return written === undefined ? undefined : { charStart: written.charStart, charEnd: written.charEnd };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -587,8 +644,6 @@ const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) =>
   },
 ];
 
-const DATE_PATTERNS_SINGLE_FIRST = [...DATE_PATTERNS.filter((p) => !p.range), ...DATE_PATTERNS.filter((p) => p.range)];
-
 function fullYear(written: string): number {
   return written.length === 2 ? 2000 + +written : +written;
 }
@@ -598,20 +653,29 @@ function monthReading(name: string, make: (month: number) => Ymd): Ymd[] {
   return month === undefined ? [] : [make(month)];
 }
 
-function findDate(iso: string, text: string): { charStart: number; charEnd: number } | undefined {
-  const [year, month, day] = iso.split("-").map(Number) as Ymd;
-  let best: { charStart: number; charEnd: number } | undefined;
-  for (const { pattern, readings, range } of DATE_PATTERNS_SINGLE_FIRST) {
-    if (range && best !== undefined) break;
+interface WrittenDate {
+  charStart: number;
+  charEnd: number;
+  readings: Ymd[];
+  range: boolean;
+}
+
+/** Every written date of the text with the dates it can mean: single dates by start, then ranges by start. */
+function writtenDates(text: string): WrittenDate[] {
+  const dates: WrittenDate[] = [];
+  for (const { pattern, readings, range } of DATE_PATTERNS) {
     for (const match of text.matchAll(pattern)) {
-      if (best !== undefined && match.index >= best.charStart) break;
-      if (readings(match).some(([y, m, d]) => y === year && m === month && d === day)) {
-        best = { charStart: match.index, charEnd: match.index + match[0].length };
-        break;
-      }
+      const meant = readings(match);
+      if (meant.length > 0) dates.push({ charStart: match.index, charEnd: match.index + match[0].length, readings: meant, range: range ?? false });
     }
   }
-  return best;
+  return dates.sort((a, b) => Number(a.range) - Number(b.range) || a.charStart - b.charStart);
+}
+
+function findDate(iso: string, source: SearchText): { charStart: number; charEnd: number } | undefined {
+  const [year, month, day] = iso.split("-").map(Number) as Ymd;
+  const written = source.dates.find((date) => date.readings.some(([y, m, d]) => y === year && m === month && d === day));
+  return written === undefined ? undefined : { charStart: written.charStart, charEnd: written.charEnd };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -628,7 +692,12 @@ function findFuzzy(needle: string, source: SearchText): Grounding | undefined {
     const end = tokens[i + count - 1]!.end;
     if (Math.abs(end - start - needle.length) > needle.length * (1 - FUZZY_THRESHOLD)) continue;
     const window = haystack.text.slice(start, end);
-    const score = 1 - editDistance(window, needle) / Math.max(window.length, needle.length);
+    const longer = Math.max(window.length, needle.length);
+    // Only distances that can reach the threshold (or beat the best so far) are computed to the end.
+    const allowed = Math.floor(longer * (1 - Math.max(FUZZY_THRESHOLD, best?.score ?? 0)) + 1e-9);
+    const distance = editDistanceWithin(window, needle, allowed);
+    if (distance === undefined) continue;
+    const score = 1 - distance / longer;
     if (score >= FUZZY_THRESHOLD && (best === undefined || score > best.score)) best = { score, start, end };
   }
   if (!best) return undefined;

@@ -10,6 +10,7 @@ import {
   readingsOfValue,
 } from "../../functions/merge/grounding.ts";
 import type { DocumentLayout } from "../../functions/shared/contracts.ts";
+import { editDistance, editDistanceWithin } from "../../functions/shared/edit-distance.ts";
 
 const quote = (text: string, value: string | number) => {
   const found = locateValue(value, text);
@@ -279,5 +280,19 @@ describe("groundValue", () => {
     const { grounding } = groundValue(long, longLayout, [0]);
     expect(grounding.charEnd! - grounding.charStart!).toBe(long.length);
     expect(grounding.quote).toHaveLength(MAX_QUOTE_LENGTH);
+  });
+});
+
+describe("editDistanceWithin (fuzzy grounding's bounded distance)", () => {
+  it("equals the Levenshtein distance when it is within the bound, and is undefined beyond", () => {
+    const words = ["", "a", "gmbh", "gmbx", "initech", "initecb", "kitten", "sitting", "flaw", "lawn", "abcdefgh", "hgfedcba"];
+    for (const a of words) {
+      for (const b of words) {
+        const distance = editDistance(a, b);
+        for (let bound = 0; bound <= 9; bound++) {
+          expect(editDistanceWithin(a, b, bound), `${a} ${b} ${bound}`).toBe(distance <= bound ? distance : undefined);
+        }
+      }
+    }
   });
 });
