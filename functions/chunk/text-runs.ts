@@ -16,15 +16,48 @@ export function roundPoint(value: number): number {
 }
 
 /**
+ * Items that continue a run: on its baseline (within 0.1 font sizes), in its direction, starting at most half a font
+ * size after its end (a word gap) and not far before it. pdf.js gives a line as one item or as dozens (per word, per
+ * glyph): joining them keeps the layout about the size of the text.
+ */
+const JOIN_ACROSS = 0.1;
+const JOIN_GAP = 0.5;
+const JOIN_OVERLAP = 0.2;
+/** A gap wider than this many font sizes between joined items is a space, when neither item has one there. */
+const SPACE_GAP = 0.15;
+
+interface OpenRun {
+  text: string;
+  /** The baseline's direction and the glyphs' up, unit vectors in user space; the font size. */
+  ux: number;
+  uy: number;
+  wx: number;
+  wy: number;
+  size: number;
+  /** Where the last item's advance ends, user space. */
+  endX: number;
+  endY: number;
+  box: [number, number, number, number];
+}
+
+/**
  * A page's text items as runs. `viewportTransform` is pdf.js's viewport transform at scale 1 (the page's rotation
  * applied): it maps the PDF's user space (origin bottom-left, y up) to the page as shown (origin top-left, y down).
  * An item's box spans its advance width along its baseline and, across it, from 0.2 font sizes below the baseline to
  * 0.8 above; its corners are transformed and bounded, so rotated text gets the box it covers on the shown page.
- * Items of only whitespace carry nothing to ground and are left out.
+ * Consecutive items of one line are joined into one run (JOIN_*). Items of only whitespace carry nothing to ground
+ * and are left out.
  */
 export function textRuns(items: ReadonlyArray<TextItemLike | object>, viewportTransform: readonly number[]): LayoutRun[] {
   const [va = 1, vb = 0, vc = 0, vd = 1, ve = 0, vf = 0] = viewportTransform;
   const runs: LayoutRun[] = [];
+  let open: OpenRun | undefined;
+  const close = () => {
+    if (open === undefined) return;
+    const [x0, y0, x1, y1] = open.box;
+    if ([x0, y0, x1, y1].every(Number.isFinite)) runs.push({ text: open.text, box: [roundPoint(x0), roundPoint(y0), roundPoint(x1), roundPoint(y1)] });
+    open = undefined;
+  };
   for (const item of items) {
     if (!("str" in item) || !Array.isArray((item as TextItemLike).transform)) continue;
     const { str, transform, width } = item as TextItemLike;
@@ -37,25 +70,38 @@ export function textRuns(items: ReadonlyArray<TextItemLike | object>, viewportTr
     const [wx, wy] = upLength > 0 ? [c / upLength, d / upLength] : [-uy, ux];
     const size = (item as TextItemLike).height || upLength || alongLength;
     const advance = Number.isFinite(width) && width > 0 ? width : 0;
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
+    const box: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
     for (const along of [0, advance]) {
       for (const across of [-DESCENT * size, ASCENT * size]) {
         const x = e + ux * along + wx * across;
         const y = f + uy * along + wy * across;
         const shownX = va * x + vc * y + ve;
         const shownY = vb * x + vd * y + vf;
-        x0 = Math.min(x0, shownX);
-        x1 = Math.max(x1, shownX);
-        y0 = Math.min(y0, shownY);
-        y1 = Math.max(y1, shownY);
+        box[0] = Math.min(box[0], shownX);
+        box[2] = Math.max(box[2], shownX);
+        box[1] = Math.min(box[1], shownY);
+        box[3] = Math.max(box[3], shownY);
       }
     }
-    if (![x0, y0, x1, y1].every(Number.isFinite)) continue;
-    runs.push({ text: str, box: [roundPoint(x0), roundPoint(y0), roundPoint(x1), roundPoint(y1)] });
+    let gap = 0;
+    if (open !== undefined) {
+      const [dx, dy] = [e - open.endX, f - open.endY];
+      gap = dx * open.ux + dy * open.uy;
+      const across = dx * open.wx + dy * open.wy;
+      const sameFrame = Math.abs(ux - open.ux) < 0.01 && Math.abs(uy - open.uy) < 0.01 && Math.abs(size - open.size) <= 0.2 * open.size;
+      if (!sameFrame || Math.abs(across) > JOIN_ACROSS * size || gap > JOIN_GAP * size || gap < -JOIN_OVERLAP * size) close();
+    }
+    if (open === undefined) {
+      open = { text: str, ux, uy, wx, wy, size, endX: e + ux * advance, endY: f + uy * advance, box };
+      continue;
+    }
+    const spaced = /\s$/.test(open.text) || /^\s/.test(str);
+    open.text += !spaced && gap > SPACE_GAP * size ? ` ${str}` : str;
+    open.endX = e + ux * advance;
+    open.endY = f + uy * advance;
+    open.box = [Math.min(open.box[0], box[0]), Math.min(open.box[1], box[1]), Math.max(open.box[2], box[2]), Math.max(open.box[3], box[3])];
   }
+  close();
   return runs;
 }
 

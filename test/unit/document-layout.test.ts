@@ -19,6 +19,19 @@ describe("text runs", () => {
     expect(textRuns([item], UPRIGHT)).toEqual([{ text: "Total 12.00", box: [50, 134, 110, 144] }]);
   });
 
+  it("joins the items of one line into a run (a space for a word gap), not items a column apart or on the next line", () => {
+    const item = (str: string, x: number, y: number, width: number) => ({ str, transform: [10, 0, 0, 10, x, y], width, height: 10, hasEOL: false });
+    const runs = textRuns(
+      [item("Inv", 50, 700, 15), item("oice", 65, 700, 20), item("INV-7", 88, 700, 25), item("12.00", 300, 700, 25), item("Next", 50, 686, 20)],
+      UPRIGHT,
+    );
+    expect(runs).toEqual([
+      { text: "Invoice INV-7", box: [50, 134, 113, 144] },
+      { text: "12.00", box: [300, 134, 325, 144] },
+      { text: "Next", box: [50, 148, 70, 158] },
+    ]);
+  });
+
   it("leaves out whitespace items and marked-content items", () => {
     const space = { str: "  ", transform: [10, 0, 0, 10, 50, 700], width: 5, height: 10, hasEOL: false };
     expect(textRuns([space, { type: "beginMarkedContent" }], UPRIGHT)).toEqual([]);
