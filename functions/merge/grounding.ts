@@ -3,7 +3,7 @@
  * in normalised forms (case, whitespace, Unicode compatibility forms, words hyphenated across lines; a leading "#";
  * currency codes as their symbols; numbers and amounts in their common written forms; dates in their common written
  * forms, month names in English, Dutch, French, German and Spanish), then fuzzily (the value's tokens aligned with a
- * window of the text's tokens). The result is a span of the text in UTF-16 code units, so that
+ * window of the text's tokens; not for a number value). The result is a span of the text in UTF-16 code units, so that
  * `text.slice(charStart, charEnd)` is the quote.
  *
  * `groundValue` does it for a value of a document: within the spans of the chunks the value came from, on the
@@ -162,7 +162,8 @@ function locate(value: string | number, source: SearchText): Located {
     const inside = needle === "" ? -1 : source.normalised.text.indexOf(needle);
     if (inside >= 0) return found("normalised", Rank.InsideWord, originalSpan(source.normalised, inside, inside + needle.length));
   }
-  const fuzzy = findFuzzy(needle, source);
+  // A number is its value or not: 123457 is not "nearly" 123456.
+  const fuzzy = typeof value === "number" ? undefined : findFuzzy(needle, source);
   return fuzzy ? { grounding: fuzzy, rank: Rank.Fuzzy } : NONE;
 }
 
@@ -411,10 +412,13 @@ function findIdentifier(source: SearchText, wanted: string): { charStart: number
   if (!IDENTIFIER.test(wanted)) return undefined;
   const needle = wanted.replace(/[ \-./]/g, "").toLowerCase();
   if (needle.length < MIN_IDENTIFIER_LENGTH || !/\p{N}/u.test(needle)) return undefined;
+  const digitsOnly = /^\d+$/.test(needle);
   const alnum = source.alphanumeric;
   for (let at = alnum.text.indexOf(needle); at >= 0; at = alnum.text.indexOf(needle, at + 1)) {
     const span = originalSpan(alnum, at, at + needle.length);
     const written = source.text.slice(span.charStart, span.charEnd);
+    // Digits alone with a dot between are a decimal number ("1234.56" is no 123456).
+    if (digitsOnly && written.includes(".")) continue;
     if (IDENTIFIER.test(written) && isBoundedAt(source.text, span.charStart, span.charEnd)) return span;
   }
   return undefined;

@@ -144,6 +144,7 @@ describe("locateValue's readings", () => {
     expect(quote("Tel: 774, 00-01-454", 7740001454)).toEqual({ match: "none" });
     expect(quote("X1FR60421938861", "FR60421938861")).toEqual({ match: "exact", quote: "FR60421938861" }); // as written, inside a word: last resort
     expect(quote("Ref A1 23", "A123")).toEqual({ match: "none" });
+    expect(quote("Total 1234.56", 123456)).toEqual({ match: "none" });
   });
 
   it("reads a value's lines, or its label and value, drawn in another order close together", () => {
