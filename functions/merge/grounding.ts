@@ -1,9 +1,11 @@
 /**
- * Grounding: where an extracted value is in the text it was extracted from. A value is looked for exactly first, then
- * in normalised forms (case, whitespace, Unicode compatibility forms, words hyphenated across lines; a leading "#";
- * currency codes as their symbols; numbers and amounts in their common written forms; dates in their common written
- * forms, month names in English, Dutch, French, German and Spanish), then fuzzily (the value's tokens aligned with a
- * window of the text's tokens; not for a number value). The result is a span of the text in UTF-16 code units, so that
+ * Grounding: where an extracted value is in the text it was extracted from. A value is looked for exactly first (at
+ * word boundaries), then in normalised forms (case, whitespace, Unicode compatibility forms, quotation marks, words
+ * hyphenated across lines), then in other readings of it: a company's legal form abbreviated or in full, without a
+ * leading "#" or "No.", a currency code as its symbol, an identifier with its groups written apart, its lines or its
+ * label and value in another order, a number or amount in its written forms, a date in its written forms (month names
+ * in English, Dutch, French, German and Spanish; ranges within a month), then fuzzily (the value's tokens aligned with
+ * a window of the text's tokens; not for a number value). The result is a span of the text in UTF-16 code units, so that
  * `text.slice(charStart, charEnd)` is the quote.
  *
  * `groundValue` does it for a value of a document: within the spans of the chunks the value came from, on the
