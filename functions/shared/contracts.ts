@@ -303,6 +303,11 @@ export interface ChunkResult {
   pageEnd: number;
   /** JSON conforming to the extraction schema. */
   data: Record<string, unknown>;
+  /**
+   * The model's probability for each scalar of `data` (path → geometric mean of its tokens' probabilities, 0-1), read
+   * while generating; absent from engines that do not report it.
+   */
+  confidence?: Record<string, number>;
   modelId: string;
   /** Prompt tokens evaluated and tokens generated, by the model's tokenizer. */
   tokensIn: number;

@@ -152,7 +152,7 @@ export interface DocumentItem {
   modelId?: string;
   /** The merged JSON, valid against the schema. Absent when it is in S3 (`resultLocation`) and until the merge. */
   result?: Record<string, unknown>;
-  /** Set instead of `result`, `provenance` and `conflicts` when they would not fit in a DynamoDB item (400 KB). */
+  /** Set instead of `result`, `provenance`, `conflicts`, `failedChunks`, `grounding` and `confidence` when they would not fit in a DynamoDB item (400 KB). */
   resultLocation?: { bucket: string; key: string; bytes: number };
   /** Per field path with a value: which chunks and pages it came from. */
   provenance?: Record<string, Provenance>;
