@@ -290,7 +290,14 @@ export class LocalTwin {
   /** The item's result, read from S3 when it was too large for the item. */
   async readResult(item: DocumentItem): Promise<OffloadedResult> {
     if (!item.resultLocation) {
-      return { result: item.result, provenance: item.provenance, conflicts: item.conflicts, failedChunks: item.failedChunks };
+      return {
+        result: item.result,
+        provenance: item.provenance,
+        conflicts: item.conflicts,
+        failedChunks: item.failedChunks,
+        grounding: item.grounding,
+        confidence: item.confidence,
+      };
     }
     const object = await this.s3.send(new GetObjectCommand({ Bucket: item.resultLocation.bucket, Key: item.resultLocation.key }));
     return JSON.parse((await object.Body?.transformToString("utf-8")) ?? "{}") as OffloadedResult;
