@@ -4,7 +4,7 @@ import { DocumentInputError } from "../functions/shared/errors.ts";
 import { chunkOrPlanDocument, type OcrNeeded } from "../functions/chunk/chunk-document.ts";
 import { assembleOcrPages, missingPage } from "../functions/chunk/ocr-plan.ts";
 import { ocrPages, type OcrInput } from "../functions/ocr/ocr-pages.ts";
-import type { OcrMode, OcrPageRecord, OcrSummary } from "../functions/shared/contracts.ts";
+import type { DocumentLayout, OcrMode, OcrPageRecord, OcrSummary, PageDrawing } from "../functions/shared/contracts.ts";
 import { imageFormatOf } from "../functions/shared/image-format.ts";
 import type { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
 import { checkByteSize, type ChunkLimits } from "../functions/chunk/limits.ts";
@@ -30,6 +30,8 @@ export interface ChunkOutcome {
   pageList?: InspectedPage[];
   /** A document with OCR'd pages: which pages OCR read, which failed, which read with low confidence. */
   ocr?: Omit<OcrSummary, "usage">;
+  /** With `withLayout`: the document layout the chunk step writes beside the manifest (not for a record batch). */
+  layout?: DocumentLayout;
 }
 
 export interface InspectedPage {
@@ -57,6 +59,8 @@ export interface InspectSettings {
   timeoutMs: number;
   /** Return the chunks themselves too (`npm run chunk -- --text`). */
   withChunks?: boolean;
+  /** Return the document layout too (`npm run ground`). */
+  withLayout?: boolean;
   /**
    * The chunk function's bounds, applied where it applies them (bytes before reading, pages before extraction, records
    * while reading, chunks while chunking). Default: none.
@@ -104,7 +108,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       const assembled = await ocrLocally(bytes, basename(file), result, settings.ocr ?? localOcrSettings);
       ocr = assembled.summary;
       pageList = assembled.pageList;
-      result = await chunkOrPlanDocument(new Uint8Array(0), { ...chunkSettings, pages: assembled.pages });
+      result = await chunkOrPlanDocument(new Uint8Array(0), { ...chunkSettings, pages: assembled.pages, drawings: assembled.drawings });
       if ("ocr" in result) throw new Error("unreachable: assembled pages are never planned for OCR again");
     } else if (settings.withChunks && result.pageTexts) {
       pageList = result.pageTexts.map((text, i) => ({ page: i + 1, source: "text layer", text }));
@@ -133,6 +137,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
       ...(chunkList ? { chunkList } : {}),
       ...(settings.withChunks && pageList ? { pageList } : {}),
       ...(ocr ? { ocr } : {}),
+      ...(settings.withLayout && result.layout ? { layout: result.layout } : {}),
     };
   } catch (error) {
     if (!(error instanceof DocumentInputError)) throw error;
@@ -156,7 +161,7 @@ async function ocrLocally(
   key: string,
   needed: OcrNeeded,
   options: NonNullable<InspectSettings["ocr"]>,
-): Promise<{ pages: string[]; summary: Omit<OcrSummary, "usage">; pageList: InspectedPage[] }> {
+): Promise<{ pages: string[]; drawings: Array<PageDrawing | undefined>; summary: Omit<OcrSummary, "usage">; pageList: InspectedPage[] }> {
   const format = imageFormatOf(key);
   const input: OcrInput = format === undefined ? { kind: "pdf", bytes } : { kind: "image", format, bytes };
   const { textLayer } = needed.ocr;
@@ -167,12 +172,12 @@ async function ocrLocally(
       "error" in outcome ? outcome : { ...outcome, ms: outcome.renderMs + outcome.recognizeMs },
     ]),
   );
-  const { pages, summary } = assembleOcrPages(textLayer, records, (page) => missingPage(page, "not OCR'd"));
+  const { pages, drawings, summary } = assembleOcrPages(textLayer, records, (page) => missingPage(page, "not OCR'd"));
   const pageList = pages.map((text, i): InspectedPage => {
     const record = records.get(i + 1);
     return record && !("error" in record)
       ? { page: i + 1, source: "OCR", meanConfidence: Math.round(record.meanConfidence), text }
       : { page: i + 1, source: "text layer", text };
   });
-  return { pages, summary, pageList };
+  return { pages, drawings, summary, pageList };
 }

@@ -1,9 +1,10 @@
-import type { OcrMode, OcrTextLayer } from "../shared/contracts.ts";
+import type { DocumentLayout, OcrMode, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 import { chunkRecords } from "./chunk-records.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
+import { buildDocumentLayout } from "./document-layout.ts";
 import { buildManifest, type Manifest, type ManifestChunk } from "./manifest.ts";
 import { pagesToOcr } from "./ocr-plan.ts";
 import { extractDocumentText } from "./pdf-text.ts";
@@ -18,7 +19,7 @@ import type { TokenCounter } from "./tokenizer.ts";
 export type TextExtractor = (
   bytes: Uint8Array,
   hint: { key: string; keepTextlessPages: boolean },
-) => Promise<{ pages: string[]; textLayer?: TextLayerVerdict[] }>;
+) => Promise<{ pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[] }>;
 
 export interface ChunkDocumentOptions {
   documentId: string;
@@ -50,6 +51,8 @@ export interface ChunkDocumentOptions {
   ocrMode?: OcrMode;
   /** The second run after OCR: the document's pages, assembled; the bytes are not read again. */
   pages?: string[];
+  /** With `pages`: each page as drawn (text-layer runs or OCR'd words), for the document layout. */
+  drawings?: Array<PageDrawing | undefined>;
 }
 
 /** A document whose pages must be OCR'd before it can be chunked. */
@@ -71,6 +74,8 @@ export interface ChunkedDocument {
   tokenCount: number;
   /** A document's page texts, the text the chunks were cut from (not for a record batch). */
   pageTexts?: string[];
+  /** A document's layout (not for a record batch): written beside the manifest for grounding. */
+  layout?: DocumentLayout;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
 }
@@ -104,6 +109,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
   let recordCount: number | undefined;
   let rejectedRecords: RejectedRecord[] = [];
   let pageTexts: string[] | undefined;
+  let drawings: Array<PageDrawing | undefined> | undefined;
   const format = options.pages === undefined ? recordFormatOf(options.sourceKey) : undefined;
   const imageFormat = options.pages === undefined ? imageFormatOf(options.sourceKey) : undefined;
   const ocrMode = options.ocrMode ?? "auto";
@@ -137,14 +143,17 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
   } else {
     const extract: TextExtractor =
       options.extract ?? ((data, hint) => extractDocumentText(data, hint, { keepTextlessPages: hint.keepTextlessPages }));
-    const { pages, textLayer } =
+    const extracted =
       options.pages === undefined
         ? await extract(bytes, { key: options.sourceKey, keepTextlessPages: ocrMode !== "never" })
-        : { pages: options.pages, textLayer: undefined };
+        : { pages: options.pages, textLayer: undefined, drawings: options.drawings };
+    const { pages, textLayer } = extracted;
+    drawings = extracted.drawings;
     const ocrPages = textLayer === undefined ? [] : pagesToOcr(textLayer, ocrMode);
     if (ocrPages.length > 0) {
+      const kept = extracted.drawings?.every((drawing) => drawing !== undefined) ? (extracted.drawings as PageDrawing[]) : undefined;
       return {
-        ocr: { textLayer: { pages, ocrPages }, format: "pdf", pageCount: pages.length },
+        ocr: { textLayer: { pages, ocrPages, ...(kept ? { drawings: kept } : {}) }, format: "pdf", pageCount: pages.length },
         ms: Math.round(performance.now() - started),
       };
     }
@@ -176,7 +185,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     pageCount,
     ...(recordCount === undefined ? {} : { recordCount }),
     ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
-    ...(pageTexts === undefined ? {} : { pageTexts }),
+    ...(pageTexts === undefined ? {} : { pageTexts, layout: buildDocumentLayout(pageTexts, drawings, manifest.items) }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,

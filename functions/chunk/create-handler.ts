@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { s3Client } from "../shared/aws-clients.ts";
-import { ocrPageGroupsKey, ocrPageKey, ocrTextLayerKey } from "../shared/bucket-layout.ts";
+import { layoutKey, ocrPageGroupsKey, ocrPageKey, ocrTextLayerKey } from "../shared/bucket-layout.ts";
 import type {
   ChunkTaskInput,
   ChunkTaskOutput,
@@ -112,15 +112,15 @@ export function createHandler(
           usage: usage({ s3Gets: 1, s3Puts: 2 }),
         } satisfies OcrPlanOutput;
       }
-      await writeChunks(result.manifest);
+      await writeChunks(documentId, result);
       // Recorded once the manifest exists: a task that fails before is retried and would count the document twice.
       recordDocumentChunked(metrics, result);
       // Counts and timings only: never document text, never the password (only whether one was supplied).
       logger.info("Document chunked", { bytes: byteCount, ...chunkedLog(result), extraction: extractionLog });
       return {
         ...chunkTaskOutput(result),
-        // The upload read, the large texts and the manifest written.
-        usage: usage({ s3Gets: 1, s3Puts: result.manifest.largeTexts.length + 1 }),
+        // The upload read, the large texts, the layout (a document's) and the manifest written.
+        usage: usage({ s3Gets: 1, s3Puts: result.manifest.largeTexts.length + (result.layout ? 2 : 1) }),
       };
     },
   );
@@ -171,8 +171,12 @@ export function createHandler(
     const records = await readOcrPages(documentId, textLayer.ocrPages);
     const assembled = assembleOcrPages(textLayer, records, (page) => missingPage(page, mapRun.failedPages.get(page)));
     checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0);
-    const result = await chunkDocument(new Uint8Array(0), { ...chunkSettings(documentId, input.source.key), pages: assembled.pages });
-    await writeChunks(result.manifest);
+    const result = await chunkDocument(new Uint8Array(0), {
+      ...chunkSettings(documentId, input.source.key),
+      pages: assembled.pages,
+      drawings: assembled.drawings,
+    });
+    await writeChunks(documentId, result);
     recordDocumentChunked(metrics, result);
     logger.info("Document chunked after OCR", {
       ...chunkedLog(result),
@@ -185,7 +189,7 @@ export function createHandler(
       ...chunkTaskOutput(result),
       ocr: { ...assembled.summary, ...(mapRun.usage ? { usage: mapRun.usage } : {}) },
       // Both runs of the chunk function for this document.
-      usage: addUsage(ocr.planUsage, usage({ s3Gets: 2 + textLayer.ocrPages.length, s3Puts: result.manifest.largeTexts.length + 1 })),
+      usage: addUsage(ocr.planUsage, usage({ s3Gets: 2 + textLayer.ocrPages.length, s3Puts: result.manifest.largeTexts.length + 2 })),
     };
   }
 
@@ -216,8 +220,11 @@ export function createHandler(
     await deps.s3().send(new PutObjectCommand({ Bucket: location.bucket, Key: location.key, Body: body, ContentType: contentType }));
   }
 
-  /** Texts first, manifest last: a manifest that exists never points at a missing text. */
-  async function writeChunks(manifest: ChunkedDocument["manifest"]): Promise<void> {
+  /**
+   * Texts and the layout first, manifest last: a manifest that exists never points at a missing text, and the merge
+   * finds the layout of every document it merges.
+   */
+  async function writeChunks(documentId: string, { manifest, layout }: ChunkedDocument): Promise<void> {
     for (let next = 0; next < manifest.largeTexts.length; next += UPLOAD_CONCURRENCY) {
       await Promise.all(
         manifest.largeTexts
@@ -225,6 +232,7 @@ export function createHandler(
           .map(({ location, text }) => putText(location, text, "text/plain; charset=utf-8")),
       );
     }
+    if (layout) await putText({ bucket, key: layoutKey(documentId) }, JSON.stringify(layout), "application/json");
     await putText(manifest.location, manifest.body, "application/x-ndjson");
   }
 

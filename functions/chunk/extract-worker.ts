@@ -28,7 +28,7 @@ async function handle(request: ExtractionRequest): Promise<void> {
   const started = performance.now();
   let reply: ExtractionReply;
   try {
-    const { pages, textLayer } = await extractPages(new Uint8Array(request.bytes), {
+    const { pages, textLayer, drawings } = await extractPages(new Uint8Array(request.bytes), {
       ...(request.password === undefined ? {} : { password: request.password }),
       maxPages: request.maxPages,
       dropRunningHeaders: request.dropRunningHeaders,
@@ -36,7 +36,14 @@ async function handle(request: ExtractionRequest): Promise<void> {
       decodeBound: request.decodeBound,
       ...(request.pdfjsData === undefined ? {} : { pdfjsData: request.pdfjsData }),
     });
-    reply = { type: "result", id: request.id, pages, ...(textLayer ? { textLayer } : {}), ms: Math.round(performance.now() - started) };
+    reply = {
+      type: "result",
+      id: request.id,
+      pages,
+      ...(textLayer ? { textLayer } : {}),
+      ...(drawings ? { drawings } : {}),
+      ms: Math.round(performance.now() - started),
+    };
   } catch (error) {
     reply = { type: "failure", id: request.id, error: serializeError(error) };
   }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, type DocumentInputCode } from "../shared/errors.ts";
 import { LimitDefaults } from "./limits.ts";
@@ -94,7 +95,7 @@ export type SerializedError =
 /** Messages from the worker to the parent. */
 export type ExtractionReply =
   | { type: "ready" }
-  | { type: "result"; id: number; pages: string[]; textLayer?: TextLayerVerdict[]; ms: number }
+  | { type: "result"; id: number; pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; ms: number }
   | { type: "failure"; id: number; error: SerializedError };
 
 /** Extracts one document in a fresh worker thread, then stops the worker. */
@@ -113,7 +114,9 @@ export async function extractIsolated(
   }
 }
 
-type Outcome = { ok: true; pages: string[]; textLayer?: TextLayerVerdict[]; ms: number } | { ok: false; error: Error };
+type Outcome =
+  | { ok: true; pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; ms: number }
+  | { ok: false; error: Error };
 
 /** One worker thread and what it is doing. */
 interface Slot {
@@ -207,7 +210,11 @@ export class IsolatedExtractor {
       return {
         pages: outcome.pages,
         ...(outcome.textLayer === undefined ? {} : { textLayer: outcome.textLayer }),
-        inWorker: true, workerStartMs: warm ? 0 : started, extractMs: outcome.ms };
+        ...(outcome.drawings === undefined ? {} : { drawings: outcome.drawings }),
+        inWorker: true,
+        workerStartMs: warm ? 0 : started,
+        extractMs: outcome.ms,
+      };
     } finally {
       clearTimeout(timer);
       slot.job = undefined;
@@ -267,7 +274,13 @@ export class IsolatedExtractor {
       slot.job = undefined;
       job.settle(
         reply.type === "result"
-          ? { ok: true, pages: reply.pages, ...(reply.textLayer ? { textLayer: reply.textLayer } : {}), ms: reply.ms }
+          ? {
+              ok: true,
+              pages: reply.pages,
+              ...(reply.textLayer ? { textLayer: reply.textLayer } : {}),
+              ...(reply.drawings ? { drawings: reply.drawings } : {}),
+              ms: reply.ms,
+            }
           : { ok: false, error: revive(reply.error) },
       );
     });

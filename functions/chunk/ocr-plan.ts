@@ -2,9 +2,10 @@
  * The chunk step's part of OCR: which pages go to OCR (the per-page decision), how they are grouped for the OCR
  * Distributed Map, and, once OCR has run, the document's pages assembled from the text layer and the OCR results.
  */
-import type { OcrFailedPage, OcrMode, OcrPageGroup, OcrPageRecord, OcrSummary, OcrTextLayer } from "../shared/contracts.ts";
+import type { OcrFailedPage, OcrMode, OcrPageGroup, OcrPageRecord, OcrSummary, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
 import { OcrPageCodes, TooManyFailedPagesError } from "../shared/errors.ts";
 import type { TextLayerVerdict } from "./text-layer.ts";
+import { ocrDrawing } from "./text-runs.ts";
 
 /**
  * Pages one OCR invocation is given. A page takes 2–5 s of one vCPU at 300 dpi, so a group of 8 is well inside one
@@ -32,6 +33,8 @@ export function pageGroups(pages: readonly number[], perGroup: number = OCR_PAGE
 export interface AssembledPages {
   /** Every page's text: OCR's for the pages OCR read, else the text layer's. */
   pages: string[];
+  /** Every page as drawn: OCR's words for the pages OCR read, else the text layer's runs (when the plan kept them). */
+  drawings: Array<PageDrawing | undefined>;
   summary: Omit<OcrSummary, "usage">;
 }
 
@@ -45,6 +48,7 @@ export function assembleOcrPages(
   missing: (page: number) => OcrFailedPage,
 ): AssembledPages {
   const pages = [...textLayer.pages];
+  const drawings: Array<PageDrawing | undefined> = textLayer.pages.map((_, i) => textLayer.drawings?.[i]);
   const done: number[] = [];
   const failedPages: OcrFailedPage[] = [];
   const lowConfidencePages: number[] = [];
@@ -56,11 +60,12 @@ export function assembleOcrPages(
       failedPages.push({ page, error: record.error, message: record.message });
     } else {
       pages[page - 1] = record.text;
+      drawings[page - 1] = { ...ocrDrawing(record), source: "ocr" };
       done.push(page);
       if (record.words.length > 0 && record.meanConfidence < LOW_OCR_CONFIDENCE) lowConfidencePages.push(page);
     }
   }
-  return { pages, summary: { pages: done, failedPages, lowConfidencePages } };
+  return { pages, drawings, summary: { pages: done, failedPages, lowConfidencePages } };
 }
 
 /** A page whose OCR left no result: its invocation failed (the Map Run's error for it, when known). */

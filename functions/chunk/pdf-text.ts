@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { LayoutRun, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
@@ -14,6 +15,7 @@ import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
 import { textLayerVerdict, type TextLayerVerdict } from "./text-layer.ts";
+import { roundPoint, shownBox, textRuns } from "./text-runs.ts";
 import { tidyText } from "./tidy-text.ts";
 
 /**
@@ -31,6 +33,8 @@ export interface ExtractedText {
   pages: string[];
   /** A PDF's pages: whether each page's text layer can be used as it is, or the page needs OCR. */
   textLayer?: TextLayerVerdict[];
+  /** A PDF's pages as drawn: size as shown and text runs with their boxes (for grounding); absent for plain text. */
+  drawings?: PageDrawing[];
 }
 
 /** How a PDF is read. Every field is optional; the defaults are the chunk function's. */
@@ -150,6 +154,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   const pages: TextLine[][] = [];
   const annotationTexts: string[][] = [];
   const pageSizes: Array<{ widthPt: number; heightPt: number }> = [];
+  const drawings: PageDrawing[] = [];
   /** Per page: whether it paints an image, looked up only for pages with little text (undefined: not looked up). */
   const pageImages: Array<boolean | undefined> = [];
   let decodeRefusal: DocumentInputError | undefined;
@@ -168,12 +173,19 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
         let lines: TextLine[] = [];
         let annotations: string[] = [];
         let size = { widthPt: 0, heightPt: 0 };
+        let runs: LayoutRun[] = [];
         try {
           const page = await doc.getPage(number);
           const viewport = page.getViewport({ scale: 1 });
           size = { widthPt: viewport.width, heightPt: viewport.height };
-          lines = textLines(await pageTextItems(page, number));
-          annotations = annotationText(await page.getAnnotations({ intent: "display" }));
+          const items = await pageTextItems(page, number);
+          lines = textLines(items);
+          runs = textRuns(items, viewport.transform);
+          const annotated = annotationEntries(await page.getAnnotations({ intent: "display" }));
+          annotations = annotated.map((entry) => entry.text);
+          for (const entry of annotated) {
+            if (entry.rect) runs.push({ text: entry.text, box: shownBox(entry.rect, viewport.transform) });
+          }
           const pageText = lines.map((line) => line.text).join("\n");
           if (options.keepTextlessPages && pageText.trim() !== "" && textLayerVerdict(pageText, size) === "sparse") {
             pageImages[number - 1] = await paintsImage(page);
@@ -185,10 +197,12 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
           if (!refusedHere || error instanceof DocumentInputError) throw error;
           lines = [];
           annotations = [];
+          runs = [];
         }
         pages.push(lines);
         annotationTexts.push(annotations);
         pageSizes.push(size);
+        drawings.push({ width: roundPoint(size.widthPt), height: roundPoint(size.heightPt), source: "text-layer", runs });
         if (decodeState().documentExceeded) throw decodeState().error;
       }
     } catch (error) {
@@ -213,7 +227,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       );
     }
   }
-  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!, pageImages[i])) };
+  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!, pageImages[i])), drawings };
 }
 
 /** pdf.js's operators that paint an image (a scan's page is one). */
@@ -274,7 +288,12 @@ async function pageTextItems(
  * are left out: they are remarks about the document, not its text.
  */
 export function annotationText(annotations: ReadonlyArray<Record<string, unknown>>): string[] {
-  const texts: string[] = [];
+  return annotationEntries(annotations).map((entry) => entry.text);
+}
+
+/** annotationText's texts, each with its annotation's rectangle (PDF user space) when it has one. */
+function annotationEntries(annotations: ReadonlyArray<Record<string, unknown>>): Array<{ text: string; rect?: number[] }> {
+  const texts: Array<{ text: string; rect?: number[] }> = [];
   for (const annotation of annotations) {
     let value: unknown;
     if (annotation.subtype === "FreeText") {
@@ -285,7 +304,10 @@ export function annotationText(annotations: ReadonlyArray<Record<string, unknown
     } else if (annotation.subtype === "Widget" && annotation.fieldType === "Ch") {
       value = Array.isArray(annotation.fieldValue) ? annotation.fieldValue.join(", ") : annotation.fieldValue;
     }
-    if (typeof value === "string" && value.trim() !== "") texts.push(tidyText(value));
+    if (typeof value === "string" && value.trim() !== "") {
+      const rect = Array.isArray(annotation.rect) && annotation.rect.length === 4 ? (annotation.rect as number[]) : undefined;
+      texts.push({ text: tidyText(value), ...(rect ? { rect } : {}) });
+    }
   }
   return texts;
 }

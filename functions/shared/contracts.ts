@@ -79,6 +79,8 @@ export interface OcrTextLayer {
   pages: string[];
   /** 1-based pages to OCR, ascending. */
   ocrPages: number[];
+  /** A PDF's pages as drawn (size, text-layer runs), for the document layout of the second run; absent for an image. */
+  drawings?: PageDrawing[];
 }
 
 /** One line of the OCR plan: pages one OCR invocation works on. */
@@ -176,6 +178,9 @@ export interface LayoutPage {
   /** Text items of the text layer, or OCR'd words; in reading order as found. Empty for a text upload. */
   runs: LayoutRun[];
 }
+
+/** A page's size as shown and its runs, before its place in the document text is known (the chunk step's extraction). */
+export type PageDrawing = Pick<LayoutPage, "width" | "height" | "source" | "runs">;
 
 /**
  * What grounding needs from the chunk step, written beside the chunks (`chunks/<document id>/layout.json`): the source
