@@ -185,6 +185,27 @@ describe("output", () => {
     expect(text).toContain("low OCR confidence: page 3\n");
   });
 
+  it("shows why a document needs review, and --json carries grounding, confidence and the flag, from S3 when offloaded", () => {
+    const reviewed = {
+      ...item,
+      needsReview: true,
+      reviewReasons: [{ code: "rejected", path: "total" }, { code: "failed-chunks", chunks: [2] }, { code: "low-confidence-ocr", pages: [1] }],
+      resultLocation: { bucket: "b", key: "results/d4/x.json", bytes: 10 },
+      result: undefined,
+    } as DocumentItem;
+    const offloaded = {
+      result: item.result,
+      provenance: { count: { chunks: [0], pages: [{ start: 1, end: 1 }] } },
+      grounding: { count: { match: "exact" as const, page: 1, charStart: 4, charEnd: 5, quote: "3", boxes: [] } },
+      confidence: { count: 1 },
+    };
+    const report = documentReport({ file: "r.pdf", key: "uploads/r.pdf", documentId: "d4" }, reviewed, offloaded);
+    expect(report).toMatchObject({ needsReview: true, grounding: offloaded.grounding, confidence: { count: 1 }, provenance: offloaded.provenance });
+    expect(report.reviewReasons).toHaveLength(3);
+    expect(renderReport(report)).toContain("  needs review: rejected total; failed-chunks chunk 2; low-confidence-ocr page 1\n");
+    expect(renderReport(documentReport({ file: "s.pdf", key: "uploads/s.pdf", documentId: "d5" }, { ...item, needsReview: false } as DocumentItem, { result: item.result }))).not.toContain("needs review");
+  });
+
   it("progress shows each running document's state, batches, own elapsed time, tokens/s and an estimate", () => {
     let now = 1_000_000;
     let tokens = 0;
