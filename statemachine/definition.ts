@@ -1,4 +1,4 @@
-import { documentItemContractVersion } from "../functions/shared/document-item.ts";
+import { documentItemContractVersion, resultAttributes } from "../functions/shared/document-item.ts";
 import { ErrorNames } from "../functions/shared/errors.ts";
 import { mapResultWriterPrefix } from "../functions/shared/bucket-layout.ts";
 import type { MergeTaskInput } from "../functions/shared/contracts.ts";
@@ -206,7 +206,7 @@ export function buildDocumentWorkflow(
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
-            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens " +
+            `REMOVE ${resultAttributes.map((_, i) => `#finished${i}`).join(", ")} ` +
             "ADD #version :one",
           ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
           ExpressionAttributeNames: {
@@ -214,11 +214,9 @@ export function buildDocumentWorkflow(
             "#kind": "kind",
             "#source": "source",
             "#owner": "executionArn",
-            "#error": "error",
-            "#cause": "cause",
-            "#result": "result",
-            "#records": "records",
             "#version": "version",
+            // Every attribute of an earlier execution's result, each under a name (some are reserved words).
+            ...Object.fromEntries(resultAttributes.map((name, i) => [`#finished${i}`, name])),
           },
           ExpressionAttributeValues: {
             ":status": { S: "PROCESSING" },

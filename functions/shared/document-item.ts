@@ -207,6 +207,31 @@ export interface DocumentItem {
   updatedAt: string;
 }
 
+/**
+ * What a finished execution writes and a new one must not inherit: removed when an execution takes the item over
+ * (the workflow's "Mark document processing") and when the merge writes an item without them.
+ */
+export const resultAttributes = [
+  "modelId",
+  "result",
+  "resultLocation",
+  "provenance",
+  "conflicts",
+  "grounding",
+  "confidence",
+  "needsReview",
+  "reviewReasons",
+  "reviewPage",
+  "chunks",
+  "failedChunks",
+  "ocr",
+  "records",
+  "error",
+  "cause",
+  "tokens",
+  "cost",
+] as const satisfies ReadonlyArray<keyof DocumentItem>;
+
 /** The id of a record's item. */
 export function recordItemId(batchId: string, recordId: string): string {
   return `${batchId}#${recordId}`;
