@@ -40,7 +40,7 @@ export async function bundleWorkerSource(entryPath: string): Promise<string> {
 registerWorkerSourceBundler(bundleWorkerSource);
 
 /**
- * The OCR render worker (functions/shared/page-render/render-worker.ts) from source: the project's modules bundled, every package
+ * The page render worker (functions/shared/page-render/render-worker.ts) from source: the project's modules bundled, every package
  * left to Node and imported by its absolute file URL, so that the bundle runs from a temporary file. pdf.js must load
  * from node_modules for its own `createRequire` to find @napi-rs/canvas, the one copy the worker may use.
  */
