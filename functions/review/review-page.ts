@@ -297,11 +297,11 @@ h2{font-size:15px;margin:0 0 8px}
 .page{margin:0;max-width:1000px}
 .sheet{position:relative;width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.25)}
 .sheet img{position:absolute;inset:0;width:100%;height:100%;display:block}
-.box{position:absolute;min-width:2px;min-height:2px;border:2px solid;border-radius:2px;cursor:pointer;background:rgba(255,255,255,0)}
-.box.m-exact{border-color:var(--exact);background:rgba(26,127,55,.12)}
-.box.m-normalised{border-color:var(--normalised);background:rgba(9,105,218,.12)}
-.box.m-fuzzy{border-color:var(--fuzzy);background:rgba(188,108,0,.15)}
-.box.active,.box:focus{outline:3px solid var(--hi);outline-offset:1px;background:rgba(255,211,61,.35);z-index:1}
+.box{position:absolute;min-width:2px;min-height:2px;border-radius:2px;cursor:pointer;--c:var(--exact);box-shadow:0 0 0 2px var(--c);background:rgba(255,255,255,0)}
+.box.m-exact{--c:var(--exact);background:rgba(26,127,55,.12)}
+.box.m-normalised{--c:var(--normalised);background:rgba(9,105,218,.12)}
+.box.m-fuzzy{--c:var(--fuzzy);background:rgba(188,108,0,.15)}
+.box.active,.box:focus{outline:none;box-shadow:0 0 0 2px var(--c),0 0 0 5px var(--hi);background:rgba(255,211,61,.35);z-index:1}
 figcaption{color:var(--muted);font-size:12px;margin-top:4px}
 .empty{color:var(--muted)}
 @media (max-width:900px){.layout{grid-template-columns:1fr}.fields{position:static;max-height:none}}
