@@ -228,7 +228,8 @@ function reasonText(reason: ReviewReason, fieldIndexByPath: Map<string, number>)
 
 function fieldRow(field: ReviewField, index: number, shownPages: Map<number, ReviewPageImage>): string {
   const grounding = field.grounding;
-  const match = grounding?.match;
+  // The item is ours, but it is read back from a store: only known kinds and whole pages reach the markup unescaped.
+  const match = grounding === undefined ? undefined : Object.hasOwn(MATCH_LABELS, grounding.match) ? grounding.match : "none";
   const rejected = grounding?.rejected;
   const boxed = grounding !== undefined && isFound(grounding.match) && (grounding.boxes ?? []).some((box) => shownPages.has(box.page));
   const classes = ["field", rejected ? "rejected" : "", boxed ? "boxed" : ""].filter(Boolean).join(" ");
@@ -240,7 +241,7 @@ function fieldRow(field: ReviewField, index: number, shownPages: Map<number, Rev
       ? '<span class="confidence unknown" title="no confidence recorded">—</span>'
       : `<span class="confidence" title="confidence"><span class="bar"><span style="width:${percent(Math.min(1, Math.max(0, field.confidence)) * 100)}"></span></span>${Math.round(field.confidence * 100)} %</span>`;
   const badge = match === undefined ? "" : `<span class="badge m-${match}">${MATCH_LABELS[match]}${grounding?.similarity === undefined ? "" : ` ${Math.round(grounding.similarity * 100)} %`}</span>`;
-  const page = grounding?.page;
+  const page = Number.isInteger(grounding?.page) ? grounding!.page : undefined;
   const pageText =
     page === undefined ? "" : `<span class="page-ref">p. ${page}${shownPages.has(page) ? "" : ' <span class="note">(not shown)</span>'}</span>`;
   const quote = grounding?.quote === undefined || grounding.quote === "" ? "" : `<q class="quote">${escapeHtml(grounding.quote)}</q>`;

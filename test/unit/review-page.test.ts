@@ -134,6 +134,8 @@ describe("buildReviewPage", () => {
         fields: [
           { path: HOSTILE, value: HOSTILE, confidence: 0.5, grounding: { ...grounded(1, 10, 10), quote: HOSTILE } },
           { path: "x", value: null, grounding: { match: "none", rejected: { value: { nested: HOSTILE }, reason: "ungrounded" } } },
+          // A corrupted item: a match kind and a page that are not what the contract says.
+          { path: "y", value: 1, grounding: { match: HOSTILE as "exact", page: HOSTILE as unknown as number } },
         ],
       }),
     );
