@@ -1,7 +1,8 @@
 /**
  * The review page's page images: the pages of a PDF (pdf.js) or an image upload (.png, .jpg, .tif) as colour JPEGs,
  * rendered by the shared page renderer (a worker thread, each page bounded in time), sized in PDF points as shown so
- * that grounding boxes land on them. The images together stay within a weight budget: when they are over it, every
+ * that grounding boxes land on them: a PDF page's own size (rotation applied); an image's pixels at the resolution it
+ * states, 300 dpi when none, as OCR reads it and the document layout sizes it. The images together stay within a weight budget: when they are over it, every
  * page is rendered again at a lower resolution and quality, and at the floor the last pages are left out.
  */
 import { OcrPageError } from "../shared/errors.ts";

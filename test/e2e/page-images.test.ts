@@ -1,7 +1,7 @@
 /**
  * The review page's images (functions/review/page-images.ts) with real render workers: PDF pages as colour JPEGs sized
  * in points as shown (a rotated page turned, a landscape page wide), image uploads sized from the resolution they state
- * (one pixel a point when none) and scaled down to the dpi asked, the weight budget met by rendering again smaller and,
+ * (300 dpi when none, as OCR and the document layout take it) and scaled down to the dpi asked, the weight budget met by rendering again smaller and,
  * at the floor, by leaving the last pages out; a page beyond the document left out alone; bytes that are not a PDF fail.
  */
 import { crc32 } from "node:zlib";
@@ -111,7 +111,7 @@ describe("renderPageImages", () => {
     expect(skipped[0]![1]).toMatch(/over 12000 bytes/);
   });
 
-  it("sizes an image upload from its stated resolution (one pixel a point when none) and scales it down to the dpi asked", async () => {
+  it("sizes an image upload from its stated resolution (300 dpi when none, as OCR) and scales it down to the dpi asked, never up", async () => {
     const [stated] = await renderPageImages({ bytes: png(1000, 1400, 200), key: "uploads/scan.png", pages: [1] });
     expect(stated!.width).toBeCloseTo((1000 * 72) / 200, 6);
     expect(stated!.height).toBeCloseTo((1400 * 72) / 200, 6);
@@ -119,9 +119,11 @@ describe("renderPageImages", () => {
     expect(header.width).toBe(Math.round((1000 * REVIEW_IMAGE_DPI) / 200));
 
     const [unstated] = await renderPageImages({ bytes: png(600, 800), key: "uploads/photo.PNG", pages: [1] });
-    expect([unstated!.width, unstated!.height]).toEqual([600, 800]);
-    // Never enlarged: 72 dpi shown at 110 stays 600 pixels wide.
-    expect(jpegHeader(unstated!.data).width).toBe(600);
+    expect([unstated!.width, unstated!.height]).toEqual([144, 192]);
+    expect(jpegHeader(unstated!.data).width).toBe(Math.round((600 * REVIEW_IMAGE_DPI) / 300));
+    // Never enlarged: a 150 dpi image asked at 200 dpi keeps its pixels.
+    const [enlarged] = await renderPageImages({ bytes: png(600, 800, 150), key: "uploads/scan.png", pages: [1], dpi: 200 });
+    expect(jpegHeader(enlarged!.data).width).toBe(600);
   });
 
   it("renders the page asked for of a multi-page TIFF, in colour", async () => {
@@ -145,11 +147,11 @@ describe("renderPageImages", () => {
     tiff.set(header);
     pixels.forEach((rgba, index) => tiff.set(rgba, DATA_START + index * rgba.length));
     const images = await renderPageImages({ bytes: tiff, key: "uploads/fax.tif", pages: [2] });
-    expect(images.map((image) => [image.page, image.width, image.height])).toEqual([[2, 300, 200]]);
+    expect(images.map((image) => [image.page, image.width, image.height])).toEqual([[2, 72, 48]]);
     const decoded = await loadImage(Buffer.from(images[0]!.data));
     const canvas = createCanvas(decoded.width, decoded.height);
     canvas.getContext("2d").drawImage(decoded, 0, 0);
-    const [red, , blue] = canvas.getContext("2d").getImageData(150, 100, 1, 1).data;
+    const [red, , blue] = canvas.getContext("2d").getImageData(decoded.width >> 1, decoded.height >> 1, 1, 1).data;
     expect(blue! - red!).toBeGreaterThan(100);
   });
 

@@ -38,13 +38,12 @@ const port = parentPort;
 
 /** An image's pixels are decoded in full before they are scaled down: at most this many times the page bound. */
 export const DECODE_PIXELS_PER_PAGE_BOUND = 4;
-/** Resolution assumed for an image that does not state one, for OCR (a scan's usual). */
-export const ASSUMED_IMAGE_DPI = 300;
 /**
- * Resolution an image that states none is shown at: one pixel a point, as the document layout sizes its pages
- * (functions/shared/contracts.ts LayoutPage), so that boxes in points land on the same pixels.
+ * Resolution assumed for an image that does not state one (a scan's usual). OCR renders at it, so its page records,
+ * and the document layout built from them, size such a page as pixels * 72 / 300 points; the review page's images
+ * use the same rule so that boxes in points land on the same pixels.
  */
-export const SHOWN_IMAGE_DPI = 72;
+export const ASSUMED_IMAGE_DPI = 300;
 
 type OpenDocument =
   | { kind: "pdf"; doc: PDFDocumentProxy; pages: number }
@@ -142,7 +141,7 @@ function canvasFactoryOf(doc: PDFDocumentProxy): PdfCanvasFactory {
 
 /**
  * A page as a colour JPEG at the dpi asked: a PDF page rendered by pdf.js; an image scaled down to it (never up) from
- * the resolution it states (SHOWN_IMAGE_DPI when none), both bounded by the pixel bound. Sizes in points as shown.
+ * the resolution it states (ASSUMED_IMAGE_DPI when none), both bounded by the pixel bound. Sizes in points as shown.
  */
 async function renderJpeg(
   document: OpenDocument,
@@ -172,7 +171,7 @@ async function renderJpeg(
     const image = await decodeImage(document.bytes, document.format, request.maxPixels);
     source = { canvas: image.image, width: image.image.width, height: image.image.height, statedDpi: image.header.dpi };
   }
-  const shownDpi = source.statedDpi ?? SHOWN_IMAGE_DPI;
+  const shownDpi = source.statedDpi ?? ASSUMED_IMAGE_DPI;
   const byDpi = Math.min(1, request.dpi / shownDpi);
   const target = fitToPixels(Math.max(1, Math.round(source.width * byDpi)), Math.max(1, Math.round(source.height * byDpi)), request.maxPixels);
   const canvas = createCanvas(target.width, target.height);
