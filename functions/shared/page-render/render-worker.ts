@@ -2,9 +2,9 @@
  * The render worker thread's entry point (started by page-renderer.ts; shipped as render-worker.mjs next to the
  * handler.mjs of each function that renders pages: OCR, review). It opens one document (a PDF with pdf.js, or an image)
  * when asked, then turns the pages it is asked for into grey pixels (OCR) or a colour JPEG (the review page), which go
- * back as a transferred ArrayBuffer. The parent bounds each page's time by
- * terminating this thread: pdf.js's own cancel is only checked between slices of rendering work, and decoding one
- * image (a PDF's or an upload's) can take longer than a page may.
+ * back as a transferred ArrayBuffer. The parent bounds each page's time by terminating this thread: pdf.js's own
+ * cancel is only checked between slices of rendering work, and decoding one image (a PDF's or an upload's) can take
+ * longer than a page may.
  */
 import { isMainThread, parentPort } from "node:worker_threads";
 import { createCanvas, ImageData, loadImage, type Canvas } from "@napi-rs/canvas";
@@ -119,9 +119,7 @@ async function openDocument(request: Extract<RenderRequest, { type: "open" }>): 
 }
 
 async function renderPage(document: OpenDocument, number: number, request: Extract<RenderRequest, { type: "render" }>): Promise<GreyImage> {
-  if (number > document.pages) {
-    throw new OcrPageError(OcrPageCodes.Failed, `page ${number} is beyond the document's ${document.pages} page(s)`);
-  }
+  checkPageNumber(document, number);
   if (document.kind === "pdf") {
     const page = await document.doc.getPage(number);
     try {
@@ -132,6 +130,12 @@ async function renderPage(document: OpenDocument, number: number, request: Extra
   }
   if (document.format === "tiff") return tiffPage(document, number, request.maxPixels);
   return canvasImage(document.bytes, document.format, request.maxPixels);
+}
+
+function checkPageNumber(document: OpenDocument, number: number): void {
+  if (number > document.pages) {
+    throw new OcrPageError(OcrPageCodes.Failed, `page ${number} is beyond the document's ${document.pages} page(s)`);
+  }
 }
 
 /** The document's own canvas factory: its @napi-rs/canvas is the one pdf.js loaded (two copies crash pdf.js). */
@@ -149,9 +153,7 @@ async function renderJpeg(
   request: Extract<RenderRequest, { type: "render" }>,
   quality: number,
 ): Promise<JpegImage> {
-  if (number > document.pages) {
-    throw new OcrPageError(OcrPageCodes.Failed, `page ${number} is beyond the document's ${document.pages} page(s)`);
-  }
+  checkPageNumber(document, number);
   if (document.kind === "pdf") {
     const page = await document.doc.getPage(number);
     try {
