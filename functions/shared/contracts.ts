@@ -171,7 +171,7 @@ export interface LayoutPage {
   /** The page's span in `DocumentLayout.text` (UTF-16). */
   charStart: number;
   charEnd: number;
-  /** Size as shown (rotation applied), PDF points; an image's pixels at its dpi (72 when it has none). */
+  /** Size as shown (rotation applied), PDF points; an image's pixels at the resolution it states (300 dpi when none, as OCR reads it). */
   width: number;
   height: number;
   source: "text-layer" | "ocr";
