@@ -117,6 +117,7 @@ export class LocalTwin {
         ocrFunctionArn: TwinNames.functionArn("ocr"),
         inferFunctionArn: TwinNames.functionArn("infer"),
         mergeFunctionArn: TwinNames.functionArn("merge"),
+        reviewFunctionArn: TwinNames.functionArn("review"),
         tableName: TwinNames.table,
         bucketName: TwinNames.bucket,
       },

@@ -54,6 +54,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
           ocrFunctionArn: `\${GetAtt:${logicalId(stack, stack.ocrFunction)}.Arn}`,
           inferFunctionArn: `\${GetAtt:${logicalId(stack, stack.inferFunction)}.Arn}`,
           mergeFunctionArn: `\${GetAtt:${logicalId(stack, stack.mergeFunction)}.Arn}`,
+          reviewFunctionArn: `\${GetAtt:${logicalId(stack, stack.reviewFunction)}.Arn}`,
           tableName: `\${Ref:${logicalId(stack, stack.table)}}`,
           bucketName: `\${Ref:${logicalId(stack, stack.bucket)}}`,
         },
