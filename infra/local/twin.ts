@@ -297,6 +297,18 @@ export class LocalTwin {
     return JSON.parse((await object.Body?.transformToString("utf-8")) ?? "{}") as OffloadedResult;
   }
 
+  /** The document's review page (HTML), where its item points; undefined when the item points to none or it is missing. */
+  async readReviewPage(item: DocumentItem): Promise<string | undefined> {
+    if (!item.reviewPage) return undefined;
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: item.reviewPage.bucket, Key: item.reviewPage.key }));
+      return (await object.Body?.transformToString("utf-8")) ?? undefined;
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return undefined;
+      throw error;
+    }
+  }
+
   async getDocument(documentId: string): Promise<DocumentItem | undefined> {
     const { Item } = await this.dynamodb.send(
       new GetItemCommand({ TableName: TwinNames.table, Key: { documentId: { S: documentId } }, ConsistentRead: true }),
