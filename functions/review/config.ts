@@ -10,7 +10,7 @@ export interface ReviewConfig {
   maxPages: number;
 }
 
-/** LLAMBDA_REVIEW_MAX_PAGES: a review page of a long document shows this many pages, those with grounded values first. */
+/** LLAMBDA_REVIEW_MAX_PAGES: a review page shows at most this many pages (functions/review/pages-to-show.ts picks them). */
 export const reviewMaxPagesRange = { min: 1, max: 100 } as const;
 export const DEFAULT_REVIEW_MAX_PAGES = 20;
 
