@@ -211,7 +211,8 @@ export function buildDocumentWorkflow(
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
-            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens " +
+            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens, " +
+            "#grounding, #confidence, #needsReview, #reviewReasons, #reviewPage " +
             "ADD #version :one",
           ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
           ExpressionAttributeNames: {
@@ -224,6 +225,12 @@ export function buildDocumentWorkflow(
             "#result": "result",
             "#records": "records",
             "#version": "version",
+            // A previous version's review: its grounding, confidence, flag and page belong to that result.
+            "#grounding": "grounding",
+            "#confidence": "confidence",
+            "#needsReview": "needsReview",
+            "#reviewReasons": "reviewReasons",
+            "#reviewPage": "reviewPage",
           },
           ExpressionAttributeValues: {
             ":status": { S: "PROCESSING" },

@@ -116,6 +116,12 @@ describe("document workflow definition", () => {
     const params = (name: string) => states[name]!.Parameters as { ConditionExpression: string; UpdateExpression: string };
     expect(params(StateNames.markProcessing).ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
     expect(params(StateNames.markProcessing).UpdateExpression).toContain("#owner = :execution");
+    // A new version starts without the previous result's review: no stale page, flag or grounding while PROCESSING.
+    expect(params(StateNames.markProcessing).UpdateExpression).toContain("#grounding, #confidence, #needsReview, #reviewReasons, #reviewPage ");
+    expect((states[StateNames.markProcessing]!.Parameters as { ExpressionAttributeNames: Record<string, string> }).ExpressionAttributeNames).toMatchObject({
+      "#reviewPage": "reviewPage",
+      "#needsReview": "needsReview",
+    });
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.recordFailure]) {
       expect(params(name).UpdateExpression, name).toContain("ADD #version :one");
     }
