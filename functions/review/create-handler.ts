@@ -96,7 +96,7 @@ export function createHandler(
       const pageCount = layout?.pages.length ?? item.source.pages ?? 1;
       const pages = pagesToShow({ grounding: values.grounding, pageCount, maxPages: config.maxPages });
 
-      const { images, renderError } = await pageImages(deps.s3(), item.source, pages);
+      const { images, renderError } = await drawPages(deps.s3(), item.source, pages);
       const html = buildReviewPage({
         documentId,
         sourceKey: item.source.key,
@@ -122,26 +122,26 @@ export function createHandler(
       return { written: true, bucket: target.bucket, key: target.key, bytes, pages: shown, ...(renderError ? { renderError } : {}) };
     },
   );
+}
 
-  /**
-   * The pages' images, drawn from the upload (a PDF or an image). A text upload has none; nor does a document whose
-   * pages cannot be drawn (an encrypted PDF): its review page still lists the fields, and says why in the output.
-   */
-  async function pageImages(
-    s3: S3Client,
-    source: DocumentItem["source"],
-    pages: number[],
-  ): Promise<{ images: ReviewPageImage[]; renderError?: string }> {
-    if (pages.length === 0) return { images: [] };
-    const { bytes } = await readUpload(s3, source);
-    if (imageFormatOf(source.key) === undefined && !isPdf(bytes)) return { images: [] };
-    try {
-      return { images: await renderPageImages({ bytes, key: source.key, pages }) };
-    } catch (error) {
-      const renderError = `${(error as Error).name}: ${(error as Error).message}`;
-      logger.warn("Pages could not be drawn; the review page lists the fields only", { renderError });
-      return { images: [], renderError };
-    }
+/**
+ * The pages' images, drawn from the upload (a PDF or an image). A text upload has none; nor does a document whose
+ * pages cannot be drawn (an encrypted PDF): its review page still lists the fields, and the output says why.
+ */
+async function drawPages(
+  s3: S3Client,
+  source: DocumentItem["source"],
+  pages: number[],
+): Promise<{ images: ReviewPageImage[]; renderError?: string }> {
+  if (pages.length === 0) return { images: [] };
+  const { bytes } = await readUpload(s3, source);
+  if (imageFormatOf(source.key) === undefined && !isPdf(bytes)) return { images: [] };
+  try {
+    return { images: await renderPageImages({ bytes, key: source.key, pages }) };
+  } catch (error) {
+    const renderError = `${(error as Error).name}: ${(error as Error).message}`;
+    logger.warn("Pages could not be drawn; the review page lists the fields only", { renderError });
+    return { images: [], renderError };
   }
 }
 

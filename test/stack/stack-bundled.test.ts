@@ -10,6 +10,7 @@ import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
+import { REVIEW_IMAGE_HANDLER } from "../../infra/image/bundle-review.ts";
 import { INFER_MODEL_PATH, LlambdaStack, type LlambdaStackProps } from "../../infra/llambda-stack.ts";
 import { buildDocumentWorkflow, MapLabel, MapResultsPrefix, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
 import { ABSENT_MODEL_ID, baseStackProps, featureFlags } from "../helpers/stack-fixture.ts";
@@ -167,14 +168,16 @@ describe("LlambdaStack (full synth, bundled)", () => {
     });
 
     it("writes review pages from the OCR image started with the review handler: arm64, 2,048 MB, 120 s", () => {
-      expect(resourceOf(stack.reviewFunction).Properties).toMatchObject({
+      template.hasResourceProperties("AWS::Lambda::Function", {
         PackageType: "Image",
         Architectures: ["arm64"],
         MemorySize: 2048,
         Timeout: 120,
-        ImageConfig: { Command: ["review-handler.handler"] },
+        ImageConfig: { Command: [REVIEW_IMAGE_HANDLER] },
+        Environment: { Variables: Match.objectLike({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } }) },
         Role: { "Fn::GetAtt": [roleLogicalIdOf(stack, stack.reviewFunction), "Arn"] },
       });
+      expect(REVIEW_IMAGE_HANDLER).toBe("review-handler.handler");
       // The same image asset as OCR: one build, one push.
       const imageUri = (fn: { node: { defaultChild?: unknown } }) => JSON.stringify((resourceOf(fn).Properties as Json).Code);
       expect(imageUri(stack.reviewFunction)).toBe(imageUri(stack.ocrFunction));
