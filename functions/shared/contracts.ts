@@ -364,5 +364,33 @@ export interface MergeTaskInput {
   transitions?: WorkflowTransitionCounts;
 }
 
+/**
+ * Input of the Write review page task: run after the merge for a document (not a record batch) that ended COMPLETED or
+ * PARTIAL. The function reads everything else from the item the execution wrote.
+ */
+export interface ReviewTaskInput {
+  documentId: string;
+  /** `$$.Execution.Id`: only the execution that owns the item writes its review page. */
+  execution: { id: string };
+}
+
+/** Why the review task wrote nothing: no item, another execution owns it, or it points to no review page. */
+export type ReviewSkipReason = "no-item" | "not-owner" | "no-review-page" | "not-finished";
+
+/** Output of the Write review page task. */
+export type ReviewTaskOutput =
+  | {
+      written: true;
+      bucket: string;
+      key: string;
+      /** The HTML's size, bytes (page images embedded). */
+      bytes: number;
+      /** The pages shown, 1-based, ascending. */
+      pages: number[];
+      /** Set when the pages could not be drawn (the page then lists the fields alone): the error's name and message. */
+      renderError?: string;
+    }
+  | { written: false; reason: ReviewSkipReason };
+
 // The item and its source are the consumers' contract (document-item.ts, a package export); re-exported for the stages.
 export type { DocumentItem, DocumentSource, DocumentStatus } from "./document-item.ts";

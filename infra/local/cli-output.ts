@@ -85,6 +85,8 @@ export interface DocumentReport {
   failedChunks?: DocumentItem["failedChunks"];
   error?: string;
   cause?: string;
+  /** With --review: where the document's review page was copied (null when it has none). */
+  reviewPage?: string | null;
   /** The whole DynamoDB item, as written (null when none was). */
   item: DocumentItem | null;
 }
@@ -124,6 +126,7 @@ export function documentReport(
 export function renderReport(report: DocumentReport): string {
   const ok = report.status === "COMPLETED" || report.status === "PARTIAL";
   const lines = [`${ok ? "✓" : "✗"} ${displayName(report.key)}: ${report.status}`];
+  if (report.reviewPage !== undefined) lines.push(`  review page: ${report.reviewPage ?? "none"}`);
   const facts = [
     `file ${report.file}`,
     `key ${report.key}`,

@@ -117,6 +117,7 @@ export class LocalTwin {
         ocrFunctionArn: TwinNames.functionArn("ocr"),
         inferFunctionArn: TwinNames.functionArn("infer"),
         mergeFunctionArn: TwinNames.functionArn("merge"),
+        reviewFunctionArn: TwinNames.functionArn("review"),
         tableName: TwinNames.table,
         bucketName: TwinNames.bucket,
       },
@@ -301,6 +302,18 @@ export class LocalTwin {
     }
     const object = await this.s3.send(new GetObjectCommand({ Bucket: item.resultLocation.bucket, Key: item.resultLocation.key }));
     return JSON.parse((await object.Body?.transformToString("utf-8")) ?? "{}") as OffloadedResult;
+  }
+
+  /** The document's review page (HTML), where its item points; undefined when the item points to none or it is missing. */
+  async readReviewPage(item: DocumentItem): Promise<string | undefined> {
+    if (!item.reviewPage) return undefined;
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: item.reviewPage.bucket, Key: item.reviewPage.key }));
+      return (await object.Body?.transformToString("utf-8")) ?? undefined;
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return undefined;
+      throw error;
+    }
   }
 
   async getDocument(documentId: string): Promise<DocumentItem | undefined> {
