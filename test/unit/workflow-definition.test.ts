@@ -1,3 +1,4 @@
+import { resultAttributes } from "../../functions/shared/document-item.ts";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { buildDocumentWorkflow, MapLabel, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
@@ -116,12 +117,11 @@ describe("document workflow definition", () => {
     const params = (name: string) => states[name]!.Parameters as { ConditionExpression: string; UpdateExpression: string };
     expect(params(StateNames.markProcessing).ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
     expect(params(StateNames.markProcessing).UpdateExpression).toContain("#owner = :execution");
-    // A new version starts without the previous result's review: no stale page, flag or grounding while PROCESSING.
-    expect(params(StateNames.markProcessing).UpdateExpression).toContain("#grounding, #confidence, #needsReview, #reviewReasons, #reviewPage ");
-    expect((states[StateNames.markProcessing]!.Parameters as { ExpressionAttributeNames: Record<string, string> }).ExpressionAttributeNames).toMatchObject({
-      "#reviewPage": "reviewPage",
-      "#needsReview": "needsReview",
-    });
+    // A new version starts without anything of the previous result: no stale result, page, flag or grounding while PROCESSING.
+    const names = (states[StateNames.markProcessing]!.Parameters as { ExpressionAttributeNames: Record<string, string> }).ExpressionAttributeNames;
+    const removed = /REMOVE ([^A-Z]+) ADD/.exec(params(StateNames.markProcessing).UpdateExpression)![1]!.split(", ").map((alias) => names[alias.trim()]);
+    expect(removed.sort()).toEqual([...resultAttributes].sort());
+    expect(removed).toEqual(expect.arrayContaining(["result", "grounding", "confidence", "needsReview", "reviewReasons", "reviewPage", "cost"]));
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.recordFailure]) {
       expect(params(name).UpdateExpression, name).toContain("ADD #version :one");
     }
