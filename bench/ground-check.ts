@@ -9,12 +9,13 @@ import type { FieldGrounding } from "../functions/shared/document-item.ts";
 /**
  * Expected values that are not text of the document by nature, so not counted: the summary the expected JSON writes
  * (`desc` at the top: "Invoice from ..."), codes from a code list that the JSON's format assigns rather than copies
- * (`country_code`: ISO 3166; `payment_unece_code`: UN/ECE 4461), and booleans. A line item's own `desc` is its text
+ * (`country_code`: ISO 3166; `*unece_code`: UN/ECE codes of units and payment means, where the invoice prints "kg"
+ * or "Units"), and booleans. A line item's own `desc` is its text
  * on the invoice and counts.
  */
 export function notInDocumentByNature(path: string, value: unknown): boolean {
   if (typeof value === "boolean") return true;
-  return path === "desc" || /(?:^|\.)(?:country_code|payment_unece_code)$/.test(path);
+  return path === "desc" || /(?:^|\.)(?:country_code|\w*unece_code)$/.test(path);
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 import type { DocumentLayout, LayoutPage, LayoutRun } from "../shared/contracts.ts";
 import type { FieldGrounding, PageBox } from "../shared/document-item.ts";
-import { editDistance } from "../shared/edit-distance.ts";
+import { editDistanceWithin } from "../shared/edit-distance.ts";
 
 export type GroundingMatch = "exact" | "normalised" | "fuzzy" | "none";
 
@@ -57,6 +57,8 @@ class SearchText {
   private mapped: MappedText | undefined;
   private tokenList: Array<{ start: number; end: number }> | undefined;
   private alnum: MappedText | undefined;
+  private numberList: WrittenNumber[] | undefined;
+  private dateList: WrittenDate[] | undefined;
 
   constructor(readonly text: string) {}
 
@@ -65,20 +67,41 @@ class SearchText {
     return this.mapped;
   }
 
+  /** The text's written numbers, each with the values it can mean, in text order. */
+  get numbers(): WrittenNumber[] {
+    this.numberList ??= writtenNumbers(this.text);
+    return this.numberList;
+  }
+
+  /** The text's written dates, each with the dates it can mean: single dates first, then ranges, each in text order. */
+  get dates(): WrittenDate[] {
+    this.dateList ??= writtenDates(this.text);
+    return this.dateList;
+  }
+
   /** Only the letters and digits of the text, lower case, mapped back. */
   get alphanumeric(): MappedText {
     if (this.alnum === undefined) {
-      let text = "";
       const origin: number[] = [];
+      const units: number[] = [];
       for (let i = 0; i < this.text.length; i++) {
+        const code = this.text.charCodeAt(i);
+        if (code < 0x80) {
+          if ((code >= 48 && code <= 57) || (code >= 97 && code <= 122)) units.push(code);
+          else if (code >= 65 && code <= 90) units.push(code + 32);
+          else continue;
+          origin.push(i);
+          continue;
+        }
         const char = this.text[i]!;
         if (!WORD_CHAR.test(char)) continue;
-        for (const unit of char.toLowerCase()) {
-          text += unit;
+        const lower = char.toLowerCase();
+        for (let u = 0; u < lower.length; u++) {
+          units.push(lower.charCodeAt(u));
           origin.push(i);
         }
       }
-      this.alnum = { text, origin };
+      this.alnum = { text: decodeUnits(units), origin };
     }
     return this.alnum;
   }
@@ -124,12 +147,12 @@ function locate(value: string | number, source: SearchText): Located {
   const parts = findParts(source, wanted);
   if (parts) return found("normalised", Rank.Reading, parts);
   if (number !== undefined) {
-    const span = findNumber(number, text);
+    const span = findNumber(number, source);
     if (span) return found("normalised", Rank.Reading, span);
   }
   const date = isoDate(wanted);
   if (date !== undefined) {
-    const span = findDate(date, text);
+    const span = findDate(date, source);
     if (span) return found("normalised", Rank.Reading, span);
   }
   // Inside a longer word: "ACME" in "ACMECorp". Never for a number: "21" in "2014" is not the number 21.
@@ -190,46 +213,83 @@ interface MappedText {
 
 const HYPHEN_AT_LINE_END = /^-[^\S\n]*\n\s*/;
 
+/** Quotation marks, primes and apostrophes as the two ASCII marks (by UTF-16 code): fonts and OCR write them every way. */
+const QUOTE_MARKS = new Map<number, number>([
+  ..."'‘’‚‛′ʼ`´".split("").map((mark) => [mark.charCodeAt(0), 39] as const),
+  ...'"“”„‟″'.split("").map((mark) => [mark.charCodeAt(0), 34] as const),
+]);
+
 /**
  * Lower case, NFKC per character, whitespace runs as one space, a hyphen at a line end joined to the next line's word
- * ("invoi-\nce" reads "invoice"), and every character mapped back to where it was.
+ * ("invoi-\nce" reads "invoice"), quotation marks as `'` and `"` (`''` as `"`), and every character mapped back to
+ * where it was.
  */
 export function normaliseMapped(source: string): MappedText {
-  let text = "";
+  // Built as UTF-16 code units and decoded once: appending to a string per character was most of grounding's time.
+  const units: number[] = [];
   const origin: number[] = [];
   let lastSpace = true;
   for (let i = 0; i < source.length; i++) {
-    const char = source[i]!;
-    if (char === "-" && /\p{L}/u.test(source[i - 1] ?? "")) {
-      const skip = HYPHEN_AT_LINE_END.exec(source.slice(i, i + 64));
-      if (skip) {
-        // Hyphenated across a line: skip the hyphen and the line break.
-        i += skip[0].length - 1;
+    const code = source.charCodeAt(i);
+    if (code < 0x80) {
+      if (code === 32 || (code >= 9 && code <= 13)) {
+        if (!lastSpace) {
+          units.push(32);
+          origin.push(i);
+        }
+        lastSpace = true;
         continue;
       }
-    }
-    if (char === " " || char === "\n" || char === "\t" || char === "\r" || /\s/.test(char)) {
+      if (code === 45 /* - */ && i > 0 && /\p{L}/u.test(source[i - 1]!)) {
+        const skip = HYPHEN_AT_LINE_END.exec(source.slice(i, i + 64));
+        if (skip) {
+          // Hyphenated across a line: skip the hyphen and the line break.
+          i += skip[0].length - 1;
+          continue;
+        }
+      }
+    } else if (/\s/.test(source[i]!)) {
       if (!lastSpace) {
-        text += " ";
+        units.push(32);
         origin.push(i);
       }
       lastSpace = true;
       continue;
     }
     lastSpace = false;
-    const code = char.charCodeAt(0);
-    // ASCII needs no compatibility mapping, only case folding (most of a document's text: skip normalize()).
-    const folded = code < 0x80 ? char.toLowerCase() : char.normalize("NFKC").toLowerCase();
-    for (const unit of folded) {
-      text += unit;
+    const quote = QUOTE_MARKS.get(code);
+    if (quote !== undefined) {
+      // Two apostrophes typed for an inch or quotation mark read as one double quote.
+      const doubled = quote === 39 && QUOTE_MARKS.get(source.charCodeAt(i + 1)) === 39;
+      if (doubled) i++;
+      units.push(doubled ? 34 : quote);
+      origin.push(i);
+      continue;
+    }
+    if (code < 0x80) {
+      // ASCII needs no compatibility mapping, only case folding (most of a document's text: no normalize()).
+      units.push(code >= 65 && code <= 90 ? code + 32 : code);
+      origin.push(i);
+      continue;
+    }
+    const folded = source[i]!.normalize("NFKC").toLowerCase();
+    for (let u = 0; u < folded.length; u++) {
+      units.push(folded.charCodeAt(u));
       origin.push(i);
     }
   }
-  if (text.endsWith(" ")) {
-    text = text.slice(0, -1);
+  if (units.at(-1) === 32) {
+    units.pop();
     origin.pop();
   }
-  return { text, origin };
+  return { text: decodeUnits(units), origin };
+}
+
+/** A string from UTF-16 code units, decoded in slices (an argument list has a size limit). */
+function decodeUnits(units: readonly number[]): string {
+  let text = "";
+  for (let at = 0; at < units.length; at += 8192) text += String.fromCharCode(...units.slice(at, at + 8192));
+  return text;
 }
 
 /** The original span of normalised characters [start, end). */
@@ -240,7 +300,8 @@ function originalSpan(mapped: MappedText, start: number, end: number): { charSta
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Other readings of a value: without a leading "#" or "No."; a currency code as its symbols, a symbol as its codes.
+// Other readings of a value: a company's legal form abbreviated or in full; without a leading "#" or "No."; a currency
+// code as its symbols, a symbol as its codes.
 
 /**
  * Currency codes (ISO 4217) and the symbols or abbreviations invoices write for them. A symbol shared by several
@@ -279,9 +340,47 @@ const CURRENCY_SIGNS: Readonly<Record<string, readonly string[]>> = {
   ZAR: ["r"],
 };
 
+/**
+ * Company legal forms: abbreviations and what they stand for. A name is written with either ("ORLEN S.A." for
+ * "ORLEN spółka akcyjna"), so a name ending with one is also looked for ending with the others of its line.
+ */
+const LEGAL_FORMS: ReadonlyArray<readonly string[]> = [
+  ["S.A.", "SA", "spółka akcyjna", "société anonyme", "sociedad anónima", "sociedade anónima"],
+  ["B.V.", "BV", "besloten vennootschap"],
+  ["N.V.", "NV", "naamloze vennootschap"],
+  ["GmbH", "Gesellschaft mit beschränkter Haftung"],
+  ["AG", "Aktiengesellschaft"],
+  ["Ltd.", "Ltd", "Limited"],
+  ["Inc.", "Inc", "Incorporated"],
+  ["Corp.", "Corp", "Corporation"],
+  ["Co.", "Company"],
+  ["LLC", "L.L.C.", "Limited Liability Company"],
+  ["PLC", "Public Limited Company"],
+  ["Sp. z o.o.", "spółka z ograniczoną odpowiedzialnością"],
+  ["S.A.S.", "SAS", "société par actions simplifiée"],
+  ["SARL", "S.à r.l.", "société à responsabilité limitée"],
+  ["S.L.", "SL", "sociedad limitada"],
+  ["S.r.l.", "Srl", "società a responsabilità limitata"],
+  ["S.p.A.", "SpA", "società per azioni"],
+];
+
+/** The name with its legal form written the other ways ("X S.A." → "X spółka akcyjna", ...). */
+function otherLegalForms(wanted: string): string[] {
+  const lower = wanted.toLowerCase();
+  for (const forms of LEGAL_FORMS) {
+    for (const form of forms) {
+      const suffix = ` ${form.toLowerCase()}`;
+      if (!lower.endsWith(suffix)) continue;
+      const name = wanted.slice(0, wanted.length - suffix.length);
+      return forms.filter((other) => other !== form).map((other) => `${name} ${other}`);
+    }
+  }
+  return [];
+}
+
 /** The other readings of a value, in the order they are tried. */
 export function readingsOfValue(wanted: string): string[] {
-  const readings: string[] = [];
+  const readings: string[] = otherLegalForms(wanted);
   const unprefixed = wanted.replace(/^(?:#\s*|n[o°º](?:\.\s*|\s+)|nr(?:\.\s*|\s+))(?=[\p{L}\p{N}])/iu, "");
   if (unprefixed !== wanted) readings.push(unprefixed);
   const code = wanted.toUpperCase();
@@ -419,19 +518,32 @@ function parseNumber(wanted: string): number | undefined {
   return readings.length === 1 ? readings[0] : undefined;
 }
 
-function findNumber(value: number, text: string): { charStart: number; charEnd: number } | undefined {
-  let best: { charStart: number; charEnd: number } | undefined;
+interface WrittenNumber {
+  charStart: number;
+  charEnd: number;
+  readings: number[];
+}
+
+/** Every number-like run of the text at word boundaries (grouped by spaces or not), by start. */
+function writtenNumbers(text: string): WrittenNumber[] {
+  const numbers: WrittenNumber[] = [];
+  const seen = new Set<string>();
   for (const pattern of [NUMBER_RUN, NUMBER_RUN_UNSPACED]) {
     for (const match of text.matchAll(pattern)) {
-      if (best !== undefined && match.index >= best.charStart) break;
-      if (!isBoundedAt(text, match.index, match.index + match[0].length)) continue;
-      if (readingsOfNumber(match[0]).some((reading) => Math.abs(reading - value) < 1e-9 * Math.max(1, Math.abs(value)))) {
-        best = { charStart: match.index, charEnd: match.index + match[0].length };
-        break;
-      }
+      const charEnd = match.index + match[0].length;
+      const key = `${match.index}:${charEnd}`;
+      if (seen.has(key) || !isBoundedAt(text, match.index, charEnd)) continue;
+      seen.add(key);
+      numbers.push({ charStart: match.index, charEnd, readings: readingsOfNumber(match[0]) });
     }
   }
-  return best;
+  return numbers.sort((a, b) => a.charStart - b.charStart || b.charEnd - a.charEnd);
+}
+
+function findNumber(value: number, source: SearchText): { charStart: number; charEnd: number } | undefined {
+  const tolerance = 1e-9 * Math.max(1, Math.abs(value));
+  const written = source.numbers.find((number) => number.readings.some((reading) => Math.abs(reading - value) < tolerance));
+  return written === undefined ? undefined : { charStart: written.charStart, charEnd: written.charEnd };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -483,8 +595,11 @@ const DAY = String.raw`(\d{1,2})(?:st|nd|rd|th|er|re|e|\.)?`;
 /** Not preceded or followed by a letter or digit (JavaScript's \b knows ASCII letters only). */
 const START = String.raw`(?<![\p{L}\p{N}])`;
 const END = String.raw`(?![\p{L}\p{N}])`;
+/** What joins the two days of a range: a dash, or "to" in the five languages. */
+const RANGE = String.raw`(?:[-–—]|au|to|until|bis|al|t/m|tot)`;
 
-const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) => Ymd[] }> = [
+/** Patterns of a written date; a range's only when no single date matches: "31 Juillet 2015" over "1er au 31 Juillet 2015". */
+const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) => Ymd[]; range?: true }> = [
   // 2024-03-01, 2024/03/01, 2024.03.01
   { pattern: new RegExp(String.raw`${START}(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})${END}`, "gu"), readings: (m) => [[+m[1]!, +m[2]!, +m[3]!]] },
   // 01/03/2024, 1.3.2024, 03-01-24: day first or month first (the text does not say which)
@@ -503,6 +618,27 @@ const DATE_PATTERNS: Array<{ pattern: RegExp; readings: (m: RegExpMatchArray) =>
     pattern: new RegExp(String.raw`${START}${DAY}(?:\s+de|\s*[-/])?\s*${MONTH}(?:\s+de|\s*[-/])?,?\s*(\d{4}|\d{2})${END}`, "gu"),
     readings: (m) => monthReading(m[2]!, (month) => [fullYear(m[3]!), month, +m[1]!]),
   },
+  // A range within a month: 1er au 31 Juillet 2015, 1-31 March 2024, del 1 al 31 de julio de 2015 (both days)
+  {
+    pattern: new RegExp(
+      String.raw`${START}${DAY}\s*${RANGE}\s*${DAY}(?:\s+de|\s*[-/])?\s*${MONTH}(?:\s+de|\s*[-/])?,?\s*(\d{4})${END}`,
+      "gu",
+    ),
+    readings: (m) => [
+      ...monthReading(m[3]!, (month) => [+m[4]!, month, +m[1]!]),
+      ...monthReading(m[3]!, (month) => [+m[4]!, month, +m[2]!]),
+    ],
+    range: true,
+  },
+  // July 1 - July 31 , 2014 (both days)
+  {
+    pattern: new RegExp(String.raw`${START}${MONTH}\s*${DAY}\s*${RANGE}\s*${MONTH}\s*${DAY}\s*,?\s*(\d{4})${END}`, "gu"),
+    readings: (m) => [
+      ...monthReading(m[1]!, (month) => [+m[5]!, month, +m[2]!]),
+      ...monthReading(m[3]!, (month) => [+m[5]!, month, +m[4]!]),
+    ],
+    range: true,
+  },
   // March 1, 2024; Dec 31 2017; marzo 5, 2024; August 3 , 2014 (a text item's space before the comma)
   {
     pattern: new RegExp(String.raw`${START}${MONTH}\s*${DAY}\s*,?\s*(\d{4})${END}`, "gu"),
@@ -519,19 +655,29 @@ function monthReading(name: string, make: (month: number) => Ymd): Ymd[] {
   return month === undefined ? [] : [make(month)];
 }
 
-function findDate(iso: string, text: string): { charStart: number; charEnd: number } | undefined {
-  const [year, month, day] = iso.split("-").map(Number) as Ymd;
-  let best: { charStart: number; charEnd: number } | undefined;
-  for (const { pattern, readings } of DATE_PATTERNS) {
+interface WrittenDate {
+  charStart: number;
+  charEnd: number;
+  readings: Ymd[];
+  range: boolean;
+}
+
+/** Every written date of the text with the dates it can mean: single dates by start, then ranges by start. */
+function writtenDates(text: string): WrittenDate[] {
+  const dates: WrittenDate[] = [];
+  for (const { pattern, readings, range } of DATE_PATTERNS) {
     for (const match of text.matchAll(pattern)) {
-      if (best !== undefined && match.index >= best.charStart) break;
-      if (readings(match).some(([y, m, d]) => y === year && m === month && d === day)) {
-        best = { charStart: match.index, charEnd: match.index + match[0].length };
-        break;
-      }
+      const meant = readings(match);
+      if (meant.length > 0) dates.push({ charStart: match.index, charEnd: match.index + match[0].length, readings: meant, range: range ?? false });
     }
   }
-  return best;
+  return dates.sort((a, b) => Number(a.range) - Number(b.range) || a.charStart - b.charStart);
+}
+
+function findDate(iso: string, source: SearchText): { charStart: number; charEnd: number } | undefined {
+  const [year, month, day] = iso.split("-").map(Number) as Ymd;
+  const written = source.dates.find((date) => date.readings.some(([y, m, d]) => y === year && m === month && d === day));
+  return written === undefined ? undefined : { charStart: written.charStart, charEnd: written.charEnd };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -548,7 +694,12 @@ function findFuzzy(needle: string, source: SearchText): Grounding | undefined {
     const end = tokens[i + count - 1]!.end;
     if (Math.abs(end - start - needle.length) > needle.length * (1 - FUZZY_THRESHOLD)) continue;
     const window = haystack.text.slice(start, end);
-    const score = 1 - editDistance(window, needle) / Math.max(window.length, needle.length);
+    const longer = Math.max(window.length, needle.length);
+    // Only distances that can reach the threshold (or beat the best so far) are computed to the end.
+    const allowed = Math.floor(longer * (1 - Math.max(FUZZY_THRESHOLD, best?.score ?? 0)) + 1e-9);
+    const distance = editDistanceWithin(window, needle, allowed);
+    if (distance === undefined) continue;
+    const score = 1 - distance / longer;
     if (score >= FUZZY_THRESHOLD && (best === undefined || score > best.score)) best = { score, start, end };
   }
   if (!best) return undefined;

@@ -7,8 +7,8 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { PDFDocument } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readChunkConfig } from "../../functions/chunk/config.ts";
-import { ocrPageGroupsKey, ocrPageKey, ocrTextLayerKey } from "../../functions/shared/bucket-layout.ts";
-import type { ChunkTaskInput, ChunkTaskOutput, OcrBatchInput, OcrPageRecord, OcrPlanOutput, OcrTextLayer } from "../../functions/shared/contracts.ts";
+import { layoutKey, ocrPageGroupsKey, ocrPageKey, ocrTextLayerKey } from "../../functions/shared/bucket-layout.ts";
+import type { ChunkTaskInput, ChunkTaskOutput, OcrBatchInput, OcrPageRecord, OcrPlanOutput, OcrTextLayer, DocumentLayout } from "../../functions/shared/contracts.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { startS3Fixture, type S3Fixture } from "../helpers/s3-fixture.ts";
 
@@ -52,7 +52,13 @@ describe("the chunk function around OCR", () => {
       ocrPageCount: 3,
     });
     expect("manifest" in output).toBe(false);
-    expect(JSON.parse(await text(work, ocrTextLayerKey(documentId)))).toEqual({ pages: ["", "", ""], ocrPages: [1, 2, 3] } satisfies OcrTextLayer);
+    // Each page as drawn (no text items on a scan), for the layout the second run writes.
+    const blank = { width: 595.3, height: 841.9, source: "text-layer" as const, runs: [] };
+    expect(JSON.parse(await text(work, ocrTextLayerKey(documentId)))).toEqual({
+      pages: ["", "", ""],
+      ocrPages: [1, 2, 3],
+      drawings: [blank, blank, blank],
+    } satisfies OcrTextLayer);
     expect((await text(work, ocrPageGroupsKey(documentId))).trim().split("\n").map((line) => JSON.parse(line))).toEqual([{ pages: [1, 2, 3] }]);
   });
 
@@ -91,6 +97,14 @@ describe("the chunk function around OCR", () => {
     });
     const manifest = (await text(work, output.manifest.key)).trim().split("\n").map((line) => JSON.parse(line) as { text: string; pageStart: number });
     expect(manifest.map((item) => [item.pageStart, item.text])).toEqual([[1, "Delivery note DN-77 for Initech"]]);
+    // The layout: the OCR'd page's words in points (pixels at 300 dpi), the failed pages as their text layer drew them.
+    const layout = JSON.parse(await text(work, layoutKey(documentId))) as DocumentLayout;
+    expect(layout.text).toBe("Delivery note DN-77 for Initech\n\n\n\n");
+    expect(layout.pages.map((page) => [page.source, page.width, page.height, page.runs])).toEqual([
+      ["ocr", 2.4, 2.4, [{ text: "Delivery note DN-77 for Initech", box: [0.2, 0.2, 2.2, 2.2], confidence: 88 }]],
+      ["text-layer", 595.3, 841.9, []],
+      ["text-layer", 595.3, 841.9, []],
+    ]);
     await expect(handler({ documentId, source, ocr, toleratedFailurePercentage: 10 })).rejects.toMatchObject({
       name: "TooManyFailedPages",
       message: expect.stringContaining("2 of 3 OCR'd page(s) failed"),

@@ -7,7 +7,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { PDFDocument, StandardFonts } from "pdf-lib";
-import type { ChunkItem, ChunkTaskOutput, ChunkTaskInput } from "../../functions/shared/contracts.ts";
+import type { ChunkItem, ChunkTaskOutput, ChunkTaskInput, DocumentLayout } from "../../functions/shared/contracts.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { afterBundlingCommands, chunkBundlingExtras } from "../../infra/bundling.ts";
 import { handlerBuildOptions } from "../../infra/esbuild-options.ts";
@@ -114,14 +114,14 @@ describe("chunk handler", () => {
       pageCount: 3,
       tokenCount: expect.any(Number) as number,
       ms: expect.any(Number) as number,
-      // As billed, for the document's cost: the upload read, the manifest written.
+      // As billed, for the document's cost: the upload read, the layout and the manifest written.
       usage: {
         invocations: 1,
         billedMs: expect.any(Number) as number,
         memoryMb: expect.any(Number) as number,
         architecture: process.arch === "arm64" ? "arm64" : "x86_64",
         s3Gets: 1,
-        s3Puts: 1,
+        s3Puts: 2,
       },
     });
     expect(output.usage!.billedMs).toBeGreaterThanOrEqual(output.ms);
@@ -137,6 +137,17 @@ describe("chunk handler", () => {
       tokenCount: output.tokenCount,
       text: "Confidential page 1 says zebra1.\n\nConfidential page 2 says zebra2.\n\nConfidential page 3 says zebra3.",
     });
+
+    // Beside the manifest, for grounding: the chunks' source text, each page's span, size and text items, each chunk's span.
+    const layoutObject = await read(work, `chunks/${event.documentId}/layout.json`);
+    expect(layoutObject.contentType).toBe("application/json");
+    const layout = JSON.parse(layoutObject.body) as DocumentLayout;
+    expect(layout.text).toBe(items[0]!.text);
+    expect(layout.chunks).toEqual([{ index: 0, charStart: 0, charEnd: layout.text.length }]);
+    expect(layout.pages.map((page) => [page.page, layout.text.slice(page.charStart, page.charEnd), page.width, page.height, page.source])).toEqual(
+      [1, 2, 3].map((page) => [page, `Confidential page ${page} says zebra${page}.`, 595.3, 841.9, "text-layer"]),
+    );
+    expect(layout.pages[0]!.runs).toEqual([{ text: "Confidential page 1 says zebra1.", box: [50, expect.any(Number), expect.any(Number), expect.any(Number)] }]);
 
     const summary = logEntry(logged, "Document chunked");
     expect(summary).toMatchObject({ level: "INFO", document: event.documentId, chunkCount: 1, pageCount: 3 });
