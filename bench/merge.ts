@@ -1,23 +1,40 @@
 /**
  * Merge benchmark: what grounding adds to the merge of a large document. The merge function's handler runs on a
- * synthetic invoice-like document of N chunks (one page each) with in-memory S3 and DynamoDB, so the figure is the
- * function's own work (reading the Map Run's result files and the layout, merging, grounding, building and sizing the
- * item), not network time. Runs alternate: with the document's layout (values grounded) and without it (the merge
- * skips grounding, as for a document whose layout is missing), same results, same process.
+ * synthetic invoice-like document of N chunks (one page each), twice over:
+ * - with in-memory S3 and DynamoDB: the function's own work (reading the Map Run's result files and the layout,
+ *   merging, grounding, building and sizing the item), no storage round trips;
+ * - with the twin's local S3 and DynamoDB (s3rver, DynamoDB Local; needs Java): the same work plus real round trips to
+ *   protocol-compatible storage, as the function does them on AWS (where S3 and DynamoDB latencies differ).
+ * Runs alternate: with the document's layout (values grounded) and without it (the merge skips grounding, as for a
+ * document whose layout is missing), same results, same process.
  *
- *   npm run bench -- merge [--json] [--chunks 100] [--runs 15]
+ *   npm run bench -- merge [--json] [--chunks 100] [--runs 15] [--no-local-storage]
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { availableParallelism, cpus } from "node:os";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createHandler } from "../functions/merge/create-handler.ts";
 import { layoutKey, manifestKey } from "../functions/shared/bucket-layout.ts";
 import type { ChunkResult, DocumentLayout, LayoutRun, MergeTaskInput } from "../functions/shared/contracts.ts";
+import { sourceOrderOf } from "../functions/shared/document-item.ts";
+import {
+  ensureBucket,
+  ensureDocumentTable,
+  freePort,
+  localCredentials,
+  localRegion,
+  startDynamoDb,
+  startS3,
+} from "../infra/local/services.ts";
 import { quantile, round } from "./corpus.ts";
 
 const bucket = "bench-bucket";
-const documentId = "bench-document";
+const table = "bench-documents";
+const executionArn = "arn:aws:states:us-east-1:1:execution:wf:bench";
 
 /** A deterministic pseudo-random source, so every run merges the same document. */
 function seeded(seed: number): () => number {
@@ -40,7 +57,7 @@ export interface SyntheticMerge {
  * has values the page shows (as written, or in another written form: an ISO date, a number without its thousands
  * separator) and some the model made up, which grounding looks for in vain (its slowest path: every fuzzy window).
  */
-export function syntheticMerge(chunks: number): SyntheticMerge {
+export function syntheticMerge(chunks: number, documentId = "bench-document"): SyntheticMerge {
   const random = seeded(7);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const pages: string[] = [];
@@ -97,9 +114,13 @@ export function syntheticMerge(chunks: number): SyntheticMerge {
   return { layout, results };
 }
 
-/** The S3 objects the merge reads: the Map Run's manifest and result files (batches of 4 chunks) and the layout. */
-function mapRunObjects({ layout, results }: SyntheticMerge): Map<string, string> {
+/**
+ * The S3 objects the merge reads: the Map Run's manifest and result files (batches of 4 chunks) and, unless left out,
+ * the layout.
+ */
+function mapRunObjects(documentId: string, { layout, results }: SyntheticMerge, withLayout: boolean): Map<string, string> {
   const objects = new Map<string, string>();
+  const prefix = `map-results/${documentId}`;
   const children = [];
   for (let i = 0; i < results.length; i += 4) {
     const batch = results.slice(i, i + 4);
@@ -110,13 +131,13 @@ function mapRunObjects({ layout, results }: SyntheticMerge): Map<string, string>
       Output: JSON.stringify({ results: batch, failed: [], Items: [] }),
     });
   }
-  const resultKey = "map-results/run/SUCCEEDED_0.json";
+  const resultKey = `${prefix}/SUCCEEDED_0.json`;
   objects.set(resultKey, JSON.stringify(children));
   objects.set(
-    "map-results/run/manifest.json",
+    `${prefix}/manifest.json`,
     JSON.stringify({ DestinationBucket: bucket, MapRunArn: "arn:aws:states:us-east-1:1:mapRun:wf/ExtractChunks:run", ResultFiles: { SUCCEEDED: [{ Key: resultKey, Size: 1 }], FAILED: [], PENDING: [] } }),
   );
-  objects.set(layoutKey(documentId), JSON.stringify(layout));
+  if (withLayout) objects.set(layoutKey(documentId), JSON.stringify(layout));
   return objects;
 }
 
@@ -136,22 +157,118 @@ function inMemoryS3(objects: Map<string, string>): S3Client {
 
 const acceptingTable = { send: async () => ({ Attributes: { version: 3 } }) } as unknown as DynamoDBDocumentClient;
 
-function mergeInput(chunks: number): MergeTaskInput {
+function mergeInput(documentId: string, chunks: number): MergeTaskInput {
   return {
     documentId,
     schemaId: "invoice",
     source: { bucket, key: "uploads/invoices/bench.pdf", etag: "e", size: 1 },
     chunking: { manifest: { bucket, key: manifestKey(documentId) }, chunkCount: chunks, pageCount: chunks, tokenCount: chunks * 900, ms: 1 },
-    mapRun: { ResultWriterDetails: { Bucket: bucket, Key: "map-results/run/manifest.json" } },
-    execution: { id: "arn:aws:states:us-east-1:1:execution:wf:bench", startTime: new Date().toISOString() },
+    mapRun: { ResultWriterDetails: { Bucket: bucket, Key: `map-results/${documentId}/manifest.json` } },
+    execution: { id: executionArn, startTime: new Date().toISOString() },
     toleratedFailurePercentage: 0,
   };
+}
+
+type Variant = "grounded" | "ungrounded";
+type CreateMergeHandler = (typeof import("../functions/merge/create-handler.ts"))["createHandler"];
+type MergeHandler = (event: MergeTaskInput, context: unknown) => Promise<unknown>;
+
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Alternating runs of the two handlers (order flipped every round), after one warm-up run each. */
+async function alternate(handlers: Record<Variant, () => Promise<unknown>>, runs: number): Promise<Record<Variant, Timing> & { share: number }> {
+  const times: Record<Variant, number[]> = { grounded: [], ungrounded: [] };
+  const run = async (name: Variant) => {
+    const started = performance.now();
+    await handlers[name]();
+    return performance.now() - started;
+  };
+  await run("grounded");
+  await run("ungrounded");
+  for (let i = 0; i < runs; i++) {
+    const order: Variant[] = i % 2 === 0 ? ["ungrounded", "grounded"] : ["grounded", "ungrounded"];
+    for (const name of order) times[name].push(await run(name));
+  }
+  const median = (list: number[]) => quantile([...list].sort((a, b) => a - b), 0.5);
+  const timing = (list: number[]): Timing => ({ median: round(median(list), 1), min: round(Math.min(...list), 1), max: round(Math.max(...list), 1) });
+  return {
+    grounded: timing(times.grounded),
+    ungrounded: timing(times.ungrounded),
+    /** (grounded − ungrounded) / ungrounded, medians: the share grounding adds to the merge. */
+    share: round(median(times.grounded) / median(times.ungrounded) - 1, 3),
+  };
+}
+
+const lambdaContext = { getRemainingTimeInMillis: () => 900_000, awsRequestId: "bench", functionName: "merge", memoryLimitInMB: "1769" };
+const mergeConfig = { table, bucket, fallbackSchemaId: "invoice", maxItemBytes: 350_000 };
+const documentIds: Record<Variant, string> = { grounded: "bench-grounded", ungrounded: "bench-ungrounded" };
+
+async function inMemoryRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
+  const handlers = Object.fromEntries(
+    (Object.keys(documentIds) as Variant[]).map((variant) => {
+      const documentId = documentIds[variant];
+      const objects = mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded");
+      const handler = createHandler(mergeConfig, { s3: () => inMemoryS3(objects), documents: () => acceptingTable }) as MergeHandler;
+      return [variant, () => handler(mergeInput(documentId, chunks), lambdaContext)];
+    }),
+  ) as Record<Variant, () => Promise<unknown>>;
+  return alternate(handlers, runs);
+}
+
+/** The same on s3rver and DynamoDB Local, each document's item PROCESSING and owned by the execution, as the merge finds it. */
+async function localStorageRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
+  const dir = mkdtempSync(join(tmpdir(), "llambda-bench-merge-"));
+  const s3Server = await startS3(join(dir, "s3"), await freePort());
+  const dynamoDbServer = await startDynamoDb(join(dir, "dynamodb"), await freePort()).catch(async (error: unknown) => {
+    await s3Server.close();
+    throw error;
+  });
+  const clientConfig = { region: localRegion, credentials: localCredentials };
+  const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.url, forcePathStyle: true });
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbServer.url });
+  const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  try {
+    await ensureBucket(s3, bucket);
+    await ensureDocumentTable(dynamodb, table);
+    const handlers = {} as Record<Variant, () => Promise<unknown>>;
+    for (const variant of Object.keys(documentIds) as Variant[]) {
+      const documentId = documentIds[variant];
+      for (const [key, body] of mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded")) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      }
+      const input = mergeInput(documentId, chunks);
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: marshall({ documentId, status: "PROCESSING", version: 1, executionArn, sourceOrder: sourceOrderOf(undefined), source: input.source }),
+        }),
+      );
+      const handler = createHandler(mergeConfig, { s3: () => s3, documents: () => documents }) as MergeHandler;
+      handlers[variant] = () => handler(input, lambdaContext);
+    }
+    return await alternate(handlers, runs);
+  } finally {
+    s3.destroy();
+    dynamodb.destroy();
+    await dynamoDbServer.close();
+    await s3Server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: "boolean", default: false }, chunks: { type: "string", default: "100" }, runs: { type: "string", default: "15" } },
+    options: {
+      json: { type: "boolean", default: false },
+      chunks: { type: "string", default: "100" },
+      runs: { type: "string", default: "15" },
+      "no-local-storage": { type: "boolean", default: false },
+    },
   });
   const chunks = Number(values.chunks);
   const runs = Number(values.runs);
@@ -159,45 +276,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write("--chunks and --runs must be positive integers\n");
     return 2;
   }
-  const synthetic = syntheticMerge(chunks);
-  const withLayout = mapRunObjects(synthetic);
-  const withoutLayout = new Map(withLayout);
-  withoutLayout.delete(layoutKey(documentId));
-  const config = { table: "t", bucket, fallbackSchemaId: "invoice", maxItemBytes: 350_000 };
-  const handlers = {
-    grounded: createHandler(config, { s3: () => inMemoryS3(withLayout), documents: () => acceptingTable }),
-    ungrounded: createHandler(config, { s3: () => inMemoryS3(withoutLayout), documents: () => acceptingTable }),
-  };
-  const context = { getRemainingTimeInMillis: () => 900_000, awsRequestId: "bench", functionName: "merge", memoryLimitInMB: "1769" };
-  const times: Record<keyof typeof handlers, number[]> = { grounded: [], ungrounded: [] };
-  const run = async (name: keyof typeof handlers) => {
-    const started = performance.now();
-    await (handlers[name] as (event: MergeTaskInput, context: unknown) => Promise<unknown>)(mergeInput(chunks), context);
-    return performance.now() - started;
-  };
-  // Warm both paths (JIT, the schema's compiled validator), then alternate, order flipped every round.
-  await run("grounded");
-  await run("ungrounded");
-  for (let i = 0; i < runs; i++) {
-    const order: Array<keyof typeof handlers> = i % 2 === 0 ? ["ungrounded", "grounded"] : ["grounded", "ungrounded"];
-    for (const name of order) times[name].push(await run(name));
-  }
-  const median = (list: number[]) => quantile([...list].sort((a, b) => a - b), 0.5);
-  const summary = {
-    chunks,
-    runs,
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model,
-    ungroundedMs: { median: round(median(times.ungrounded), 1), min: round(Math.min(...times.ungrounded), 1), max: round(Math.max(...times.ungrounded), 1) },
-    groundedMs: { median: round(median(times.grounded), 1), min: round(Math.min(...times.grounded), 1), max: round(Math.max(...times.grounded), 1) },
-    /** (grounded − ungrounded) / ungrounded, medians: the share grounding adds to the merge. */
-    groundingShare: round(median(times.grounded) / median(times.ungrounded) - 1, 3),
-  };
+  // The merge's metrics line (EMF) and log lines go to stdout and would mix with --json: off before the modules load.
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  process.env.POWERTOOLS_LOG_LEVEL = "WARN";
+  const { createHandler } = await import("../functions/merge/create-handler.ts");
+  const inMemory = await inMemoryRuns(createHandler, chunks, runs);
+  const localStorage = values["no-local-storage"] ? undefined : await localStorageRuns(createHandler, chunks, runs);
+  const summary = { chunks, runs, cores: availableParallelism(), cpu: cpus()[0]?.model, inMemory, ...(localStorage ? { localStorage } : {}) };
+  const line = (name: string, result: Awaited<ReturnType<typeof alternate>>) =>
+    `  ${name}: without grounding median ${result.ungrounded.median} ms (${result.ungrounded.min}–${result.ungrounded.max}), ` +
+    `with grounding ${result.grounded.median} ms (${result.grounded.min}–${result.grounded.max}): grounding adds ${(result.share * 100).toFixed(1)} %\n`;
   process.stderr.write(
-    `Merge of a ${chunks}-chunk document, ${runs} alternating runs each, in-memory S3/DynamoDB:\n` +
-      `  without grounding: median ${summary.ungroundedMs.median} ms (${summary.ungroundedMs.min}–${summary.ungroundedMs.max})\n` +
-      `  with grounding:    median ${summary.groundedMs.median} ms (${summary.groundedMs.min}–${summary.groundedMs.max})\n` +
-      `  grounding adds ${(summary.groundingShare * 100).toFixed(1)} % to the merge\n`,
+    `Merge of a ${chunks}-chunk document, ${runs} alternating runs each:\n` +
+      line("in-memory S3/DynamoDB", inMemory) +
+      (localStorage ? line("local S3/DynamoDB (s3rver, DynamoDB Local)", localStorage) : ""),
   );
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
