@@ -3,7 +3,7 @@
 // -> statemachine -> infra (infra/local is the twin) -> bench -> test. A layer imports only from layers below it.
 // test/dependency-rules.test.ts cruises a fixture tree with this file to show each rule reports by name.
 
-const STAGES = "start|chunk|infer|merge|consumer|failed-execution|ocr";
+const STAGES = "start|chunk|infer|merge|consumer|failed-execution|ocr|review";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { getDocument, OPS, type PDFDocumentProxy, type PDFPageProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { Recognizer } from "../functions/ocr/recognizer.ts";
-import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/shared/page-render/render-page.ts";
 import { textLayerVerdict } from "../functions/chunk/text-layer.ts";
 import { editDistance } from "../functions/shared/edit-distance.ts";
 import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";

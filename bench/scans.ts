@@ -2,7 +2,7 @@
 import { createCanvas } from "@napi-rs/canvas";
 import { PDFDocument } from "pdf-lib";
 import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
-import { pdfjsRenderingOptions, renderPageGrey } from "../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey } from "../functions/shared/page-render/render-page.ts";
 
 type CanvasFactory = Parameters<typeof renderPageGrey>[1];
 export const canvasFactoryOf = (doc: PDFDocumentProxy) => (doc as unknown as { canvasFactory: CanvasFactory }).canvasFactory;

@@ -13,6 +13,7 @@ import { readFailedExecutionConfig } from "./failed-execution/config.ts";
 import { readInferConfig } from "./infer/config.ts";
 import { readMergeConfig } from "./merge/config.ts";
 import { readOcrConfig } from "./ocr/config.ts";
+import { readReviewConfig } from "./review/config.ts";
 import { BucketLayout } from "./shared/bucket-layout.ts";
 import type { Env } from "./shared/config.ts";
 import { EnvNames } from "./shared/env-names.ts";
@@ -21,7 +22,7 @@ import { readStartConfig } from "./start/config.ts";
 import type { OcrRouting } from "./start/ocr-routing.ts";
 import type { SchemaRouting } from "./start/schema-routing.ts";
 
-export type FunctionId = "start" | "chunk" | "ocr" | "infer" | "merge" | "consumer" | "failedExecution";
+export type FunctionId = "start" | "chunk" | "ocr" | "infer" | "merge" | "review" | "consumer" | "failedExecution";
 
 /** AWS services a function's code calls: isolated mode opens HTTPS to exactly these endpoints. */
 export type EndpointService = "s3" | "dynamodb" | "states";
@@ -31,8 +32,8 @@ type BucketPrefix = (typeof BucketLayout)[keyof typeof BucketLayout];
 export interface FunctionAccess {
   /** Object reads and writes under these prefixes. */
   bucket?: { read?: readonly BucketPrefix[]; readVersions?: boolean; write?: readonly BucketPrefix[] };
-  /** Item writes on the documents table. */
-  table?: readonly "dynamodb:UpdateItem"[];
+  /** Item reads and writes on the documents table. */
+  table?: readonly ("dynamodb:UpdateItem" | "dynamodb:GetItem")[];
   /** Calls on the document workflow. */
   workflow?: readonly ("states:StartExecution" | "states:ListExecutions")[];
   /** The endpoints its code calls. */
@@ -230,6 +231,36 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
       endpoints: ["s3", "dynamodb"],
     },
     environment: (values) => ({ [EnvNames.schemaId]: values.schemaRouting.defaultSchemaId }),
+  },
+  review: {
+    id: "review",
+    constructId: "ReviewFunction",
+    name: "review",
+    entry: "functions/review/handler.ts",
+    factory: "functions/review/create-handler.ts",
+    // The OCR image with another command: it draws pages with the same pdf.js and @napi-rs/canvas (a native addon
+    // that must be the linux-arm64 build), so one image build serves both (infra/image/Dockerfile, target `ocr`).
+    packaging: "image",
+    architecture: "arm64",
+    // A page at a time in a render worker (a 150 dpi page is a few MB of pixels) beside the document's bytes and the
+    // page being built; one vCPU's worth is plenty for at most LLAMBDA_REVIEW_MAX_PAGES pages.
+    memoryMb: 2048,
+    // Drawing 20 pages takes well under a minute; the rest is room for a large upload's download.
+    timeoutSeconds: 120,
+    description: "llambda: a merged document -> its review page (HTML: the pages, a box over each grounded value)",
+    readConfig: readReviewConfig,
+    reads: [EnvNames.table, EnvNames.bucket, EnvNames.reviewMaxPages],
+    // The item (GetItem), its offloaded result, the layout beside the chunks, and the upload's version the item names.
+    access: {
+      bucket: {
+        read: [BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix, BucketLayout.resultsPrefix],
+        readVersions: true,
+        write: [BucketLayout.reviewsPrefix],
+      },
+      table: ["dynamodb:GetItem"],
+      endpoints: ["s3", "dynamodb"],
+    },
+    environment: () => ({}),
   },
   consumer: {
     id: "consumer",

@@ -1,5 +1,6 @@
 import type { Node } from "constructs";
 import { chunkTokensRange, DEFAULT_CHUNK_TOKENS } from "../functions/chunk/limits.ts";
+import { reviewMaxPagesRange } from "../functions/review/config.ts";
 import { FunctionCatalogue } from "../functions/catalogue.ts";
 import { defaultSchemaId } from "../functions/schemas/index.ts";
 import { BucketLayout } from "../functions/shared/bucket-layout.ts";
@@ -47,6 +48,8 @@ export const ContextKeys = {
   ocrRoutes: "llambda:ocrRoutes",
   /** The OCR language (a Tesseract code whose @tesseract.js-data package is installed). Default `eng`. */
   ocrLanguage: "llambda:ocrLanguage",
+  /** Most pages a document's review page shows (LLAMBDA_REVIEW_MAX_PAGES, the review function's own bound). Default 20. */
+  reviewMaxPages: "llambda:reviewMaxPages",
   /** Alarms notify this e-mail address (an SNS topic and subscription are created). */
   alarmEmail: "llambda:alarmEmail",
   /** Alarms notify this existing SNS topic. */
@@ -172,6 +175,7 @@ export function stackFromContext(
       schemaRouting: schemaRoutingContext((key) => node.tryGetContext(key)),
       ocrRouting: ocrRoutingContext((key) => node.tryGetContext(key)),
       ocrLanguage: stringContext(node, ContextKeys.ocrLanguage) ?? DEFAULT_OCR_LANGUAGE,
+      reviewMaxPages: intContext(node, ContextKeys.reviewMaxPages, reviewMaxPagesRange),
       destroyOnRemoval: boolContext(node, ContextKeys.destroyOnRemoval) ?? false,
       tracing: boolContext(node, ContextKeys.tracing) ?? false,
       isolated: boolContext(node, ContextKeys.isolated) ?? false,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { registerWorkerSourceBundler } from "../functions/chunk/isolated-extract.ts";
-import { registerRenderWorkerBundler } from "../functions/ocr/render-script.ts";
+import { registerRenderWorkerBundler } from "../functions/shared/page-render/render-script.ts";
 import { handlerBuildOptions } from "./esbuild-options.ts";
 import { pdfjsDecodeBoundPlugin } from "./pdfjs-decode-bound.ts";
 
@@ -40,7 +40,7 @@ export async function bundleWorkerSource(entryPath: string): Promise<string> {
 registerWorkerSourceBundler(bundleWorkerSource);
 
 /**
- * The OCR render worker (functions/ocr/render-worker.ts) from source: the project's modules bundled, every package
+ * The page render worker (functions/shared/page-render/render-worker.ts) from source: the project's modules bundled, every package
  * left to Node and imported by its absolute file URL, so that the bundle runs from a temporary file. pdf.js must load
  * from node_modules for its own `createRequire` to find @napi-rs/canvas, the one copy the worker may use.
  */

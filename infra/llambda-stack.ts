@@ -59,6 +59,8 @@ export class LlambdaStack extends Stack {
   readonly inferFunction: lambda.DockerImageFunction;
   /** OCR of scanned pages and image uploads: a container image with Tesseract and pdf.js, no model. */
   readonly ocrFunction: lambda.DockerImageFunction;
+  /** A finished document's review page: the OCR image (pdf.js, @napi-rs/canvas) with the review handler. */
+  readonly reviewFunction: lambda.DockerImageFunction;
   readonly uploadRule: events.Rule;
   readonly failedExecutionFunction: NodejsFunction;
   readonly failedExecutionRule: events.Rule;
@@ -114,13 +116,15 @@ export class LlambdaStack extends Stack {
           [EnvNames.contextSize]: props.inferTuning?.contextSize,
           [EnvNames.maxOutputTokens]: props.inferTuning?.maxOutputTokens,
         },
+        review: { [EnvNames.reviewMaxPages]: props.reviewMaxPages },
       },
     };
     const functions = new PipelineFunctions(this, settings, store, this.network, values);
     const intake = createUploadIntake(this, functions);
     ({ deadLetterQueue: this.deadLetterQueue, startFunction: this.startFunction, uploadQueue: this.uploadQueue } = intake);
     const tasks = createTaskFunctions(functions, props, settings, this.model);
-    ({ chunk: this.chunkFunction, ocr: this.ocrFunction, infer: this.inferFunction, merge: this.mergeFunction } = tasks);
+    ({ chunk: this.chunkFunction, ocr: this.ocrFunction, infer: this.inferFunction, merge: this.mergeFunction, review: this.reviewFunction } =
+      tasks);
     ({ consumerFunction: this.consumerFunction, consumerDeadLetterQueue: this.consumerDeadLetterQueue } =
       createResultsConsumer(this, functions, store.table));
 
@@ -141,6 +145,7 @@ export class LlambdaStack extends Stack {
         ocr: this.ocrFunction,
         infer: this.inferFunction,
         merge: this.mergeFunction,
+        review: this.reviewFunction,
         consumer: this.consumerFunction,
         failedExecution: this.failedExecutionFunction,
       },

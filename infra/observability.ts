@@ -22,6 +22,7 @@ export interface PipelineFunctions {
   ocr: lambda.IFunction;
   infer: lambda.IFunction;
   merge: lambda.IFunction;
+  review: lambda.IFunction;
   consumer: lambda.IFunction;
   failedExecution: lambda.IFunction;
 }
@@ -58,6 +59,7 @@ export const AlarmIds = {
   inferErrors: "infer-errors",
   inferDurationNearTimeout: "infer-duration-near-timeout",
   ocrErrors: "ocr-errors",
+  reviewErrors: "review-errors",
   mapFailureRate: "map-failure-rate",
 } as const;
 
@@ -209,6 +211,18 @@ export class PipelineObservability extends Construct {
         "read is a result (OCR_FAILED, OCR_TIMEOUT), not an invocation error. The workflow retries it; when the " +
         "retries fail too, the page group's pages count as failed pages of their document. Read the function's logs.",
       metric: functions.ocr.metricErrors(sum),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    alarm(AlarmIds.reviewErrors, {
+      alarmDescription:
+        "A review page invocation failed (init failure, out of memory, timeout, crash); pages that cannot be drawn are " +
+        "no error (the page then lists the fields alone). The document is not affected: its item is written and its " +
+        "execution succeeds with the error in its output, but the item points to a review page that is missing. Read " +
+        "the function's logs.",
+      metric: functions.review.metricErrors(sum),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -1,4 +1,4 @@
-import { documentItemContractVersion } from "../functions/shared/document-item.ts";
+import { documentItemContractVersion, resultAttributes } from "../functions/shared/document-item.ts";
 import { ErrorNames } from "../functions/shared/errors.ts";
 import { mapResultWriterPrefix } from "../functions/shared/bucket-layout.ts";
 import type { MergeTaskInput } from "../functions/shared/contracts.ts";
@@ -27,6 +27,7 @@ export const StateNames = {
   merge: "Merge chunk results",
   mergedAsFailed: "Merge outcome",
   mergeFailure: "Failed chunks beyond tolerance",
+  review: "Write review page",
   recordFailure: "Record document failure",
   superseded: "Superseded by a newer upload",
   succeeded: "Document processed",
@@ -46,6 +47,7 @@ export interface WorkflowResources {
   ocrFunctionArn: string;
   inferFunctionArn: string;
   mergeFunctionArn: string;
+  reviewFunctionArn: string;
   tableName: string;
   bucketName: string;
 }
@@ -66,6 +68,7 @@ export interface WorkflowSettings {
   ocrTimeoutSeconds: number;
   inferTimeoutSeconds: number;
   mergeTimeoutSeconds: number;
+  reviewTimeoutSeconds: number;
   executionTimeoutSeconds: number;
 }
 
@@ -80,6 +83,8 @@ export const defaultWorkflowSettings: WorkflowSettings = {
   // The inference Lambda times out at 900 s; the task waits a little longer so Lambda's own timeout is what reports.
   inferTimeoutSeconds: 930,
   mergeTimeoutSeconds: 300,
+  // The review Lambda times out at 120 s; the task waits a little longer so Lambda's own timeout is what reports.
+  reviewTimeoutSeconds: 150,
   executionTimeoutSeconds: 24 * 3600,
 };
 
@@ -206,7 +211,7 @@ export function buildDocumentWorkflow(
           UpdateExpression:
             "SET #status = :status, #kind = :kind, contractVersion = :contract, #source = :source, sourceOrder = :order, " +
             "#owner = :execution, schemaId = :schema, timings = :timings, updatedAt = :now " +
-            "REMOVE #error, #cause, #result, resultLocation, provenance, conflicts, chunks, failedChunks, ocr, #records, modelId, tokens " +
+            `REMOVE ${resultAttributes.map((_, i) => `#finished${i}`).join(", ")} ` +
             "ADD #version :one",
           ConditionExpression: "attribute_not_exists(documentId) OR sourceOrder <= :order",
           ExpressionAttributeNames: {
@@ -214,11 +219,9 @@ export function buildDocumentWorkflow(
             "#kind": "kind",
             "#source": "source",
             "#owner": "executionArn",
-            "#error": "error",
-            "#cause": "cause",
-            "#result": "result",
-            "#records": "records",
             "#version": "version",
+            // Every attribute of an earlier execution's result, each under a name (some are reserved words).
+            ...Object.fromEntries(resultAttributes.map((name, i) => [`#finished${i}`, name])),
           },
           ExpressionAttributeValues: {
             ":status": { S: "PROCESSING" },
@@ -373,9 +376,28 @@ export function buildDocumentWorkflow(
       },
       [StateNames.mergedAsFailed]: {
         Type: "Choice",
-        Comment: "The merge has written the FAILED item with its failed chunks; the execution fails too",
-        Choices: [{ Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure }],
-        Default: StateNames.succeeded,
+        Comment:
+          "FAILED: the merge has written the item with its failed chunks, and the execution fails too. A record batch " +
+          "ends here. A document that ended COMPLETED or PARTIAL gets its review page",
+        Choices: [
+          { Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure },
+          { Not: { Variable: "$.kind", StringEquals: "document" }, Next: StateNames.succeeded },
+        ],
+        Default: StateNames.review,
+      },
+      [StateNames.review]: {
+        ...lambdaInvoke(resources.reviewFunctionArn, {
+          "documentId.$": "$.documentId",
+          execution: { "id.$": "$$.Execution.Id" },
+        }),
+        Comment:
+          "The item's review page (HTML: the pages with a box over each grounded value) to S3, where the item points. " +
+          "A review page never fails a document: any error, after the retries, goes into the output and the execution succeeds",
+        TimeoutSeconds: settings.reviewTimeoutSeconds,
+        ResultSelector: { "value.$": "$.Payload" },
+        ResultPath: "$.review",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.review", Next: StateNames.succeeded }],
+        Next: StateNames.succeeded,
       },
       [StateNames.mergeFailure]: {
         Type: "Pass",

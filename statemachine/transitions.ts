@@ -14,6 +14,7 @@ export function workflowTransitions(): WorkflowTransitions {
       ocrFunctionArn: "ocr",
       inferFunctionArn: "infer",
       mergeFunctionArn: "merge",
+      reviewFunctionArn: "review",
       tableName: "table",
       bucketName: "bucket",
     }),

@@ -21,6 +21,7 @@ import {
   type DocumentScore,
   type Summary,
 } from "./score.ts";
+import { summarizeTrust, type TrustInput, type TrustSummary } from "./trust.ts";
 import type { DateOrder } from "./values.ts";
 
 const INPUT_EXTENSIONS = [".pdf", ".txt", ".md"];
@@ -52,6 +53,10 @@ Scoring (bench/eval/score.ts): numbers (also "€ 1.234,50", "4,11") within 0.00
 identifiers, codes and enums exactly (ignoring case, spaces and punctuation); other text by normalised Levenshtein
 similarity ≥ ${FUZZY_THRESHOLD}; lists by greedy item matching, scored per item field. A document that FAILED or has no
 result scores 0 on every field.
+
+Trust (bench/eval/trust.ts): the grounding rate (values found in their documents over values looked for), documents
+that need review, and the accuracy of scored fields (list items' fields included) per confidence bucket of 0.2: an
+honest confidence has accuracy rising with the bucket.
 
 Exit status: 0 when the run completed (whatever the score), 2 on a usage or setup error, 1 when the run broke off.`;
 
@@ -124,6 +129,10 @@ interface DocumentRun {
   error?: string;
   /** The item's merged result, as extracted (null when there is none). */
   result: Record<string, unknown> | null;
+  /** The item's trust fields. */
+  grounding?: DocumentItem["grounding"];
+  confidence?: DocumentItem["confidence"];
+  needsReview?: boolean;
   score: DocumentScore;
 }
 
@@ -143,7 +152,26 @@ function table(rows: string[][], rightAligned: number[]): string {
     .join("\n");
 }
 
-function report(summary: Summary, runs: DocumentRun[], skipped: SkippedFile[], header: string): string {
+function trustReport(trust: TrustSummary): string[] {
+  const g = trust.grounding;
+  const lines = [
+    `Grounding: ${g.exact + g.normalised + g.fuzzy} of ${g.exact + g.normalised + g.fuzzy + g.none} values found in their documents = ` +
+      `${percent(g.rate)} (exact ${g.exact}, normalised ${g.normalised}, fuzzy ${g.fuzzy}, not found ${g.none}, of which rejected ` +
+      `${g.rejected}; ${g.ungroundable} not groundable)`,
+    `Needs review: ${trust.needsReview} of ${trust.documents} documents`,
+    "",
+  ];
+  const rows = [["Confidence", "Fields", "Correct", "Accuracy", "Mean confidence"]];
+  for (const bucket of trust.calibration) {
+    rows.push([
+      `${bucket.from.toFixed(1)}–${bucket.to.toFixed(1)}`, String(bucket.fields), String(bucket.correct), percent(bucket.accuracy),
+      bucket.meanConfidence === null ? "n/a" : bucket.meanConfidence.toFixed(2),
+    ]);
+  }
+  return [...lines, table(rows, [1, 2, 3, 4])];
+}
+
+function report(summary: Summary, runs: DocumentRun[], skipped: SkippedFile[], header: string, trust: TrustSummary): string {
   const fieldRows = [["Field", "Kind", "Correct", "Scored", "Accuracy", "Mean score", "Not annotated", "Item fields"]];
   for (const field of summary.fields) {
     fieldRows.push([
@@ -173,6 +201,7 @@ function report(summary: Summary, runs: DocumentRun[], skipped: SkippedFile[], h
   const lines = [header, "", table(fieldRows, [2, 3, 4, 5, 6]), "", table(documentRows, [2, 3, 4, 5])];
   lines.push("", `Overall accuracy: ${overall.correct}/${overall.total} fields = ${percent(overall.accuracy)} over ` +
     `${overall.documents} document${overall.documents === 1 ? "" : "s"}` + (overall.failed ? ` (${overall.failed} failed)` : ""));
+  lines.push("", ...trustReport(trust));
   const unscored = new Map<string, number>();
   for (const run of runs) for (const key of run.score.unscored) unscored.set(key, (unscored.get(key) ?? 0) + 1);
   if (unscored.size > 0) {
@@ -336,7 +365,8 @@ async function main(): Promise<number> {
       let score: DocumentScore;
       const wrongSchema = item?.schemaId !== undefined && item.schemaId !== schemaId;
       // A result too large for its item is read from S3, as a consumer would.
-      const result = item && !wrongSchema && status !== "FAILED" ? ((await twin.readResult(item)).result ?? null) : null;
+      const stored = item && !wrongSchema && status !== "FAILED" ? await twin.readResult(item) : undefined;
+      const result = stored?.result ?? null;
       if (status === "FAILED" || !result || wrongSchema) {
         error = uploadError ??
           (item === undefined ? "No document item was written"
@@ -347,7 +377,12 @@ async function main(): Promise<number> {
       } else {
         score = { ...scoreDocument(pair.expected, result, schema, scoreOptions), name };
       }
-      runs.push({ file: pair.input, expectedFile: pair.expectedFile, documentId, status, ms, ...(error ? { error } : {}), result: result ?? null, score });
+      const trustFields = {
+        ...(stored?.grounding ? { grounding: stored.grounding } : {}),
+        ...(stored?.confidence ? { confidence: stored.confidence } : {}),
+        ...(item?.needsReview !== undefined ? { needsReview: item.needsReview } : {}),
+      };
+      runs.push({ file: pair.input, expectedFile: pair.expectedFile, documentId, status, ms, ...(error ? { error } : {}), result: result ?? null, ...trustFields, score });
       log(`    ${status}: ${score.correct}/${score.total} fields correct (${percent(score.accuracy)}), ${(ms / 1000).toFixed(1)} s` +
         (error ? ` — ${error}` : ""));
     }
@@ -357,6 +392,7 @@ async function main(): Promise<number> {
   }
 
   const summary = summarize(runs.map((run) => run.score), schemaFields(schema));
+  const trust = summarizeTrust(runs.map((run): TrustInput => ({ ...run, fields: run.score.fields })));
   if (values.json) {
     const output = {
       schema: schemaId,
@@ -365,11 +401,12 @@ async function main(): Promise<number> {
       options: { threads, chunkTokens, contextSize, maxOutputTokens, limit, ...scoreOptions },
       documents: runs,
       summary,
+      trust,
       skipped,
     };
     process.stdout.write(`${JSON.stringify(output)}\n`);
   } else {
-    process.stdout.write(report(summary, runs, skipped, `Evaluation of ${dir} — schema ${schemaId}, model ${model.modelId}`));
+    process.stdout.write(report(summary, runs, skipped, `Evaluation of ${dir} — schema ${schemaId}, model ${model.modelId}`, trust));
   }
   return 0;
 }

@@ -46,6 +46,8 @@ export function describeReadyDocument({ item, result }: ReadyDocument): Record<s
     chunks: item.chunks,
     failedChunks: item.failedChunks?.length ?? 0,
     conflicts: item.conflicts?.length ?? 0,
+    needsReview: item.needsReview ?? false,
+    reviewReasons: [...new Set((item.reviewReasons ?? []).map((reason) => reason.code))],
     fieldsWithValues: filled.map(([name]) => name),
     resultInS3: item.resultLocation !== undefined,
   };

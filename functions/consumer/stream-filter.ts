@@ -16,3 +16,9 @@ export const readyTransitionFilters = [
     },
   },
 ];
+
+/** The same transitions, for items a person should check (`needsReview`): for a consumer that feeds a review queue. */
+export const needsReviewTransitionFilters = readyTransitionFilters.map((filter) => ({
+  ...filter,
+  dynamodb: { ...filter.dynamodb, NewImage: { ...filter.dynamodb.NewImage, needsReview: { BOOL: [true] } } },
+}));

@@ -1,16 +1,17 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import type { MergeTaskInput } from "../shared/contracts.ts";
+import type { DocumentLayout, MergeTaskInput } from "../shared/contracts.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
 import { addMetric, MetricNames, metrics } from "../shared/metrics.ts";
-import { resultKeyFor } from "../shared/bucket-layout.ts";
+import { layoutKey, resultKeyFor, reviewPageKey } from "../shared/bucket-layout.ts";
 import { getExtractionSchema } from "../schemas/index.ts";
 import type { MergeConfig } from "./config.ts";
 import { costOfDocument } from "./document-cost.ts";
 import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
+import { groundValue } from "./grounding.ts";
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
 import { offloadIfTooLarge } from "./result-offload.ts";
 import { assertValidResult } from "./result-validation.ts";
@@ -46,9 +47,22 @@ export function createHandler(
     return (await object.Body?.transformToString("utf-8")) ?? "";
   };
 
+  /**
+   * The document's text, pages and runs, written by the chunk step; absent for record batches and for executions from
+   * before the chunk step wrote it (a redrive): their values are then not grounded.
+   */
+  const readLayout = async (bucket: string, documentId: string): Promise<DocumentLayout | undefined> => {
+    try {
+      return JSON.parse(await readObject(bucket, layoutKey(documentId))) as DocumentLayout;
+    } catch (error) {
+      if ((error as { name?: string }).name === "NoSuchKey") return undefined;
+      throw error;
+    }
+  };
+
   /** Stores an item's result in S3 when the item would be too large for DynamoDB. */
   const sizedForDynamoDb = async (draft: ItemDraft): Promise<ItemDraft> => {
-    const executionName = draft.executionArn.split(":").pop() ?? "execution";
+    const executionName = executionNameOf(draft.executionArn);
     const { item, offloaded } = offloadIfTooLarge(draft, config.maxItemBytes, {
       bucket: config.bucket,
       key: resultKeyFor(draft.documentId, executionName),
@@ -72,7 +86,19 @@ export function createHandler(
       const schema = getExtractionSchema(schemaId);
       const { Bucket, Key } = event.mapRun.ResultWriterDetails;
       const collected = await collectMapRunResults(Bucket, Key, readObject);
-      const { item, records } = buildDocumentItems({ input: event, collected, schema, schemaId, now: new Date() });
+      const layout = event.chunking.recordCount === undefined ? await readLayout(event.chunking.manifest.bucket, event.documentId) : undefined;
+      const { item, records } = buildDocumentItems({
+        input: event,
+        collected,
+        schema,
+        schemaId,
+        now: new Date(),
+        ...(layout ? { ground: (value: string | number, chunks: number[]) => groundValue(value, layout, chunks) } : {}),
+      });
+      if (item.kind === "document" && (item.status === "COMPLETED" || item.status === "PARTIAL")) {
+        // Written by the workflow's next step ("Write review page"); the key is known now, so the item can say where.
+        item.reviewPage = { bucket: config.bucket, key: reviewPageKey(item.documentId, executionNameOf(item.executionArn)) };
+      }
       for (const draft of [item, ...records]) if (draft.result) assertValidResult(draft.result, schema, schemaId);
 
       let superseded = 0;
@@ -107,6 +133,10 @@ export function createHandler(
       return output;
     },
   );
+}
+
+function executionNameOf(executionArn: string): string {
+  return executionArn.split(":").pop() || "execution";
 }
 
 /** An item's size as JSON: close to DynamoDB's item size, which bills one write unit per KB. */

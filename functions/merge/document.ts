@@ -11,6 +11,7 @@ import { recordIdProblem, standInRecordId, type RejectedRecord } from "../shared
 import { addUsage, type FunctionUsage } from "../shared/invocation-usage.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { parseRecordJson, parseResultFile, parseResultWriterManifest } from "../shared/map-results.ts";
+import { assessFieldTrust, type Grounder } from "./field-trust.ts";
 import { compareChunkOrder, mergeChunkResults, mergeRecordResults, type MergedResult } from "./merge.ts";
 
 export type { FailedChunk };
@@ -102,6 +103,8 @@ export function buildDocumentItems(args: {
   schema: JsonSchemaNode;
   schemaId: string;
   now: Date;
+  /** Grounds the document's values in its text (absent: no layout to ground against; values are not grounded). */
+  ground?: Grounder;
 }): MergedItems {
   const { input, collected, now } = args;
   const total = input.chunking.chunkCount;
@@ -157,7 +160,18 @@ export function buildDocumentItems(args: {
   }
   const isBatch = input.chunking.recordCount !== undefined || collected.results.some((result) => result.recordId !== undefined);
   if (!isBatch) {
-    if (!tooMany) Object.assign(item, mergedFields(mergeChunkResults(collected.results, args.schema)));
+    if (!tooMany) {
+      Object.assign(
+        item,
+        trustedFields(mergeChunkResults(collected.results, args.schema), {
+          schema: args.schema,
+          chunkResults: collected.results,
+          failedChunks: item.failedChunks,
+          ocr: item.ocr,
+          ground: args.ground,
+        }),
+      );
+    }
     return { item, records: [] };
   }
 
@@ -216,8 +230,11 @@ export function buildDocumentItems(args: {
       timings: timings(known.results),
     };
     const mergedRecord = merged.get(recordId);
-    if (mergedRecord && status !== "FAILED") Object.assign(record, mergedFields(mergedRecord));
     if (known.failed.length > 0) record.failedChunks = known.failed;
+    if (mergedRecord && status !== "FAILED") {
+      // Records are not grounded: the merge does not have their text (their confidences say "unchecked").
+      Object.assign(record, trustedFields(mergedRecord, { schema: args.schema, chunkResults: known.results, failedChunks: record.failedChunks }));
+    }
     if (status === "FAILED") {
       record.error = known.failed[0]?.error ?? "ChunkFailed";
       record.cause = known.failed[0]?.cause ?? "No chunk of this record has a result";
@@ -247,6 +264,31 @@ export function buildDocumentItems(args: {
   return { item, records };
 }
 
-function mergedFields(merged: MergedResult): Pick<DocumentItem, "result" | "provenance" | "conflicts"> {
-  return { result: merged.value, provenance: merged.provenance, conflicts: merged.conflicts };
+type TrustedFields = Pick<
+  DocumentItem,
+  "result" | "provenance" | "conflicts" | "grounding" | "confidence" | "needsReview" | "reviewReasons"
+>;
+
+/** A merged result with its grounding, confidences and review flag (functions/merge/field-trust.ts). */
+function trustedFields(
+  merged: MergedResult,
+  context: Omit<Parameters<typeof assessFieldTrust>[0], "result" | "provenance" | "conflicts" | "ground"> & { ground?: Grounder | undefined },
+): TrustedFields {
+  const { ground, ...rest } = context;
+  const trust = assessFieldTrust({
+    ...rest,
+    ...(ground ? { ground } : {}),
+    result: merged.value,
+    provenance: merged.provenance,
+    conflicts: merged.conflicts,
+  });
+  return {
+    result: trust.result,
+    provenance: merged.provenance,
+    conflicts: merged.conflicts,
+    ...(trust.grounding ? { grounding: trust.grounding } : {}),
+    confidence: trust.confidence,
+    needsReview: trust.needsReview,
+    reviewReasons: trust.reviewReasons,
+  };
 }

@@ -5,7 +5,7 @@
  * leading "#" or "No.", a currency code as its symbol, an identifier with its groups written apart, its lines or its
  * label and value in another order, a number or amount in its written forms, a date in its written forms (month names
  * in English, Dutch, French, German and Spanish; ranges within a month), then fuzzily (the value's tokens aligned with
- * a window of the text's tokens; not for a number value). The result is a span of the text in UTF-16 code units, so that
+ * a window of the text's tokens; not for a number, nor a value that starts with a digit). The result is a span of the text in UTF-16 code units, so that
  * `text.slice(charStart, charEnd)` is the quote.
  *
  * `groundValue` does it for a value of a document: within the spans of the chunks the value came from, on the
@@ -164,8 +164,9 @@ function locate(value: string | number, source: SearchText): Located {
     const inside = needle === "" ? -1 : source.normalised.text.indexOf(needle);
     if (inside >= 0) return found("normalised", Rank.InsideWord, originalSpan(source.normalised, inside, inside + needle.length));
   }
-  // A number is its value or not: 123457 is not "nearly" 123456.
-  const fuzzy = typeof value === "number" ? undefined : findFuzzy(needle, source);
+  // A number is found in one of its written forms or not at all: 12,345.62 is no fuzzy match for 12,345.67.
+  if (numeric) return NONE;
+  const fuzzy = findFuzzy(needle, source);
   return fuzzy ? { grounding: fuzzy, rank: Rank.Fuzzy } : NONE;
 }
 
@@ -730,18 +731,31 @@ export interface GroundedValue {
  * approximation: glyphs differ in width, and a vertical run is cut across its height). A quote over two pages has
  * boxes on both; a page without runs (a text upload) gives none.
  */
+/** How many of a value's chunks (the first, in page order) are searched for its other written forms and fuzzily. */
+export const MAX_LADDER_CHUNKS = 4;
+
 export function groundValue(value: string | number, layout: DocumentLayout, chunkIndexes: readonly number[]): GroundedValue {
   const index = indexOf(layout);
+  const inPageOrder = [...new Set(chunkIndexes)].sort((a, b) => a - b);
   let best: (Located & { offset: number }) | undefined;
-  for (const chunkIndex of new Set(chunkIndexes)) {
-    const chunk = index.chunk(chunkIndex);
-    if (chunk === undefined) continue;
+  // As written first, in every chunk the value came from, in page order: a plain search, cheap on any number of chunks.
+  const wanted = typeof value === "number" ? String(value) : value.trim();
+  for (const chunk of wanted === "" ? [] : inPageOrder.flatMap((chunkIndex) => index.plainChunk(chunkIndex) ?? [])) {
+    const exact = findBounded(chunk.text, wanted, 0);
+    if (exact) {
+      best = { ...found("exact", Rank.Exact, exact), offset: chunk.charStart + exact.charStart };
+      break;
+    }
+  }
+  // Then the other written forms and fuzzy windows, in the first chunks only: a value many chunks agree on (a header
+  // field repeated on every page) would otherwise cost the whole ladder once per chunk.
+  const ladderChunks = best ? [] : inPageOrder.slice(0, MAX_LADDER_CHUNKS).flatMap((chunkIndex) => index.chunk(chunkIndex) ?? []);
+  for (const chunk of ladderChunks) {
     const located = locate(value, chunk.search);
     if (located.grounding.match === "none") continue;
     const offset = chunk.charStart + located.grounding.charStart;
-    if (best === undefined || located.rank < best.rank || (located.rank === best.rank && offset < best.offset)) {
-      best = { ...located, offset };
-    }
+    if (best === undefined || located.rank < best.rank) best = { ...located, offset };
+    if (best.rank <= Rank.Reading) break;
   }
   if (best === undefined || best.grounding.match === "none") return { grounding: { match: "none" } };
   const charStart = best.offset;
@@ -829,6 +843,13 @@ class LayoutIndex {
 
   constructor(private readonly layout: DocumentLayout) {
     for (const chunk of layout.chunks) if (!this.chunks.has(chunk.index)) this.chunks.set(chunk.index, { ...chunk });
+  }
+
+  /** A chunk's text as it is: enough for the search as written, without building the chunk's normalised forms. */
+  plainChunk(index: number): { charStart: number; text: string } | undefined {
+    const chunk = this.chunks.get(index);
+    if (chunk === undefined) return undefined;
+    return { charStart: chunk.charStart, text: chunk.search?.text ?? this.layout.text.slice(chunk.charStart, chunk.charEnd) };
   }
 
   chunk(index: number): { charStart: number; search: SearchText } | undefined {

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { DocumentItem } from "../shared/document-item.ts";
+import { resultAttributes, type DocumentItem } from "../shared/document-item.ts";
 import { SupersededError } from "../shared/errors.ts";
 import type { ItemDraft } from "./document.ts";
 
@@ -13,22 +13,7 @@ import type { ItemDraft } from "./document.ts";
  */
 
 // Attributes a draft may leave out: removed on write, so nothing of an earlier version lingers.
-const optionalAttributes: ReadonlyArray<keyof DocumentItem> = [
-  "modelId",
-  "result",
-  "resultLocation",
-  "provenance",
-  "conflicts",
-  "chunks",
-  "failedChunks",
-  "ocr",
-  "records",
-  "batchId",
-  "recordId",
-  "error",
-  "cause",
-  "tokens",
-];
+const optionalAttributes: ReadonlyArray<keyof DocumentItem> = [...resultAttributes, "batchId", "recordId"];
 
 function updateFor(draft: ItemDraft): {
   UpdateExpression: string;

@@ -3,7 +3,8 @@ import type { ItemDraft } from "./document.ts";
 
 /**
  * DynamoDB items are at most 400 KB. A result that would push its item over the bound goes to S3 with its provenance,
- * conflicts and failed-chunk list; the item keeps a pointer (`resultLocation`) and everything else.
+ * conflicts, failed-chunk list, grounding and confidences; the item keeps a pointer (`resultLocation`) and everything
+ * else (needsReview and its reasons among them).
  */
 export const defaultMaxItemBytes = 350_000;
 
@@ -13,6 +14,8 @@ export interface OffloadedResult {
   provenance?: DocumentItem["provenance"];
   conflicts?: DocumentItem["conflicts"];
   failedChunks?: DocumentItem["failedChunks"];
+  grounding?: DocumentItem["grounding"];
+  confidence?: DocumentItem["confidence"];
 }
 
 /**
@@ -34,8 +37,8 @@ export function offloadIfTooLarge(
 ): { item: ItemDraft; offloaded?: { body: string; bucket: string; key: string } } {
   // The item's cost is computed again after this decision, and its digits may grow a little.
   if (itemSizeBound(draft) + costDigitsHeadroomBytes <= maxBytes) return { item: draft };
-  const { result, provenance, conflicts, failedChunks, ...rest } = draft;
-  const body = JSON.stringify({ result, provenance, conflicts, failedChunks } satisfies OffloadedResult);
+  const { result, provenance, conflicts, failedChunks, grounding, confidence, ...rest } = draft;
+  const body = JSON.stringify({ result, provenance, conflicts, failedChunks, grounding, confidence } satisfies OffloadedResult);
   const item: ItemDraft = { ...rest, resultLocation: { ...location, bytes: Buffer.byteLength(body, "utf8") } };
   return { item, offloaded: { body, ...location } };
 }

@@ -8,7 +8,7 @@
  */
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 import { imagePageCount, type ImageFormat } from "../shared/image-format.ts";
-import { PageRenderer } from "./page-renderer.ts";
+import { PageRenderer } from "../shared/page-render/page-renderer.ts";
 import { Recognizer, type OcrWord } from "./recognizer.ts";
 
 export { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";

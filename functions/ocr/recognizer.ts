@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { createWorker, OEM, PSM, type Worker } from "tesseract.js";
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 import type { OcrWord } from "../shared/contracts.ts";
-import type { GreyImage } from "./render-page.ts";
+import type { GreyImage } from "../shared/page-render/render-page.ts";
 
 export type { OcrWord };
 

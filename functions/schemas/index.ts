@@ -1,6 +1,7 @@
 import { ConfigurationError } from "../shared/errors.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { mergeAnnotationProblems } from "../shared/merge-keywords.ts";
+import { reviewAnnotationProblems } from "../shared/review-keywords.ts";
 import generic from "./generic.json" with { type: "json" };
 import invoice from "./invoice.json" with { type: "json" };
 import reviewSentiment from "./review-sentiment.json" with { type: "json" };
@@ -23,9 +24,11 @@ export function getExtractionSchema(id: string): JsonSchemaNode {
 }
 
 /**
- * Problems with the shipped schemas' merge keywords (x-merge, x-merge-key), by schema id. The stack refuses to synth
- * with any, so a typo never reaches a document.
+ * Problems with the shipped schemas' merge keywords (x-merge, x-merge-key) and review keywords (x-grounding,
+ * x-review-below), by schema id. The stack refuses to synth with any, so a typo never reaches a document.
  */
 export function extractionSchemaProblems(): string[] {
-  return Object.entries(extractionSchemas).flatMap(([id, schema]) => mergeAnnotationProblems(schema).map((p) => `${id}: ${p}`));
+  return Object.entries(extractionSchemas).flatMap(([id, schema]) =>
+    [...mergeAnnotationProblems(schema), ...reviewAnnotationProblems(schema)].map((p) => `${id}: ${p}`),
+  );
 }

@@ -171,7 +171,7 @@ export interface LayoutPage {
   /** The page's span in `DocumentLayout.text` (UTF-16). */
   charStart: number;
   charEnd: number;
-  /** Size as shown (rotation applied), PDF points; an image's pixels at its dpi (72 when it has none). */
+  /** Size as shown (rotation applied), PDF points; an image's pixels at the resolution it states (300 dpi when none, as OCR reads it). */
   width: number;
   height: number;
   source: "text-layer" | "ocr";
@@ -308,6 +308,11 @@ export interface ChunkResult {
   pageEnd: number;
   /** JSON conforming to the extraction schema. */
   data: Record<string, unknown>;
+  /**
+   * The model's probability for each scalar of `data` (path → geometric mean of its tokens' probabilities, 0-1), read
+   * while generating; absent from engines that do not report it.
+   */
+  confidence?: Record<string, number>;
   modelId: string;
   /** Prompt tokens evaluated and tokens generated, by the model's tokenizer. */
   tokensIn: number;
@@ -358,6 +363,34 @@ export interface MergeTaskInput {
    */
   transitions?: WorkflowTransitionCounts;
 }
+
+/**
+ * Input of the Write review page task: run after the merge for a document (not a record batch) that ended COMPLETED or
+ * PARTIAL. The function reads everything else from the item the execution wrote.
+ */
+export interface ReviewTaskInput {
+  documentId: string;
+  /** `$$.Execution.Id`: only the execution that owns the item writes its review page. */
+  execution: { id: string };
+}
+
+/** Why the review task wrote nothing: no item, another execution owns it, or it points to no review page. */
+export type ReviewSkipReason = "no-item" | "not-owner" | "no-review-page" | "not-finished";
+
+/** Output of the Write review page task. */
+export type ReviewTaskOutput =
+  | {
+      written: true;
+      bucket: string;
+      key: string;
+      /** The HTML's size, bytes (page images embedded). */
+      bytes: number;
+      /** The pages shown, 1-based, ascending. */
+      pages: number[];
+      /** Set when the pages could not be drawn (the page then lists the fields alone): the error's name and message. */
+      renderError?: string;
+    }
+  | { written: false; reason: ReviewSkipReason };
 
 // The item and its source are the consumers' contract (document-item.ts, a package export); re-exported for the stages.
 export type { DocumentItem, DocumentSource, DocumentStatus } from "./document-item.ts";

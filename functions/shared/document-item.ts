@@ -152,7 +152,7 @@ export interface DocumentItem {
   modelId?: string;
   /** The merged JSON, valid against the schema. Absent when it is in S3 (`resultLocation`) and until the merge. */
   result?: Record<string, unknown>;
-  /** Set instead of `result`, `provenance` and `conflicts` when they would not fit in a DynamoDB item (400 KB). */
+  /** Set instead of `result`, `provenance`, `conflicts`, `failedChunks`, `grounding` and `confidence` when they would not fit in a DynamoDB item (400 KB). */
   resultLocation?: { bucket: string; key: string; bytes: number };
   /** Per field path with a value: which chunks and pages it came from. */
   provenance?: Record<string, Provenance>;
@@ -206,6 +206,31 @@ export interface DocumentItem {
   cost?: DocumentCost;
   updatedAt: string;
 }
+
+/**
+ * What a finished execution writes and a new one must not inherit: removed when an execution takes the item over
+ * (the workflow's "Mark document processing") and when the merge writes an item without them.
+ */
+export const resultAttributes = [
+  "modelId",
+  "result",
+  "resultLocation",
+  "provenance",
+  "conflicts",
+  "grounding",
+  "confidence",
+  "needsReview",
+  "reviewReasons",
+  "reviewPage",
+  "chunks",
+  "failedChunks",
+  "ocr",
+  "records",
+  "error",
+  "cause",
+  "tokens",
+  "cost",
+] as const satisfies ReadonlyArray<keyof DocumentItem>;
 
 /** The id of a record's item. */
 export function recordItemId(batchId: string, recordId: string): string {

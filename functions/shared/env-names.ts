@@ -73,4 +73,6 @@ export const EnvNames = {
   ocrPageTimeoutMs: "LLAMBDA_OCR_PAGE_TIMEOUT_MS",
   /** Pages one OCR invocation works on at once (default: one per vCPU its memory buys). */
   ocrConcurrency: "LLAMBDA_OCR_CONCURRENCY",
+  /** Most pages a review page shows: those with a grounded value's box, else the first pages (default 20). */
+  reviewMaxPages: "LLAMBDA_REVIEW_MAX_PAGES",
 } as const;

@@ -2,7 +2,8 @@
  * Builds the OCR function's /var/task inside its image build (infra/image/Dockerfile, target `ocr`):
  *   npx tsx infra/image/bundle-ocr.ts <out dir> [language, default eng]
  * writes <out dir>/handler.mjs (functions/ocr/handler.ts), one <name>.mjs per worker-thread entry
- * `functions/ocr/*worker*.ts` beside it (the handler starts them from its own directory, as the chunk function does),
+ * (`functions/ocr/*worker*.ts` and the shared page renderer's `functions/shared/page-render/*worker*.ts`) beside it (the
+ * handler starts them from its own directory, as the chunk function does),
  * and copies the packages they keep external, with their run-time closures, to <out dir>/node_modules. Same esbuild
  * settings as every other handler (../esbuild-options.ts).
  */
@@ -15,6 +16,8 @@ import { copyRuntimeClosure } from "./runtime-deps.ts";
 
 /** Where the OCR function's handler and its worker-thread entries are. */
 export const OCR_FUNCTION_DIR = "functions/ocr";
+/** The page renderer both the OCR and the review functions use; its worker-thread entry ships beside each handler. */
+export const PAGE_RENDER_DIR = "functions/shared/page-render";
 
 /**
  * Packages the OCR bundles leave external: each finds files relative to its own installed location, which bundling
@@ -23,21 +26,29 @@ export const OCR_FUNCTION_DIR = "functions/ocr";
  *   requires tesseract.js-core's WebAssembly build by package path;
  * - @napi-rs/canvas loads its platform's native addon (@napi-rs/canvas-linux-arm64-gnu) by package name;
  * - pdfjs-dist runs its "fake worker" by importing `./pdf.worker.mjs` beside its own `pdf.mjs`, and the renderer gives
- *   it the package's `cmaps/`, `standard_fonts/` and `wasm/` directories (functions/ocr/render-page.ts);
+ *   it the package's `cmaps/`, `standard_fonts/` and `wasm/` directories (functions/shared/page-render/render-page.ts);
  * - utif2 decodes TIFF uploads; kept with the other decoders for one rule: the image's decoders are npm's files.
  * The language model package (@tesseract.js-data/<language>) is data the recogniser resolves at run time.
  */
 export const OCR_EXTERNAL_PACKAGES = ["tesseract.js", "@napi-rs/canvas", "pdfjs-dist", "utif2"] as const;
 
+/** What a bundle of the page renderer (functions/shared/page-render) keeps external: the decoders above, not the recogniser. */
+export const PAGE_RENDER_EXTERNAL_PACKAGES = ["@napi-rs/canvas", "pdfjs-dist", "utif2"] as const satisfies ReadonlyArray<(typeof OCR_EXTERNAL_PACKAGES)[number]>;
+
 /** The language model package of a Tesseract language code. */
 export const ocrLanguagePackage = (language: string): string => `@tesseract.js-data/${language}`;
 
-/** The worker-thread entries of the OCR function: `functions/ocr/*worker*.ts`, tests excluded. */
-export function ocrWorkerEntries(repoRoot: string): string[] {
-  return readdirSync(join(repoRoot, OCR_FUNCTION_DIR))
+/** The worker-thread entries of a folder: its `*worker*.ts`, tests excluded. */
+export function workerEntries(repoRoot: string, dir: string): string[] {
+  return readdirSync(join(repoRoot, dir))
     .filter((name) => /worker.*\.ts$/.test(name) && !name.endsWith(".test.ts"))
     .sort()
-    .map((name) => `${OCR_FUNCTION_DIR}/${name}`);
+    .map((name) => `${dir}/${name}`);
+}
+
+/** The worker-thread entries of the OCR function: its own and the page renderer's. */
+export function ocrWorkerEntries(repoRoot: string): string[] {
+  return [...workerEntries(repoRoot, OCR_FUNCTION_DIR), ...workerEntries(repoRoot, PAGE_RENDER_DIR)];
 }
 
 /** pdf.js's worker module(s) in a copied pdfjs-dist: the decoded-bytes bound's hook is patched into each. */

@@ -41,6 +41,9 @@ Options:
   --data-dir <dir>          where local S3 and DynamoDB keep data (default .llambda)
   --stream-out <file.jsonl> also write the table's stream records there, one per line, in the shape a Lambda
                             consumer receives (the Records of a DynamoDBStreamEvent)
+  --review <dir>            copy each document's review page (HTML: its pages with a box over each grounded value,
+                            and the fields) from the twin's bucket to <dir>/<file name>.review.html (created if
+                            missing); the summary says where (--json: reviewPage)
   --quiet-stream            do not show stream records on stderr
   --verbose                 handler logs (INFO) on stderr
   -h, --help                this help
@@ -73,6 +76,8 @@ export interface CliOptions {
   batchSize?: number;
   dataDir: string;
   streamOut?: string;
+  /** Where to copy the documents' review pages. */
+  review?: string;
   quietStream: boolean;
   verbose: boolean;
 }
@@ -89,6 +94,7 @@ const optionSpec = {
   "batch-size": { type: "string" },
   "data-dir": { type: "string", default: ".llambda" },
   "stream-out": { type: "string" },
+  review: { type: "string" },
   "quiet-stream": { type: "boolean", default: false },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -122,6 +128,7 @@ export function parseCliArgs(args: string[], cwd: string = process.cwd()): CliOp
     ...(values.prefix === undefined ? {} : { prefix: values.prefix }),
     ...(values.model === undefined ? {} : { model: values.model }),
     ...(values["stream-out"] === undefined ? {} : { streamOut: resolve(cwd, values["stream-out"]) }),
+    ...(values.review === undefined ? {} : { review: resolve(cwd, values.review) }),
   };
   if (options.help) return options;
   const ints = {
@@ -135,6 +142,10 @@ export function parseCliArgs(args: string[], cwd: string = process.cwd()): CliOp
   for (const [key, value] of Object.entries(ints)) if (value !== undefined) Object.assign(options, { [key]: value });
   if (options.prefix !== undefined && !options.prefix.startsWith(uploadsPrefix)) {
     throw new UsageError(`--prefix must start with ${uploadsPrefix} (only uploads there start the workflow), got ${JSON.stringify(options.prefix)}`);
+  }
+  if (options.review !== undefined) {
+    if (values.review!.trim() === "") throw new UsageError("--review needs a directory");
+    if (existsSync(options.review) && !statSync(options.review).isDirectory()) throw new UsageError(`--review: not a directory: ${options.review}`);
   }
   if (options.files.length === 0) throw new UsageError("No input files given.");
   for (const file of options.files) {
@@ -171,6 +182,24 @@ export function uploadKeys(files: readonly string[], prefix: string = uploadsPre
   }
   const base = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
   return names.map((name) => base + name);
+}
+
+/** The suffix of a review page copied by `--review`. */
+export const reviewPageSuffix = ".review.html";
+
+/**
+ * The file name each upload's review page gets under `--review <dir>`: the uploaded file's name and `.review.html`;
+ * for files that share a name, the folders their keys keep (uploadKeys), joined with `_`, so no page overwrites another.
+ */
+export function reviewPageFileNames(keys: readonly string[], prefix: string = uploadsPrefix): string[] {
+  const names = keys.map((key) => key.slice(key.lastIndexOf("/") + 1));
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return keys.map((key, index) => {
+    const name = names[index]!;
+    const relative = key.startsWith(prefix) ? key.slice(prefix.length) : key;
+    return `${counts.get(name)! > 1 ? relative.replaceAll("/", "_") : name}${reviewPageSuffix}`;
+  });
 }
 
 /**

@@ -76,9 +76,17 @@ export interface DocumentReport {
   pages: number | null;
   chunks: { total: number; succeeded: number; failed: number };
   result: unknown;
+  /** Per field path: chunks and pages, where in the document, how far to trust it (read from S3 with an offloaded result). */
+  provenance?: DocumentItem["provenance"];
+  grounding?: DocumentItem["grounding"];
+  confidence?: DocumentItem["confidence"];
+  needsReview?: boolean;
+  reviewReasons?: DocumentItem["reviewReasons"];
   failedChunks?: DocumentItem["failedChunks"];
   error?: string;
   cause?: string;
+  /** With --review: where the document's review page was copied (null when it has none). */
+  reviewPage?: string | null;
   /** The whole DynamoDB item, as written (null when none was). */
   item: DocumentItem | null;
 }
@@ -86,9 +94,12 @@ export interface DocumentReport {
 export function documentReport(
   upload: { file: string; key: string; documentId: string },
   item: DocumentItem | undefined,
-  offloaded: { result?: unknown; failedChunks?: DocumentItem["failedChunks"] } | undefined,
+  offloaded: Pick<DocumentItem, "result" | "failedChunks" | "provenance" | "grounding" | "confidence"> | undefined,
 ): DocumentReport {
   const failedChunks = offloaded?.failedChunks ?? item?.failedChunks;
+  const provenance = offloaded?.provenance ?? item?.provenance;
+  const grounding = offloaded?.grounding ?? item?.grounding;
+  const confidence = offloaded?.confidence ?? item?.confidence;
   return {
     file: upload.file,
     key: upload.key,
@@ -100,6 +111,10 @@ export function documentReport(
     chunks: item?.chunks ?? { total: 0, succeeded: 0, failed: 0 },
     // A result too large for its item is read from S3, as a consumer would.
     result: offloaded?.result ?? null,
+    ...(provenance ? { provenance } : {}),
+    ...(grounding ? { grounding } : {}),
+    ...(confidence ? { confidence } : {}),
+    ...(item?.needsReview !== undefined ? { needsReview: item.needsReview, reviewReasons: item.reviewReasons ?? [] } : {}),
     ...(failedChunks && failedChunks.length > 0 ? { failedChunks } : {}),
     ...(item?.error || !item ? { error: item?.error ?? "No document item was written" } : {}),
     ...(item?.cause ? { cause: item.cause } : {}),
@@ -111,6 +126,7 @@ export function documentReport(
 export function renderReport(report: DocumentReport): string {
   const ok = report.status === "COMPLETED" || report.status === "PARTIAL";
   const lines = [`${ok ? "✓" : "✗"} ${displayName(report.key)}: ${report.status}`];
+  if (report.reviewPage !== undefined) lines.push(`  review page: ${report.reviewPage ?? "none"}`);
   const facts = [
     `file ${report.file}`,
     `key ${report.key}`,
@@ -137,6 +153,14 @@ export function renderReport(report: DocumentReport): string {
     const cause = readableCause(chunk.cause);
     const detail = cause === undefined ? chunk.error : cause.startsWith(`${chunk.error}:`) ? cause : `${chunk.error}: ${cause}`;
     lines.push(`  failed ${where}: ${detail}`);
+  }
+  if (report.needsReview) {
+    const reasons = (report.reviewReasons ?? []).map((reason) =>
+      [reason.code, reason.path ?? "", reason.pages ? `page ${reason.pages.join(", ")}` : "", reason.chunks ? `chunk ${reason.chunks.join(", ")}` : ""]
+        .filter(Boolean)
+        .join(" "),
+    );
+    lines.push(`  needs review: ${reasons.join("; ")}`);
   }
   if (report.result !== null && report.result !== undefined) {
     lines.push("  result:");

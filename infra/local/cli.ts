@@ -7,9 +7,19 @@
  * services stop (DynamoDB Local's Java process included) and temporary files go before the process exits.
  */
 import "./cli-env.ts";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
 import { ModelNotFoundError, resolveModelPath, tinyModelNotice } from "../../models/paths.ts";
-import { checkKeysRouteTo, parseCliArgs, uploadKeys, uploadPrefixFor, usage, UsageError, type CliOptions } from "./cli-args.ts";
+import {
+  checkKeysRouteTo,
+  parseCliArgs,
+  reviewPageFileNames,
+  uploadKeys,
+  uploadPrefixFor,
+  usage,
+  UsageError,
+  type CliOptions,
+} from "./cli-args.ts";
 import { describeStreamRecord, displayName, documentReport, formatDuration, ProgressReporter, renderReport } from "./cli-output.ts";
 import type { LocalTwin } from "./twin.ts";
 
@@ -92,7 +102,17 @@ async function main(): Promise<number> {
   if (model.source === "tiny") log(`llambda: ${tinyModelNotice(model.path)}`);
   const { checkJava } = await import("./services.ts");
   checkJava();
-  return run(options, { model, faults, faultSpec, keys, LocalTwin, bucket: TwinNames.bucket, schemaFor: (key) => schemaIdForKey(routing, key) });
+  const reviewFiles = reviewPageFileNames(keys, prefix);
+  return run(options, {
+    model,
+    faults,
+    faultSpec,
+    keys,
+    reviewFiles,
+    LocalTwin,
+    bucket: TwinNames.bucket,
+    schemaFor: (key) => schemaIdForKey(routing, key),
+  });
 }
 
 async function run(
@@ -102,6 +122,8 @@ async function run(
     faults: import("./faults.ts").FaultInjector | undefined;
     faultSpec: string | undefined;
     keys: string[];
+    /** Under --review: each upload's review page file name. */
+    reviewFiles: string[];
     LocalTwin: typeof LocalTwin;
     bucket: string;
     schemaFor: (key: string) => string;
@@ -155,10 +177,19 @@ async function run(
     log(`  ${file} → s3://${setup.bucket}/${key} (schema ${setup.schemaFor(key)})`);
     uploads.push({ file, ...(await twin.upload(file, key)) });
   }
-  for (const upload of uploads) {
+  if (options.review) mkdirSync(options.review, { recursive: true });
+  for (const [index, upload] of uploads.entries()) {
     const item = await twin.waitForDocument(upload.documentId);
     const offloaded = item ? await twin.readResult(item) : undefined;
     const report = documentReport(upload, item, offloaded);
+    if (options.review) {
+      // The workflow wrote it to the twin's bucket, where the item points (a document that FAILED has none).
+      const html = item ? await twin.readReviewPage(item) : undefined;
+      const path = html === undefined ? null : join(options.review, setup.reviewFiles[index]!);
+      if (path !== null) writeFileSync(path, html!);
+      report.reviewPage = path;
+      if (path === null && item?.reviewPage) log(`  ${displayName(upload.key)}: no review page at s3://${item.reviewPage.bucket}/${item.reviewPage.key}`);
+    }
     if (report.status === "FAILED") exitCode = 1;
     log(`${report.status === "FAILED" ? "✗" : "✓"} ${displayName(upload.key)}: ${report.status}${report.ms === null ? "" : ` (${formatDuration(report.ms)})`}`);
     if (!writeOut(options.json ? `${JSON.stringify(report)}\n` : renderReport(report))) return stopping ?? 1;

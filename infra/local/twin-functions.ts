@@ -76,6 +76,8 @@ export interface TwinOptions {
   ocrConcurrency?: number;
   /** The OCR function's timeout, seconds (default the catalogue's 900): a shrunk one shows the deadline at work. */
   ocrTimeoutSeconds?: number;
+  /** Most pages a review page shows (LLAMBDA_REVIEW_MAX_PAGES; default the review function's). */
+  reviewMaxPages?: number;
   /** Random faults at the rates of `LLAMBDA_FAULTS` (infra/local/faults.ts), in functions and the workflow's DynamoDB writes. */
   faults?: FaultInjector;
 }
@@ -123,6 +125,7 @@ export function twinDeploymentValues(options: TwinOptions): DeploymentValues {
         [EnvNames.deadlineMarginMs]: options.deadlineMarginMs,
       },
       merge: { [EnvNames.maxItemBytes]: options.maxItemBytes },
+      review: { [EnvNames.reviewMaxPages]: options.reviewMaxPages },
       ocr: {
         [EnvNames.ocrDpi]: options.ocrDpi,
         [EnvNames.ocrPageTimeoutMs]: options.ocrPageTimeoutMs,

@@ -117,6 +117,7 @@ export class LocalTwin {
         ocrFunctionArn: TwinNames.functionArn("ocr"),
         inferFunctionArn: TwinNames.functionArn("infer"),
         mergeFunctionArn: TwinNames.functionArn("merge"),
+        reviewFunctionArn: TwinNames.functionArn("review"),
         tableName: TwinNames.table,
         bucketName: TwinNames.bucket,
       },
@@ -290,10 +291,29 @@ export class LocalTwin {
   /** The item's result, read from S3 when it was too large for the item. */
   async readResult(item: DocumentItem): Promise<OffloadedResult> {
     if (!item.resultLocation) {
-      return { result: item.result, provenance: item.provenance, conflicts: item.conflicts, failedChunks: item.failedChunks };
+      return {
+        result: item.result,
+        provenance: item.provenance,
+        conflicts: item.conflicts,
+        failedChunks: item.failedChunks,
+        grounding: item.grounding,
+        confidence: item.confidence,
+      };
     }
     const object = await this.s3.send(new GetObjectCommand({ Bucket: item.resultLocation.bucket, Key: item.resultLocation.key }));
     return JSON.parse((await object.Body?.transformToString("utf-8")) ?? "{}") as OffloadedResult;
+  }
+
+  /** The document's review page (HTML), where its item points; undefined when the item points to none or it is missing. */
+  async readReviewPage(item: DocumentItem): Promise<string | undefined> {
+    if (!item.reviewPage) return undefined;
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: item.reviewPage.bucket, Key: item.reviewPage.key }));
+      return (await object.Body?.transformToString("utf-8")) ?? undefined;
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return undefined;
+      throw error;
+    }
   }
 
   async getDocument(documentId: string): Promise<DocumentItem | undefined> {

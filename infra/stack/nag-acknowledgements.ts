@@ -20,6 +20,7 @@ export interface NaggedResources {
   ocrFunction: lambda.Function;
   inferFunction: lambda.Function;
   mergeFunction: lambda.Function;
+  reviewFunction: lambda.Function;
   consumerFunction: lambda.Function;
   failedExecutionFunction: lambda.Function;
   consumerDeadLetterQueue: sqs.Queue;
@@ -39,7 +40,7 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
     for (const target of targets) for (const id of ids) Validations.of(target).acknowledge({ id: `AwsSolutions::${id}`, reason });
   };
   const arnOf = (construct: Construct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
-  const { chunkFunction, ocrFunction, inferFunction, mergeFunction, consumerFunction } = stack;
+  const { chunkFunction, ocrFunction, inferFunction, mergeFunction, reviewFunction, consumerFunction } = stack;
   const bucketArn = arnOf(stack.bucket);
   const objectsUnder = (prefixes: string[]) => prefixes.map((prefix) => `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`);
   const prefixReason = "Object keys are per document; the grant is limited to the prefix this function reads or writes.";
@@ -47,6 +48,11 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
   ack(ocrFunction, objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix]), prefixReason);
   ack(inferFunction, objectsUnder([BucketLayout.chunksPrefix]), prefixReason);
   ack(mergeFunction, objectsUnder([BucketLayout.mapResultsPrefix, BucketLayout.chunksPrefix, BucketLayout.resultsPrefix]), prefixReason);
+  ack(
+    reviewFunction,
+    objectsUnder([BucketLayout.uploadsPrefix, BucketLayout.chunksPrefix, BucketLayout.resultsPrefix, BucketLayout.reviewsPrefix]),
+    prefixReason,
+  );
   ack(consumerFunction, objectsUnder([BucketLayout.resultsPrefix]), prefixReason);
   ack(
     consumerFunction,
@@ -62,12 +68,12 @@ export function acknowledgeNagFindings(stack: Stack & NaggedResources, tracing: 
     );
   }
   if (tracing) {
-    for (const fn of [...nodeFunctions, ocrFunction, inferFunction]) {
+    for (const fn of [...nodeFunctions, ocrFunction, inferFunction, reviewFunction]) {
       ack(fn, ["AwsSolutions-IAM5[Resource::*]"], "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permission.");
     }
   }
   const workflowReasons: Array<[string, string]> = [
-    ...[chunkFunction, ocrFunction, inferFunction, mergeFunction].map(
+    ...[chunkFunction, ocrFunction, inferFunction, mergeFunction, reviewFunction].map(
       (fn): [string, string] => [`AwsSolutions-IAM5[Resource::${arnOf(fn)}:*]`, "Invoking the function's versions and aliases."],
     ),
     [`AwsSolutions-IAM5[Resource::${bucketArn}/${BucketLayout.chunksPrefix}*]`, "The Distributed Maps read chunk manifests and OCR page groups."],

@@ -27,7 +27,7 @@ export const INFER_MODEL_PATH = "/opt/llambda/model.gguf";
 /** Where the image puts the model's LoRA adapter, when the manifest names one. */
 export const INFER_LORA_PATH = "/opt/llambda/lora.gguf";
 
-/** The build file of both image functions: one target each (`infer`, `ocr`) over shared stages. */
+/** The build file of the image functions: one target each (`infer`, `ocr`; review runs the `ocr` image) over shared stages. */
 export const IMAGE_DOCKERFILE = "infra/image/Dockerfile";
 
 /** What goes into a function's zip beyond its bundled handler (packaging is the stack's business, not the catalogue's). */
@@ -42,6 +42,8 @@ export type ImageBuild = { target: "infer"; model: ModelArtifact } | { target: "
 /** An image function's deployment-only settings. */
 export interface ImageOptions {
   build: ImageBuild;
+  /** The image's command (Lambda's ImageConfig.Command: the handler), when not the target's own CMD. */
+  command?: string[];
   /** Default: the catalogue's memory. */
   memorySize?: number;
   /** /tmp, MB. Default: Lambda's 512. */
@@ -144,6 +146,7 @@ export class PipelineFunctions {
         platform: Platform.LINUX_ARM64,
         ...this.imageInputs(options.build),
         ignoreMode: IgnoreMode.DOCKER,
+        ...(options.command ? { cmd: options.command } : {}),
       }),
       architecture: lambda.Architecture.ARM_64,
       memorySize: options.memorySize ?? spec.memoryMb,

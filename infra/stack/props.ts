@@ -48,6 +48,8 @@ export interface LlambdaStackProps extends StackProps {
    * `llambda:ocrLanguage`). Default `eng`.
    */
   ocrLanguage?: string;
+  /** Most pages a document's review page shows (LLAMBDA_REVIEW_MAX_PAGES). Default: the review function's, 20. */
+  reviewMaxPages?: number;
   /** Overrides of the workflow settings (maxConcurrency comes from `maxConcurrency` unless overridden here). */
   workflowSettings?: Partial<WorkflowSettings>;
   /** Delete the bucket (emptying it), the table and the log groups with the stack. Default false: retain them. */

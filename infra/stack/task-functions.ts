@@ -3,18 +3,20 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { FunctionCatalogue } from "../../functions/catalogue.ts";
 import type { ModelArtifact } from "../model-artifact.ts";
+import { REVIEW_IMAGE_HANDLER } from "../image/bundle-review.ts";
 import type { PipelineFunctions } from "./pipeline-functions.ts";
 import type { LlambdaStackProps, StackSettings } from "./props.ts";
 
 /**
  * The functions the workflow runs: chunk, ocr (per group of pages, in the OCR Distributed Map), infer (per batch, in
- * the Distributed Map) and merge.
+ * the Distributed Map), merge and review (a finished document's review page).
  */
 export interface TaskFunctions {
   chunk: NodejsFunction;
   ocr: lambda.DockerImageFunction;
   infer: lambda.DockerImageFunction;
   merge: NodejsFunction;
+  review: lambda.DockerImageFunction;
 }
 
 export function createTaskFunctions(
@@ -41,7 +43,9 @@ export function createTaskFunctions(
     );
   }
   const ocr = functions.image(FunctionCatalogue.ocr, { build: { target: "ocr" } });
-  return { chunk, ocr, infer, merge };
+  // The same image as OCR (pdf.js and @napi-rs/canvas draw the pages), started with the review handler.
+  const review = functions.image(FunctionCatalogue.review, { build: { target: "ocr" }, command: [REVIEW_IMAGE_HANDLER] });
+  return { chunk, ocr, infer, merge, review };
 }
 
 function annotateModel(fn: lambda.Function, model: ModelArtifact): void {

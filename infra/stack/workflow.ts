@@ -30,6 +30,7 @@ export function createWorkflow(
       ocrFunctionArn: tasks.ocr.functionArn,
       inferFunctionArn: tasks.infer.functionArn,
       mergeFunctionArn: tasks.merge.functionArn,
+      reviewFunctionArn: tasks.review.functionArn,
       tableName: store.table.tableName,
       bucketName: store.bucket.bucketName,
     },
@@ -57,7 +58,7 @@ export function createWorkflow(
 function workflowStatements(stack: Stack, stateMachineName: string, tasks: TaskFunctions, store: DocumentStore): iam.PolicyStatement[] {
   const statesArn = (resource: string, resourceName: string): string =>
     stack.formatArn({ service: "states", resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-  const functions = [tasks.chunk, tasks.ocr, tasks.infer, tasks.merge];
+  const functions = [tasks.chunk, tasks.ocr, tasks.infer, tasks.merge, tasks.review];
   return [
     new iam.PolicyStatement({
       sid: "InvokeWorkflowFunctions",

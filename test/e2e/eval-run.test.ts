@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import { scoreDocument, type DocumentScore, type Summary } from "../../bench/eval/score.ts";
+import { scoredConfidences, type TrustSummary } from "../../bench/eval/trust.ts";
+import type { DocumentItem } from "../../functions/shared/document-item.ts";
 import { writeTinyModel } from "../../models/random-llama.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 
@@ -17,8 +19,18 @@ const corpus = join(repoRoot, "..", "shared", "corpus", "invoices");
 
 interface EvalReport {
   schema: string;
-  documents: Array<{ file: string; status: string; result: Record<string, unknown> | null; score: DocumentScore; error?: string }>;
+  documents: Array<{
+    file: string;
+    status: string;
+    result: Record<string, unknown> | null;
+    score: DocumentScore;
+    error?: string;
+    grounding?: DocumentItem["grounding"];
+    confidence?: DocumentItem["confidence"];
+    needsReview?: boolean;
+  }>;
   summary: Summary;
+  trust: TrustSummary;
   skipped: Array<{ file: string; reason: string }>;
 }
 
@@ -90,6 +102,15 @@ describe("npm run eval", () => {
     const fieldsOf = (name: string) => report.documents.find((d) => d.file.endsWith(name))!.score.fields.map((f) => f.path);
     expect(fieldsOf("inv-1.txt")).toContain("lines");
     expect(fieldsOf("inv-2.md")).not.toContain("lines");
+    // The trust summary counts what the items say: every grounded value, every scored field with a confidence.
+    const grounded = report.documents.flatMap((d) => Object.values(d.grounding ?? {}));
+    expect(grounded.length).toBeGreaterThan(0);
+    const { grounding, calibration } = report.trust;
+    expect(grounding.exact + grounding.normalised + grounding.fuzzy + grounding.none + grounding.ungroundable).toBe(grounded.length);
+    expect(grounding.rejected).toBe(grounded.filter((g) => g.rejected).length);
+    const scored = report.documents.flatMap((d) => scoredConfidences({ ...d, fields: d.score.fields }));
+    expect(calibration.reduce((sum, bucket) => sum + bucket.fields, 0)).toBe(scored.length);
+    expect(report.trust.needsReview).toBe(report.documents.filter((d) => d.needsReview).length);
   }, 300_000);
 
   it("says what folder it needs and where to get one when the folder is missing, a file or has no pairs", async () => {

@@ -23,7 +23,7 @@ import {
   type OcrPageOutcome,
   type OcrPageText,
 } from "../../functions/ocr/ocr-pages.ts";
-import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/shared/page-render/render-page.ts";
 import { DocumentInputError } from "../../functions/shared/errors.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 

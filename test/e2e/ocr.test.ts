@@ -8,7 +8,7 @@ import { PDFDocument } from "pdf-lib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Recognizer, type OcrPage } from "../../functions/ocr/recognizer.ts";
-import { renderPageGrey, type GreyImage } from "../../functions/ocr/render-page.ts";
+import { renderPageGrey, type GreyImage } from "../../functions/shared/page-render/render-page.ts";
 import { OcrPageError } from "../../functions/shared/errors.ts";
 import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
 import { repoRoot } from "../helpers/repo-root.ts";

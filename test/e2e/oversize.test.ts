@@ -42,6 +42,13 @@ describe("results too large for an item", () => {
     const validate = new Ajv2020.default({ strict: false }).compile(getExtractionSchema("generic"));
     expect(validate(stored.result), JSON.stringify(validate.errors)).toBe(true);
     expect(Object.keys(stored.provenance ?? {}).length).toBeGreaterThan(0);
+    // Grounding and confidences travel with the result; the review flag and its reasons stay in the item.
+    expect(item.grounding).toBeUndefined();
+    expect(item.confidence).toBeUndefined();
+    expect(Object.keys(stored.confidence ?? {}).length).toBeGreaterThan(0);
+    expect(Object.keys(stored.grounding ?? {}).sort()).toEqual(Object.keys(stored.confidence ?? {}).sort());
+    expect(typeof item.needsReview).toBe("boolean");
+    expect(item.needsReview).toBe((item.reviewReasons ?? []).length > 0);
 
     // The example consumer follows the pointer.
     const ready = await readyDocument(item, async (bucket, key) => {

@@ -120,7 +120,7 @@ describe("the workflow on the twin's Step Functions", () => {
     mergeDown = false;
     const redriven = await t.stepFunctions.redriveExecution(first.executionArn).done;
     expect(redriven.status).toBe("SUCCEEDED");
-    expect(t.lambda.invocations.map((i) => i.name.split(":").pop())).toEqual(["chunk", "infer", "merge", "merge"]);
+    expect(t.lambda.invocations.map((i) => i.name.split(":").pop())).toEqual(["chunk", "infer", "merge", "merge", "review"]);
     expect(t.merges[1]).toEqual(t.merges[0]);
     expect(t.merges[1]!.execution.id).toBe(first.executionArn);
   });
@@ -273,5 +273,56 @@ describe("the workflow on the twin's Step Functions", () => {
       [1, "1", "DeadlineExceeded"],
       [1, "2", "DeadlineExceeded"],
     ]);
+  });
+});
+
+describe("the review page's task on the twin's Step Functions", () => {
+  const names = (t: ReturnType<typeof scriptedWorkflow>) => t.lambda.invocations.map((i) => i.name.split(":").pop());
+
+  it("runs after the merge of a finished document, for this execution; its answer is in the execution's output", async () => {
+    for (const status of ["COMPLETED", "PARTIAL"]) {
+      const written = { written: true, bucket: "bucket", key: "reviews/doc-1/x.html", bytes: 10, pages: [1] };
+      const t = scriptedWorkflow({ chunks: 1, infer: echoInfer, mergeFn: async () => ({ status }), reviewFn: async () => written });
+      const execution = await t.stepFunctions.startExecution({ name: `review-${status}`, input: t.input }).done;
+      expect(execution.status).toBe("SUCCEEDED");
+      expect(names(t)).toEqual(["chunk", "infer", "merge", "review"]);
+      expect(t.lambda.invocations.at(-1)!.payload).toEqual({ documentId: "doc-1", execution: { id: execution.executionArn } });
+      expect((JSON.parse(execution.output!) as { review: unknown }).review).toEqual({ value: written });
+    }
+  });
+
+  it("never fails the document: an error, after the retry policy's retries, goes into the output and the execution succeeds", async () => {
+    let calls = 0;
+    const t = scriptedWorkflow({
+      chunks: 1,
+      infer: echoInfer,
+      reviewFn: async () => {
+        calls++;
+        if (calls === 1) throw Object.assign(new Error("Rate exceeded"), { name: "Lambda.TooManyRequestsException" });
+        throw Object.assign(new Error("canvas: out of memory"), { name: "RangeError" });
+      },
+    });
+    const execution = await t.stepFunctions.startExecution({ name: "review-fails", input: t.input }).done;
+    expect(execution.status).toBe("SUCCEEDED");
+    // The throttle was retried; the deterministic error was not.
+    expect(calls).toBe(2);
+    const { review } = JSON.parse(execution.output!) as { review: { Error: string; Cause: string } };
+    expect(review.Error).toBe("RangeError");
+    expect(review.Cause).toContain("canvas: out of memory");
+  });
+
+  it("is skipped for a document that FAILED and for a record batch", async () => {
+    const failed = scriptedWorkflow({
+      chunks: 1,
+      infer: echoInfer,
+      mergeFn: async () => ({ status: "FAILED", error: "TooManyFailedChunks", cause: "1 of 1" }),
+    });
+    expect((await failed.stepFunctions.startExecution({ name: "review-failed", input: failed.input }).done).status).toBe("FAILED");
+    expect(names(failed)).toEqual(["chunk", "infer", "merge"]);
+
+    const batch = scriptedWorkflow({ chunks: 1, infer: echoInfer, mergeFn: async () => ({ status: "COMPLETED", records: { total: 1 } }) });
+    const input = JSON.stringify({ ...(JSON.parse(batch.input) as object), kind: "batch" });
+    expect((await batch.stepFunctions.startExecution({ name: "review-batch", input }).done).status).toBe("SUCCEEDED");
+    expect(names(batch)).toEqual(["chunk", "infer", "merge"]);
   });
 });

@@ -1,4 +1,7 @@
 import { DescribeTableCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +9,9 @@ import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import { objectCreatedEvent } from "../../infra/local/eventbridge.ts";
 import { documentIdFor } from "../../functions/start/execution-name.ts";
 import type { DocumentItem } from "../../functions/shared/document-item.ts";
+import { layoutKey } from "../../functions/shared/bucket-layout.ts";
+import type { DocumentLayout } from "../../functions/shared/contracts.ts";
+import { repoRoot } from "../helpers/repo-root.ts";
 import { TwinNames, type LocalTwin } from "../../infra/local/twin.ts";
 import { PDFDocument } from "pdf-lib";
 import { encryptedPdf } from "../helpers/extract-fixtures.ts";
@@ -43,6 +49,37 @@ describe("the local twin, end to end through llama.cpp", () => {
     expect(item!.timings!.inferenceMs).toBeGreaterThan(0);
     const validate = new Ajv2020.default({ strict: false }).compile(getExtractionSchema("generic"));
     expect(validate(item!.result), JSON.stringify(validate.errors)).toBe(true);
+  }, 300_000);
+
+  it("grounds an invoice's values in its pages: values not found are reasons for review, required ones become null", async () => {
+    const { documentId } = await twin.uploadBytes(readFileSync(join(repoRoot, "samples", "acme-invoice.pdf")), "uploads/invoices/e2e/acme.pdf");
+    const item = await twin.waitForDocument(documentId);
+    expect(item?.status, JSON.stringify(item)).toBe("COMPLETED");
+    expect(item!.schemaId).toBe("invoice");
+    const layoutObject = await twin.s3.send(new GetObjectCommand({ Bucket: TwinNames.bucket, Key: layoutKey(documentId) }));
+    const layout = JSON.parse(await layoutObject.Body!.transformToString("utf-8")) as DocumentLayout;
+    const grounding = Object.entries(item!.grounding ?? {});
+    expect(grounding.length).toBeGreaterThan(0);
+    const reasons = item!.reviewReasons ?? [];
+    const result = item!.result!;
+    for (const [path, found] of grounding) {
+      expect(item!.confidence?.[path], path).toBeGreaterThanOrEqual(0);
+      expect(item!.confidence?.[path], path).toBeLessThanOrEqual(1);
+      if (found.rejected) {
+        // The tiny model's values are noise: a required one not in the document is null in the result, kept here.
+        expect(path.split(/[.[\]]+/).filter(Boolean).reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key], result), path).toBeNull();
+        expect(reasons).toContainEqual({ code: "rejected", path });
+      } else if (found.match === "none") {
+        expect(reasons).toContainEqual({ code: "ungrounded", path });
+      } else if (found.match !== "ungroundable") {
+        expect(layout.text.slice(found.charStart, found.charEnd).slice(0, 200), path).toBe(found.quote);
+        const page = layout.pages.find((p) => p.page === found.page)!;
+        for (const box of found.boxes ?? []) expect(box.x + box.width, path).toBeLessThanOrEqual(page.width + 0.5);
+      }
+    }
+    // Never false for an ungrounded required value; here the random weights always leave some value unfound.
+    expect(item!.needsReview).toBe(true);
+    expect(item!.reviewPage?.key).toMatch(new RegExp(`^reviews/${documentId}/.+\\.html$`));
   }, 300_000);
 
   it("ends a file that is not a PDF as FAILED with the typed error and its cause", async () => {

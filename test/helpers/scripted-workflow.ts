@@ -75,6 +75,8 @@ export function scriptedWorkflow(options: {
   infer: Fn;
   chunkFn?: Fn;
   mergeFn?: Fn;
+  /** The review function; default: one that writes nothing. */
+  reviewFn?: Fn;
   tolerated?: number;
   batch?: number;
   text?: (index: number) => string;
@@ -98,9 +100,10 @@ export function scriptedWorkflow(options: {
       merges.push(payload as MergeTaskInput);
       return options.mergeFn ? options.mergeFn(payload) : { status: "COMPLETED" };
     },
+    [arn("review")]: options.reviewFn ?? (async () => ({ written: false, reason: "no-item" })),
   });
   const definition = buildDocumentWorkflow(
-    { chunkFunctionArn: arn("chunk"), ocrFunctionArn: arn("ocr"), inferFunctionArn: arn("infer"), mergeFunctionArn: arn("merge"), tableName: "docs", bucketName: "bucket" },
+    { chunkFunctionArn: arn("chunk"), ocrFunctionArn: arn("ocr"), inferFunctionArn: arn("infer"), mergeFunctionArn: arn("merge"), reviewFunctionArn: arn("review"), tableName: "docs", bucketName: "bucket" },
     {
       ...defaultWorkflowSettings,
       maxItemsPerBatch: options.batch ?? 2,

@@ -129,11 +129,12 @@ describe("each function's permissions are exactly what its code sends", () => {
       ocr: stack.ocrFunction,
       infer: stack.inferFunction,
       merge: stack.mergeFunction,
+      review: stack.reviewFunction,
       consumer: stack.consumerFunction,
       "failed-execution": stack.failedExecutionFunction,
     }) as const;
 
-  for (const name of ["start", "chunk", "ocr", "infer", "merge", "consumer", "failed-execution"] as const) {
+  for (const name of ["start", "chunk", "ocr", "infer", "merge", "review", "consumer", "failed-execution"] as const) {
     it(`${name}: no permission missing, none extra, no wildcard action`, () => {
       const fn = functions()[name];
       const sent = new Set(moduleClosure(join(REPO_ROOT, "functions", name, "handler.ts")).flatMap((file) => sdkActionsIn(readFileSync(file, "utf8"))));
@@ -150,6 +151,8 @@ describe("each function's permissions are exactly what its code sends", () => {
       if (name === "start") expect([...sent].sort()).toEqual(["states:ListExecutions", "states:StartExecution"]);
       // The upload's version named in the event (GetObject with VersionId), each page's result written.
       if (name === "ocr") expect([...sent].sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
+      // The item (read only), the upload's version, the layout and an offloaded result; the page written.
+      if (name === "review") expect([...sent].sort()).toEqual(["dynamodb:GetItem", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
     });
   }
 

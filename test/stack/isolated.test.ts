@@ -49,7 +49,16 @@ describe("isolated mode", () => {
     const vpcConfigOf = (fn: { node: { defaultChild?: unknown } }) =>
       (template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)].Properties as Json).VpcConfig;
     const isolatedSubnetIds = stack.network!.vpc.isolatedSubnets.map((subnet) => stack.resolve(subnet.subnetId));
-    const functions = [stack.startFunction, stack.chunkFunction, stack.inferFunction, stack.mergeFunction, stack.consumerFunction, stack.failedExecutionFunction];
+    const functions = [
+      stack.startFunction,
+      stack.chunkFunction,
+      stack.ocrFunction,
+      stack.inferFunction,
+      stack.mergeFunction,
+      stack.reviewFunction,
+      stack.consumerFunction,
+      stack.failedExecutionFunction,
+    ];
     for (const fn of functions) {
       expect(fn.connections.securityGroups, fn.node.id).toHaveLength(1);
       expect(vpcConfigOf(fn), fn.node.id).toEqual({
@@ -88,6 +97,7 @@ describe("isolated mode", () => {
     expect(egressOf(stack.startFunction)).toEqual(["security group StepFunctionsEndpoint:tcp/443-443"]);
     expect(egressOf(stack.consumerFunction)).toEqual(["prefix list S3:tcp/443-443"]);
     expect(egressOf(stack.failedExecutionFunction)).toEqual(["prefix list DynamoDb:tcp/443-443"]);
+    expect(egressOf(stack.reviewFunction)).toEqual(["prefix list DynamoDb:tcp/443-443", "prefix list S3:tcp/443-443"]);
   });
 
   it("is off by default: no VPC", () => {

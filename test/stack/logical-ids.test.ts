@@ -28,6 +28,8 @@ describe("retained resources keep their logical ids", () => {
         "InferFunctionLogs02017F37 AWS::Logs::LogGroup",
         // Added with the OCR function; pinned from then on like the others.
         "OcrFunctionLogs7A71A4EE AWS::Logs::LogGroup",
+        // Added with the review function.
+        "ReviewFunctionLogs867C707D AWS::Logs::LogGroup",
         "ResultsConsumerFunctionLogs9489F424 AWS::Logs::LogGroup",
         "DocumentWorkflowLogsE5650210 AWS::Logs::LogGroup",
         "FailedExecutionFunctionLogs2E8C7C78 AWS::Logs::LogGroup",

@@ -35,6 +35,7 @@ function observedStack() {
     ocr: fn("Ocr"),
     infer: fn("Infer"),
     merge: fn("Merge"),
+    review: fn("Review"),
     consumer: fn("Consumer"),
     failedExecution: fn("FailedExecution"),
   };
@@ -166,6 +167,19 @@ describe("PipelineObservability", () => {
     });
   });
 
+  it("alarms on any review page invocation error", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: `Observed-${AlarmIds.reviewErrors}`,
+      Namespace: "AWS/Lambda",
+      MetricName: "Errors",
+      Dimensions: [{ Name: "FunctionName", Value: ref(functions.review.functionName) }],
+      Statistic: "Sum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      AlarmActions: [ref(topic.topicArn)],
+    });
+  });
+
   it("alarms on the Map Run's failure rate: failed and timed-out child executions over started ones, by the child state machine ARN", () => {
     const childMetric = (id: string, metricName: string) =>
       Match.objectLike({
@@ -238,7 +252,7 @@ describe("PipelineObservability", () => {
       new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: "index.handler", code: lambda.Code.fromInline("x") });
     new PipelineObservability(stack, "Observability", {
       stateMachine: new sfn.StateMachine(stack, "Workflow", { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, "P")) }),
-      functions: { start: fn("S"), chunk: fn("C"), ocr: fn("O"), infer: fn("I"), merge: fn("M"), consumer: fn("R"), failedExecution: fn("F") },
+      functions: { start: fn("S"), chunk: fn("C"), ocr: fn("O"), infer: fn("I"), merge: fn("M"), review: fn("V"), consumer: fn("R"), failedExecution: fn("F") },
       inferTimeout: Duration.seconds(600),
       deadLetterQueues: {},
     });

@@ -10,6 +10,7 @@ import { AssetManifestArtifact } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readyTransitionFilters } from "../../functions/consumer/stream-filter.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
+import { REVIEW_IMAGE_HANDLER } from "../../infra/image/bundle-review.ts";
 import { INFER_MODEL_PATH, LlambdaStack, type LlambdaStackProps } from "../../infra/llambda-stack.ts";
 import { buildDocumentWorkflow, MapLabel, MapResultsPrefix, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
 import { ABSENT_MODEL_ID, baseStackProps, featureFlags } from "../helpers/stack-fixture.ts";
@@ -31,6 +32,8 @@ describe("LlambdaStack (full synth, bundled)", () => {
     synthMs = performance.now() - started;
     console.log(`stack-bundled: full synth with bundling took ${(synthMs / 1000).toFixed(1)} s`);
   }, 120_000);
+
+  const resourceOfFn = (fn: { node: { defaultChild?: unknown } }): Json => template.toJSON().Resources[logicalId(stack, fn)] as Json;
 
   describe("state machine", () => {
     it("is one STANDARD state machine with a fixed name, logging every event without execution data", () => {
@@ -54,12 +57,21 @@ describe("LlambdaStack (full synth, bundled)", () => {
           ocrFunctionArn: `\${GetAtt:${logicalId(stack, stack.ocrFunction)}.Arn}`,
           inferFunctionArn: `\${GetAtt:${logicalId(stack, stack.inferFunction)}.Arn}`,
           mergeFunctionArn: `\${GetAtt:${logicalId(stack, stack.mergeFunction)}.Arn}`,
+          reviewFunctionArn: `\${GetAtt:${logicalId(stack, stack.reviewFunction)}.Arn}`,
           tableName: `\${Ref:${logicalId(stack, stack.table)}}`,
           bucketName: `\${Ref:${logicalId(stack, stack.bucket)}}`,
         },
         stack.workflowSettings,
       );
       expect(definition()).toEqual(JSON.parse(JSON.stringify(expected)));
+    });
+
+    it("invokes the review function after the merge, with a timeout above its own", () => {
+      expect(definition().States[StateNames.review]).toMatchObject({
+        Parameters: { FunctionName: `\${GetAtt:${logicalId(stack, stack.reviewFunction)}.Arn}` },
+        TimeoutSeconds: stack.workflowSettings.reviewTimeoutSeconds,
+      });
+      expect(stack.workflowSettings.reviewTimeoutSeconds).toBeGreaterThan((resourceOfFn(stack.reviewFunction).Properties as Json).Timeout as number);
     });
 
     it("has a Distributed Map reading a JSONL manifest, batching items and writing results to the bucket", () => {
@@ -98,15 +110,15 @@ describe("LlambdaStack (full synth, bundled)", () => {
       });
     });
 
-    it("lets its role invoke the four functions and update the table, with no wildcard action", () => {
+    it("lets its role invoke the five task functions and update the table, with no wildcard action", () => {
       const policy = policyOfRole(template, roleLogicalIdOf(stack, stack.stateMachine));
       const statements = statementsOf(policy);
       const invoke = statements.filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
       const invokable = invoke.flatMap(resourcesOf);
-      for (const fn of [stack.chunkFunction, stack.ocrFunction, stack.inferFunction, stack.mergeFunction]) {
+      for (const fn of [stack.chunkFunction, stack.ocrFunction, stack.inferFunction, stack.mergeFunction, stack.reviewFunction]) {
         expect(invokable).toContainEqual({ "Fn::GetAtt": [logicalId(stack, fn), "Arn"] });
       }
-      expect(invokable).toHaveLength(8); // each function and its versions/aliases (`:*`), nothing else
+      expect(invokable).toHaveLength(10); // each function and its versions/aliases (`:*`), nothing else
       const update = statements.find((s) => actionsOf(s).includes("dynamodb:UpdateItem"));
       expect(resourcesOf(update!)).toEqual([{ "Fn::GetAtt": [logicalId(stack, stack.table), "Arn"] }]);
       for (const statement of statements) {
@@ -143,7 +155,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
 
     it("runs OCR in an arm64 container image with 2,048 MB (one page at a time) and 15 minutes, with its language", () => {
       const images = Object.values(template.findResources("AWS::Lambda::Function", { Properties: { PackageType: "Image" } }));
-      expect(images).toHaveLength(2);
+      expect(images).toHaveLength(3);
       template.hasResourceProperties("AWS::Lambda::Function", {
         PackageType: "Image",
         Architectures: ["arm64"],
@@ -153,6 +165,23 @@ describe("LlambdaStack (full synth, bundled)", () => {
         Role: { "Fn::GetAtt": [roleLogicalIdOf(stack, stack.ocrFunction), "Arn"] },
       });
       expect(resourceOf(stack.ocrFunction).Properties).toMatchObject({ MemorySize: 2048, Timeout: 900, PackageType: "Image" });
+    });
+
+    it("writes review pages from the OCR image started with the review handler: arm64, 2,048 MB, 120 s", () => {
+      template.hasResourceProperties("AWS::Lambda::Function", {
+        PackageType: "Image",
+        Architectures: ["arm64"],
+        MemorySize: 2048,
+        Timeout: 120,
+        ImageConfig: { Command: [REVIEW_IMAGE_HANDLER] },
+        Environment: { Variables: Match.objectLike({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } }) },
+        Role: { "Fn::GetAtt": [roleLogicalIdOf(stack, stack.reviewFunction), "Arn"] },
+      });
+      expect(REVIEW_IMAGE_HANDLER).toBe("review-handler.handler");
+      // The same image asset as OCR: one build, one push.
+      const imageUri = (fn: { node: { defaultChild?: unknown } }) => JSON.stringify((resourceOf(fn).Properties as Json).Code);
+      expect(imageUri(stack.reviewFunction)).toBe(imageUri(stack.ocrFunction));
+      expect((resourceOf(stack.ocrFunction).Properties as Json).ImageConfig).toBeUndefined();
     });
 
     it("builds both images from infra/image/Dockerfile for linux/arm64, one target each; only the inference image gets the model", () => {
@@ -175,7 +204,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
       const inferFiles = listFiles(join(assembly.directory, infer.directory));
       expect(inferFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh"]));
       const ocrFiles = listFiles(join(assembly.directory, ocr.directory));
-      expect(ocrFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/ocr/handler.ts", "infra/image/bundle-ocr.ts", "infra/pdfjs-decode-bound.ts", "infra/image/runtime-deps.ts"]));
+      expect(ocrFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/ocr/handler.ts", "infra/image/bundle-ocr.ts", "infra/pdfjs-decode-bound.ts", "infra/image/runtime-deps.ts", "functions/review/handler.ts", "infra/image/bundle-review.ts"]));
       for (const files of [inferFiles, ocrFiles]) {
         expect(files.filter((f) => /^(node_modules|test|cdk\.out|\.git|docs|bench)\//.test(f) || f.endsWith(".gguf"))).toEqual([]);
       }
@@ -222,6 +251,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
       // The consumer reads no settings: results name their own bucket.
       expect(template.toJSON().Resources[logicalId(stack, stack.consumerFunction)].Properties).not.toHaveProperty("Environment");
       expect(env(stack.failedExecutionFunction)).toEqual({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) } });
+      expect(env(stack.reviewFunction)).toEqual({ [EnvNames.table]: { Ref: logicalId(stack, stack.table) }, [EnvNames.bucket]: bucketRef });
     });
 
     it("records this state machine's FAILED, TIMED_OUT and ABORTED executions on their item, retried, with a DLQ", () => {
@@ -289,6 +319,20 @@ describe("LlambdaStack (full synth, bundled)", () => {
       const mergeWrites = merge.filter((s) => actionsOf(s).includes("s3:PutObject"));
       expect(JSON.stringify(mergeWrites)).toContain("/results/*");
       expect(JSON.stringify(mergeWrites)).not.toMatch(/uploads|chunks|map-results/);
+      // Review: reads the item (GetItem only), the upload's version, the layout and offloaded results; writes only under reviews/.
+      const review = statementsOf(policyOfRole(template, roleLogicalIdOf(stack, stack.reviewFunction)));
+      const reviewTable = review.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+      expect(reviewTable.flatMap(actionsOf)).toEqual(["dynamodb:GetItem"]);
+      expect(reviewTable.flatMap(resourcesOf)).toEqual([{ "Fn::GetAtt": [logicalId(stack, stack.table), "Arn"] }]);
+      const reviewReads = review.filter((s) => actionsOf(s).includes("s3:GetObject"));
+      expect(reviewReads.flatMap(actionsOf).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+      for (const prefix of ["/uploads/*", "/chunks/*", "/results/*"]) expect(JSON.stringify(reviewReads)).toContain(prefix);
+      expect(JSON.stringify(reviewReads)).not.toMatch(/map-results|reviews/);
+      const reviewWrites = review.filter((s) => actionsOf(s).includes("s3:PutObject"));
+      expect(reviewWrites.flatMap(actionsOf)).toEqual(["s3:PutObject"]);
+      expect(JSON.stringify(reviewWrites)).toContain("/reviews/*");
+      expect(JSON.stringify(reviewWrites)).not.toMatch(/uploads|chunks|results\/|map-results/);
+      expect(JSON.stringify(review)).not.toMatch(/dynamodb:(UpdateItem|PutItem)|states:/);
       const start = policyText(stack.startFunction);
       expect(start).toContain("states:StartExecution");
       expect(start).not.toMatch(/s3:|dynamodb:/);
@@ -326,6 +370,11 @@ describe("LlambdaStack (full synth, bundled)", () => {
           },
         }),
       });
+      // Results and review pages are kept: no rule expires anything under them (nor the whole bucket).
+      const documentBucket = template.toJSON().Resources[logicalId(stack, stack.bucket)].Properties as Json;
+      const rules = (documentBucket.LifecycleConfiguration as { Rules: Json[] }).Rules;
+      const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined);
+      expect(expiring.map((rule) => rule.Prefix).sort()).toEqual(["chunks/", "map-results/"]);
       template.hasResourceProperties("AWS::S3::BucketPolicy", {
         PolicyDocument: {
           Statement: Match.arrayWith([

@@ -158,6 +158,16 @@ describe("stages and alarm notifications (no bundling)", () => {
     expect(cdkJson.context[ContextKeys.ocr]).toBe("auto");
   });
 
+  it("gives the review function llambda:reviewMaxPages, checked by the context's bound and, in code, by the function's own reader", () => {
+    const stack = fromContext({ [ContextKeys.reviewMaxPages]: "5" });
+    expect(variablesOf(stack, stack.reviewFunction)).toMatchObject({ [EnvNames.reviewMaxPages]: "5" });
+    expect(variablesOf(fromContext({}), fromContext({}).reviewFunction)).not.toHaveProperty(EnvNames.reviewMaxPages);
+    expect(() => fromContext({ [ContextKeys.reviewMaxPages]: "0" })).toThrow(/llambda:reviewMaxPages/);
+    expect(() => new LlambdaStack(unbundledApp(), "BadReview", { ...baseProps, reviewMaxPages: 1000 })).toThrow(
+      /ReviewFunction: Environment variable LLAMBDA_REVIEW_MAX_PAGES must be an integer from 1 to 100, got "1000"/,
+    );
+  });
+
   it("fails synth with a clear message on a bad OCR mode, route or language", () => {
     expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(ContextError);
     expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(

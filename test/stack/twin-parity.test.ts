@@ -34,6 +34,7 @@ describe("stack and twin: one function catalogue", () => {
     ocr: stack.ocrFunction,
     infer: stack.inferFunction,
     merge: stack.mergeFunction,
+    review: stack.reviewFunction,
     consumer: stack.consumerFunction,
     failedExecution: stack.failedExecutionFunction,
   };

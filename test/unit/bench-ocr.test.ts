@@ -2,7 +2,7 @@
 import { PDFDocument, setTextRenderingMode, StandardFonts, TextRenderingMode } from "pdf-lib";
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { describe, expect, it } from "vitest";
-import { pdfjsRenderingOptions } from "../../functions/ocr/render-page.ts";
+import { pdfjsRenderingOptions } from "../../functions/shared/page-render/render-page.ts";
 import { editDistance } from "../../functions/shared/edit-distance.ts";
 import { drawnText, groundTruthProblem, latinLetterShare, normaliseForScoring, scoreRead } from "../../bench/ocr.ts";
 

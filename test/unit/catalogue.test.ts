@@ -15,6 +15,7 @@ import {
   type DeploymentValues,
 } from "../../functions/catalogue.ts";
 import { chunkTokensRange } from "../../functions/chunk/limits.ts";
+import { reviewMaxPagesRange } from "../../functions/review/config.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { ConfigurationError } from "../../functions/shared/errors.ts";
 import { REPO_ROOT } from "../../infra/repo-root.ts";
@@ -89,6 +90,12 @@ describe("function catalogue", () => {
       [EnvNames.threads]: "6",
     });
     expect(functionEnvironment(FunctionCatalogue.consumer, values)).toEqual({});
+    expect(functionEnvironment(FunctionCatalogue.review, values)).toEqual({ [EnvNames.table]: "table", [EnvNames.bucket]: "bucket" });
+    expect(functionEnvironment(FunctionCatalogue.review, { ...values, settings: { review: { [EnvNames.reviewMaxPages]: 5 } } })).toEqual({
+      [EnvNames.table]: "table",
+      [EnvNames.bucket]: "bucket",
+      [EnvNames.reviewMaxPages]: "5",
+    });
   });
 
   it("refuses, at build time, a value the function would refuse at init, with the function's own message", () => {
@@ -110,6 +117,10 @@ describe("function catalogue", () => {
     );
     const notACode = functionEnvironment(FunctionCatalogue.ocr, { ...values, ocrLanguage: "../eng" });
     expect(() => validateFunctionEnvironment(FunctionCatalogue.ocr, notACode, 3584)).toThrow(/^OcrFunction: LLAMBDA_OCR_LANGUAGE must be one Tesseract language code/);
+    const noPages = functionEnvironment(FunctionCatalogue.review, { ...values, settings: { review: { [EnvNames.reviewMaxPages]: 0 } } });
+    expect(() => validateFunctionEnvironment(FunctionCatalogue.review, noPages, 2048)).toThrow(
+      `ReviewFunction: Environment variable ${EnvNames.reviewMaxPages} must be an integer from ${reviewMaxPagesRange.min} to ${reviewMaxPagesRange.max}, got "0"`,
+    );
     for (const spec of functionSpecs) {
       expect(() => validateFunctionEnvironment(spec, functionEnvironment(spec, values), spec.memoryMb)).not.toThrow();
     }

@@ -6,7 +6,7 @@ import { chunkTokensRange } from "../../functions/chunk/limits.ts";
 import { InferSettingRanges } from "../../functions/infer/config.ts";
 import { defaultSchemaId, extractionSchemas } from "../../functions/schemas/index.ts";
 import { schemaIdForKey } from "../../functions/start/schema-routing.ts";
-import { checkKeysRouteTo, parseCliArgs, uploadKeys, uploadPrefixFor, UsageError } from "../../infra/local/cli-args.ts";
+import { checkKeysRouteTo, parseCliArgs, reviewPageFileNames, uploadKeys, uploadPrefixFor, UsageError } from "../../infra/local/cli-args.ts";
 import { documentMs, documentReport, ProgressReporter, renderReport, withoutFloatNoise } from "../../infra/local/cli-output.ts";
 import { cdkJsonSchemaRouting } from "../../infra/local/twin.ts";
 import { resolveModelPath } from "../../models/paths.ts";
@@ -113,6 +113,24 @@ describe("argument checks", () => {
     expect(usageError([join(dir, "absent.pdf")])).toMatch(/^Not a file: /);
     expect(usageError(["--prefix", "incoming/", pdf])).toMatch(/--prefix must start with uploads\//);
   });
+
+  it("--review takes a directory (made if missing), relative to the working directory; not a file", () => {
+    expect(parseCliArgs(["--review", "pages", pdf], dir).review).toBe(join(dir, "pages"));
+    expect(parseCliArgs([pdf]).review).toBeUndefined();
+    expect(usageError(["--review", pdf, pdf])).toBe(`--review: not a directory: ${pdf}`);
+    expect(usageError(["--review", "", pdf])).toBe("--review needs a directory");
+    expect(usageError([pdf, "--review"])).toMatch(/^Option '--review <value>' argument missing$/);
+  });
+});
+
+describe("review page files", () => {
+  it("are named after the uploaded file, and after the folders its key keeps when names repeat", () => {
+    expect(reviewPageFileNames(["uploads/acme-invoice.pdf", "uploads/scan.png"])).toEqual(["acme-invoice.pdf.review.html", "scan.png.review.html"]);
+    const keys = uploadKeys([file("review/a/same.pdf"), file("review/b/same.pdf"), file("review/b/other.pdf")], "uploads/invoices/");
+    const names = reviewPageFileNames(keys, "uploads/invoices/");
+    expect(names).toEqual(["a_same.pdf.review.html", "b_same.pdf.review.html", "other.pdf.review.html"]);
+    expect(new Set(names).size).toBe(keys.length);
+  });
 });
 
 describe("model default", () => {
@@ -168,6 +186,10 @@ describe("output", () => {
     expect(failed).toContain("error: NOT_A_PDF");
     expect(failed).toContain("cause: NOT_A_PDF: the file does not start with %PDF-");
     expect(failed).not.toContain("result:");
+    // With --review: where the page was copied, or that there is none.
+    expect(renderReport({ ...report, reviewPage: "/out/same.pdf.review.html" })).toContain("\n  review page: /out/same.pdf.review.html\n");
+    expect(renderReport({ ...report, reviewPage: null })).toContain("\n  review page: none\n");
+    expect(renderReport(report)).not.toContain("review page");
   });
 
   it("a scanned document's summary says how many pages OCR read, which failed and which read with low confidence", () => {
@@ -183,6 +205,27 @@ describe("output", () => {
     expect(text).toContain("3 pages · 2 OCR'd · 4 chunks");
     expect(text).toContain("failed page 2: OCR_TIMEOUT: page 2 was not read within its 120 s\n");
     expect(text).toContain("low OCR confidence: page 3\n");
+  });
+
+  it("shows why a document needs review, and --json carries grounding, confidence and the flag, from S3 when offloaded", () => {
+    const reviewed = {
+      ...item,
+      needsReview: true,
+      reviewReasons: [{ code: "rejected", path: "total" }, { code: "failed-chunks", chunks: [2] }, { code: "low-confidence-ocr", pages: [1] }],
+      resultLocation: { bucket: "b", key: "results/d4/x.json", bytes: 10 },
+      result: undefined,
+    } as DocumentItem;
+    const offloaded = {
+      result: item.result,
+      provenance: { count: { chunks: [0], pages: [{ start: 1, end: 1 }] } },
+      grounding: { count: { match: "exact" as const, page: 1, charStart: 4, charEnd: 5, quote: "3", boxes: [] } },
+      confidence: { count: 1 },
+    };
+    const report = documentReport({ file: "r.pdf", key: "uploads/r.pdf", documentId: "d4" }, reviewed, offloaded);
+    expect(report).toMatchObject({ needsReview: true, grounding: offloaded.grounding, confidence: { count: 1 }, provenance: offloaded.provenance });
+    expect(report.reviewReasons).toHaveLength(3);
+    expect(renderReport(report)).toContain("  needs review: rejected total; failed-chunks chunk 2; low-confidence-ocr page 1\n");
+    expect(renderReport(documentReport({ file: "s.pdf", key: "uploads/s.pdf", documentId: "d5" }, { ...item, needsReview: false } as DocumentItem, { result: item.result }))).not.toContain("needs review");
   });
 
   it("progress shows each running document's state, batches, own elapsed time, tokens/s and an estimate", () => {

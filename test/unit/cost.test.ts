@@ -228,6 +228,7 @@ describe("OCR cost per scanned page (bench/cost/model.ts)", () => {
       ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
       inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
       mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+      reviewFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:review",
       tableName: "t",
       bucketName: "b",
     });

@@ -27,12 +27,13 @@ describe("the workflow's state transitions, counted on the definition", () => {
       StateNames.extract,
       StateNames.merge,
       StateNames.mergedAsFailed,
+      StateNames.review,
       StateNames.succeeded,
     ]);
     expect(shape.batchStates).toEqual([StateNames.inferBatch, StateNames.chunksLeft, StateNames.batchExtracted]);
     expect(shape.perExtraPass).toBe(2);
-    // Two batches, the second needing a second pass: 8 + 3 + (3 + 2).
-    expect(documentTransitions([1, 2])).toBe(16);
+    // Two batches, the second needing a second pass: 9 + 3 + (3 + 2).
+    expect(documentTransitions([1, 2])).toBe(17);
   });
 });
 
@@ -48,6 +49,7 @@ describe("the transition counts in the merge's payload", () => {
       ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
       inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
       mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+      reviewFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:review",
       tableName: "documents",
       bucketName: "uploads",
     });
@@ -59,14 +61,15 @@ describe("the transition counts in the merge's payload", () => {
     const input = { merge: usage(1024, 500), childPasses: [1, 3, 2], resultObjects: 2, itemBytes: [3000] };
     const cost = costOfDocument({ ...input, transitions: counts() });
     expect(cost.stepFunctions.transitions).toBe(documentTransitions([1, 3, 2]));
-    expect(cost.stepFunctions.transitions).toBe(8 + 3 + (3 + 2 * 2) + (3 + 2));
+    expect(cost.stepFunctions.transitions).toBe(9 + 3 + (3 + 2 * 2) + (3 + 2));
   });
 
   it("fall back, for an execution started before the payload had them (a redrive), to that workflow's counts", () => {
     const input = { merge: usage(1024, 500), childPasses: [2], resultObjects: 1, itemBytes: [100] };
     expect(costOfDocument(input)).toEqual(costOfDocument({ ...input, transitions: { fixed: 7, perBatch: 3, perExtraPass: 2 } }));
-    // The fallback describes the workflow those executions ran, before the Choice that sends scans to OCR was added.
-    expect(counts()).toEqual({ ...transitionsBeforePayload, fixed: transitionsBeforePayload.fixed + 1 });
+    // The fallback describes the workflow those executions ran, before the Choice that sends scans to OCR and the
+    // review page's task were added.
+    expect(counts()).toEqual({ ...transitionsBeforePayload, fixed: transitionsBeforePayload.fixed + 2 });
   });
 });
 

@@ -88,14 +88,22 @@ describe("infra helpers", () => {
     for (const name of ["node-llama-cpp", "aws-cdk-lib", "@aws-sdk/client-s3"]) expect(closure, name).not.toContain(`node_modules/${name}`);
   });
 
-  it("bundles every OCR worker-thread entry (functions/ocr/*worker*.ts) beside the handler, no test and no other module", () => {
+  it("bundles every OCR worker-thread entry (functions/ocr/*worker*.ts, functions/shared/page-render/*worker*.ts) beside the handler, no test and no other module", () => {
     const root = mkdtempSync(join(tmpdir(), "llambda-ocr-entries-"));
     try {
       mkdirSync(join(root, "functions", "ocr"), { recursive: true });
-      for (const name of ["handler.ts", "ocr-pages.ts", "render-worker.ts", "render-worker.test.ts", "tiff-worker.ts", "worker-notes.md"]) {
+      mkdirSync(join(root, "functions", "shared", "page-render"), { recursive: true });
+      for (const name of ["handler.ts", "ocr-pages.ts", "deskew-worker.ts", "deskew-worker.test.ts", "tiff-worker.ts", "worker-notes.md"]) {
         writeFileSync(join(root, "functions", "ocr", name), "");
       }
-      expect(ocrWorkerEntries(root)).toEqual(["functions/ocr/render-worker.ts", "functions/ocr/tiff-worker.ts"]);
+      for (const name of ["page-renderer.ts", "render-worker.ts", "render-worker.test.ts"]) {
+        writeFileSync(join(root, "functions", "shared", "page-render", name), "");
+      }
+      expect(ocrWorkerEntries(root)).toEqual([
+        "functions/ocr/deskew-worker.ts",
+        "functions/ocr/tiff-worker.ts",
+        "functions/shared/page-render/render-worker.ts",
+      ]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

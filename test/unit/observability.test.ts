@@ -164,7 +164,7 @@ describe("the metrics the handlers record", () => {
 
 describe("the invocation on every log line", () => {
   it("every function's handler is made by the one invocation wrapper, which adds the Lambda context first", () => {
-    expect(functionSpecs).toHaveLength(7);
+    expect(functionSpecs).toHaveLength(8);
     for (const spec of functionSpecs) {
       const source = readFileSync(join(repoRoot, spec.factory), "utf8");
       expect(source, `${spec.factory} wraps its handler`).toMatch(/return invocationHandler\(/);

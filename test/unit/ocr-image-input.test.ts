@@ -1,12 +1,12 @@
 /**
  * Image uploads as OCR input, from hand-made headers: which keys are images and how many pages an image has (a TIFF's
  * directory chain), what counts as not an image (functions/shared/image-format.ts); the size and resolution a page's
- * header states (functions/ocr/image-input.ts); the grey conversion and the shrinking to the pixel bound
- * (functions/ocr/render-page.ts).
+ * header states (functions/shared/page-render/image-input.ts); the grey conversion and the shrinking to the pixel bound
+ * (functions/shared/page-render/render-page.ts).
  */
 import { describe, expect, it } from "vitest";
-import { jpegHeader, pngHeader, tiffDpi } from "../../functions/ocr/image-input.ts";
-import { fitToPixels, greyOf, shrinkGrey } from "../../functions/ocr/render-page.ts";
+import { jpegHeader, pngHeader, tiffDpi } from "../../functions/shared/page-render/image-input.ts";
+import { fitToPixels, greyOf, shrinkGrey } from "../../functions/shared/page-render/render-page.ts";
 import { DocumentInputError, OcrPageError } from "../../functions/shared/errors.ts";
 import { imageFormatOf, imagePageCount, tiffImageDirectories } from "../../functions/shared/image-format.ts";
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { textLayerVerdict } from "../../functions/chunk/text-layer.ts";
-import { DEFAULT_MAX_PIXELS, DEFAULT_OCR_DPI, renderDpi } from "../../functions/ocr/render-page.ts";
+import { DEFAULT_MAX_PIXELS, DEFAULT_OCR_DPI, renderDpi } from "../../functions/shared/page-render/render-page.ts";
 
 const a4 = { widthPt: 595, heightPt: 842 };
 

@@ -1,3 +1,4 @@
+import { resultAttributes } from "../../functions/shared/document-item.ts";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { buildDocumentWorkflow, MapLabel, OcrMapLabel, StateNames } from "../../statemachine/definition.ts";
@@ -13,6 +14,7 @@ const resources = {
   ocrFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:ocr",
   inferFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:infer",
   mergeFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:merge",
+  reviewFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:review",
   tableName: "documents",
   bucketName: "uploads-bucket",
 };
@@ -46,10 +48,33 @@ describe("document workflow definition", () => {
     expect(states[StateNames.merge]!.Next).toBe(StateNames.mergedAsFailed);
     expect(states[StateNames.mergedAsFailed]).toMatchObject({
       Type: "Choice",
-      Choices: [{ Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure }],
-      Default: StateNames.succeeded,
+      Choices: [
+        { Variable: "$.merge.value.status", StringEquals: "FAILED", Next: StateNames.mergeFailure },
+        { Not: { Variable: "$.kind", StringEquals: "document" }, Next: StateNames.succeeded },
+      ],
+      Default: StateNames.review,
     });
     expect(states[StateNames.mergeFailure]!.Next).toBe(StateNames.failed);
+    expect(states[StateNames.review]!.Next).toBe(StateNames.succeeded);
+  });
+
+  it("writes a finished document's review page after the merge; any failure of it goes into the output, and the execution succeeds", () => {
+    const review = states[StateNames.review]!;
+    expect(review).toMatchObject({
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      Parameters: { FunctionName: resources.reviewFunctionArn, Payload: { "documentId.$": "$.documentId", execution: { "id.$": "$$.Execution.Id" } } },
+      ResultSelector: { "value.$": "$.Payload" },
+      ResultPath: "$.review",
+      Retry: lambdaRetry,
+    });
+    expect(review.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.review", Next: StateNames.succeeded }]);
+    // Only a finished document gets there: FAILED goes to the Fail state, a record batch straight to the end.
+    const choice = states[StateNames.mergedAsFailed] as State & { Choices: Array<{ Next: string }> };
+    expect(choice.Choices.map((rule) => rule.Next)).toEqual([StateNames.mergeFailure, StateNames.succeeded]);
+    expect(Object.entries(states).filter(([, state]) => JSON.stringify(state).includes(`"${StateNames.review}"`)).map(([name]) => name)).toEqual([
+      StateNames.mergedAsFailed,
+    ]);
   });
 
   it("sends a document with an OCR plan through the OCR Map and a second chunk run, which fail the document by name", () => {
@@ -92,6 +117,11 @@ describe("document workflow definition", () => {
     const params = (name: string) => states[name]!.Parameters as { ConditionExpression: string; UpdateExpression: string };
     expect(params(StateNames.markProcessing).ConditionExpression).toBe("attribute_not_exists(documentId) OR sourceOrder <= :order");
     expect(params(StateNames.markProcessing).UpdateExpression).toContain("#owner = :execution");
+    // A new version starts without anything of the previous result: no stale result, page, flag or grounding while PROCESSING.
+    const names = (states[StateNames.markProcessing]!.Parameters as { ExpressionAttributeNames: Record<string, string> }).ExpressionAttributeNames;
+    const removed = /REMOVE ([^A-Z]+) ADD/.exec(params(StateNames.markProcessing).UpdateExpression)![1]!.split(", ").map((alias) => names[alias.trim()]);
+    expect(removed.sort()).toEqual([...resultAttributes].sort());
+    expect(removed).toEqual(expect.arrayContaining(["result", "grounding", "confidence", "needsReview", "reviewReasons", "reviewPage", "cost"]));
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.recordFailure]) {
       expect(params(name).UpdateExpression, name).toContain("ADD #version :one");
     }
@@ -130,7 +160,8 @@ describe("document workflow definition", () => {
     for (const name of [StateNames.markProcessing, StateNames.recordChunkCount, StateNames.merge]) {
       expect(states[name]!.Catch, name).toEqual([toSuperseded]);
     }
-    const everyCatch = JSON.stringify(Object.values(states).map((state) => state.Catch ?? []));
+    // The review page's task is the one exception: it catches everything, because a review page never fails a document.
+    const everyCatch = JSON.stringify(Object.entries(states).flatMap(([name, state]) => (name === StateNames.review ? [] : (state.Catch ?? []))));
     expect(everyCatch).not.toContain("States.ALL");
     const record = states[StateNames.recordFailure]!;
     expect(record.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
@@ -152,9 +183,11 @@ describe("document workflow definition", () => {
   });
 
   it("sets explicit timeouts on every task (the local runner defaults to 60 s otherwise), and on the execution", () => {
-    for (const name of [StateNames.chunk, StateNames.chunkAfterOcr, StateNames.merge]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
+    for (const name of [StateNames.chunk, StateNames.chunkAfterOcr, StateNames.merge, StateNames.review]) expect(states[name]!.TimeoutSeconds).toBeGreaterThan(60);
+    // Above the review function's own 120 s: Lambda's timeout, not the state's, is what reports.
+    expect(states[StateNames.review]!.TimeoutSeconds).toBeGreaterThan(120);
     const tasks = Object.entries(states).filter(([, state]) => state.Type === "Task");
-    expect(tasks.length).toBe(6);
+    expect(tasks.length).toBe(7);
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     const processor = states[StateNames.extract]!.ItemProcessor as { States: Record<string, State> };
@@ -173,7 +206,9 @@ describe("document workflow definition", () => {
       mergeTimeoutSeconds: 30,
       executionTimeoutSeconds: 40,
       ocrTimeoutSeconds: 50,
+      reviewTimeoutSeconds: 60,
     });
+    expect(custom.States[StateNames.review]).toMatchObject({ TimeoutSeconds: 60 });
     const map = custom.States[StateNames.extract]!;
     expect(map).toMatchObject({ MaxConcurrency: 3, ToleratedFailurePercentage: 0, ItemBatcher: { MaxItemsPerBatch: 2 } });
     expect(custom.TimeoutSeconds).toBe(40);

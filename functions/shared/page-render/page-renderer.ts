@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
-import { DocumentInputError, OcrPageCodes, OcrPageError, type DocumentInputCode, type OcrPageCode } from "../shared/errors.ts";
-import type { ImageFormat } from "../shared/image-format.ts";
-import { pdfjsRenderingOptions, type GreyImage } from "./render-page.ts";
+import { DocumentInputError, OcrPageCodes, OcrPageError, type DocumentInputCode, type OcrPageCode } from "../errors.ts";
+import type { ImageFormat } from "../image-format.ts";
+import { pdfjsRenderingOptions, type GreyImage, type JpegImage } from "./render-page.ts";
 import { renderWorkerScript, type RenderWorkerScript } from "./render-script.ts";
 
 /** What the render worker opens: a PDF (with its password) or an image upload. */
@@ -15,7 +15,13 @@ export type RenderRequest =
       | { kind: "pdf"; password?: string; pdfjsOptions: ReturnType<typeof pdfjsRenderingOptions> }
       | { kind: "image"; format: ImageFormat }
     ))
-  | { type: "render"; id: number; page: number; dpi: number; maxPixels: number; deadline: number };
+  | { type: "render"; id: number; page: number; dpi: number; maxPixels: number; deadline: number; output: RenderOutput };
+
+/**
+ * What a render returns: grey levels at the image's own resolution (OCR), or a colour JPEG at `dpi` (for people; an
+ * image upload is scaled down to it, never up), quality 0-100.
+ */
+export type RenderOutput = { kind: "grey" } | { kind: "jpeg"; quality: number };
 
 export type WorkerFailure =
   | { kind: "input"; code: DocumentInputCode; message: string }
@@ -27,10 +33,26 @@ export type RenderReply =
   | { type: "ready" }
   | { type: "opened"; id: number; pages: number }
   | { type: "rendered"; id: number; width: number; height: number; dpi: number; pixels: ArrayBuffer; ms: number }
+  | {
+      type: "encoded";
+      id: number;
+      width: number;
+      height: number;
+      dpi: number;
+      widthPt: number;
+      heightPt: number;
+      jpeg: ArrayBuffer;
+      ms: number;
+    }
   | { type: "failed"; id: number; error: WorkerFailure };
 
 /** A page's grey pixels and the milliseconds the worker spent on it (start-up and opening not counted). */
 export interface RenderedPage extends GreyImage {
+  workerMs: number;
+}
+
+/** A page as a colour JPEG and the milliseconds the worker spent on it. */
+export interface EncodedPage extends JpegImage {
   workerMs: number;
 }
 
@@ -63,7 +85,26 @@ export class PageRenderer {
     private readonly settings: { heapMb?: number } = {},
   ) {}
 
+  /** A page's grey levels (for OCR): see the class comment for the deadline. */
   async render(page: number, options: { dpi: number; maxPixels: number; deadline: number }): Promise<RenderedPage> {
+    const reply = await this.request(page, { ...options, output: { kind: "grey" } });
+    if (reply.type !== "rendered") throw new Error(`unexpected reply ${reply.type} from the render worker`);
+    return { width: reply.width, height: reply.height, dpi: reply.dpi, pixels: new Uint8Array(reply.pixels), workerMs: reply.ms };
+  }
+
+  /** A page as a colour JPEG at `dpi` (at most `maxPixels`), quality 0-100: see the class comment for the deadline. */
+  async renderJpeg(page: number, options: { dpi: number; maxPixels: number; deadline: number; quality: number }): Promise<EncodedPage> {
+    const { quality, ...bounds } = options;
+    const reply = await this.request(page, { ...bounds, output: { kind: "jpeg", quality } });
+    if (reply.type !== "encoded") throw new Error(`unexpected reply ${reply.type} from the render worker`);
+    const { width, height, dpi, widthPt, heightPt } = reply;
+    return { width, height, dpi, widthPt, heightPt, jpeg: new Uint8Array(reply.jpeg), workerMs: reply.ms };
+  }
+
+  private async request(
+    page: number,
+    options: { dpi: number; maxPixels: number; deadline: number; output: RenderOutput },
+  ): Promise<RenderReply> {
     const { deadline } = options;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -85,8 +126,7 @@ export class PageRenderer {
       }
       const reply = await this.ask(slot, { type: "render", id: this.nextId++, page, ...options }, timedOut);
       if (reply === "timeout") throw await this.timeout(slot, page, "rendering did not finish");
-      if (reply.type !== "rendered") throw new Error(`unexpected reply ${reply.type} from the render worker`);
-      return { width: reply.width, height: reply.height, dpi: reply.dpi, pixels: new Uint8Array(reply.pixels), workerMs: reply.ms };
+      return reply;
     } finally {
       clearTimeout(timer);
       if (slot.dead && this.slot === slot) this.slot = undefined;
@@ -180,7 +220,7 @@ export class PageRenderer {
     });
     worker.on("error", (error: Error & { code?: string }) => {
       // Before "ready" nothing of the document was read: a packaging fault, which must not pass for a page's problem.
-      if (!isReady) return fail(new Error(`The OCR render worker failed to start: ${error.message}`, { cause: error }));
+      if (!isReady) return fail(new Error(`The page render worker failed to start: ${error.message}`, { cause: error }));
       const what = error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "ran out of memory" : `crashed (${error.name})`;
       fail(new OcrPageError(OcrPageCodes.Failed, `the render worker ${what}`, { cause: error }));
     });
@@ -188,7 +228,7 @@ export class PageRenderer {
       fail(
         isReady
           ? new OcrPageError(OcrPageCodes.Failed, `the render worker stopped unexpectedly (exit code ${code})`)
-          : new Error(`The OCR render worker exited with code ${code} before it was ready`),
+          : new Error(`The page render worker exited with code ${code} before it was ready`),
       );
     });
     this.slot = slot;

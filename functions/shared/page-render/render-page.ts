@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { PDFPageProxy, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
-import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
+import { OcrPageCodes, OcrPageError } from "../errors.ts";
 
 /** A rendered page as 8-bit grey levels, row by row (what the recogniser reads). */
 export interface GreyImage {
@@ -61,15 +61,37 @@ export function renderDpi(page: { widthPt: number; heightPt: number }, options: 
   return Math.max(1, bounded);
 }
 
+/** The document's own canvas factory (pdf.js's `canvasFactory`): see drawPage. */
+export interface PdfCanvasFactory {
+  create(width: number, height: number): { canvas: unknown; context: unknown };
+  destroy(item: unknown): void;
+}
+
+/** A page drawn on a canvas, for the reader drawPage calls before the canvas is released. */
+export interface DrawnPage {
+  /** @napi-rs/canvas's Canvas (from the document's factory: use its own methods, never a second import). */
+  canvas: unknown;
+  context: { getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray } };
+  /** Pixels. */
+  width: number;
+  height: number;
+  dpi: number;
+  /** The page's size as shown (rotation applied), PDF points. */
+  widthPt: number;
+  heightPt: number;
+}
+
 /**
- * Renders a pdf.js page on white and returns its grey levels. The canvas comes from the document's own canvas factory:
- * a second copy of @napi-rs/canvas in the process made pdf.js crash (see the verified facts).
+ * Draws a pdf.js page on white at the resolution `options` allow (renderDpi) and hands the canvas to `read` before
+ * releasing it. The canvas comes from the document's own canvas factory: a second copy of @napi-rs/canvas in the
+ * process made pdf.js crash (see the verified facts).
  */
-export async function renderPageGrey(
+export async function drawPage<T>(
   page: PDFPageProxy,
-  canvasFactory: { create(width: number, height: number): { canvas: unknown; context: unknown }; destroy(item: unknown): void },
-  options: RenderOptions = {},
-): Promise<GreyImage> {
+  canvasFactory: PdfCanvasFactory,
+  options: RenderOptions,
+  read: (drawn: DrawnPage) => T | Promise<T>,
+): Promise<T> {
   const base = page.getViewport({ scale: 1 });
   const dpi = renderDpi({ widthPt: base.width, heightPt: base.height }, options);
   const viewport = page.getViewport({ scale: dpi / 72 });
@@ -94,11 +116,56 @@ export async function renderPageGrey(
       }
       throw new OcrPageError(OcrPageCodes.Failed, `pdf.js could not render page ${page.pageNumber}: ${String(error)}`, { cause: error });
     }
-    const pixels = greyOf(context.getImageData(0, 0, width, height).data);
-    return { width, height, pixels, dpi };
+    return await read({ canvas: item.canvas, context, width, height, dpi, widthPt: base.width, heightPt: base.height });
   } finally {
     canvasFactory.destroy(item);
   }
+}
+
+/** Renders a pdf.js page on white and returns its grey levels (what the recogniser reads). */
+export async function renderPageGrey(page: PDFPageProxy, canvasFactory: PdfCanvasFactory, options: RenderOptions = {}): Promise<GreyImage> {
+  return drawPage(page, canvasFactory, options, ({ context, width, height, dpi }) => ({
+    width,
+    height,
+    pixels: greyOf(context.getImageData(0, 0, width, height).data),
+    dpi,
+  }));
+}
+
+/** A page as a colour JPEG (for people: the review page), with its size in pixels and in PDF points as shown. */
+export interface JpegImage {
+  width: number;
+  height: number;
+  dpi: number;
+  widthPt: number;
+  heightPt: number;
+  jpeg: Uint8Array;
+}
+
+/** The one method of @napi-rs/canvas's Canvas the JPEG encoding needs (quality 0-100). */
+interface EncodingCanvas {
+  encode(format: "jpeg", quality: number): Promise<Uint8Array>;
+}
+
+/** Encodes a drawn canvas as JPEG, quality 0-100 (libjpeg's scale, as @napi-rs/canvas takes it). */
+export async function encodeJpeg(canvas: unknown, quality: number): Promise<Uint8Array> {
+  return (canvas as EncodingCanvas).encode("jpeg", Math.max(1, Math.min(100, Math.round(quality))));
+}
+
+/** Renders a pdf.js page on white as a colour JPEG. */
+export async function renderPageJpeg(
+  page: PDFPageProxy,
+  canvasFactory: PdfCanvasFactory,
+  options: RenderOptions & { quality: number },
+): Promise<JpegImage> {
+  return drawPage(page, canvasFactory, options, async ({ canvas, width, height, dpi, widthPt, heightPt }) => ({
+    width,
+    height,
+    dpi,
+    widthPt,
+    heightPt,
+    jpeg: await encodeJpeg(canvas, options.quality),
+  }));
 }
 
 /**

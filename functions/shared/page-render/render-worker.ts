@@ -1,22 +1,33 @@
 /**
- * The render worker thread's entry point (started by page-renderer.ts; shipped as render-worker.mjs next to the OCR
- * function's handler.mjs). It opens one document (a PDF with pdf.js, or an image) when asked, then turns the pages it is
- * asked for into grey pixels, which go back as a transferred ArrayBuffer. The parent bounds each page's time by
- * terminating this thread: pdf.js's own cancel is only checked between slices of rendering work, and decoding one
- * image (a PDF's or an upload's) can take longer than a page may.
+ * The render worker thread's entry point (started by page-renderer.ts; shipped as render-worker.mjs next to the
+ * handler.mjs of each function that renders pages: OCR, review). It opens one document (a PDF with pdf.js, or an image)
+ * when asked, then turns the pages it is asked for into grey pixels (OCR) or a colour JPEG (the review page), which go
+ * back as a transferred ArrayBuffer. The parent bounds each page's time by terminating this thread: pdf.js's own
+ * cancel is only checked between slices of rendering work, and decoding one image (a PDF's or an upload's) can take
+ * longer than a page may.
  */
 import { isMainThread, parentPort } from "node:worker_threads";
-import { createCanvas, loadImage } from "@napi-rs/canvas";
+import { createCanvas, ImageData, loadImage, type Canvas } from "@napi-rs/canvas";
 import { getDocument, PasswordResponses, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.mjs";
 // pdf.js parses documents in its "fake worker" (same thread) and would import ./pdf.worker.mjs for it on first use;
 // handing it the module puts that code in this bundle (see functions/chunk/extract-worker.ts).
 import * as pdfjsWorker from "pdfjs-dist/legacy/build/pdf.worker.mjs";
 import UTIF from "utif2";
-import { DocumentInputCodes, DocumentInputError, OcrPageCodes, OcrPageError } from "../shared/errors.ts";
-import { tiffImageDirectories } from "../shared/image-format.ts";
+import { DocumentInputCodes, DocumentInputError, OcrPageCodes, OcrPageError } from "../errors.ts";
+import { tiffImageDirectories } from "../image-format.ts";
 import { jpegHeader, pngHeader, tiffDpi, type ImageHeader } from "./image-input.ts";
 import type { RenderReply, RenderRequest, WorkerFailure } from "./page-renderer.ts";
-import { fitToPixels, greyOf, renderPageGrey, shrinkGrey, type GreyImage } from "./render-page.ts";
+import {
+  encodeJpeg,
+  fitToPixels,
+  greyOf,
+  renderPageGrey,
+  renderPageJpeg,
+  shrinkGrey,
+  type GreyImage,
+  type JpegImage,
+  type PdfCanvasFactory,
+} from "./render-page.ts";
 
 (globalThis as { pdfjsWorker?: unknown }).pdfjsWorker = pdfjsWorker;
 
@@ -27,7 +38,11 @@ const port = parentPort;
 
 /** An image's pixels are decoded in full before they are scaled down: at most this many times the page bound. */
 export const DECODE_PIXELS_PER_PAGE_BOUND = 4;
-/** Resolution assumed for an image that does not state one. */
+/**
+ * Resolution assumed for an image that does not state one (a scan's usual). OCR renders at it, so its page records,
+ * and the document layout built from them, size such a page as pixels * 72 / 300 points; the review page's images
+ * use the same rule so that boxes in points land on the same pixels.
+ */
 export const ASSUMED_IMAGE_DPI = 300;
 
 type OpenDocument =
@@ -51,6 +66,13 @@ async function handle(request: RenderRequest): Promise<void> {
     }
     if (open === undefined) throw new Error("render request before a document was opened");
     const started = performance.now();
+    if (request.output.kind === "jpeg") {
+      const image = await renderJpeg(open, request.page, request, request.output.quality);
+      const { jpeg, ...size } = image;
+      const encoded: RenderReply = { type: "encoded", id: request.id, ...size, jpeg: ownBuffer(jpeg), ms: Math.round(performance.now() - started) };
+      port.postMessage(encoded, [encoded.jpeg]);
+      return;
+    }
     const image = await renderPage(open, request.page, request);
     const reply: RenderReply = {
       type: "rendered",
@@ -97,16 +119,11 @@ async function openDocument(request: Extract<RenderRequest, { type: "open" }>): 
 }
 
 async function renderPage(document: OpenDocument, number: number, request: Extract<RenderRequest, { type: "render" }>): Promise<GreyImage> {
-  if (number > document.pages) {
-    throw new OcrPageError(OcrPageCodes.Failed, `page ${number} is beyond the document's ${document.pages} page(s)`);
-  }
+  checkPageNumber(document, number);
   if (document.kind === "pdf") {
     const page = await document.doc.getPage(number);
     try {
-      type CanvasFactory = Parameters<typeof renderPageGrey>[1];
-      // The document's own factory: its @napi-rs/canvas is the one pdf.js loaded (two copies crash pdf.js).
-      const { canvasFactory } = document.doc as unknown as { canvasFactory: CanvasFactory };
-      return await renderPageGrey(page, canvasFactory, { dpi: request.dpi, maxPixels: request.maxPixels, deadline: request.deadline });
+      return await renderPageGrey(page, canvasFactoryOf(document.doc), { dpi: request.dpi, maxPixels: request.maxPixels, deadline: request.deadline });
     } finally {
       page.cleanup();
     }
@@ -115,8 +132,80 @@ async function renderPage(document: OpenDocument, number: number, request: Extra
   return canvasImage(document.bytes, document.format, request.maxPixels);
 }
 
+function checkPageNumber(document: OpenDocument, number: number): void {
+  if (number > document.pages) {
+    throw new OcrPageError(OcrPageCodes.Failed, `page ${number} is beyond the document's ${document.pages} page(s)`);
+  }
+}
+
+/** The document's own canvas factory: its @napi-rs/canvas is the one pdf.js loaded (two copies crash pdf.js). */
+function canvasFactoryOf(doc: PDFDocumentProxy): PdfCanvasFactory {
+  return (doc as unknown as { canvasFactory: PdfCanvasFactory }).canvasFactory;
+}
+
+/**
+ * A page as a colour JPEG at the dpi asked: a PDF page rendered by pdf.js; an image scaled down to it (never up) from
+ * the resolution it states (ASSUMED_IMAGE_DPI when none), both bounded by the pixel bound. Sizes in points as shown.
+ */
+async function renderJpeg(
+  document: OpenDocument,
+  number: number,
+  request: Extract<RenderRequest, { type: "render" }>,
+  quality: number,
+): Promise<JpegImage> {
+  checkPageNumber(document, number);
+  if (document.kind === "pdf") {
+    const page = await document.doc.getPage(number);
+    try {
+      const bounds = { dpi: request.dpi, maxPixels: request.maxPixels, deadline: request.deadline, quality };
+      return await renderPageJpeg(page, canvasFactoryOf(document.doc), bounds);
+    } finally {
+      page.cleanup();
+    }
+  }
+  let source: { canvas: Canvas | Awaited<ReturnType<typeof loadImage>>; width: number; height: number; statedDpi: number | undefined };
+  if (document.format === "tiff") {
+    const page = tiffRgba(document, number, request.maxPixels);
+    const canvas = createCanvas(page.width, page.height);
+    canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(page.rgba.buffer, page.rgba.byteOffset, page.rgba.byteLength), page.width, page.height), 0, 0);
+    source = { canvas, width: page.width, height: page.height, statedDpi: page.dpi };
+  } else {
+    const image = await decodeImage(document.bytes, document.format, request.maxPixels);
+    source = { canvas: image.image, width: image.image.width, height: image.image.height, statedDpi: image.header.dpi };
+  }
+  const shownDpi = source.statedDpi ?? ASSUMED_IMAGE_DPI;
+  const byDpi = Math.min(1, request.dpi / shownDpi);
+  const target = fitToPixels(Math.max(1, Math.round(source.width * byDpi)), Math.max(1, Math.round(source.height * byDpi)), request.maxPixels);
+  const canvas = createCanvas(target.width, target.height);
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, target.width, target.height);
+  context.drawImage(source.canvas, 0, 0, target.width, target.height);
+  return {
+    width: target.width,
+    height: target.height,
+    dpi: (shownDpi * target.width) / source.width,
+    widthPt: (source.width * 72) / shownDpi,
+    heightPt: (source.height * 72) / shownDpi,
+    jpeg: await encodeJpeg(canvas, quality),
+  };
+}
+
 /** PNG and JPEG: decoded by @napi-rs/canvas, drawn on white at the size that fits the pixel bound. */
 async function canvasImage(bytes: Uint8Array, format: "png" | "jpeg", maxPixels: number): Promise<GreyImage> {
+  const { header, image } = await decodeImage(bytes, format, maxPixels);
+  const target = fitToPixels(image.width, image.height, maxPixels);
+  const canvas = createCanvas(target.width, target.height);
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, target.width, target.height);
+  context.drawImage(image, 0, 0, target.width, target.height);
+  const pixels = greyOf(context.getImageData(0, 0, target.width, target.height).data);
+  return { width: target.width, height: target.height, pixels, dpi: scaledDpi(header.dpi, target.scale) };
+}
+
+/** A PNG or JPEG decoded by @napi-rs/canvas, after its header's size was checked against the decode bound. */
+async function decodeImage(bytes: Uint8Array, format: "png" | "jpeg", maxPixels: number) {
   const header = format === "png" ? pngHeader(bytes) : jpegHeader(bytes);
   checkDecodeBound(header, maxPixels);
   let image;
@@ -128,18 +217,23 @@ async function canvasImage(bytes: Uint8Array, format: "png" | "jpeg", maxPixels:
   if (image.width === 0 || image.height === 0) {
     throw new OcrPageError(OcrPageCodes.Failed, `the ${format.toUpperCase()} image cannot be decoded`);
   }
-  const target = fitToPixels(image.width, image.height, maxPixels);
-  const canvas = createCanvas(target.width, target.height);
-  const context = canvas.getContext("2d");
-  context.fillStyle = "#ffffff";
-  context.fillRect(0, 0, target.width, target.height);
-  context.drawImage(image, 0, 0, target.width, target.height);
-  const pixels = greyOf(context.getImageData(0, 0, target.width, target.height).data);
-  return { width: target.width, height: target.height, pixels, dpi: scaledDpi(header.dpi, target.scale) };
+  return { header, image };
 }
 
-/** One TIFF image (page `number`'s directory) decoded by utif2 to RGBA, then grey, shrunk to the pixel bound. */
+/** One TIFF image (page `number`'s directory) decoded by utif2 to grey, shrunk to the pixel bound. */
 function tiffPage(document: Extract<OpenDocument, { format: "tiff" }>, number: number, maxPixels: number): GreyImage {
+  const { rgba, width, height, dpi } = tiffRgba(document, number, maxPixels);
+  const target = fitToPixels(width, height, maxPixels);
+  const pixels = shrinkGrey(greyOf(rgba), width, height, target.width, target.height);
+  return { width: target.width, height: target.height, pixels, dpi: scaledDpi(dpi, target.scale) };
+}
+
+/** One TIFF image (page `number`'s directory) decoded by utif2 to RGBA at its own size. */
+function tiffRgba(
+  document: Extract<OpenDocument, { format: "tiff" }>,
+  number: number,
+  maxPixels: number,
+): { rgba: Uint8Array; width: number; height: number; dpi: number | undefined } {
   // The directory chain was checked for loops when the document was opened; utif2 follows it without a check.
   // The whole file's own ArrayBuffer (the worker received it): utif2 copies any view it is given.
   const file = document.bytes.buffer as ArrayBuffer;
@@ -167,9 +261,7 @@ function tiffPage(document: Extract<OpenDocument, { format: "tiff" }>, number: n
   }
   // The decoded page is not needed again: let it go before the next page is decoded.
   (ifd as { data?: unknown }).data = undefined;
-  const target = fitToPixels(width, height, maxPixels);
-  const pixels = shrinkGrey(greyOf(rgba), width, height, target.width, target.height);
-  return { width: target.width, height: target.height, pixels, dpi: scaledDpi(dpi, target.scale) };
+  return { rgba, width, height, dpi };
 }
 
 function checkDecodeBound(header: Pick<ImageHeader, "width" | "height">, maxPixels: number): void {

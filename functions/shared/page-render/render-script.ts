@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
- * Where the render worker's code is. In the OCR function's image, `render-worker.mjs` sits next to the handler's
- * bundle (handler.mjs; infra/image/bundle-ocr.ts builds every `functions/ocr/*worker*.ts`, which is why this module's
- * name has no "worker" in it), with node_modules beside it. Run from source (tests, the twin, benches), there is no such file:
+ * Where the render worker's code is. In a function that renders pages (OCR, review), `render-worker.mjs` sits next to
+ * the handler's bundle (handler.mjs; infra/image/bundle-ocr.ts builds every `*worker*.ts` of this folder, which is why
+ * this module's name has no "worker" in it), with node_modules beside it. Run from source (tests, the twin, benches), there is no such file:
  * render-worker.ts is bundled once per process, in memory, by the bundler development entry points register
  * (infra/dev-worker-bundle.ts), and each worker gets that code as a temporary file, deleted as soon as the worker has
  * loaded it (or failed to). The same scheme as the chunk stage's extraction worker (functions/chunk/isolated-extract.ts),
@@ -50,8 +50,8 @@ export async function renderWorkerScript(base: string = import.meta.url): Promis
   const source = new URL(`./${RENDER_WORKER_NAME}.ts`, base);
   if (!existsSync(source)) {
     throw new Error(
-      `The OCR render worker script is missing: ${fileURLToPath(bundled)} does not exist ` +
-        `(the OCR function must ship ${RENDER_WORKER_NAME}.mjs next to its handler's bundle; see infra/image/bundle-ocr.ts)`,
+      `The page render worker script is missing: ${fileURLToPath(bundled)} does not exist ` +
+        `(a function that renders pages must ship ${RENDER_WORKER_NAME}.mjs next to its handler's bundle; see infra/image/bundle-ocr.ts)`,
     );
   }
   if (!bundler) {

@@ -3,8 +3,8 @@
  * pixels, for the render worker (render-worker.ts), which decodes them under the page's time bound. Which keys are
  * images and how many pages they have is functions/shared/image-format.ts.
  */
-import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
-import type { ImageFormat } from "../shared/image-format.ts";
+import { OcrPageCodes, OcrPageError } from "../errors.ts";
+import type { ImageFormat } from "../image-format.ts";
 
 /** What an image's header says about one of its pages. */
 export interface ImageHeader {

@@ -1,0 +1,296 @@
+/**
+ * Merge benchmark: what grounding adds to the merge of a large document. The merge function's handler runs on a
+ * synthetic invoice-like document of N chunks (one page each), twice over:
+ * - with in-memory S3 and DynamoDB: the function's own work (reading the Map Run's result files and the layout,
+ *   merging, grounding, building and sizing the item), no storage round trips;
+ * - with the twin's local S3 and DynamoDB (s3rver, DynamoDB Local; needs Java): the same work plus real round trips to
+ *   protocol-compatible storage, as the function does them on AWS (where S3 and DynamoDB latencies differ).
+ * Runs alternate: with the document's layout (values grounded) and without it (the merge skips grounding, as for a
+ * document whose layout is missing), same results, same process.
+ *
+ *   npm run bench -- merge [--json] [--chunks 100] [--runs 15] [--no-local-storage]
+ */
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { layoutKey, manifestKey } from "../functions/shared/bucket-layout.ts";
+import type { ChunkResult, DocumentLayout, LayoutRun, MergeTaskInput } from "../functions/shared/contracts.ts";
+import { sourceOrderOf } from "../functions/shared/document-item.ts";
+import {
+  ensureBucket,
+  ensureDocumentTable,
+  freePort,
+  localCredentials,
+  localRegion,
+  startDynamoDb,
+  startS3,
+} from "../infra/local/services.ts";
+import { quantile, round } from "./corpus.ts";
+
+const bucket = "bench-bucket";
+const table = "bench-documents";
+const executionArn = "arn:aws:states:us-east-1:1:execution:wf:bench";
+
+/** A deterministic pseudo-random source, so every run merges the same document. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const words = ["service", "support", "licence", "hosting", "widget", "module", "cable", "adapter", "monitor", "storage", "backup", "network"];
+
+export interface SyntheticMerge {
+  layout: DocumentLayout;
+  results: ChunkResult[];
+}
+
+/**
+ * A document of `chunks` pages, ~2,500 characters each: a header and 20 invoice lines per page. Each chunk's answer
+ * has values the page shows (as written, or in another written form: an ISO date, a number without its thousands
+ * separator) and some the model made up, which grounding looks for in vain (its slowest path: every fuzzy window).
+ */
+export function syntheticMerge(chunks: number, documentId = "bench-document"): SyntheticMerge {
+  const random = seeded(7);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const pages: string[] = [];
+  const results: ChunkResult[] = [];
+  const layoutPages: DocumentLayout["pages"] = [];
+  let text = "";
+  for (let page = 1; page <= chunks; page++) {
+    const lines: string[] = [`Northwind Trading Ltd · Invoice NW-${1000 + page} · Date 5 March 2024`, `Customer: Contoso ${page}`];
+    const items: Array<{ name: string; price_unit: string | null }> = [];
+    for (let line = 0; line < 20; line++) {
+      const name = `${pick(words)} ${pick(words)} ${page}-${line}`;
+      const price = `${Math.floor(random() * 9000) + 1000},${String(Math.floor(random() * 100)).padStart(2, "0")}`;
+      lines.push(`${name}  1  ${price.replace(/(\d)(\d{3}),/, "$1.$2,")} EUR`);
+      items.push({ name, price_unit: line % 5 === 4 ? String(Math.floor(random() * 1e6)) : price });
+    }
+    lines.push(`Total due 12.345,67 EUR`);
+    const pageText = lines.join("\n");
+    if (text) text += "\n\n";
+    const charStart = text.length;
+    text += pageText;
+    pages.push(pageText);
+    let y = 40;
+    const runs: LayoutRun[] = lines.map((line) => ({ text: line, box: [40, (y += 14), 40 + line.length * 5, y + 10] }));
+    layoutPages.push({ page, charStart, charEnd: text.length, width: 595, height: 842, source: "text-layer", runs });
+    results.push({
+      documentId,
+      index: page - 1,
+      pageStart: page,
+      pageEnd: page,
+      modelId: "bench",
+      tokensIn: 900,
+      tokensOut: 400,
+      ms: 1000,
+      data: {
+        issuer: page % 3 === 0 ? "Northwind Traders Limited" : "Northwind Trading Ltd",
+        invoice_number: `NW-${1000 + page}`,
+        date: "2024-03-05",
+        currency: "EUR",
+        amount: 12345.67,
+        amount_untaxed: page % 2 === 0 ? 10203.4 : null,
+        partner_name: `Contoso ${page}`,
+        partner_website: null,
+        lines: items.slice(0, 10),
+        desc: "An invoice for hardware and services from Northwind.",
+      },
+    });
+  }
+  const layout: DocumentLayout = {
+    version: 1,
+    text,
+    pages: layoutPages,
+    chunks: layoutPages.map((page, index) => ({ index, charStart: page.charStart, charEnd: page.charEnd })),
+  };
+  return { layout, results };
+}
+
+/**
+ * The S3 objects the merge reads: the Map Run's manifest and result files (batches of 4 chunks) and, unless left out,
+ * the layout.
+ */
+function mapRunObjects(documentId: string, { layout, results }: SyntheticMerge, withLayout: boolean): Map<string, string> {
+  const objects = new Map<string, string>();
+  const prefix = `map-results/${documentId}`;
+  const children = [];
+  for (let i = 0; i < results.length; i += 4) {
+    const batch = results.slice(i, i + 4);
+    children.push({
+      ExecutionArn: `arn:aws:states:us-east-1:1:execution:wf/ExtractChunks:child-${i}`,
+      Status: "SUCCEEDED",
+      Input: JSON.stringify({ Items: batch.map((r) => ({ index: r.index })) }),
+      Output: JSON.stringify({ results: batch, failed: [], Items: [] }),
+    });
+  }
+  const resultKey = `${prefix}/SUCCEEDED_0.json`;
+  objects.set(resultKey, JSON.stringify(children));
+  objects.set(
+    `${prefix}/manifest.json`,
+    JSON.stringify({ DestinationBucket: bucket, MapRunArn: "arn:aws:states:us-east-1:1:mapRun:wf/ExtractChunks:run", ResultFiles: { SUCCEEDED: [{ Key: resultKey, Size: 1 }], FAILED: [], PENDING: [] } }),
+  );
+  if (withLayout) objects.set(layoutKey(documentId), JSON.stringify(layout));
+  return objects;
+}
+
+function inMemoryS3(objects: Map<string, string>): S3Client {
+  return {
+    send: async (command: unknown) => {
+      if (command instanceof GetObjectCommand) {
+        const body = objects.get(command.input.Key!);
+        if (body === undefined) throw Object.assign(new Error("NoSuchKey"), { name: "NoSuchKey" });
+        return { Body: { transformToString: async () => body } };
+      }
+      if (command instanceof PutObjectCommand) return {};
+      throw new Error("unexpected S3 command");
+    },
+  } as unknown as S3Client;
+}
+
+const acceptingTable = { send: async () => ({ Attributes: { version: 3 } }) } as unknown as DynamoDBDocumentClient;
+
+function mergeInput(documentId: string, chunks: number): MergeTaskInput {
+  return {
+    documentId,
+    schemaId: "invoice",
+    source: { bucket, key: "uploads/invoices/bench.pdf", etag: "e", size: 1 },
+    chunking: { manifest: { bucket, key: manifestKey(documentId) }, chunkCount: chunks, pageCount: chunks, tokenCount: chunks * 900, ms: 1 },
+    mapRun: { ResultWriterDetails: { Bucket: bucket, Key: `map-results/${documentId}/manifest.json` } },
+    execution: { id: executionArn, startTime: new Date().toISOString() },
+    toleratedFailurePercentage: 0,
+  };
+}
+
+type Variant = "grounded" | "ungrounded";
+type CreateMergeHandler = (typeof import("../functions/merge/create-handler.ts"))["createHandler"];
+type MergeHandler = (event: MergeTaskInput, context: unknown) => Promise<unknown>;
+
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Alternating runs of the two handlers (order flipped every round), after one warm-up run each. */
+async function alternate(handlers: Record<Variant, () => Promise<unknown>>, runs: number): Promise<Record<Variant, Timing> & { share: number }> {
+  const times: Record<Variant, number[]> = { grounded: [], ungrounded: [] };
+  const run = async (name: Variant) => {
+    const started = performance.now();
+    await handlers[name]();
+    return performance.now() - started;
+  };
+  await run("grounded");
+  await run("ungrounded");
+  for (let i = 0; i < runs; i++) {
+    const order: Variant[] = i % 2 === 0 ? ["ungrounded", "grounded"] : ["grounded", "ungrounded"];
+    for (const name of order) times[name].push(await run(name));
+  }
+  const median = (list: number[]) => quantile([...list].sort((a, b) => a - b), 0.5);
+  const timing = (list: number[]): Timing => ({ median: round(median(list), 1), min: round(Math.min(...list), 1), max: round(Math.max(...list), 1) });
+  return {
+    grounded: timing(times.grounded),
+    ungrounded: timing(times.ungrounded),
+    /** (grounded − ungrounded) / ungrounded, medians: the share grounding adds to the merge. */
+    share: round(median(times.grounded) / median(times.ungrounded) - 1, 3),
+  };
+}
+
+const lambdaContext = { getRemainingTimeInMillis: () => 900_000, awsRequestId: "bench", functionName: "merge", memoryLimitInMB: "1769" };
+const mergeConfig = { table, bucket, fallbackSchemaId: "invoice", maxItemBytes: 350_000 };
+const documentIds: Record<Variant, string> = { grounded: "bench-grounded", ungrounded: "bench-ungrounded" };
+
+async function inMemoryRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
+  const handlers = Object.fromEntries(
+    (Object.keys(documentIds) as Variant[]).map((variant) => {
+      const documentId = documentIds[variant];
+      const objects = mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded");
+      const handler = createHandler(mergeConfig, { s3: () => inMemoryS3(objects), documents: () => acceptingTable }) as MergeHandler;
+      return [variant, () => handler(mergeInput(documentId, chunks), lambdaContext)];
+    }),
+  ) as Record<Variant, () => Promise<unknown>>;
+  return alternate(handlers, runs);
+}
+
+/** The same on s3rver and DynamoDB Local, each document's item PROCESSING and owned by the execution, as the merge finds it. */
+async function localStorageRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
+  const dir = mkdtempSync(join(tmpdir(), "llambda-bench-merge-"));
+  const s3Server = await startS3(join(dir, "s3"), await freePort());
+  const dynamoDbServer = await startDynamoDb(join(dir, "dynamodb"), await freePort()).catch(async (error: unknown) => {
+    await s3Server.close();
+    throw error;
+  });
+  const clientConfig = { region: localRegion, credentials: localCredentials };
+  const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.url, forcePathStyle: true });
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbServer.url });
+  const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  try {
+    await ensureBucket(s3, bucket);
+    await ensureDocumentTable(dynamodb, table);
+    const handlers = {} as Record<Variant, () => Promise<unknown>>;
+    for (const variant of Object.keys(documentIds) as Variant[]) {
+      const documentId = documentIds[variant];
+      for (const [key, body] of mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded")) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      }
+      const input = mergeInput(documentId, chunks);
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: marshall({ documentId, status: "PROCESSING", version: 1, executionArn, sourceOrder: sourceOrderOf(undefined), source: input.source }),
+        }),
+      );
+      const handler = createHandler(mergeConfig, { s3: () => s3, documents: () => documents }) as MergeHandler;
+      handlers[variant] = () => handler(input, lambdaContext);
+    }
+    return await alternate(handlers, runs);
+  } finally {
+    s3.destroy();
+    dynamodb.destroy();
+    await dynamoDbServer.close();
+    await s3Server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean", default: false },
+      chunks: { type: "string", default: "100" },
+      runs: { type: "string", default: "15" },
+      "no-local-storage": { type: "boolean", default: false },
+    },
+  });
+  const chunks = Number(values.chunks);
+  const runs = Number(values.runs);
+  if (!Number.isInteger(chunks) || chunks < 1 || !Number.isInteger(runs) || runs < 1) {
+    process.stderr.write("--chunks and --runs must be positive integers\n");
+    return 2;
+  }
+  // The merge's metrics line (EMF) and log lines go to stdout and would mix with --json: off before the modules load.
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  process.env.POWERTOOLS_LOG_LEVEL = "WARN";
+  const { createHandler } = await import("../functions/merge/create-handler.ts");
+  const inMemory = await inMemoryRuns(createHandler, chunks, runs);
+  const localStorage = values["no-local-storage"] ? undefined : await localStorageRuns(createHandler, chunks, runs);
+  const summary = { chunks, runs, cores: availableParallelism(), cpu: cpus()[0]?.model, inMemory, ...(localStorage ? { localStorage } : {}) };
+  const line = (name: string, result: Awaited<ReturnType<typeof alternate>>) =>
+    `  ${name}: without grounding median ${result.ungrounded.median} ms (${result.ungrounded.min}–${result.ungrounded.max}), ` +
+    `with grounding ${result.grounded.median} ms (${result.grounded.min}–${result.grounded.max}): grounding adds ${(result.share * 100).toFixed(1)} %\n`;
+  process.stderr.write(
+    `Merge of a ${chunks}-chunk document, ${runs} alternating runs each:\n` +
+      line("in-memory S3/DynamoDB", inMemory) +
+      (localStorage ? line("local S3/DynamoDB (s3rver, DynamoDB Local)", localStorage) : ""),
+  );
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}
