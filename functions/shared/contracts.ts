@@ -303,6 +303,13 @@ export interface ChunkResult {
   pageEnd: number;
   /** JSON conforming to the extraction schema. */
   data: Record<string, unknown>;
+  /**
+   * The model's own probability for each value of `data`, 0–1, per scalar leaf path (`invoice_number`, `lines[0].name`):
+   * the geometric mean of the probabilities of the tokens that wrote the value, read while generating
+   * (functions/infer/value-confidence.ts). Absent when the inference engine does not read them, and in results of
+   * older workers.
+   */
+  confidence?: Record<string, number>;
   modelId: string;
   /** Prompt tokens evaluated and tokens generated, by the model's tokenizer. */
   tokensIn: number;
