@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<numb
   inference: () => import("./inference.ts"),
   ocr: () => import("./ocr.ts"),
   "ocr-pipelines": () => import("./ocr-pipelines.ts"),
+  "token-confidence": () => import("./token-confidence.ts"),
   "tokenizer-ratio": () => import("./tokenizer-ratio.ts"),
 };
 
