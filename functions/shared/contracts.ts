@@ -306,8 +306,8 @@ export interface ChunkResult {
   /**
    * The model's own probability for each value of `data`, 0–1, per scalar leaf path (`invoice_number`, `lines[0].name`):
    * the geometric mean of the probabilities of the tokens that wrote the value, read while generating
-   * (functions/infer/value-confidence.ts). Absent when the inference engine does not read them, and in results of
-   * older workers.
+   * (functions/infer/value-confidence.ts; docs/inference.md says what it means). Absent with
+   * LLAMBDA_TOKEN_CONFIDENCE=false, and in results of older workers.
    */
   confidence?: Record<string, number>;
   modelId: string;
