@@ -19,6 +19,7 @@ import {
   ModelOutputError,
   OutputTruncatedError,
 } from "../shared/errors.ts";
+import { logger } from "../shared/logger.ts";
 import { learnSpeeds, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
 import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
@@ -308,9 +309,7 @@ export class ExtractionEngine {
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
       throw new ModelOutputError("The model's answer is not a JSON object");
     }
-    const confidence = probabilities
-      ? valueConfidences(text, tokenCharSpans(output, (tokens, last) => this.model.detokenize(tokens, false, last)), probabilities)
-      : undefined;
+    const confidence = probabilities ? this.valueConfidences(text, output, probabilities) : undefined;
     return {
       data: data as Record<string, unknown>,
       ...(confidence ? { confidence } : {}),
@@ -394,6 +393,19 @@ export class ExtractionEngine {
       await generator.return();
     }
     return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated };
+  }
+
+  /**
+   * The answer's confidence per value. A by-product: should mapping tokens to values ever fail on an answer that
+   * parsed, the chunk keeps its data without confidences rather than failing.
+   */
+  private valueConfidences(text: string, output: Token[], probabilities: number[]): Record<string, number> | undefined {
+    try {
+      return valueConfidences(text, tokenCharSpans(output, (tokens, last) => this.model.detokenize(tokens, false, last)), probabilities);
+    } catch (error) {
+      logger.warn("Token confidences not mapped to the answer's values", { error: String(error).slice(0, 300) });
+      return undefined;
+    }
   }
 
   /** Runs `work` on a free sequence of the context (waiting for one), as extract() does. */

@@ -70,9 +70,10 @@ export function jsonLeafSpans(text: string): JsonLeafSpan[] {
     }
   };
   const scanNumber = () => {
-    const match = numberPattern.exec(text.slice(at, at + 400));
-    if (!match || match[0] === "") fail("Expected a value");
-    at += match![0].length;
+    numberPattern.lastIndex = at;
+    const match = numberPattern.exec(text);
+    if (!match) fail("Expected a value");
+    at = numberPattern.lastIndex;
   };
   const scanLiteral = (literal: string) => {
     if (!text.startsWith(literal, at)) fail(`Expected ${literal}`);
@@ -147,6 +148,7 @@ export function jsonLeafSpans(text: string): JsonLeafSpan[] {
 }
 
 const simpleEscapes: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
-const numberPattern = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/;
+// Sticky: matches at lastIndex only, however long the number (a weak model can write hundreds of digits).
+const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 // Far beyond any extraction schema; keeps a pathological text from exhausting the stack.
 const maxDepth = 512;

@@ -47,6 +47,11 @@ describe("JSON leaf spans", () => {
     expect(literals(text)).toEqual({ "n[0]": "-0", "n[1]": "0.5", "n[2]": "1E+10", "n[3]": "-12.25e-3", "n[4]": "123" });
   });
 
+  it("takes a number of any length (a weak model writes hundreds of digits)", () => {
+    const digits = "9".repeat(700);
+    expect(literals(`{"n": -${digits}.5e-${digits}, "m": 1}`)).toEqual({ n: `-${digits}.5e-${digits}`, m: "1" });
+  });
+
   it("gives a lone scalar the empty path", () => {
     expect(literals(' "x" ')).toEqual({ "": '"x"' });
   });
