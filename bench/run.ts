@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<numb
   ocr: () => import("./ocr.ts"),
   merge: () => import("./merge.ts"),
   "ocr-pipelines": () => import("./ocr-pipelines.ts"),
+  "token-confidence": () => import("./token-confidence.ts"),
   "tokenizer-ratio": () => import("./tokenizer-ratio.ts"),
 };
 

@@ -198,6 +198,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
       EnvNames.parallelSequences,
       EnvNames.inferContexts,
       EnvNames.deadlineMarginMs,
+      EnvNames.tokenConfidence,
       EnvNames.loraPath,
       EnvNames.loraScale,
     ],

@@ -1,6 +1,9 @@
-import { intEnv, type Env } from "../shared/config.ts";
+import { booleanEnv, intEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
-import { ConfigurationError, DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
+
+// Defined with the other environment readers (functions/shared/config.ts); still importable from here.
+export { booleanEnv } from "../shared/config.ts";
 
 /**
  * The chunk function's bounds on one document, read from the environment once at module load (a bad value fails the
@@ -84,16 +87,6 @@ export function readChunkLimits(env: Env = process.env): ChunkLimits {
     extractionMemoryMb: intEnv(EnvNames.extractionMemoryMb, derivedMemoryMb, { min: 32, max: 64 * 1024 }, env),
     dropRunningHeaders: booleanEnv(EnvNames.dropRunningHeaders, LimitDefaults.dropRunningHeaders, env),
   };
-}
-
-/** `true`/`false` (also `1`/`0`, `yes`/`no`, any case); missing or empty is the fallback. */
-export function booleanEnv(name: string, fallback: boolean, env: Env = process.env): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = raw.trim().toLowerCase();
-  if (["true", "1", "yes"].includes(value)) return true;
-  if (["false", "0", "no"].includes(value)) return false;
-  throw new ConfigurationError(`Environment variable ${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
 /**

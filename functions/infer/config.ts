@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from "node:os";
-import { intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
+import { booleanEnv, intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
@@ -19,6 +19,8 @@ export interface InferConfig {
   memoryBytes: number;
   deadlineMarginMs: number;
   schemaId: string;
+  /** Read each generated token's probability for the values' confidence (engine option `tokenConfidence`). */
+  tokenConfidence: boolean;
 }
 
 /** Bounds of the inference settings (also what `npm start` accepts for the matching flags). */
@@ -58,5 +60,7 @@ export function readInferConfig(env: Env = process.env): InferConfig {
     // Room to serialize and return a batch's results after the last token.
     deadlineMarginMs: intEnv(EnvNames.deadlineMarginMs, 10_000, { min: 0, max: 600_000 }, env),
     schemaId,
+    // On by default: a consumer's confidence per field needs it; off saves its cost (docs/inference.md).
+    tokenConfidence: booleanEnv(EnvNames.tokenConfidence, true, env),
   };
 }

@@ -19,8 +19,10 @@ import {
   ModelOutputError,
   OutputTruncatedError,
 } from "../shared/errors.ts";
+import { logger } from "../shared/logger.ts";
 import { learnSpeeds, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
+import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
 import { SequencePool } from "./sequence-pool.ts";
@@ -48,10 +50,20 @@ export interface EngineOptions {
   /** A LoRA adapter (GGUF) applied to the model at load, and its scale (default 1). */
   loraPath?: string;
   loraScale?: number;
+  /**
+   * Read each generated token's probability and give every value of the answer a confidence (`Extraction.confidence`).
+   * Default true.
+   */
+  tokenConfidence?: boolean;
 }
 
 export interface Extraction {
   data: Record<string, unknown>;
+  /**
+   * Per scalar leaf path of `data`: the model's probability for the value, the geometric mean of its tokens' (value-confidence.ts).
+   * Absent when the engine does not read token probabilities (`tokenConfidence: false`).
+   */
+  confidence?: Record<string, number>;
   /** Prompt tokens evaluated for this chunk (the reused prefix excluded), by the sequence's token meter. */
   tokensIn: number;
   /** Prompt tokens served from the KV cache (the instructions, after the sequence's first chunk). */
@@ -269,7 +281,7 @@ export class ExtractionEngine {
     const meterBefore = sequence.tokenMeter.usedInputTokens;
     const pending = await this.feedPrompt(sequence, tokens, deadline);
     const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar });
-    const { tokens: output, firstTokenAt, truncated } = answer;
+    const { tokens: output, probabilities, firstTokenAt, truncated } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
     const generationMs = finished - (firstTokenAt ?? finished);
@@ -297,8 +309,10 @@ export class ExtractionEngine {
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
       throw new ModelOutputError("The model's answer is not a JSON object");
     }
+    const confidence = probabilities ? this.valueConfidences(text, output, probabilities) : undefined;
     return {
       data: data as Record<string, unknown>,
+      ...(confidence ? { confidence } : {}),
       tokensIn,
       tokensReused: tokens.length - toEvaluate,
       tokensOut: output.length,
@@ -335,27 +349,35 @@ export class ExtractionEngine {
 
   /**
    * Evaluates `pending` and generates greedily under the schema's JSON grammar, token by token, until the answer ends,
-   * `maxTokens` is reached (`truncated`) or the deadline passes (DeadlineExceeded). (The unconstrained generation that
-   * speed benchmarks compare with is bench/inference.ts's.)
+   * `maxTokens` is reached (`truncated`) or the deadline passes (DeadlineExceeded). With `tokenConfidence` (the
+   * default) it also returns each chosen token's probability, as llama.cpp computed it for the choice: a softmax over
+   * the tokens the grammar allows at that point, after the repeat penalty (docs/inference.md). (The unconstrained
+   * generation that speed benchmarks compare with is bench/inference.ts's.)
    */
   private async generate(
     sequence: LlamaContextSequence,
     pending: Token[],
     options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never> },
-  ): Promise<{ tokens: Token[]; firstTokenAt: number | undefined; truncated: boolean }> {
+  ): Promise<{ tokens: Token[]; probabilities?: number[]; firstTokenAt: number | undefined; truncated: boolean }> {
     const output: Token[] = [];
+    const readConfidence = this.options.tokenConfidence ?? true;
+    const probabilities: number[] = [];
     let firstTokenAt: number | undefined;
     let truncated = false;
-    const generator = sequence.evaluate(pending, {
+    // evaluate() is this same generator with no metadata, yielding the bare token.
+    const generator = sequence.evaluateWithMetadata(pending, { confidence: readConfidence }, {
       temperature: 0,
       grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar }),
       repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
     });
     try {
       let tail = "";
-      for await (const token of generator) {
+      for await (const generated of generator) {
+        const { token } = generated;
         firstTokenAt ??= performance.now();
         output.push(token);
+        // Typed by the option's literal value; `confidence: readConfidence` is a boolean, so read it as optional.
+        if (readConfidence) probabilities.push((generated as { confidence?: number }).confidence ?? Number.NaN);
         generationMeter.tokens++;
         // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
         // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
@@ -370,7 +392,20 @@ export class ExtractionEngine {
     } finally {
       await generator.return();
     }
-    return { tokens: output, firstTokenAt, truncated };
+    return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated };
+  }
+
+  /**
+   * The answer's confidence per value. A by-product: should mapping tokens to values ever fail on an answer that
+   * parsed, the chunk keeps its data without confidences rather than failing.
+   */
+  private valueConfidences(text: string, output: Token[], probabilities: number[]): Record<string, number> | undefined {
+    try {
+      return valueConfidences(text, tokenCharSpans(output, (tokens, last) => this.model.detokenize(tokens, false, last)), probabilities);
+    } catch (error) {
+      logger.warn("Token confidences not mapped to the answer's values", { error: String(error).slice(0, 300) });
+      return undefined;
+    }
   }
 
   /** Runs `work` on a free sequence of the context (waiting for one), as extract() does. */

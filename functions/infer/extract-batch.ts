@@ -106,6 +106,7 @@ export async function extractBatch(
         pageStart: item.pageStart,
         pageEnd: item.pageEnd,
         data: extraction.data,
+        ...(extraction.confidence ? { confidence: extraction.confidence } : {}),
         modelId: options.modelId,
         tokensIn: extraction.tokensIn,
         tokensOut: extraction.tokensOut,

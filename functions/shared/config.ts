@@ -48,3 +48,13 @@ export function intEnv(
   }
   return value;
 }
+
+/** `true`/`false` (also `1`/`0`, `yes`/`no`, any case); missing or empty is the fallback. */
+export function booleanEnv(name: string, fallback: boolean, env: Env = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = raw.trim().toLowerCase();
+  if (["true", "1", "yes"].includes(value)) return true;
+  if (["false", "0", "no"].includes(value)) return false;
+  throw new ConfigurationError(`Environment variable ${name} must be true or false, got ${JSON.stringify(raw)}`);
+}

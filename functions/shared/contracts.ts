@@ -309,8 +309,10 @@ export interface ChunkResult {
   /** JSON conforming to the extraction schema. */
   data: Record<string, unknown>;
   /**
-   * The model's probability for each scalar of `data` (path → geometric mean of its tokens' probabilities, 0-1), read
-   * while generating; absent from engines that do not report it.
+   * The model's own probability for each value of `data`, 0–1, per scalar leaf path (`invoice_number`, `lines[0].name`):
+   * the geometric mean of the probabilities of the tokens that wrote the value, read while generating
+   * (functions/infer/value-confidence.ts; docs/inference.md says what it means). Absent with
+   * LLAMBDA_TOKEN_CONFIDENCE=false, and in results of older workers.
    */
   confidence?: Record<string, number>;
   modelId: string;

@@ -47,6 +47,11 @@ export const EnvNames = {
   parallelSequences: "LLAMBDA_PARALLEL_SEQUENCES",
   /** llama.cpp contexts the inference threads and sequences are shared out over (default 1; see docs/inference.md). */
   inferContexts: "LLAMBDA_INFER_CONTEXTS",
+  /**
+   * `true`/`false`: read each generated token's probability, giving every extracted value the model's confidence (default
+   * `true`; costs generation speed with large vocabularies, docs/inference.md).
+   */
+  tokenConfidence: "LLAMBDA_TOKEN_CONFIDENCE",
   /** Time kept back from Lambda's remaining time to return results, ms: chunk work stops that long before the timeout. */
   deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
   /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */

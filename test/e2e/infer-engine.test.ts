@@ -127,7 +127,57 @@ describe("extraction engine", () => {
       [1, "2", "DeadlineExceeded"],
     ]);
   }, 120_000);
+
+  it("gives every scalar value of an answer the model's own confidence, in [0, 1], on split parts and retries too", async () => {
+    const [first, second] = await engine.extractAll([chunk(6), chunk(7)]);
+    for (const outcome of [first!, second!]) {
+      if (!outcome.ok) throw outcome.error;
+      const { data, confidence } = outcome.extraction;
+      expect(Object.keys(confidence!).sort()).toEqual(scalarLeafPaths(data).sort());
+      for (const value of Object.values(confidence!)) expect(value >= 0 && value <= 1, String(value)).toBe(true);
+    }
+    // A split part and a retried chunk go through the same engine: their results carry it too.
+    const output = await extractBatch(
+      {
+        Items: [
+          chunkItem({ documentId: "doc", index: 0, text: chunk(8).text, part: "1" }),
+          chunkItem({ documentId: "doc", index: 1, text: chunk(9).text, outputTokens: 768 }),
+        ],
+      },
+      { engine, modelId: "tiny", deadline: { at: Date.now() + 600_000, freshBudgetMs: 600_000 } },
+    );
+    expect(output.results.map((result) => result.part ?? null)).toEqual(["1", null]);
+    for (const result of output.results) expect(Object.keys(result.confidence!).sort()).toEqual(scalarLeafPaths(result.data).sort());
+  }, 120_000);
+
+  it("answers exactly the same without reading token probabilities, and then gives no confidence", async () => {
+    const plain = await ExtractionEngine.load({ ...engine.options, sequences: 1, tokenConfidence: false });
+    try {
+      const chunks = [chunk(10), chunk(11)];
+      const withConfidence = await engine.extractAll(chunks);
+      const without = await plain.extractAll(chunks);
+      withConfidence.forEach((outcome, i) => {
+        const other = without[i]!;
+        if (!outcome.ok || !other.ok) throw new Error("Both extractions should succeed");
+        expect(other.extraction.data).toEqual(outcome.extraction.data);
+        expect(other.extraction.tokensOut).toBe(outcome.extraction.tokensOut);
+        expect(other.extraction.confidence).toBeUndefined();
+        expect(outcome.extraction.confidence).toBeDefined();
+      });
+    } finally {
+      await plain.dispose();
+    }
+  }, 120_000);
 });
+
+/** Paths of a value's strings, numbers, booleans and nulls, in the item's notation (`entities[0].name`). */
+function scalarLeafPaths(value: unknown, path = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => scalarLeafPaths(item, `${path}[${i}]`));
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, item]) => scalarLeafPaths(item, path ? `${path}.${key}` : key));
+  }
+  return [path];
+}
 
 describe("several contexts", () => {
   it("shares threads and sequences out over contexts, consecutive chunks on different ones, each keeping its prefix", async () => {

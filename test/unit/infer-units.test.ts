@@ -85,6 +85,12 @@ describe("inference configuration", () => {
     expect(() => readInferConfig({ ...base, [EnvNames.loraPath]: "/x.gguf", [EnvNames.loraScale]: "lots" })).toThrow(ConfigurationError);
     expect(() => readInferConfig({ ...base, [EnvNames.parallelSequences]: "0" })).toThrow(new RegExp(EnvNames.parallelSequences));
   });
+
+  it("reads token probabilities unless switched off, and refuses a switch that is neither true nor false", () => {
+    expect(readInferConfig(base).tokenConfidence).toBe(true);
+    expect(readInferConfig({ ...base, [EnvNames.tokenConfidence]: "false" }).tokenConfidence).toBe(false);
+    expect(() => readInferConfig({ ...base, [EnvNames.tokenConfidence]: "off" })).toThrow(new RegExp(EnvNames.tokenConfidence));
+  });
 });
 
 describe("infer batch input", () => {
