@@ -6,7 +6,7 @@ import type { DocumentItem } from "../shared/document-item.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
 import { addMetric, MetricNames, metrics } from "../shared/metrics.ts";
-import { layoutKey, resultKeyFor, reviewPageKey } from "../shared/bucket-layout.ts";
+import { executionNameOf, layoutKey, resultKeyFor, reviewPageKey } from "../shared/bucket-layout.ts";
 import { getExtractionSchema } from "../schemas/index.ts";
 import type { MergeConfig } from "./config.ts";
 import { costOfDocument } from "./document-cost.ts";
@@ -135,9 +135,6 @@ export function createHandler(
   );
 }
 
-function executionNameOf(executionArn: string): string {
-  return executionArn.split(":").pop() || "execution";
-}
 
 /** An item's size as JSON: close to DynamoDB's item size, which bills one write unit per KB. */
 function jsonBytes(draft: ItemDraft): number {

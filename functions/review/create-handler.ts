@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { GetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import { layoutKey, reviewPageKey } from "../shared/bucket-layout.ts";
+import { executionNameOf, layoutKey, reviewPageKey } from "../shared/bucket-layout.ts";
 import type { DocumentLayout, ReviewSkipReason, ReviewTaskInput, ReviewTaskOutput } from "../shared/contracts.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { imageFormatOf } from "../shared/image-format.ts";
@@ -149,11 +149,6 @@ async function drawPages(
 function isPdf(bytes: Uint8Array): boolean {
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 1024));
   return head.includes("%PDF-", 0, "latin1");
-}
-
-/** The execution's name: the last part of its ARN (the merge names offloaded results by it too). */
-function executionNameOf(executionArn: string): string {
-  return executionArn.split(":").pop() ?? executionArn;
 }
 
 /** The input is built by our own workflow; a malformed one is a wiring fault, not a bad document. */

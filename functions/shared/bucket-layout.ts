@@ -62,6 +62,11 @@ export function layoutKey(documentId: string): string {
   return `${chunkPrefix(documentId)}layout.json`;
 }
 
+/** An execution's name, the last part of its ARN: what the keys an execution writes (results, review pages) carry. */
+export function executionNameOf(executionArn: string): string {
+  return executionArn.split(":").pop() || "execution";
+}
+
 /** A document's review page, written after the merge by the execution named. */
 export function reviewPageKey(documentId: string, executionName: string): string {
   if (documentId === "") throw new RangeError("documentId must not be empty");
