@@ -27,7 +27,7 @@ import {
   freePort,
   localCredentials,
   localRegion,
-  startDynamoDb,
+  startDynamoDbOnFreePort,
   startS3,
 } from "../infra/local/services.ts";
 import { quantile, round } from "./corpus.ts";
@@ -223,7 +223,7 @@ async function inMemoryRuns(createHandler: CreateMergeHandler, chunks: number, r
 async function localStorageRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), "llambda-bench-merge-"));
   const s3Server = await startS3(join(dir, "s3"), await freePort());
-  const dynamoDbServer = await startDynamoDb(join(dir, "dynamodb"), await freePort()).catch(async (error: unknown) => {
+  const dynamoDbServer = await startDynamoDbOnFreePort(join(dir, "dynamodb")).catch(async (error: unknown) => {
     await s3Server.close();
     throw error;
   });

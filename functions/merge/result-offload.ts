@@ -4,7 +4,7 @@ import type { ItemDraft } from "./document.ts";
 /**
  * DynamoDB items are at most 400 KB. A result that would push its item over the bound goes to S3 with its provenance,
  * conflicts, failed-chunk list, grounding and confidences; the item keeps a pointer (`resultLocation`) and everything
- * else (needsReview and its reasons among them).
+ * else: needsReview always, and its reasons unless the item would still be too large with them.
  */
 export const defaultMaxItemBytes = 350_000;
 
@@ -16,6 +16,8 @@ export interface OffloadedResult {
   failedChunks?: DocumentItem["failedChunks"];
   grounding?: DocumentItem["grounding"];
   confidence?: DocumentItem["confidence"];
+  /** Only when the item would still be too large with them (the item keeps `needsReview`). */
+  reviewReasons?: DocumentItem["reviewReasons"];
 }
 
 /**
@@ -38,7 +40,16 @@ export function offloadIfTooLarge(
   // The item's cost is computed again after this decision, and its digits may grow a little.
   if (itemSizeBound(draft) + costDigitsHeadroomBytes <= maxBytes) return { item: draft };
   const { result, provenance, conflicts, failedChunks, grounding, confidence, ...rest } = draft;
-  const body = JSON.stringify({ result, provenance, conflicts, failedChunks, grounding, confidence } satisfies OffloadedResult);
-  const item: ItemDraft = { ...rest, resultLocation: { ...location, bytes: Buffer.byteLength(body, "utf8") } };
+  const stored: OffloadedResult = { result, provenance, conflicts, failedChunks, grounding, confidence };
+  const pointer = { ...location, bytes: 0 };
+  let item: ItemDraft = { ...rest, resultLocation: pointer };
+  // Up to 100 review reasons stay in the item for consumers that route on them, unless the item is still too large.
+  if (item.reviewReasons && itemSizeBound(item) + costDigitsHeadroomBytes > maxBytes) {
+    const { reviewReasons, ...withoutReasons } = item;
+    stored.reviewReasons = reviewReasons;
+    item = withoutReasons;
+  }
+  const body = JSON.stringify(stored);
+  pointer.bytes = Buffer.byteLength(body, "utf8");
   return { item, offloaded: { body, ...location } };
 }

@@ -22,7 +22,7 @@ export interface ReviewDependencies {
 export const REVIEW_PAGE_CONTENT_TYPE = "text/html; charset=utf-8";
 
 /** What the review page shows of an item: its result (from S3 when offloaded), grounding and confidence. */
-type ReviewedValues = Pick<DocumentItem, "result" | "grounding" | "confidence">;
+type ReviewedValues = Pick<DocumentItem, "result" | "grounding" | "confidence" | "reviewReasons">;
 
 /**
  * Write review page task, after the merge: the item the execution wrote → one HTML file at the item's `reviewPage`
@@ -56,12 +56,15 @@ export function createHandler(
 
   /** The values to show: on the item, or beside its result in S3 when the result was too large for it. */
   const reviewedValues = async (item: DocumentItem): Promise<ReviewedValues> => {
-    if (!item.resultLocation) return { result: item.result, grounding: item.grounding, confidence: item.confidence };
+    if (!item.resultLocation) {
+      return { result: item.result, grounding: item.grounding, confidence: item.confidence, reviewReasons: item.reviewReasons };
+    }
     const stored = JSON.parse(await readObjectText(item.resultLocation.bucket, item.resultLocation.key)) as Partial<ReviewedValues>;
     return {
       result: stored.result ?? item.result,
       grounding: stored.grounding ?? item.grounding,
       confidence: stored.confidence ?? item.confidence,
+      reviewReasons: item.reviewReasons ?? stored.reviewReasons,
     };
   };
 
@@ -103,7 +106,7 @@ export function createHandler(
         status: item.status,
         schemaId: item.schemaId,
         needsReview: item.needsReview ?? false,
-        reviewReasons: item.reviewReasons ?? [],
+        reviewReasons: values.reviewReasons ?? [],
         fields: reviewFieldsOf(values),
         pages: images,
       });

@@ -94,7 +94,7 @@ export interface DocumentReport {
 export function documentReport(
   upload: { file: string; key: string; documentId: string },
   item: DocumentItem | undefined,
-  offloaded: Pick<DocumentItem, "result" | "failedChunks" | "provenance" | "grounding" | "confidence"> | undefined,
+  offloaded: Pick<DocumentItem, "result" | "failedChunks" | "provenance" | "grounding" | "confidence" | "reviewReasons"> | undefined,
 ): DocumentReport {
   const failedChunks = offloaded?.failedChunks ?? item?.failedChunks;
   const provenance = offloaded?.provenance ?? item?.provenance;
@@ -114,7 +114,7 @@ export function documentReport(
     ...(provenance ? { provenance } : {}),
     ...(grounding ? { grounding } : {}),
     ...(confidence ? { confidence } : {}),
-    ...(item?.needsReview !== undefined ? { needsReview: item.needsReview, reviewReasons: item.reviewReasons ?? [] } : {}),
+    ...(item?.needsReview !== undefined ? { needsReview: item.needsReview, reviewReasons: item.reviewReasons ?? offloaded?.reviewReasons ?? [] } : {}),
     ...(failedChunks && failedChunks.length > 0 ? { failedChunks } : {}),
     ...(item?.error || !item ? { error: item?.error ?? "No document item was written" } : {}),
     ...(item?.cause ? { cause: item.cause } : {}),

@@ -126,6 +126,20 @@ export async function startDynamoDb(directory: string, port: number): Promise<Dy
   };
 }
 
+/**
+ * DynamoDB Local on a free port. The port is free when chosen, but Java takes seconds to bind it and another process
+ * can take it first ("Address already in use"): then again on another port, a few times.
+ */
+export async function startDynamoDbOnFreePort(directory: string, attempts = 3): Promise<DynamoDbServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDynamoDb(directory, await freePort());
+    } catch (error) {
+      if (attempt >= attempts || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
 /** Creates the documents table from the spec the stack uses, unless it exists (the data folder persists). */
 export async function ensureDocumentTable(client: DynamoDBClient, tableName: string): Promise<void> {
   const key = DocumentTable.partitionKey;

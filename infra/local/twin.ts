@@ -24,7 +24,7 @@ import {
   freePort,
   localCredentials,
   localRegion,
-  startDynamoDb,
+  startDynamoDbOnFreePort,
   startS3,
   type DynamoDbServer,
   type S3Server,
@@ -86,10 +86,9 @@ export class LocalTwin {
   static async start(options: TwinOptions): Promise<LocalTwin> {
     // First: a setting a function would refuse fails before any service starts.
     const functions = twinFunctions(options);
-    const [s3Port, dynamoPort] = [await freePort(), await freePort()];
     const [s3Server, dynamoDbServer] = await Promise.all([
-      startS3(join(options.dataDir, "s3"), s3Port),
-      startDynamoDb(join(options.dataDir, "dynamodb"), dynamoPort),
+      startS3(join(options.dataDir, "s3"), await freePort()),
+      startDynamoDbOnFreePort(join(options.dataDir, "dynamodb")),
     ]);
     const clientConfig = { region: localRegion, credentials: localCredentials };
     const s3 = new S3Client({
@@ -298,6 +297,7 @@ export class LocalTwin {
         failedChunks: item.failedChunks,
         grounding: item.grounding,
         confidence: item.confidence,
+        reviewReasons: item.reviewReasons,
       };
     }
     const object = await this.s3.send(new GetObjectCommand({ Bucket: item.resultLocation.bucket, Key: item.resultLocation.key }));
