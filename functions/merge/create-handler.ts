@@ -85,8 +85,11 @@ export function createHandler(
       const schemaId = event.schemaId ?? config.fallbackSchemaId;
       const schema = getExtractionSchema(schemaId);
       const { Bucket, Key } = event.mapRun.ResultWriterDetails;
-      const collected = await collectMapRunResults(Bucket, Key, readObject);
-      const layout = event.chunking.recordCount === undefined ? await readLayout(event.chunking.manifest.bucket, event.documentId) : undefined;
+      // The layout is read beside the Map Run's results, not after them: grounding then costs the merge little time.
+      const [collected, layout] = await Promise.all([
+        collectMapRunResults(Bucket, Key, readObject),
+        event.chunking.recordCount === undefined ? readLayout(event.chunking.manifest.bucket, event.documentId) : undefined,
+      ]);
       const { item, records } = buildDocumentItems({
         input: event,
         collected,
