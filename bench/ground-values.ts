@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { intInRange } from "../functions/shared/config.ts";
 import { chunkTokensRange } from "../functions/chunk/limits.ts";
+import { listItemOf, type TextSpan } from "../functions/merge/field-trust.ts";
 import { groundValue } from "../functions/merge/grounding.ts";
 import { ocrModes, type DocumentLayout, type OcrMode } from "../functions/shared/contracts.ts";
 import type { FieldGrounding } from "../functions/shared/document-item.ts";
@@ -100,8 +101,14 @@ export interface GroundedField {
  */
 export function groundScalars(layout: DocumentLayout, scalars: readonly ScalarAtPath[]): GroundedField[] {
   const chunks = layout.chunks.map((chunk) => chunk.index);
+  // As the merge does: a list item's fields are looked for near where its first field was found.
+  const itemAnchors = new Map<string, TextSpan>();
   return scalars.map(({ path, value }) => {
     if (typeof value === "boolean") return { path, value, grounding: { match: "ungroundable" } };
-    return { path, value, ...groundValue(value, layout, chunks) };
+    const item = listItemOf(path);
+    const grounded = groundValue(value, layout, chunks, item === undefined ? undefined : itemAnchors.get(item));
+    const { charStart, charEnd } = grounded.grounding;
+    if (item !== undefined && !itemAnchors.has(item) && charStart !== undefined && charEnd !== undefined) itemAnchors.set(item, { charStart, charEnd });
+    return { path, value, ...grounded };
   });
 }

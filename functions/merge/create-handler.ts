@@ -11,6 +11,7 @@ import { getExtractionSchema } from "../schemas/index.ts";
 import type { MergeConfig } from "./config.ts";
 import { costOfDocument } from "./document-cost.ts";
 import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
+import type { TextSpan } from "./field-trust.ts";
 import { groundValue } from "./grounding.ts";
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
 import { offloadIfTooLarge } from "./result-offload.ts";
@@ -96,7 +97,7 @@ export function createHandler(
         schema,
         schemaId,
         now: new Date(),
-        ...(layout ? { ground: (value: string | number, chunks: number[]) => groundValue(value, layout, chunks) } : {}),
+        ...(layout ? { ground: (value: string | number, chunks: number[], near?: TextSpan) => groundValue(value, layout, chunks, near) } : {}),
       });
       if (item.kind === "document" && (item.status === "COMPLETED" || item.status === "PARTIAL")) {
         // Written by the workflow's next step ("Write review page"); the key is known now, so the item can say where.

@@ -11,8 +11,21 @@ import { canonicalJson } from "./merge.ts";
  * found and that were not replaced by null, and the reasons the item needs review.
  */
 
-/** Finds a value in the text of the given chunks (functions/merge/grounding.ts `groundValue`, bound to the layout). */
-export type Grounder = (value: string | number, chunkIndexes: number[]) => { grounding: FieldGrounding; ocrConfidence?: number };
+/**
+ * Finds a value in the text of the given chunks (functions/merge/grounding.ts `groundValue`, bound to the layout);
+ * `near`: where the value's list item's first field was found, to prefer the occurrence on that item's line.
+ */
+export type Grounder = (
+  value: string | number,
+  chunkIndexes: number[],
+  near?: TextSpan,
+) => { grounding: FieldGrounding; ocrConfidence?: number };
+
+/** A span of the document text (UTF-16). */
+export interface TextSpan {
+  charStart: number;
+  charEnd: number;
+}
 
 /** A scalar of the result with a value, and its schema node. */
 interface Leaf {
@@ -52,11 +65,21 @@ export function assessFieldTrust(args: {
   const confidence: Record<string, number> = {};
   const fieldReasons: ReviewReason[] = [];
   const modelConfidence = modelConfidenceIndex(args.chunkResults);
+  // Where each list item's first grounded field was found: its other fields are looked for near it.
+  const itemAnchors = new Map<string, TextSpan>();
   for (const leaf of leavesOf(result, args.schema, "")) {
     const chunks = provenanceFor(leaf.path, args.provenance)?.chunks ?? [];
+    const item = listItemOf(leaf.path);
     let found: ReturnType<Grounder> | undefined;
     if (leaf.rule === "none" || typeof leaf.value === "boolean") found = { grounding: { match: "ungroundable" } };
-    else if (args.ground && (typeof leaf.value === "string" || typeof leaf.value === "number")) found = args.ground(leaf.value, chunks);
+    else if (args.ground && (typeof leaf.value === "string" || typeof leaf.value === "number")) {
+      const near = item === undefined ? undefined : itemAnchors.get(item);
+      found = near === undefined ? args.ground(leaf.value, chunks) : args.ground(leaf.value, chunks, near);
+      const { charStart, charEnd } = found.grounding;
+      if (item !== undefined && !itemAnchors.has(item) && charStart !== undefined && charEnd !== undefined) {
+        itemAnchors.set(item, { charStart, charEnd });
+      }
+    }
     const rejected = found?.grounding.match === "none" && leaf.rule === "required";
     if (found) {
       grounding[leaf.path] = rejected ? { ...found.grounding, rejected: { value: leaf.value, reason: "ungrounded" } } : found.grounding;
@@ -114,6 +137,12 @@ function* leavesOf(value: unknown, node: JsonSchemaNode, path: string): Generato
 function provenanceFor(path: string, provenance: Record<string, Provenance>): Provenance | undefined {
   for (let at = path; at !== ""; at = parentPath(at)) if (provenance[at]) return provenance[at];
   return undefined;
+}
+
+/** The list item a path is inside (`lines[3]` for `lines[3].qty`), if any. */
+export function listItemOf(path: string): string | undefined {
+  const cut = path.lastIndexOf("]");
+  return cut < 0 || cut === path.length - 1 ? undefined : path.slice(0, cut + 1);
 }
 
 function parentPath(path: string): string {

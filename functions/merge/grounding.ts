@@ -734,14 +734,33 @@ export interface GroundedValue {
 /** How many of a value's chunks (the first, in page order) are searched for its other written forms and fuzzily. */
 export const MAX_LADDER_CHUNKS = 4;
 
-export function groundValue(value: string | number, layout: DocumentLayout, chunkIndexes: readonly number[]): GroundedValue {
+/**
+ * `near`: a span of the document text the value is expected close to (a list item's first field found: the quantity 1
+ * of the third line is the 1 on that line, not the first 1 of the chunk). Without it, the first occurrence.
+ */
+export function groundValue(
+  value: string | number,
+  layout: DocumentLayout,
+  chunkIndexes: readonly number[],
+  near?: { charStart: number; charEnd: number },
+): GroundedValue {
   const index = indexOf(layout);
   const inPageOrder = [...new Set(chunkIndexes)].sort((a, b) => a - b);
   let best: (Located & { offset: number }) | undefined;
   // As written first, in every chunk the value came from, in page order: a plain search, cheap on any number of chunks.
   const wanted = typeof value === "number" ? String(value) : value.trim();
   for (const chunk of wanted === "" ? [] : inPageOrder.flatMap((chunkIndex) => index.plainChunk(chunkIndex) ?? [])) {
-    const exact = findBounded(chunk.text, wanted, 0);
+    let exact = findBounded(chunk.text, wanted, 0);
+    if (exact && near !== undefined) {
+      // The occurrence nearest to the `near` span (0 inside it), in this chunk.
+      const distance = (span: { charStart: number }) => {
+        const at = chunk.charStart + span.charStart;
+        return Math.max(0, near.charStart - at, at - near.charEnd);
+      };
+      for (let next = findBounded(chunk.text, wanted, exact.charStart + 1); next; next = findBounded(chunk.text, wanted, next.charStart + 1)) {
+        if (distance(next) < distance(exact)) exact = next;
+      }
+    }
     if (exact) {
       best = { ...found("exact", Rank.Exact, exact), offset: chunk.charStart + exact.charStart };
       break;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { agreementOf, confidenceOf, groundingFactor } from "../../functions/merge/confidence.ts";
-import { assessFieldTrust, maxReviewReasons, type Grounder } from "../../functions/merge/field-trust.ts";
+import { assessFieldTrust, maxReviewReasons, type Grounder, type TextSpan } from "../../functions/merge/field-trust.ts";
 import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { FieldGrounding, MergeConflict } from "../../functions/shared/document-item.ts";
 import type { JsonSchemaNode } from "../../functions/shared/json-schema.ts";
@@ -192,6 +192,30 @@ describe("field trust", () => {
       { code: "failed-pages", pages: [4] },
       { code: "low-confidence-ocr", pages: [2] },
     ]);
+  });
+
+  it("looks for a list item's other fields near where its first field was found", () => {
+    const nears: Array<[string, TextSpan | undefined]> = [];
+    const ground: Grounder = (value, _chunks, near) => {
+      nears.push([String(value), near]);
+      const charStart = String(value).length * 10;
+      return { grounding: { match: "exact", page: 1, charStart, charEnd: charStart + 1, quote: String(value), boxes: [] } };
+    };
+    assessFieldTrust({
+      result: invoiceResult({ lines: [{ name: "Widgets", price_unit: "1" }, { name: "Gadget", price_unit: "1" }] }),
+      provenance,
+      conflicts: [],
+      schema: invoice,
+      chunkResults: [],
+      ground,
+    });
+    expect(nears.filter(([value]) => ["Widgets", "Gadget", "1"].includes(value))).toEqual([
+      ["Widgets", undefined],
+      ["1", { charStart: 70, charEnd: 71 }],
+      ["Gadget", undefined],
+      ["1", { charStart: 60, charEnd: 61 }],
+    ]);
+    expect(nears.find(([value]) => value === "ACME Ltd")).toEqual(["ACME Ltd", undefined]);
   });
 
   it("without document text: no grounding, confidences say unchecked, nothing rejected", () => {

@@ -248,6 +248,21 @@ describe("groundValue", () => {
     expect(groundValue("Total due", overlapping, [1, 2, 0]).grounding).toMatchObject({ match: "exact", charStart: 18 });
   });
 
+  it("with a place to look near, takes the occurrence closest to it, as written", () => {
+    const lines = "Widget  1  10.00\nGadget  1  20.00\nGizmo  2  30.00";
+    const list: DocumentLayout = {
+      version: 1,
+      text: lines,
+      pages: [{ page: 1, charStart: 0, charEnd: lines.length, width: 595, height: 842, source: "text-layer", runs: [] }],
+      chunks: [{ index: 0, charStart: 0, charEnd: lines.length }],
+    };
+    const second = { charStart: lines.indexOf("Gadget"), charEnd: lines.indexOf("Gadget") + "Gadget".length };
+    expect(groundValue("1", list, [0]).grounding.charStart).toBe(lines.indexOf("1"));
+    // Measured from the span's edges: the 1 right after "Gadget", not the first line's.
+    expect(groundValue("1", list, [0], second).grounding.charStart).toBe(lines.indexOf("1", second.charStart));
+    expect(groundValue("1", list, [0], { charStart: lines.length, charEnd: lines.length }).grounding.charStart).toBe(lines.indexOf("1", second.charStart));
+  });
+
   it("on an OCR'd page, gives the word boxes and the mean word confidence under the quote", () => {
     const { grounding, ocrConfidence } = groundValue("Initech GmbH", layout, [1]);
     expect(grounding).toMatchObject({ match: "exact", page: 2, quote: "Initech GmbH", boxes: [{ page: 2, x: 84, y: 40, width: 66, height: 10 }] });
