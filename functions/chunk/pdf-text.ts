@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LayoutRun, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
+import { HEADER_SEARCH_BYTES, hasPdfHeader } from "../shared/image-format.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
 import { layoutPages } from "./page-layout.ts";
@@ -91,9 +92,6 @@ export function pdfjsDataDirs(base: string = import.meta.url): PdfjsData | undef
 
 let defaultPdfjsData: PdfjsData | null | undefined;
 
-const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
-/** pdf.js, like most readers, accepts junk before the header as long as it starts within the first 1024 bytes. */
-const HEADER_SEARCH_BYTES = 1024;
 
 const PLAIN_TEXT_EXTENSIONS = [".txt", ".md"];
 
@@ -323,13 +321,6 @@ export function checkPdfBytes(bytes: Uint8Array): void {
   }
 }
 
-export function hasPdfHeader(bytes: Uint8Array): boolean {
-  const limit = Math.min(bytes.byteLength, HEADER_SEARCH_BYTES) - PDF_HEADER.length;
-  for (let start = 0; start <= limit; start++) {
-    if (PDF_HEADER.every((byte, offset) => bytes[start + offset] === byte)) return true;
-  }
-  return false;
-}
 
 function toDocumentInputError(error: unknown, passwordSupplied: boolean): Error {
   const name = error instanceof Error ? error.name : "";

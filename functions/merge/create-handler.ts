@@ -1,12 +1,13 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import type { DocumentLayout, MergeTaskInput } from "../shared/contracts.ts";
+import type { MergeTaskInput } from "../shared/contracts.ts";
+import { readDocumentLayout } from "../shared/document-layout-object.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
 import { addMetric, MetricNames, metrics } from "../shared/metrics.ts";
-import { executionNameOf, layoutKey, resultKeyFor, reviewPageKey } from "../shared/bucket-layout.ts";
+import { executionNameOf, resultKeyFor, reviewPageKey } from "../shared/bucket-layout.ts";
 import { getExtractionSchema } from "../schemas/index.ts";
 import type { MergeConfig } from "./config.ts";
 import { costOfDocument } from "./document-cost.ts";
@@ -48,19 +49,6 @@ export function createHandler(
     return (await object.Body?.transformToString("utf-8")) ?? "";
   };
 
-  /**
-   * The document's text, pages and runs, written by the chunk step; absent for record batches and for executions from
-   * before the chunk step wrote it (a redrive): their values are then not grounded.
-   */
-  const readLayout = async (bucket: string, documentId: string): Promise<DocumentLayout | undefined> => {
-    try {
-      return JSON.parse(await readObject(bucket, layoutKey(documentId))) as DocumentLayout;
-    } catch (error) {
-      if ((error as { name?: string }).name === "NoSuchKey") return undefined;
-      throw error;
-    }
-  };
-
   /** Stores an item's result in S3 when the item would be too large for DynamoDB. */
   const sizedForDynamoDb = async (draft: ItemDraft): Promise<ItemDraft> => {
     const executionName = executionNameOf(draft.executionArn);
@@ -89,7 +77,7 @@ export function createHandler(
       // The layout is read beside the Map Run's results, not after them: grounding then costs the merge little time.
       const [collected, layout] = await Promise.all([
         collectMapRunResults(Bucket, Key, readObject),
-        event.chunking.recordCount === undefined ? readLayout(event.chunking.manifest.bucket, event.documentId) : undefined,
+        event.chunking.recordCount === undefined ? readDocumentLayout(deps.s3(), event.chunking.manifest.bucket, event.documentId) : undefined,
       ]);
       const { item, records } = buildDocumentItems({
         input: event,

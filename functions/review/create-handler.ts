@@ -1,10 +1,11 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { GetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import { executionNameOf, layoutKey, reviewPageKey } from "../shared/bucket-layout.ts";
-import type { DocumentLayout, ReviewSkipReason, ReviewTaskInput, ReviewTaskOutput } from "../shared/contracts.ts";
+import { executionNameOf, reviewPageKey } from "../shared/bucket-layout.ts";
+import { readDocumentLayout } from "../shared/document-layout-object.ts";
+import type { ReviewSkipReason, ReviewTaskInput, ReviewTaskOutput } from "../shared/contracts.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
-import { imageFormatOf } from "../shared/image-format.ts";
+import { hasPdfHeader, imageFormatOf } from "../shared/image-format.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
 import { readUpload } from "../shared/upload-object.ts";
@@ -35,19 +36,6 @@ export function createHandler(
   deps: ReviewDependencies = { s3: s3Client, documents: documentClient },
 ): LambdaHandler<ReviewTaskInput, ReviewTaskOutput> {
   const initClock = startInitClock();
-
-  /** An object's text, or undefined when it is not there. */
-  const readOptionalText = async (bucket: string, key: string): Promise<string | undefined> => {
-    try {
-      const object = await deps.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return (await object.Body?.transformToString("utf-8")) ?? "";
-    } catch (error) {
-      // Without s3:ListBucket (not granted), S3 answers a missing key with 403 rather than 404.
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if ((error as Error).name === "NoSuchKey" || status === 404 || status === 403) return undefined;
-      throw error;
-    }
-  };
 
   const readObjectText = async (bucket: string, key: string): Promise<string> => {
     const object = await deps.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -94,8 +82,7 @@ export function createHandler(
       }
 
       const values = await reviewedValues(item);
-      const layoutText = await readOptionalText(config.bucket, layoutKey(documentId));
-      const layout = layoutText === undefined ? undefined : (JSON.parse(layoutText) as DocumentLayout);
+      const layout = await readDocumentLayout(deps.s3(), config.bucket, documentId);
       const pageCount = layout?.pages.length ?? item.source.pages ?? 1;
       const pages = pagesToShow({ grounding: values.grounding, pageCount, maxPages: config.maxPages });
 
@@ -138,7 +125,7 @@ async function drawPages(
 ): Promise<{ images: ReviewPageImage[]; renderError?: string }> {
   if (pages.length === 0) return { images: [] };
   const { bytes } = await readUpload(s3, source);
-  if (imageFormatOf(source.key) === undefined && !isPdf(bytes)) return { images: [] };
+  if (imageFormatOf(source.key) === undefined && !hasPdfHeader(bytes)) return { images: [] };
   try {
     return { images: await renderPageImages({ bytes, key: source.key, pages }) };
   } catch (error) {
@@ -146,12 +133,6 @@ async function drawPages(
     logger.warn("Pages could not be drawn; the review page lists the fields only", { renderError });
     return { images: [], renderError };
   }
-}
-
-/** `%PDF-` within the first 1,024 bytes, where PDF readers look for it (functions/chunk/pdf-text.ts does the same). */
-function isPdf(bytes: Uint8Array): boolean {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 1024));
-  return head.includes("%PDF-", 0, "latin1");
 }
 
 /** The input is built by our own workflow; a malformed one is a wiring fault, not a bad document. */

@@ -4,6 +4,19 @@ import { DocumentInputCodes, DocumentInputError } from "./errors.ts";
  * Image uploads: documents too, every page of them OCR'd. The chunk step plans their pages, the OCR function reads
  * them; both know an image by its key's extension and count a TIFF's pages here.
  */
+const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
+/** pdf.js, like most readers, accepts junk before the header as long as it starts within the first 1024 bytes. */
+export const HEADER_SEARCH_BYTES = 1024;
+
+/** Whether the bytes are a PDF as readers see it: `%PDF-` within the first HEADER_SEARCH_BYTES. */
+export function hasPdfHeader(bytes: Uint8Array): boolean {
+  const limit = Math.min(bytes.byteLength, HEADER_SEARCH_BYTES) - PDF_HEADER.length;
+  for (let start = 0; start <= limit; start++) {
+    if (PDF_HEADER.every((byte, offset) => bytes[start + offset] === byte)) return true;
+  }
+  return false;
+}
+
 export type ImageFormat = "png" | "jpeg" | "tiff";
 
 const EXTENSIONS: Record<string, ImageFormat> = { png: "png", jpg: "jpeg", jpeg: "jpeg", tif: "tiff", tiff: "tiff" };

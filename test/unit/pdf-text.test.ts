@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { PDFDocument, rgb } from "pdf-lib";
 import { inputError, rawPdf } from "../helpers/extract-fixtures.ts";
 import { DocumentInputCodes } from "../../functions/shared/errors.ts";
-import { extractDocumentText, extractPages, hasPdfHeader } from "../../functions/chunk/pdf-text.ts";
+import { extractDocumentText, extractPages } from "../../functions/chunk/pdf-text.ts";
+import { hasPdfHeader } from "../../functions/shared/image-format.ts";
 import { pdfWithPages, taggedWords, wordsOf } from "../helpers/chunk-fixtures.ts";
 import { tidyText } from "../../functions/chunk/tidy-text.ts";
 
