@@ -4,6 +4,7 @@ import { DocumentInputError } from "../functions/shared/errors.ts";
 import { chunkOrPlanDocument, type OcrNeeded } from "../functions/chunk/chunk-document.ts";
 import { assembleOcrPages, missingPage } from "../functions/chunk/ocr-plan.ts";
 import { ocrPages, type OcrInput } from "../functions/ocr/ocr-pages.ts";
+import { regionsByPage } from "../functions/ocr/regions.ts";
 import type { DocumentLayout, OcrMode, OcrPageRecord, OcrSummary, PageDrawing } from "../functions/shared/contracts.ts";
 import { imageFormatOf } from "../functions/shared/image-format.ts";
 import type { IsolatedExtractor } from "../functions/chunk/isolated-extract.ts";
@@ -99,6 +100,7 @@ export async function chunkFile(file: string, settings: InspectSettings): Promis
         settings.extractor.extract(body, {
           key: hint.key,
           keepTextlessPages: hint.keepTextlessPages,
+          findImageRegions: hint.findImageRegions,
           timeoutMs: settings.timeoutMs,
           ...(limits ? { maxPages: limits.maxPages, dropRunningHeaders: limits.dropRunningHeaders } : {}),
         }),
@@ -165,7 +167,12 @@ async function ocrLocally(
   const format = imageFormatOf(key);
   const input: OcrInput = format === undefined ? { kind: "pdf", bytes } : { kind: "image", format, bytes };
   const { textLayer } = needed.ocr;
-  const { outcomes } = await ocrPages(input, textLayer.ocrPages, { ...options, deadline: Number.MAX_SAFE_INTEGER });
+  const { outcomes } = await ocrPages(
+    input,
+    textLayer.ocrPages,
+    { ...options, deadline: Number.MAX_SAFE_INTEGER },
+    regionsByPage(textLayer.regions),
+  );
   const records = new Map<number, OcrPageRecord>(
     outcomes.map((outcome) => [
       outcome.page,

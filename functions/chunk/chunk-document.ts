@@ -1,4 +1,4 @@
-import type { DocumentLayout, OcrMode, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
+import type { DocumentLayout, OcrMode, OcrRegion, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
@@ -6,7 +6,7 @@ import { chunkRecords } from "./chunk-records.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
 import { buildDocumentLayout } from "./document-layout.ts";
 import { buildManifest, type Manifest, type ManifestChunk } from "./manifest.ts";
-import { pagesToOcr } from "./ocr-plan.ts";
+import { pagesToOcr, regionsToOcr } from "./ocr-plan.ts";
 import { extractDocumentText } from "./pdf-text.ts";
 import { recordFormatOf, type RejectedRecord } from "./records.ts";
 import type { TextLayerVerdict } from "./text-layer.ts";
@@ -15,11 +15,12 @@ import type { TokenCounter } from "./tokenizer.ts";
 /**
  * Turns document bytes into page texts (and, for a PDF, each page's text-layer verdict); throws DocumentInputError
  * when it cannot. `keepTextlessPages`: a PDF without text comes back with empty pages (OCR will read it).
+ * `findImageRegions`: a PDF's pages with a usable text layer come with the images OCR should read (`auto`).
  */
 export type TextExtractor = (
   bytes: Uint8Array,
-  hint: { key: string; keepTextlessPages: boolean },
-) => Promise<{ pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[] }>;
+  hint: { key: string; keepTextlessPages: boolean; findImageRegions: boolean },
+) => Promise<{ pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; imageRegions?: OcrRegion[][] }>;
 
 export interface ChunkDocumentOptions {
   documentId: string;
@@ -142,18 +143,25 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     pageCount = records.recordCount;
   } else {
     const extract: TextExtractor =
-      options.extract ?? ((data, hint) => extractDocumentText(data, hint, { keepTextlessPages: hint.keepTextlessPages }));
+      options.extract ??
+      ((data, hint) => extractDocumentText(data, hint, { keepTextlessPages: hint.keepTextlessPages, findImageRegions: hint.findImageRegions }));
     const extracted =
       options.pages === undefined
-        ? await extract(bytes, { key: options.sourceKey, keepTextlessPages: ocrMode !== "never" })
+        ? await extract(bytes, { key: options.sourceKey, keepTextlessPages: ocrMode !== "never", findImageRegions: ocrMode === "auto" })
         : { pages: options.pages, textLayer: undefined, drawings: options.drawings };
     const { pages, textLayer } = extracted;
     drawings = extracted.drawings;
-    const ocrPages = textLayer === undefined ? [] : pagesToOcr(textLayer, ocrMode);
+    const imageRegions = "imageRegions" in extracted ? extracted.imageRegions : undefined;
+    const ocrPages = textLayer === undefined ? [] : pagesToOcr(textLayer, ocrMode, imageRegions);
     if (ocrPages.length > 0) {
       const kept = extracted.drawings?.every((drawing) => drawing !== undefined) ? (extracted.drawings as PageDrawing[]) : undefined;
+      const regions = textLayer === undefined ? [] : regionsToOcr(textLayer, ocrMode, imageRegions);
       return {
-        ocr: { textLayer: { pages, ocrPages, ...(kept ? { drawings: kept } : {}) }, format: "pdf", pageCount: pages.length },
+        ocr: {
+          textLayer: { pages, ocrPages, ...(kept ? { drawings: kept } : {}), ...(regions.length > 0 ? { regions } : {}) },
+          format: "pdf",
+          pageCount: pages.length,
+        },
         ms: Math.round(performance.now() - started),
       };
     }

@@ -20,7 +20,7 @@ import type { ChunkConfig } from "./config.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS } from "./limits.ts";
 import { collectOcrMapRun } from "./ocr-map-run.ts";
-import { assembleOcrPages, checkFailedPages, missingPage, pageGroups } from "./ocr-plan.ts";
+import { assembleOcrPages, checkFailedPages, missingPage, OCR_PAGES_PER_GROUP, pageGroups } from "./ocr-plan.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 import { readUpload } from "../shared/upload-object.ts";
 
@@ -68,6 +68,7 @@ export function createHandler(
         extraction = await extractIsolated(data, {
           key: hint.key,
           keepTextlessPages: hint.keepTextlessPages,
+          findImageRegions: hint.findImageRegions,
           ...(password === undefined ? {} : { password }),
           maxPages: limits.maxPages,
           dropRunningHeaders: limits.dropRunningHeaders,
@@ -146,7 +147,7 @@ export function createHandler(
     const { ocr } = needed;
     await putText(textLayer, JSON.stringify(ocr.textLayer satisfies OcrTextLayer), "application/json");
     // The groups last: the OCR Map only starts once both exist.
-    const lines = pageGroups(ocr.textLayer.ocrPages).map((group) => JSON.stringify(group));
+    const lines = pageGroups(ocr.textLayer.ocrPages, OCR_PAGES_PER_GROUP, ocr.textLayer.regions).map((group) => JSON.stringify(group));
     await putText(groups, lines.join("\n") + "\n", "application/x-ndjson");
     return { pageGroups: groups, textLayer, format: ocr.format, pageCount: ocr.pageCount, ocrPageCount: ocr.textLayer.ocrPages.length };
   }
@@ -170,7 +171,8 @@ export function createHandler(
     );
     const records = await readOcrPages(documentId, textLayer.ocrPages);
     const assembled = assembleOcrPages(textLayer, records, (page) => missingPage(page, mapRun.failedPages.get(page)));
-    checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0);
+    const regionPages = new Set((textLayer.regions ?? []).map(({ page }) => page));
+    checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0, regionPages);
     const result = await chunkDocument(new Uint8Array(0), {
       ...chunkSettings(documentId, input.source.key),
       pages: assembled.pages,

@@ -28,11 +28,12 @@ async function handle(request: ExtractionRequest): Promise<void> {
   const started = performance.now();
   let reply: ExtractionReply;
   try {
-    const { pages, textLayer, drawings } = await extractPages(new Uint8Array(request.bytes), {
+    const { pages, textLayer, drawings, imageRegions } = await extractPages(new Uint8Array(request.bytes), {
       ...(request.password === undefined ? {} : { password: request.password }),
       maxPages: request.maxPages,
       dropRunningHeaders: request.dropRunningHeaders,
       keepTextlessPages: request.keepTextlessPages,
+      findImageRegions: request.findImageRegions ?? false,
       decodeBound: request.decodeBound,
       ...(request.pdfjsData === undefined ? {} : { pdfjsData: request.pdfjsData }),
     });
@@ -42,6 +43,7 @@ async function handle(request: ExtractionRequest): Promise<void> {
       pages,
       ...(textLayer ? { textLayer } : {}),
       ...(drawings ? { drawings } : {}),
+      ...(imageRegions ? { imageRegions } : {}),
       ms: Math.round(performance.now() - started),
     };
   } catch (error) {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { PageDrawing } from "../shared/contracts.ts";
+import type { OcrRegion, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError, type DocumentInputCode } from "../shared/errors.ts";
 import { LimitDefaults } from "./limits.ts";
@@ -83,6 +83,8 @@ export interface ExtractionRequest {
   maxPages: number;
   dropRunningHeaders: boolean;
   keepTextlessPages: boolean;
+  /** PdfTextOptions.findImageRegions. */
+  findImageRegions?: boolean;
   decodeBound: DecodeBound;
   /** Found by the parent: a worker bundled from source runs from a temporary directory, away from node_modules. */
   pdfjsData?: PdfjsData;
@@ -95,7 +97,15 @@ export type SerializedError =
 /** Messages from the worker to the parent. */
 export type ExtractionReply =
   | { type: "ready" }
-  | { type: "result"; id: number; pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; ms: number }
+  | {
+      type: "result";
+      id: number;
+      pages: string[];
+      textLayer?: TextLayerVerdict[];
+      drawings?: PageDrawing[];
+      imageRegions?: OcrRegion[][];
+      ms: number;
+    }
   | { type: "failure"; id: number; error: SerializedError };
 
 /** Extracts one document in a fresh worker thread, then stops the worker. */
@@ -115,7 +125,7 @@ export async function extractIsolated(
 }
 
 type Outcome =
-  | { ok: true; pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; ms: number }
+  | { ok: true; pages: string[]; textLayer?: TextLayerVerdict[]; drawings?: PageDrawing[]; imageRegions?: OcrRegion[][]; ms: number }
   | { ok: false; error: Error };
 
 /** One worker thread and what it is doing. */
@@ -198,6 +208,7 @@ export class IsolatedExtractor {
         maxPages: options.maxPages ?? Number.MAX_SAFE_INTEGER,
         dropRunningHeaders: options.dropRunningHeaders ?? LimitDefaults.dropRunningHeaders,
         keepTextlessPages: options.keepTextlessPages ?? false,
+        ...(options.findImageRegions ? { findImageRegions: true } : {}),
         decodeBound: options.decodeBound ?? decodeBoundFor(this.settings.memoryMb),
         ...(options.password === undefined ? {} : { password: options.password }),
         ...(pdfjsData === undefined ? {} : { pdfjsData }),
@@ -211,6 +222,7 @@ export class IsolatedExtractor {
         pages: outcome.pages,
         ...(outcome.textLayer === undefined ? {} : { textLayer: outcome.textLayer }),
         ...(outcome.drawings === undefined ? {} : { drawings: outcome.drawings }),
+        ...(outcome.imageRegions === undefined ? {} : { imageRegions: outcome.imageRegions }),
         inWorker: true,
         workerStartMs: warm ? 0 : started,
         extractMs: outcome.ms,
@@ -279,6 +291,7 @@ export class IsolatedExtractor {
               pages: reply.pages,
               ...(reply.textLayer ? { textLayer: reply.textLayer } : {}),
               ...(reply.drawings ? { drawings: reply.drawings } : {}),
+              ...(reply.imageRegions ? { imageRegions: reply.imageRegions } : {}),
               ms: reply.ms,
             }
           : { ok: false, error: revive(reply.error) },

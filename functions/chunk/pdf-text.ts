@@ -2,16 +2,17 @@
 import { pdfjsLoaded } from "./dom-polyfill.ts";
 // pdf.js itself, the module pdf-parse 2.4.5 wraps (same file, same instance): its text items carry the positions that
 // paragraph, header and hyphenation handling need, and its document proxy gives the page count before any page is read.
-import { getDocument, OPS, PasswordResponses, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { AnnotationMode, getDocument, OPS, PasswordResponses, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { LayoutRun, PageDrawing } from "../shared/contracts.ts";
+import type { LayoutRun, OcrRegion, PageDrawing } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { HEADER_SEARCH_BYTES, hasPdfHeader } from "../shared/image-format.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
+import { imagePlacements, imageRegions } from "./image-regions.ts";
 import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
@@ -36,6 +37,11 @@ export interface ExtractedText {
   textLayer?: TextLayerVerdict[];
   /** A PDF's pages as drawn: size as shown and text runs with their boxes (for grounding); absent for plain text. */
   drawings?: PageDrawing[];
+  /**
+   * With `findImageRegions`: per page, the images on a page with a usable text layer that OCR should read
+   * (image-regions.ts); an empty list for every other page.
+   */
+  imageRegions?: OcrRegion[][];
 }
 
 /** How a PDF is read. Every field is optional; the defaults are the chunk function's. */
@@ -59,6 +65,11 @@ export interface PdfTextOptions {
    * will read it. Default false.
    */
   keepTextlessPages?: boolean;
+  /**
+   * Look for images that may hold text on pages whose text layer is usable (`imageRegions`), for OCR's `auto` mode.
+   * It costs an operator list per such page, which may decode the page's images (bounded like any decode). Default false.
+   */
+  findImageRegions?: boolean;
 }
 
 /**
@@ -155,6 +166,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   const drawings: PageDrawing[] = [];
   /** Per page: whether it paints an image, looked up only for pages with little text (undefined: not looked up). */
   const pageImages: Array<boolean | undefined> = [];
+  const regions: OcrRegion[][] = [];
   let decodeRefusal: DocumentInputError | undefined;
   await withDecodeBound(options.decodeBound, async (decodeState) => {
     try {
@@ -172,6 +184,7 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
         let annotations: string[] = [];
         let size = { widthPt: 0, heightPt: 0 };
         let runs: LayoutRun[] = [];
+        let pageRegions: OcrRegion[] = [];
         try {
           const page = await doc.getPage(number);
           const viewport = page.getViewport({ scale: 1 });
@@ -188,6 +201,11 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
           if (options.keepTextlessPages && pageText.trim() !== "" && textLayerVerdict(pageText, size) === "sparse") {
             pageImages[number - 1] = await paintsImage(page);
           }
+          if (options.findImageRegions && textLayerVerdict(pageText, size) === "usable") {
+            const { fnArray, argsArray } = await page.getOperatorList({ annotationMode: AnnotationMode.DISABLE });
+            const shown = { width: size.widthPt, height: size.heightPt };
+            pageRegions = imageRegions(imagePlacements(fnArray, argsArray, OPS), viewport.transform, shown, runs);
+          }
           page.cleanup();
         } catch (error) {
           // pdf.js gave up on this page because a stream of it was refused: the page reads as empty, the rest go on.
@@ -196,10 +214,12 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
           lines = [];
           annotations = [];
           runs = [];
+          pageRegions = [];
         }
         pages.push(lines);
         annotationTexts.push(annotations);
         pageSizes.push(size);
+        regions.push(pageRegions);
         drawings.push({ width: roundPoint(size.widthPt), height: roundPoint(size.heightPt), source: "text-layer", runs });
         if (decodeState().documentExceeded) throw decodeState().error;
       }
@@ -225,7 +245,14 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
       );
     }
   }
-  return { pages: texts, textLayer: texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!, pageImages[i])), drawings };
+  const textLayer = texts.map((text, i) => textLayerVerdict(text, pageSizes[i]!, pageImages[i]));
+  return {
+    pages: texts,
+    textLayer,
+    drawings,
+    // Only pages still usable once running headers are gone; the others are OCR'd whole anyway.
+    ...(options.findImageRegions ? { imageRegions: regions.map((boxes, i) => (textLayer[i] === "usable" ? boxes : [])) } : {}),
+  };
 }
 
 /** pdf.js's operators that paint an image (a scan's page is one). */

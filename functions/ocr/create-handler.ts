@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { s3Client } from "../shared/aws-clients.ts";
 import { ocrPageKey } from "../shared/bucket-layout.ts";
-import type { OcrBatchInput, OcrBatchOutput, OcrPageRecord } from "../shared/contracts.ts";
+import type { OcrBatchInput, OcrBatchOutput, OcrPageGroup, OcrPageRecord, OcrRegion } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import { imageFormatOf } from "../shared/image-format.ts";
@@ -12,6 +12,7 @@ import { metrics, recordPagesOcrd } from "../shared/metrics.ts";
 import { readUpload } from "../shared/upload-object.ts";
 import type { OcrConfig } from "./config.ts";
 import { ocrPages, type OcrInput, type OcrPageOutcome } from "./ocr-pages.ts";
+import { regionsByPage } from "./regions.ts";
 
 /** Time kept back from the invocation's remaining time to store the results and return. */
 export const OCR_DEADLINE_MARGIN_MS = 10_000;
@@ -42,6 +43,8 @@ export function createHandler(config: OcrConfig, deps: OcrDependencies = { s3: s
     async (event, { context, usage }) => {
       const { Items, BatchInput } = parseInput(event);
       const pages = Items.flatMap((group) => group.pages);
+      // A hybrid page is read only inside its images (its text layer is read by the chunk step).
+      const regions = regionsByPage(Items.flatMap((group) => group.regions ?? []));
       const started = Date.now();
       const remainingMs = context?.getRemainingTimeInMillis?.() ?? 900_000;
       const deadline = started + remainingMs - OCR_DEADLINE_MARGIN_MS;
@@ -57,7 +60,7 @@ export function createHandler(config: OcrConfig, deps: OcrDependencies = { s3: s
         pageTimeoutMs: config.pageTimeoutMs,
         deadline,
         concurrency: config.concurrency,
-      });
+      }, regions);
       if (outcomes.length === 0 && notStarted.length > 0) {
         // Nothing can ever start: a fresh invocation would have no more time than this one.
         throw new ConfigurationError(
@@ -95,13 +98,22 @@ export function createHandler(config: OcrConfig, deps: OcrDependencies = { s3: s
         concurrency: config.concurrency,
       });
       return {
-        Items: notStarted.length === 0 ? [] : [{ pages: notStarted }],
+        Items: notStarted.length === 0 ? [] : [leftOver(notStarted, regions)],
         BatchInput,
         pagesDone: records.length,
         usage: addUsage(event.usage, usage({ s3Gets: 1, s3Puts: records.length })),
       };
     },
   );
+}
+
+/** The pages not started, for a fresh invocation, with the regions of those that are read only inside them. */
+function leftOver(pages: number[], regions: ReadonlyMap<number, OcrRegion[]>): OcrPageGroup {
+  const kept = pages.flatMap((page) => {
+    const boxes = regions.get(page);
+    return boxes === undefined ? [] : [{ page, boxes }];
+  });
+  return { pages, ...(kept.length > 0 ? { regions: kept } : {}) };
 }
 
 /** A page's outcome as stored: what grounding needs (text, words, boxes, the image size and dpi), nothing more. */
@@ -124,12 +136,29 @@ function parseInput(event: OcrBatchInput): OcrBatchInput {
   const context = event?.BatchInput;
   if (
     !Array.isArray(event?.Items) ||
-    !event.Items.every((group) => Array.isArray(group?.pages) && group.pages.every((page) => Number.isInteger(page) && page >= 1)) ||
+    !event.Items.every(
+      (group) =>
+        Array.isArray(group?.pages) &&
+        group.pages.every((page) => Number.isInteger(page) && page >= 1) &&
+        (group.regions === undefined || (Array.isArray(group.regions) && group.regions.every(isPageRegions))),
+    ) ||
     typeof context?.documentId !== "string" ||
     typeof context.source?.bucket !== "string" ||
     typeof context.source.key !== "string"
   ) {
-    throw new TypeError("OCR task input must have Items of {pages: [positive integers]} and BatchInput.documentId, .source");
+    throw new TypeError(
+      "OCR task input must have Items of {pages: [positive integers], regions?: [{page, boxes: [[x0, y0, x1, y1]]}]} " +
+        "and BatchInput.documentId, .source",
+    );
   }
   return event;
+}
+
+function isPageRegions(value: unknown): boolean {
+  const { page, boxes } = (value ?? {}) as { page?: unknown; boxes?: unknown };
+  return (
+    Number.isInteger(page) &&
+    Array.isArray(boxes) &&
+    boxes.every((box) => Array.isArray(box) && box.length === 4 && box.every((n) => typeof n === "number" && Number.isFinite(n)))
+  );
 }

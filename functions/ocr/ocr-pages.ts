@@ -6,10 +6,12 @@
  * for the next page. A page is started only when its whole time bound fits before the deadline; the rest are handed
  * back, not started, for a fresh invocation.
  */
+import type { OcrRegion } from "../shared/contracts.ts";
 import { OcrPageCodes, OcrPageError } from "../shared/errors.ts";
 import { imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 import { PageRenderer } from "../shared/page-render/page-renderer.ts";
-import { Recognizer, type OcrWord } from "./recognizer.ts";
+import { Recognizer, type OcrPage, type OcrWord } from "./recognizer.ts";
+import { cropRegion, regionsRead } from "./regions.ts";
 
 export { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
 export type { OcrWord } from "./recognizer.ts";
@@ -52,6 +54,8 @@ export interface OcrPageText {
   height: number;
   renderMs: number;
   recognizeMs: number;
+  /** A page read only inside regions: how many (their words are in page pixels like a whole page's). */
+  regions?: number;
 }
 
 export interface OcrPageFailure {
@@ -68,7 +72,8 @@ export function isOcrPageFailure(outcome: OcrPageOutcome): outcome is OcrPageFai
 }
 
 /**
- * OCRs `pages` (1-based) of `input`. Returns an outcome for every started page, in page order, and the pages not
+ * OCRs `pages` (1-based) of `input`; a page in `regions` only inside its boxes (PDF points from the page's top-left
+ * corner, a hybrid page's images), its words still in the whole page's pixels. Returns an outcome for every started page, in page order, and the pages not
  * started for lack of time. Never throws for a page's own problem: it becomes OCR_FAILED / OCR_TIMEOUT; a page number
  * beyond the document is OCR_FAILED. Throws DocumentInputError only when the whole input cannot be opened (EMPTY_FILE,
  * NOT_AN_IMAGE, CORRUPT or ENCRYPTED for a PDF). Each page number is done once, whatever order or repeats `pages` has.
@@ -77,6 +82,7 @@ export async function ocrPages(
   input: OcrInput,
   pages: number[],
   options: OcrOptions,
+  regions: ReadonlyMap<number, readonly OcrRegion[]> = new Map(),
 ): Promise<{ outcomes: OcrPageOutcome[]; notStarted: number[] }> {
   checkOptions(options);
   const queue = [...new Set(pages)].sort((a, b) => a - b);
@@ -101,7 +107,7 @@ export async function ocrPages(
         continue;
       }
       try {
-        outcomes.push(await pipeline.ocr(page));
+        outcomes.push(await pipeline.ocr(page, regions.get(page)));
       } catch (error) {
         // Only the document's own failure to open (or a fault of the engine itself) gets here.
         fatal ??= error;
@@ -147,13 +153,22 @@ class Pipeline {
   }
 
   /** The page's text or its typed failure; throws only DocumentInputError (the document cannot be opened) or a fault. */
-  async ocr(page: number): Promise<OcrPageOutcome> {
+  async ocr(page: number, boxes?: readonly OcrRegion[]): Promise<OcrPageOutcome> {
     const pageDeadline = Date.now() + this.options.pageTimeoutMs;
     const started = performance.now();
     try {
       const image = await this.renderer.render(page, { dpi: this.options.dpi, maxPixels: this.options.maxPixels, deadline: pageDeadline });
       const rendered = performance.now();
-      const ocr = await this.recognize(image, page, pageDeadline);
+      let ocr: OcrPage;
+      if (boxes === undefined) ocr = await this.recognize(image, page, pageDeadline);
+      else {
+        const read: Array<{ ocr: OcrPage; left: number; top: number }> = [];
+        for (const box of boxes) {
+          const crop = cropRegion(image, box);
+          if (crop !== undefined) read.push({ ocr: await this.recognize(crop.image, page, pageDeadline), left: crop.left, top: crop.top });
+        }
+        ocr = regionsRead(read);
+      }
       return {
         page,
         text: ocr.text,
@@ -164,6 +179,7 @@ class Pipeline {
         height: image.height,
         renderMs: Math.round(rendered - started),
         recognizeMs: Math.round(performance.now() - rendered),
+        ...(boxes === undefined ? {} : { regions: boxes.length }),
       };
     } catch (error) {
       if (error instanceof OcrPageError) return { page, error: error.code, message: error.message.replace(`${error.code}: `, "") };

@@ -81,11 +81,27 @@ export interface OcrTextLayer {
   ocrPages: number[];
   /** A PDF's pages as drawn (size, text-layer runs), for the document layout of the second run; absent for an image. */
   drawings?: PageDrawing[];
+  /**
+   * Pages of `ocrPages` whose text layer is usable but that paint images (functions/chunk/image-regions.ts): OCR reads
+   * only these regions, and the page keeps its text-layer text with the regions' text after it. Absent: none.
+   */
+  regions?: OcrPageRegions[];
+}
+
+/** A region of a page for OCR to read: [x0, y0, x1, y1] in PDF points from the page's top-left corner, as shown. */
+export type OcrRegion = [number, number, number, number];
+
+/** The regions OCR reads on one page (the rest of the page is read from its text layer). */
+export interface OcrPageRegions {
+  page: number;
+  boxes: OcrRegion[];
 }
 
 /** One line of the OCR plan: pages one OCR invocation works on. */
 export interface OcrPageGroup {
   pages: number[];
+  /** Pages of `pages` OCR reads only inside these regions; a page not listed is read whole. Absent: every page whole. */
+  regions?: OcrPageRegions[];
 }
 
 /** What one OCR Distributed Map child execution's invocation receives (ItemBatcher of one group). */
