@@ -3,12 +3,14 @@ import { PDFDocument, StandardFonts } from "pdf-lib";
 import UTIF from "utif2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkOrPlanDocument, type OcrNeeded } from "../../functions/chunk/chunk-document.ts";
-import { assembleOcrPages, checkFailedPages, missingPage, pageGroups, pagesToOcr } from "../../functions/chunk/ocr-plan.ts";
+import { buildDocumentLayout } from "../../functions/chunk/document-layout.ts";
+import { assembleOcrPages, checkFailedPages, missingPage, pageGroups, pagesToOcr, regionsToOcr } from "../../functions/chunk/ocr-plan.ts";
 import { createCl100kTokenizer, type Tokenizer } from "../../functions/chunk/tokenizer.ts";
-import type { OcrPageRecord } from "../../functions/shared/contracts.ts";
+import type { OcrPageRecord, OcrRegion, OcrTextLayer } from "../../functions/shared/contracts.ts";
 import { DocumentInputCodes, DocumentInputError, TooManyFailedPagesError } from "../../functions/shared/errors.ts";
 import { imageFormatOf, imagePageCount } from "../../functions/shared/image-format.ts";
 import { taggedWords } from "../helpers/chunk-fixtures.ts";
+import { greyPng } from "../helpers/grey-png.ts";
 
 let tokenizer: Tokenizer;
 beforeAll(() => {
@@ -18,18 +20,23 @@ afterAll(() => tokenizer.dispose());
 
 const options = (sourceKey: string) => ({ documentId: "d", sourceKey, bucket: "b", maxTokens: 200, tokenizer });
 
-/** A PDF whose pages are text (an array of words) or a drawn shape only (null): a scan's page, to the text layer. */
-async function mixedPdf(pages: Array<string[] | null>): Promise<Uint8Array> {
+/**
+ * A PDF whose pages are text (an array of words) or a drawn shape only (null): a scan's page, to the text layer. With
+ * `logo`, the text pages also paint a 200 x 80 pt picture above their text (a hybrid page).
+ */
+async function mixedPdf(pages: Array<string[] | null>, logo = false): Promise<Uint8Array> {
   const doc = await PDFDocument.create();
   const font = await doc.embedFont(StandardFonts.Helvetica);
+  const picture = logo ? await doc.embedPng(greyPng(200, 80, (x) => (x % 20 < 10 ? 0 : 255))) : undefined;
   for (const words of pages) {
     const page = doc.addPage([595, 842]);
+    if (picture && words !== null) page.drawImage(picture, { x: 40, y: 820 - 80, width: 200, height: 80 });
     if (words === null) {
       page.drawRectangle({ x: 50, y: 50, width: 400, height: 600 });
       continue;
     }
     for (let line = 0; line * 10 < words.length; line++) {
-      page.drawText(words.slice(line * 10, line * 10 + 10).join(" "), { x: 40, y: 800 - line * 14, size: 10, font });
+      page.drawText(words.slice(line * 10, line * 10 + 10).join(" "), { x: 40, y: (logo ? 700 : 800) - line * 14, size: 10, font });
     }
   }
   return doc.save();
@@ -43,6 +50,27 @@ describe("pagesToOcr", () => {
     expect(pagesToOcr(verdicts, "auto")).toEqual([2, 3, 4]);
     expect(pagesToOcr(verdicts, "always")).toEqual([1, 2, 3, 4, 5]);
     expect(pagesToOcr(verdicts, "never")).toEqual([]);
+  });
+  it("auto also OCRs the usable pages with image regions, only inside them; always reads them whole; never not at all", () => {
+    const logo: OcrRegion = [40, 22, 240, 102];
+    const regions = [[logo], [logo], [], [], []];
+    expect(pagesToOcr(verdicts, "auto", regions)).toEqual([1, 2, 3, 4]);
+    // A page OCR reads whole anyway (empty) has no regions, whatever was found on it.
+    expect(regionsToOcr(verdicts, "auto", regions)).toEqual([{ page: 1, boxes: [logo] }]);
+    expect(pagesToOcr(verdicts, "always", regions)).toEqual([1, 2, 3, 4, 5]);
+    expect(regionsToOcr(verdicts, "always", regions)).toEqual([]);
+    expect(pagesToOcr(verdicts, "never", regions)).toEqual([]);
+    expect(regionsToOcr(verdicts, "never", regions)).toEqual([]);
+    expect(regionsToOcr(verdicts, "auto", undefined)).toEqual([]);
+  });
+  it("groups pages in page order, each group with its own pages' regions", () => {
+    const box: OcrRegion = [0, 0, 100, 50];
+    const groups = pageGroups([1, 2, 3, 4], 2, [{ page: 1, boxes: [box] }, { page: 4, boxes: [box, box] }]);
+    expect(groups).toEqual([
+      { pages: [1, 2], regions: [{ page: 1, boxes: [box] }] },
+      { pages: [3, 4], regions: [{ page: 4, boxes: [box, box] }] },
+    ]);
+    expect(pageGroups([5], 2, [{ page: 1, boxes: [box] }])).toEqual([{ pages: [5] }]);
   });
   it("groups pages in page order, the last group holding the rest", () => {
     const pages = Array.from({ length: 19 }, (_, i) => i + 1);
@@ -61,6 +89,19 @@ describe("chunkOrPlanDocument with OCR", () => {
     expect(planned.ocr.textLayer.ocrPages).toEqual([2]);
     expect(planned.ocr.textLayer.pages[0]).toContain("p1w0");
     expect(planned.ocr.textLayer.pages[1]).toBe("");
+  });
+
+  it("plans a text page that paints a picture for OCR inside the picture only (auto); always reads it whole; never chunks it", async () => {
+    const bytes = await mixedPdf([taggedWords(1, 120), null], true);
+    const planned = (await chunkOrPlanDocument(bytes, { ...options("uploads/logo.pdf"), ocrMode: "auto" })) as OcrNeeded;
+    expect(planned.ocr.textLayer.ocrPages).toEqual([1, 2]);
+    expect(planned.ocr.textLayer.regions).toEqual([{ page: 1, boxes: [[40, 22, 240, 102]] }]);
+    expect(planned.ocr.textLayer.pages[0]).toContain("p1w0");
+    const always = (await chunkOrPlanDocument(bytes, { ...options("uploads/logo.pdf"), ocrMode: "always" })) as OcrNeeded;
+    expect(always.ocr.textLayer).toMatchObject({ ocrPages: [1, 2] });
+    expect(always.ocr.textLayer.regions).toBeUndefined();
+    const never = await chunkOrPlanDocument(await mixedPdf([taggedWords(1, 120)], true), { ...options("uploads/logo.pdf"), ocrMode: "never" });
+    expect("manifest" in never).toBe(true);
   });
 
   it("chunks a text PDF without a plan, and refuses a scan with OCR off (NO_TEXT_LAYER)", async () => {
@@ -141,6 +182,56 @@ describe("assembling the pages after OCR", () => {
       failedPages: [],
       lowConfidencePages: [],
     });
+  });
+
+  it("keeps a hybrid page's text-layer text and runs and adds its regions' text and words after them", () => {
+    const hybrid: OcrTextLayer = {
+      pages: ["Invoice 42 total 10.00", "second page"],
+      ocrPages: [1],
+      drawings: [
+        { width: 595, height: 842, source: "text-layer", runs: [{ text: "Invoice 42 total 10.00", box: [40, 200, 200, 210] }] },
+        { width: 595, height: 842, source: "text-layer", runs: [{ text: "second page", box: [40, 200, 100, 210] }] },
+      ],
+      regions: [{ page: 1, boxes: [[40, 22, 240, 102]] }],
+    };
+    const record: OcrPageRecord = {
+      page: 1, text: "ACME Ltd\nVAT BE0123", meanConfidence: 88, width: 2480, height: 3508, dpi: 300, ms: 400,
+      words: [
+        { text: "ACME", confidence: 90, box: { x0: 200, y0: 100, x1: 400, y1: 150 } },
+        { text: "Ltd", confidence: 92, box: { x0: 420, y0: 100, x1: 500, y1: 150 } },
+        { text: "VAT", confidence: 85, box: { x0: 200, y0: 200, x1: 300, y1: 250 } },
+        { text: "BE0123", confidence: 85, box: { x0: 320, y0: 200, x1: 600, y1: 250 } },
+      ],
+    };
+    const { pages, drawings, summary } = assembleOcrPages(hybrid, new Map([[1, record]]), (page) => missingPage(page, undefined));
+    expect(pages).toEqual(["Invoice 42 total 10.00\n\nACME Ltd\nVAT BE0123", "second page"]);
+    expect(drawings[0]).toMatchObject({ width: 595, height: 842, source: "text-layer" });
+    expect(drawings[0]!.runs.map((run) => [run.text, run.confidence])).toEqual([
+      ["Invoice 42 total 10.00", undefined], ["ACME", 90], ["Ltd", 92], ["VAT", 85], ["BE0123", 85],
+    ]);
+    // Pixels at 300 dpi to points: 200 px = 48 pt.
+    expect(drawings[0]!.runs[1]!.box).toEqual([48, 24, 96, 36]);
+    expect(summary).toEqual({ pages: [1], failedPages: [], lowConfidencePages: [] });
+    // The layout's text is the assembled text, its runs in the same order: the regions' words come after the page's text.
+    const layout = buildDocumentLayout(pages, drawings, []);
+    expect(layout.text.slice(layout.pages[0]!.charStart, layout.pages[0]!.charEnd)).toBe(pages[0]);
+
+    const unsure = { ...record, meanConfidence: 45, words: record.words.map((word) => ({ ...word, confidence: 45 })) };
+    expect(assembleOcrPages(hybrid, new Map([[1, unsure]]), () => missingPage(1, undefined)).summary.lowConfidencePages).toEqual([1]);
+    const blank = { ...record, text: "", words: [], meanConfidence: 0 };
+    expect(assembleOcrPages(hybrid, new Map([[1, blank]]), () => missingPage(1, undefined)).pages[0]).toBe("Invoice 42 total 10.00");
+    const failed = assembleOcrPages(hybrid, new Map(), (page) => missingPage(page, undefined));
+    expect(failed.pages[0]).toBe("Invoice 42 total 10.00");
+    expect(failed.drawings[0]!.runs).toHaveLength(1);
+    expect(failed.summary.failedPages.map(({ page }) => page)).toEqual([1]);
+  });
+
+  it("does not fail the document for a hybrid page whose regions could not be read", () => {
+    const failedPages = [{ page: 1, error: "OCR_FAILED" as const, message: "m" }];
+    expect(() => checkFailedPages({ failedPages }, 3, 0, new Set([1]))).not.toThrow();
+    expect(() => checkFailedPages({ failedPages: [...failedPages, { page: 2, error: "OCR_FAILED" as const, message: "m" }] }, 3, 0, new Set([1]))).toThrow(
+      /1 of 2 OCR'd page\(s\) failed.*page 2 \(OCR_FAILED\)/,
+    );
   });
 
   it("fails the document past the tolerated share of failed pages, naming them", () => {
