@@ -7,7 +7,7 @@ import { groundScalars, scalarPaths, type GroundedField } from "../../bench/grou
 import { IsolatedExtractor } from "../../functions/chunk/isolated-extract.ts";
 import { readChunkLimits } from "../../functions/chunk/limits.ts";
 import { createCl100kTokenizer } from "../../functions/chunk/tokenizer.ts";
-import type { DocumentLayout, OcrMode } from "../../functions/shared/contracts.ts";
+import type { DocumentLayout } from "../../functions/shared/contracts.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 import "../../infra/dev-worker-bundle.ts";
 
@@ -20,19 +20,17 @@ import "../../infra/dev-worker-bundle.ts";
  * the document by nature are left out (bench/ground-check.ts `notInDocumentByNature`: the JSON's summary, code-list
  * codes, booleans); the raw rate counts everything.
  *
- * A PDF is read as the chunk step reads it by default (`ocr: auto`, its text layer). Text inside an image on a page
- * with a usable text layer (saeco's issuer block) is read only by OCR, which `ocr: always` (an upload prefix's mode)
- * gives: the values the text layer lacks are grounded again on the PDF read that way, and both rates are printed.
+ * A PDF is read as the chunk step reads it by default (`ocr: auto`): its text layer, and OCR of the images on pages
+ * whose text layer is usable (saeco's issuer block is such an image), run here in this process as bench/chunk-file.ts
+ * does. The rate printed and asserted is that mode's alone; how many values only the images' OCR gave is printed too.
  */
 const corpus = resolve(process.env.LLAMBDA_SHARED_CORPUS ?? resolve(repoRoot, "../shared/corpus"));
 const invoices = join(corpus, "invoices");
 const present = existsSync(invoices);
 const title = present ? "grounding the corpus invoices' expected values" : `grounding the corpus invoices' expected values (SKIPPED: ${invoices} not found)`;
 
-/** The share of counted values that must be found. */
+/** The share of counted values that must be found, in the default mode. */
 const TARGET = 0.95;
-/** The text layer alone (no OCR of images on text pages): a floor against regressions. */
-const TEXT_LAYER_FLOOR = 0.9;
 
 const limits = readChunkLimits({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "2048" });
 const tokenizer = createCl100kTokenizer();
@@ -42,8 +40,8 @@ afterAll(async () => {
   await extractor.close();
 });
 
-async function layoutOf(file: string, ocrMode: OcrMode): Promise<DocumentLayout> {
-  const outcome = await chunkFile(file, { maxTokens: 1000, tokenizer, extractor, timeoutMs: 60_000, limits, ocrMode, withLayout: true });
+async function layoutOf(file: string): Promise<DocumentLayout> {
+  const outcome = await chunkFile(file, { maxTokens: 1000, tokenizer, extractor, timeoutMs: 60_000, limits, withLayout: true });
   if (outcome.layout === undefined) throw new Error(`${file}: ${outcome.code ?? "no layout"} ${outcome.message ?? ""}`);
   return outcome.layout;
 }
@@ -55,50 +53,50 @@ function isFound(layout: DocumentLayout, field: GroundedField): boolean {
   return page.runs.length === 0 ? true : boxesHoldQuote(layout, grounding);
 }
 
+/** Whether a found value is drawn by OCR'd words (a hybrid page's images; its runs with a confidence). */
+function inImageText(layout: DocumentLayout, field: GroundedField): boolean {
+  const page = layout.pages[(field.grounding.page ?? 0) - 1];
+  if (page === undefined || page.source !== "text-layer") return false;
+  const ocrRuns = page.runs.filter((run) => run.confidence !== undefined);
+  return (field.grounding.boxes ?? []).some(({ x, y, width, height }) =>
+    ocrRuns.some(({ box: [x0, y0, x1, y1] }) => x < x1 && x + width > x0 && y < y1 && y + height > y0),
+  );
+}
+
 describe(title, () => {
   it.skipIf(!present)(
     `finds at least ${TARGET * 100} % of the expected values exact or normalised, with boxes that hold them`,
     async () => {
-      const tally = { counted: 0, textLayer: 0, found: 0, raw: 0, rawFound: 0 };
+      const tally = { counted: 0, inImages: 0, found: 0, raw: 0, rawFound: 0 };
       const report: string[] = [];
       for (const name of readdirSync(invoices).filter((file) => file.endsWith(".json")).sort()) {
         const base = name.slice(0, -".json".length);
         const source = [".pdf", ".txt", ".png"].map((extension) => join(invoices, base + extension)).find((file) => existsSync(file));
         if (source === undefined) continue;
         const values = scalarPaths(JSON.parse(readFileSync(join(invoices, name), "utf8")));
-        const layout = await layoutOf(source, "auto");
+        const layout = await layoutOf(source);
         const fields = groundScalars(layout, values);
         const found = fields.map((field) => isFound(layout, field));
-        const textLayerFound = [...found];
-        // Values the text layer lacks, on the PDF read by OCR.
-        if (source.endsWith(".pdf") && found.some((hit, i) => !hit && !notInDocumentByNature(fields[i]!.path, fields[i]!.value))) {
-          const ocrLayout = await layoutOf(source, "always");
-          const again = groundScalars(ocrLayout, values);
-          again.forEach((field, i) => {
-            if (!found[i] && isFound(ocrLayout, field)) found[i] = true;
-          });
-        }
         const misses: string[] = [];
         fields.forEach((field, i) => {
           tally.raw++;
           if (found[i]) tally.rawFound++;
           if (notInDocumentByNature(field.path, field.value)) return;
           tally.counted++;
-          if (textLayerFound[i]) tally.textLayer++;
           if (found[i]) tally.found++;
+          if (found[i] && inImageText(layout, field)) tally.inImages++;
           else misses.push(`${field.path}=${JSON.stringify(field.value)} (${field.grounding.match})`);
         });
         report.push(`${base}: ${fields.length} values, ${misses.length} missed${misses.length ? `: ${misses.join("; ")}` : ""}`);
       }
       const percent = (part: number, whole: number) => `${part}/${whole} = ${((100 * part) / whole).toFixed(1)} %`;
       report.push(
-        `counted: ${percent(tally.found, tally.counted)} (text layer alone ${percent(tally.textLayer, tally.counted)}); ` +
+        `counted: ${percent(tally.found, tally.counted)} (${tally.inImages} of them in images' OCR text); ` +
           `raw, every scalar: ${percent(tally.rawFound, tally.raw)}`,
       );
       console.log(report.join("\n"));
       expect(tally.counted).toBeGreaterThan(250);
       expect(tally.found / tally.counted).toBeGreaterThanOrEqual(TARGET);
-      expect(tally.textLayer / tally.counted).toBeGreaterThanOrEqual(TEXT_LAYER_FLOOR);
     },
     600_000,
   );

@@ -254,6 +254,47 @@ describe("ocrPages", () => {
     expect(texts(one.outcomes).every((text) => text.includes(INVOICE_NUMBER))).toBe(true);
   }, 180_000);
 
+  it("reads a hybrid page only inside its regions, words in the whole page's pixels; a picture without text adds nothing", async () => {
+    const logo = createCanvas(600, 150);
+    const context = logo.getContext("2d");
+    context.fillStyle = "white";
+    context.fillRect(0, 0, 600, 150);
+    context.fillStyle = "black";
+    context.font = "bold 44px sans-serif";
+    context.fillText("ACME TRADING 4711", 20, 95);
+    const stripes = createCanvas(200, 200);
+    const striped = stripes.getContext("2d");
+    for (let k = 0; k < 200; k += 4) {
+      striped.fillStyle = `rgb(${k}, ${k}, ${k})`;
+      striped.fillRect(0, k, 200, 4);
+    }
+    const doc = await PDFDocument.create();
+    const page = doc.addPage([595, 842]);
+    page.drawImage(await doc.embedPng(logo.toBuffer("image/png")), { x: 50, y: 700, width: 300, height: 75 });
+    page.drawImage(await doc.embedPng(stripes.toBuffer("image/png")), { x: 350, y: 500, width: 150, height: 150 });
+    page.drawText("Textlayer words are read by the chunk step", { x: 50, y: 400, size: 14 });
+    const regions: Array<[number, number, number, number]> = [
+      [50, 67, 350, 142],
+      [350, 192, 500, 342],
+    ];
+    const { outcomes } = await ocrPages({ kind: "pdf", bytes: await doc.save() }, [1], options(), new Map([[1, regions]]));
+    const read = asText(outcomes[0]);
+    expect(read.text).toMatch(/ACME/);
+    expect(read.text).toMatch(/4711/);
+    expect(read.text).not.toMatch(/Textlayer|chunk/);
+    expect(read.regions).toBe(2);
+    // The whole page's pixels at 150 dpi (a point is 150/72 pixels), every word inside the logo's region.
+    expect(read.width).toBeCloseTo((595 * 150) / 72, -1);
+    expect(read.height).toBeCloseTo((842 * 150) / 72, -1);
+    const scale = 150 / 72;
+    for (const word of read.words) {
+      expect(word.box.x0).toBeGreaterThanOrEqual((50 - 3) * scale - 1);
+      expect(word.box.x1).toBeLessThanOrEqual((350 + 3) * scale + 1);
+      expect(word.box.y0).toBeGreaterThanOrEqual((67 - 3) * scale - 1);
+      expect(word.box.y1).toBeLessThanOrEqual((142 + 3) * scale + 1);
+    }
+  }, 60_000);
+
   it("leaves no render worker files in the temporary folder", () => {
     expect(readdirSync(tmpdir()).filter((name) => name.startsWith("llambda-render-worker"))).toEqual([]);
   });
