@@ -901,7 +901,8 @@ class LayoutIndex {
       if (start >= end || page.runs.length === 0) continue;
       const found = this.boxesOnPage(this.pageIndex(page), start - page.charStart, end - page.charStart);
       boxes.push(...found.boxes);
-      if (page.source === "ocr") confidences.push(...found.confidences);
+      // Only OCR'd words carry a confidence: an OCR'd page's, or the images' words on a page with a text layer.
+      confidences.push(...found.confidences);
     }
     if (confidences.length === 0) return { boxes };
     const mean = confidences.reduce((sum, value) => sum + value, 0) / confidences.length;

@@ -269,6 +269,29 @@ describe("groundValue", () => {
     expect(ocrConfidence).toBe(75);
   });
 
+  it("on a page with a text layer whose image was OCR'd, gives the OCR confidence only under the image's words", () => {
+    const text = "Invoice INV-9\n\nACME Ltd";
+    const hybrid: DocumentLayout = {
+      version: 1,
+      text,
+      pages: [
+        {
+          page: 1, charStart: 0, charEnd: text.length, width: 595, height: 842, source: "text-layer",
+          runs: [
+            { text: "Invoice INV-9", box: [40, 200, 140, 210] },
+            { text: "ACME", box: [40, 20, 80, 30], confidence: 80 },
+            { text: "Ltd", box: [84, 20, 100, 30], confidence: 90 },
+          ],
+        },
+      ],
+      chunks: [{ index: 0, charStart: 0, charEnd: text.length }],
+    };
+    expect(groundValue("INV-9", hybrid, [0]).ocrConfidence).toBeUndefined();
+    const acme = groundValue("ACME Ltd", hybrid, [0]);
+    expect(acme.grounding).toMatchObject({ match: "exact", boxes: [{ page: 1, x: 40, y: 20, width: 60, height: 10 }] });
+    expect(acme.ocrConfidence).toBe(85);
+  });
+
   it("gives fuzzy matches their similarity", () => {
     const { grounding } = groundValue("Initech GmbX", layout, [1]);
     expect(grounding).toMatchObject({ match: "fuzzy", page: 2, quote: "Initech GmbH", similarity: expect.closeTo(0.917, 2) });
