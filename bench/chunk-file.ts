@@ -37,7 +37,8 @@ export interface ChunkOutcome {
 
 export interface InspectedPage {
   page: number;
-  source: "text layer" | "OCR";
+  /** `text layer + OCR of images`: a page with a usable text layer whose images OCR read too (`auto`). */
+  source: "text layer" | "OCR" | "text layer + OCR of images";
   /** OCR's mean word confidence, 0–100. */
   meanConfidence?: number;
   text: string;
@@ -180,11 +181,12 @@ async function ocrLocally(
     ]),
   );
   const { pages, drawings, summary } = assembleOcrPages(textLayer, records, (page) => missingPage(page, "not OCR'd"));
+  const hybrid = new Set((textLayer.regions ?? []).map(({ page }) => page));
   const pageList = pages.map((text, i): InspectedPage => {
     const record = records.get(i + 1);
-    return record && !("error" in record)
-      ? { page: i + 1, source: "OCR", meanConfidence: Math.round(record.meanConfidence), text }
-      : { page: i + 1, source: "text layer", text };
+    if (!record || "error" in record) return { page: i + 1, source: "text layer", text };
+    const source = hybrid.has(i + 1) ? "text layer + OCR of images" : "OCR";
+    return { page: i + 1, source, meanConfidence: Math.round(record.meanConfidence), text };
   });
   return { pages, drawings, summary, pageList };
 }

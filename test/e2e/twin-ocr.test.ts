@@ -3,11 +3,14 @@
  * Distributed Map reads them in the OCR function (real pdf.js rendering and tesseract.js), the second chunk run
  * chunks the assembled text, and the item says which pages were OCR'd. A long scan under a shrunk OCR function timeout
  * fans out by page groups and hands the pages it had no time for to fresh invocations: every page ends read or with a
- * typed error, none lost to the timeout.
+ * typed error, none lost to the timeout. A page with a text layer that paints a picture of text (a letterhead) is
+ * OCR'd inside the picture only (`auto`): its text layer and the picture's text are both chunked.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { createCanvas } from "@napi-rs/canvas";
+import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestKey, ocrPageKey } from "../../functions/shared/bucket-layout.ts";
 import type { ChunkItem, OcrPageRecord } from "../../functions/shared/contracts.ts";
@@ -65,6 +68,36 @@ describe("scanned documents on the twin", () => {
     // The words and their boxes are kept for grounding.
     const page = JSON.parse(await readText(twin, ocrPageKey(documentId, 1))) as OcrPageRecord;
     expect("words" in page && page.words.some((word) => word.text.includes("INV-2024-0117"))).toBe(true);
+  }, 300_000);
+
+  it("reads the text of a picture on a page with a text layer, and keeps the page's text layer", async () => {
+    const letterhead = createCanvas(600, 150);
+    const context = letterhead.getContext("2d");
+    context.fillStyle = "white";
+    context.fillRect(0, 0, 600, 150);
+    context.fillStyle = "black";
+    context.font = "bold 44px sans-serif";
+    context.fillText("ACME TRADING 4711", 20, 95);
+    const doc = await PDFDocument.create();
+    const font = await doc.embedFont(StandardFonts.Helvetica);
+    const page = doc.addPage([595, 842]);
+    page.drawImage(await doc.embedPng(letterhead.toBuffer("image/png")), { x: 50, y: 720, width: 300, height: 75 });
+    for (let line = 0; line < 20; line++) {
+      page.drawText(`Invoice INV-2024-0117 line ${line + 1}: one widget at 12.50 GBP`, { x: 50, y: 650 - line * 16, size: 11, font });
+    }
+    const { documentId } = await twin.uploadBytes(await doc.save(), "uploads/e2e/letterhead invoice.pdf");
+    const item = await twin.waitForDocument(documentId);
+    expect(item?.status, JSON.stringify(item)).toBe("COMPLETED");
+    expect(item!.ocr).toEqual({ pages: [1], failedPages: [], lowConfidencePages: [] });
+    const text = (await readText(twin, manifestKey(documentId)))
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as ChunkItem).text ?? "")
+      .join("\n");
+    expect(text).toContain("Invoice INV-2024-0117 line 20: one widget at 12.50 GBP");
+    expect(text).toMatch(/ACME TRADING 4711/);
+    const record = JSON.parse(await readText(twin, ocrPageKey(documentId, 1))) as OcrPageRecord;
+    expect("words" in record && record.words.map((word) => word.text)).toEqual(["ACME", "TRADING", "4711"]);
   }, 300_000);
 
   it("fans a 40-page scan out by page groups, past a shrunk timeout, and accounts for every page", async () => {
