@@ -45,6 +45,17 @@ export const MIN_IMAGE_PIXELS = 16;
 export const MAX_TEXT_COVERED_SHARE = 0.05;
 /** Regions OCR'd on one page at most (the largest): past a handful of pictures, a page is a catalogue, not a form. */
 export const MAX_REGIONS_PER_PAGE = 6;
+/**
+ * Pages of one document whose images are read at most (the first ones found): a letterhead or an issuer block is on
+ * the first pages; past this, a document of pictures (a brochure, a catalogue) would cost an OCR page each.
+ */
+export const MAX_HYBRID_PAGES = 20;
+/**
+ * Share of the document's decode bound (pdf-decode-bound.ts) past which images are no longer looked for: looking
+ * decodes a page's images, which reading its text does not, and must not make a document with large pictures fail
+ * TOO_LARGE where its text alone reads fine.
+ */
+export const MAX_REGION_SEARCH_DECODE_SHARE = 0.25;
 /** A region mostly (this share of its area) inside a larger kept one adds nothing: it is read with it. */
 const CONTAINED_SHARE = 0.8;
 

@@ -32,6 +32,8 @@ interface DecodeBoundState {
   documentExceeded: boolean;
   /** Allocations refused so far. */
   refusals: number;
+  /** Bytes decoded so far (the sum the document's bound applies to); 0 without a bound. */
+  decodedBytes: number;
 }
 
 /**
@@ -41,7 +43,7 @@ interface DecodeBoundState {
  * allocation is refused. The caller asks `state()`, since pdf.js may have caught the thrown error.
  */
 export async function withDecodeBound<T>(bound: DecodeBound | undefined, body: (state: () => DecodeBoundState) => Promise<T>): Promise<T> {
-  const state: DecodeBoundState = { error: undefined, documentExceeded: false, refusals: 0 };
+  const state: DecodeBoundState = { error: undefined, documentExceeded: false, refusals: 0, decodedBytes: 0 };
   if (bound === undefined) return body(() => state);
   const global = globalThis as Record<string, unknown>;
   const previousHook = global[HOOK];
@@ -63,6 +65,7 @@ export async function withDecodeBound<T>(bound: DecodeBound | undefined, body: (
       );
     }
     total += size - previous;
+    state.decodedBytes = total;
     if (total > bound.maxDocumentBytes) {
       state.documentExceeded = true;
       // This error wins over an earlier stream's: it is why reading stopped.

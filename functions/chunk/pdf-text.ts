@@ -12,7 +12,7 @@ import { EnvNames } from "../shared/env-names.ts";
 import { HEADER_SEARCH_BYTES, hasPdfHeader } from "../shared/image-format.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
-import { imagePlacements, imageRegions } from "./image-regions.ts";
+import { imagePlacements, imageRegions, MAX_HYBRID_PAGES, MAX_REGION_SEARCH_DECODE_SHARE } from "./image-regions.ts";
 import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
@@ -201,10 +201,14 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
           if (options.keepTextlessPages && pageText.trim() !== "" && textLayerVerdict(pageText, size) === "sparse") {
             pageImages[number - 1] = await paintsImage(page);
           }
-          if (options.findImageRegions && textLayerVerdict(pageText, size) === "usable") {
-            const { fnArray, argsArray } = await page.getOperatorList({ annotationMode: AnnotationMode.DISABLE });
-            const shown = { width: size.widthPt, height: size.heightPt };
-            pageRegions = imageRegions(imagePlacements(fnArray, argsArray, OPS), viewport.transform, shown, runs);
+          const decodeBudget = (options.decodeBound?.maxDocumentBytes ?? Infinity) * MAX_REGION_SEARCH_DECODE_SHARE;
+          if (
+            options.findImageRegions &&
+            regions.filter((boxes) => boxes.length > 0).length < MAX_HYBRID_PAGES &&
+            decodeState().decodedBytes < decodeBudget &&
+            textLayerVerdict(pageText, size) === "usable"
+          ) {
+            pageRegions = await pageImageRegions(page, viewport.transform, { width: size.widthPt, height: size.heightPt }, runs);
           }
           page.cleanup();
         } catch (error) {
@@ -273,6 +277,24 @@ const IMAGE_OPERATORS = new Set<number>([
 async function paintsImage(page: { getOperatorList(): Promise<{ fnArray: number[] }> }): Promise<boolean> {
   const { fnArray } = await page.getOperatorList();
   return fnArray.some((op) => IMAGE_OPERATORS.has(op));
+}
+
+/**
+ * The images of a page that OCR should read (image-regions.ts), from its operator list without annotations. Looking is
+ * optional: when pdf.js fails to build the list (or a decode is refused), the page simply has none.
+ */
+async function pageImageRegions(
+  page: { getOperatorList(options: { annotationMode: number }): Promise<{ fnArray: number[]; argsArray: unknown[] }> },
+  viewportTransform: number[],
+  size: { width: number; height: number },
+  runs: readonly LayoutRun[],
+): Promise<OcrRegion[]> {
+  try {
+    const { fnArray, argsArray } = await page.getOperatorList({ annotationMode: AnnotationMode.DISABLE });
+    return imageRegions(imagePlacements(fnArray, argsArray, OPS), viewportTransform, size, runs);
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   imagePlacements,
   imageRegions,
+  MAX_HYBRID_PAGES,
   MAX_REGIONS_PER_PAGE,
   type ImagePlacement,
   type OperatorCodes,
@@ -159,6 +160,18 @@ describe("extractPages with findImageRegions", () => {
     const found = await extractPages(await doc.save(), { findImageRegions: true });
     // The image at (50, 50) 300 x 100 in the form, scaled by 0.5 and moved by (100, 600): (125, 625) 150 x 50.
     expect(found.imageRegions).toEqual([[[125, 167, 275, 217]]]);
+  });
+
+  it("looks on the first MAX_HYBRID_PAGES pages with images only", async () => {
+    const doc = await PDFDocument.create();
+    const picture = await doc.embedPng(greyPng(200, 80));
+    for (let k = 0; k < MAX_HYBRID_PAGES + 2; k++) {
+      const page = doc.addPage([595, 842]);
+      page.drawImage(picture, { x: 300, y: 700, width: 200, height: 80 });
+      await textPage(doc, page);
+    }
+    const found = await extractPages(await doc.save(), { findImageRegions: true });
+    expect(found.imageRegions!.map((boxes) => boxes.length)).toEqual([...Array<number>(MAX_HYBRID_PAGES).fill(1), 0, 0]);
   });
 
   it("looks only on pages whose text layer is usable: a scan's page is OCR'd whole", async () => {
