@@ -83,8 +83,8 @@ describe(title, () => {
           if (found[i]) tally.rawFound++;
           if (notInDocumentByNature(field.path, field.value)) return;
           tally.counted++;
-          if (found[i]) tally.found++;
           if (found[i] && inImageText(layout, field)) tally.inImages++;
+          if (found[i]) tally.found++;
           else misses.push(`${field.path}=${JSON.stringify(field.value)} (${field.grounding.match})`);
         });
         report.push(`${base}: ${fields.length} values, ${misses.length} missed${misses.length ? `: ${misses.join("; ")}` : ""}`);
