@@ -102,6 +102,9 @@ export function createHandler(
           format: plan.format,
           pageCount: plan.pageCount,
           ocrPageCount: plan.ocrPageCount,
+          // Of those, pages with a usable text layer OCR reads only inside their images.
+          imageRegionPages: result.ocr.textLayer.regions?.length ?? 0,
+          imageRegions: (result.ocr.textLayer.regions ?? []).reduce((sum, { boxes }) => sum + boxes.length, 0),
           ms: result.ms,
           extraction: extractionLog,
         });
