@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
 import type { DocumentLayout, MergeTaskInput } from "../shared/contracts.ts";
 import { readDocumentLayout, readRecordBatchLayout } from "../shared/document-layout-object.ts";
-import { recordDocumentLayouts } from "../shared/record-batch-layout.ts";
+import { recordLayoutsOf } from "../shared/record-batch-layout.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
@@ -84,7 +84,7 @@ export function createHandler(
         isBatch ? readRecordBatchLayout(deps.s3(), layoutBucket, event.documentId) : undefined,
       ]);
       const groundIn = (text: DocumentLayout): Grounder => (value, chunks, near?: TextSpan) => groundValue(value, text, chunks, near);
-      const recordLayouts = batchLayout ? recordDocumentLayouts(batchLayout) : undefined;
+      const recordLayout = batchLayout ? recordLayoutsOf(batchLayout) : undefined;
       const { item, records } = buildDocumentItems({
         input: event,
         collected,
@@ -92,11 +92,11 @@ export function createHandler(
         schemaId,
         now: new Date(),
         ...(layout ? { ground: groundIn(layout) } : {}),
-        ...(recordLayouts
+        ...(recordLayout
           ? {
               groundRecord: (recordId: string) => {
-                const recordLayout = recordLayouts.get(recordId);
-                return recordLayout ? groundIn(recordLayout) : undefined;
+                const layoutOfRecord = recordLayout(recordId);
+                return layoutOfRecord ? groundIn(layoutOfRecord) : undefined;
               },
             }
           : {}),

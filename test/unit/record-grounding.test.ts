@@ -12,7 +12,7 @@ import type { Grounder } from "../../functions/merge/field-trust.ts";
 import { groundValue } from "../../functions/merge/grounding.ts";
 import type { ChunkResult, RecordBatchLayout } from "../../functions/shared/contracts.ts";
 import type { JsonSchemaNode } from "../../functions/shared/json-schema.ts";
-import { isRecordBatchLayout, recordDocumentLayouts } from "../../functions/shared/record-batch-layout.ts";
+import { isRecordBatchLayout, recordLayoutsOf } from "../../functions/shared/record-batch-layout.ts";
 import { standInRecordId } from "../../functions/shared/record-format.ts";
 import { chunkResult, mergeTaskInput } from "../helpers/chunk-items.ts";
 import { validateItem } from "../helpers/item-schema.ts";
@@ -66,13 +66,13 @@ describe("the chunk step's layout for a record batch", () => {
   });
 
   it("turns each record into a document of one page without runs, like a text upload's", () => {
-    const layouts = recordDocumentLayouts({
+    const layoutOf = recordLayoutsOf({
       version: 1,
       kind: "records",
       records: [{ recordId: "a", text: "Hello there.", chunks: [{ index: 4, charStart: 0, charEnd: 12 }] }],
     });
-    expect([...layouts.keys()]).toEqual(["a"]);
-    expect(layouts.get("a")).toEqual({
+    expect(layoutOf("b")).toBeUndefined();
+    expect(layoutOf("a")).toEqual({
       version: 1,
       text: "Hello there.",
       pages: [{ page: 1, charStart: 0, charEnd: 12, width: 0, height: 0, source: "text-layer", runs: [] }],
@@ -121,9 +121,9 @@ describe("the merge grounds each record's values in its record's text", () => {
     return new Map(records.map((record) => [record.recordId!, record]));
   };
   const groundedBy = (layout: RecordBatchLayout) => {
-    const layouts = recordDocumentLayouts(layout);
+    const layoutOf = recordLayoutsOf(layout);
     return (recordId: string): Grounder | undefined => {
-      const recordLayout = layouts.get(recordId);
+      const recordLayout = layoutOf(recordId);
       return recordLayout && ((value, chunks, near) => groundValue(value, recordLayout, chunks, near));
     };
   };
