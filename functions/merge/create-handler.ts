@@ -83,8 +83,8 @@ export function createHandler(
         isBatch ? undefined : readDocumentLayout(deps.s3(), layoutBucket, event.documentId),
         isBatch ? readRecordBatchLayout(deps.s3(), layoutBucket, event.documentId) : undefined,
       ]);
-      const groundIn = (text: DocumentLayout): Grounder => (value, chunks, near?: TextSpan) => groundValue(value, text, chunks, near);
-      const recordLayout = batchLayout ? recordLayoutsOf(batchLayout) : undefined;
+      const groundIn = (searched: DocumentLayout): Grounder => (value, chunks, near?: TextSpan) => groundValue(value, searched, chunks, near);
+      const recordLayoutOf = batchLayout ? recordLayoutsOf(batchLayout) : undefined;
       const { item, records } = buildDocumentItems({
         input: event,
         collected,
@@ -92,11 +92,12 @@ export function createHandler(
         schemaId,
         now: new Date(),
         ...(layout ? { ground: groundIn(layout) } : {}),
-        ...(recordLayout
+        ...(recordLayoutOf
           ? {
+              // A record's layout lives while its record is grounded (recordLayoutsOf builds it per call).
               groundRecord: (recordId: string) => {
-                const layoutOfRecord = recordLayout(recordId);
-                return layoutOfRecord ? groundIn(layoutOfRecord) : undefined;
+                const recordLayout = recordLayoutOf(recordId);
+                return recordLayout ? groundIn(recordLayout) : undefined;
               },
             }
           : {}),
