@@ -1,4 +1,4 @@
-import type { DocumentLayout, OcrMode, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
+import type { DocumentLayout, OcrMode, OcrTextLayer, PageDrawing, RecordBatchLayout } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
@@ -76,6 +76,8 @@ export interface ChunkedDocument {
   pageTexts?: string[];
   /** A document's layout (not for a record batch): written beside the manifest for grounding. */
   layout?: DocumentLayout;
+  /** A record batch's layout (each record's text and chunk spans), written where a document's would be. */
+  batchLayout?: RecordBatchLayout;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
 }
@@ -108,6 +110,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
   let pageCount: number;
   let recordCount: number | undefined;
   let rejectedRecords: RejectedRecord[] = [];
+  let batchLayout: RecordBatchLayout | undefined;
   let pageTexts: string[] | undefined;
   let drawings: Array<PageDrawing | undefined> | undefined;
   const format = options.pages === undefined ? recordFormatOf(options.sourceKey) : undefined;
@@ -139,6 +142,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     chunks = records.chunks;
     recordCount = records.recordCount;
     rejectedRecords = records.rejected;
+    batchLayout = records.layout;
     pageCount = records.recordCount;
   } else {
     const extract: TextExtractor =
@@ -186,6 +190,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     ...(recordCount === undefined ? {} : { recordCount }),
     ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
     ...(pageTexts === undefined ? {} : { pageTexts, layout: buildDocumentLayout(pageTexts, drawings, manifest.items) }),
+    ...(batchLayout === undefined ? {} : { batchLayout }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,
