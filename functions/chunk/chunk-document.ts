@@ -1,4 +1,4 @@
-import type { DocumentLayout, OcrMode, OcrRegion, OcrTextLayer, PageDrawing } from "../shared/contracts.ts";
+import type { DocumentLayout, OcrMode, OcrRegion, OcrTextLayer, PageDrawing, RecordBatchLayout } from "../shared/contracts.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { imageFormatOf, imagePageCount, type ImageFormat } from "../shared/image-format.ts";
@@ -77,6 +77,8 @@ export interface ChunkedDocument {
   pageTexts?: string[];
   /** A document's layout (not for a record batch): written beside the manifest for grounding. */
   layout?: DocumentLayout;
+  /** A record batch's layout (each record's text and chunk spans), written where a document's would be. */
+  batchLayout?: RecordBatchLayout;
   /** Milliseconds spent extracting text and chunking. */
   ms: number;
 }
@@ -109,6 +111,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
   let pageCount: number;
   let recordCount: number | undefined;
   let rejectedRecords: RejectedRecord[] = [];
+  let batchLayout: RecordBatchLayout | undefined;
   let pageTexts: string[] | undefined;
   let drawings: Array<PageDrawing | undefined> | undefined;
   const format = options.pages === undefined ? recordFormatOf(options.sourceKey) : undefined;
@@ -140,6 +143,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     chunks = records.chunks;
     recordCount = records.recordCount;
     rejectedRecords = records.rejected;
+    batchLayout = records.layout;
     pageCount = records.recordCount;
   } else {
     const extract: TextExtractor =
@@ -194,6 +198,7 @@ export async function chunkOrPlanDocument(bytes: Uint8Array, options: ChunkDocum
     ...(recordCount === undefined ? {} : { recordCount }),
     ...(rejectedRecords.length === 0 ? {} : { rejectedRecords }),
     ...(pageTexts === undefined ? {} : { pageTexts, layout: buildDocumentLayout(pageTexts, drawings, manifest.items) }),
+    ...(batchLayout === undefined ? {} : { batchLayout }),
     chunkCount: chunks.length,
     tokenCount: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
     ms,

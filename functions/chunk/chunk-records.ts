@@ -1,3 +1,4 @@
+import type { RecordBatchLayout } from "../shared/contracts.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import type { RecordFormat, RejectedRecord } from "../shared/record-format.ts";
 import { ChunkLimitError, chunkPages } from "./chunker.ts";
@@ -22,6 +23,8 @@ export interface ChunkedRecords {
   recordCount: number;
   /** Records whose id cannot be a key: no chunks, each to be written as a FAILED record (in file order). */
   rejected: RejectedRecord[];
+  /** Each chunked record's text and its chunks' spans, written beside the manifest for grounding. */
+  layout: RecordBatchLayout;
 }
 
 /**
@@ -34,6 +37,7 @@ export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: C
   const maxRecords = Math.min(options.maxRecords ?? Number.POSITIVE_INFINITY, maxChunks);
   const chunks: ManifestChunk[] = [];
   const rejected: RejectedRecord[] = [];
+  const layout: RecordBatchLayout = { version: 1, kind: "records", records: [] };
   let recordCount = 0;
   forEachRecord(bytes, format, { ...options, ...(Number.isFinite(maxRecords) ? { maxRecords } : {}) }, (record) => {
     if (record.rejected) {
@@ -56,9 +60,15 @@ export function chunkRecords(bytes: Uint8Array, format: RecordFormat, options: C
       throw error;
     }
     recordCount += 1;
-    for (const chunk of recordChunks) chunks.push({ ...chunk, index: chunks.length, recordId: record.id });
+    const spans: RecordBatchLayout["records"][number]["chunks"] = [];
+    for (const chunk of recordChunks) {
+      spans.push({ index: chunks.length, charStart: chunk.charStart, charEnd: chunk.charEnd });
+      chunks.push({ ...chunk, index: chunks.length, recordId: record.id });
+    }
+    // The text as given (chunkPages' text of one page is the page itself): the chunks' offsets are into it.
+    layout.records.push({ recordId: record.id, text: record.text, chunks: spans });
   });
-  return { chunks, recordCount, rejected };
+  return { chunks, recordCount, rejected, layout };
 }
 
 function tooLarge(maxChunks: number, maxTokens: number, records: number, options?: { cause?: unknown }): DocumentInputError {

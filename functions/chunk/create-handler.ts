@@ -123,8 +123,8 @@ export function createHandler(
       logger.info("Document chunked", { bytes: byteCount, ...chunkedLog(result), extraction: extractionLog });
       return {
         ...chunkTaskOutput(result),
-        // The upload read, the large texts, the layout (a document's) and the manifest written.
-        usage: usage({ s3Gets: 1, s3Puts: result.manifest.largeTexts.length + (result.layout ? 2 : 1) }),
+        // The upload read, the large texts, the layout (a document's or a batch's) and the manifest written.
+        usage: usage({ s3Gets: 1, s3Puts: result.manifest.largeTexts.length + ((result.layout ?? result.batchLayout) ? 2 : 1) }),
       };
     },
   );
@@ -229,7 +229,7 @@ export function createHandler(
    * Texts and the layout first, manifest last: a manifest that exists never points at a missing text, and the merge
    * finds the layout of every document it merges.
    */
-  async function writeChunks(documentId: string, { manifest, layout }: ChunkedDocument): Promise<void> {
+  async function writeChunks(documentId: string, { manifest, layout, batchLayout }: ChunkedDocument): Promise<void> {
     for (let next = 0; next < manifest.largeTexts.length; next += UPLOAD_CONCURRENCY) {
       await Promise.all(
         manifest.largeTexts
@@ -237,7 +237,8 @@ export function createHandler(
           .map(({ location, text }) => putText(location, text, "text/plain; charset=utf-8")),
       );
     }
-    if (layout) await putText({ bucket, key: layoutKey(documentId) }, JSON.stringify(layout), "application/json");
+    const stored = layout ?? batchLayout;
+    if (stored) await putText({ bucket, key: layoutKey(documentId) }, JSON.stringify(stored), "application/json");
     await putText(manifest.location, manifest.body, "application/x-ndjson");
   }
 

@@ -31,7 +31,8 @@ import { CsvRecordSizeError, CsvSyntaxError, forEachCsvRow } from "./csv.ts";
  *   chunk count (docs/input-errors.md).
  *
  * A UTF-8 byte order mark at the start is ignored. Memory: the bytes, the decoded text (JSONL only; CSV is parsed from
- * the bytes), the records' chunks and the manifest built from them; the bounds keep a batch within a few hundred MB.
+ * the bytes), the records' chunks, the manifest built from them and the batch's layout (the records' texts, and its
+ * JSON when written); the bounds keep a batch within a few hundred MB.
  */
 
 import { recordIdProblem, standInRecordId, type RecordFormat, type RejectedRecord } from "../shared/record-format.ts";

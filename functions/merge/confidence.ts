@@ -7,8 +7,8 @@ import { canonicalJson } from "./merge.ts";
  *   confidence = grounding × agreement × ocr × model
  *
  * - grounding: how the value was found in the text it came from: exact 1, normalised 0.95, fuzzy 0.9 × similarity,
- *   not found 0.3, not groundable (enums, booleans, summaries: nothing to check) 0.85, no document text to check
- *   against (record batches) 0.85. A value the schema required to be found and that was not is rejected: 0.
+ *   not found 0.3, not groundable (enums, booleans, summaries: nothing to check) 0.85, no text to check against (no
+ *   layout: executions and record batches from before layouts were written) 0.85. A value the schema required to be found and that was not is rejected: 0.
  * - agreement: when chunks disagreed about the field (a merge conflict), the share of the disagreeing chunks that gave
  *   the chosen value; else 1.
  * - ocr: on an OCR'd page, the mean Tesseract word confidence under the value's quote / 100; else 1.

@@ -1,8 +1,9 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient, s3Client } from "../shared/aws-clients.ts";
-import type { MergeTaskInput } from "../shared/contracts.ts";
-import { readDocumentLayout } from "../shared/document-layout-object.ts";
+import type { DocumentLayout, MergeTaskInput } from "../shared/contracts.ts";
+import { readDocumentLayout, readRecordBatchLayout } from "../shared/document-layout-object.ts";
+import { recordLayoutsOf } from "../shared/record-batch-layout.ts";
 import type { DocumentItem } from "../shared/document-item.ts";
 import { invocationHandler, startInitClock, type LambdaHandler } from "../shared/invocation.ts";
 import { logger } from "../shared/logger.ts";
@@ -12,7 +13,7 @@ import { getExtractionSchema } from "../schemas/index.ts";
 import type { MergeConfig } from "./config.ts";
 import { costOfDocument } from "./document-cost.ts";
 import { buildDocumentItems, collectMapRunResults, type ItemDraft } from "./document.ts";
-import type { TextSpan } from "./field-trust.ts";
+import type { Grounder, TextSpan } from "./field-trust.ts";
 import { groundValue } from "./grounding.ts";
 import { forEachLimited, writeOwnedItem, writeRecordItem } from "./item-store.ts";
 import { offloadIfTooLarge } from "./result-offload.ts";
@@ -75,17 +76,31 @@ export function createHandler(
       const schema = getExtractionSchema(schemaId);
       const { Bucket, Key } = event.mapRun.ResultWriterDetails;
       // The layout is read beside the Map Run's results, not after them: grounding then costs the merge little time.
-      const [collected, layout] = await Promise.all([
+      const isBatch = event.chunking.recordCount !== undefined;
+      const layoutBucket = event.chunking.manifest.bucket;
+      const [collected, layout, batchLayout] = await Promise.all([
         collectMapRunResults(Bucket, Key, readObject),
-        event.chunking.recordCount === undefined ? readDocumentLayout(deps.s3(), event.chunking.manifest.bucket, event.documentId) : undefined,
+        isBatch ? undefined : readDocumentLayout(deps.s3(), layoutBucket, event.documentId),
+        isBatch ? readRecordBatchLayout(deps.s3(), layoutBucket, event.documentId) : undefined,
       ]);
+      const groundIn = (searched: DocumentLayout): Grounder => (value, chunks, near?: TextSpan) => groundValue(value, searched, chunks, near);
+      const recordLayoutOf = batchLayout ? recordLayoutsOf(batchLayout) : undefined;
       const { item, records } = buildDocumentItems({
         input: event,
         collected,
         schema,
         schemaId,
         now: new Date(),
-        ...(layout ? { ground: (value: string | number, chunks: number[], near?: TextSpan) => groundValue(value, layout, chunks, near) } : {}),
+        ...(layout ? { ground: groundIn(layout) } : {}),
+        ...(recordLayoutOf
+          ? {
+              // A record's layout lives while its record is grounded (recordLayoutsOf builds it per call).
+              groundRecord: (recordId: string) => {
+                const recordLayout = recordLayoutOf(recordId);
+                return recordLayout ? groundIn(recordLayout) : undefined;
+              },
+            }
+          : {}),
       });
       if (item.kind === "document" && (item.status === "COMPLETED" || item.status === "PARTIAL")) {
         // Written by the workflow's next step ("Write review page"); the key is known now, so the item can say where.

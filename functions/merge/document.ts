@@ -105,6 +105,11 @@ export function buildDocumentItems(args: {
   now: Date;
   /** Grounds the document's values in its text (absent: no layout to ground against; values are not grounded). */
   ground?: Grounder;
+  /**
+   * A record batch: grounds a record's values in the record's text (absent, or undefined for a record: no layout to
+   * ground against, as for a batch chunked before batches had one; its values are not grounded).
+   */
+  groundRecord?: (recordId: string) => Grounder | undefined;
 }): MergedItems {
   const { input, collected, now } = args;
   const total = input.chunking.chunkCount;
@@ -232,8 +237,15 @@ export function buildDocumentItems(args: {
     const mergedRecord = merged.get(recordId);
     if (known.failed.length > 0) record.failedChunks = known.failed;
     if (mergedRecord && status !== "FAILED") {
-      // Records are not grounded: the merge does not have their text (their confidences say "unchecked").
-      Object.assign(record, trustedFields(mergedRecord, { schema: args.schema, chunkResults: known.results, failedChunks: record.failedChunks }));
+      Object.assign(
+        record,
+        trustedFields(mergedRecord, {
+          schema: args.schema,
+          chunkResults: known.results,
+          failedChunks: record.failedChunks,
+          ground: args.groundRecord?.(recordId),
+        }),
+      );
     }
     if (status === "FAILED") {
       record.error = known.failed[0]?.error ?? "ChunkFailed";

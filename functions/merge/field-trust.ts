@@ -55,7 +55,7 @@ export function assessFieldTrust(args: {
   schema: JsonSchemaNode;
   /** The chunk results merged into `result` (for the model's token confidences). */
   chunkResults: readonly ChunkResult[];
-  /** Absent when the document text is not available (record batches, executions from before layouts were written). */
+  /** Absent when the text is not available (executions from before layouts were written, batches from before they had one). */
   ground?: Grounder;
   failedChunks?: DocumentItem["failedChunks"];
   ocr?: DocumentItem["ocr"];

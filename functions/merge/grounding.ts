@@ -132,6 +132,13 @@ function locate(value: string | number, source: SearchText): Located {
 
   const exact = findBounded(text, wanted, 0);
   if (exact) return found("exact", Rank.Exact, exact);
+  const number = typeof value === "number" ? value : parseNumber(wanted);
+  // A number in another written form ("6512,92" written "6.512,92") is looked for before the normalised text is
+  // built: building that costs more than the whole number search.
+  if (number !== undefined) {
+    const span = findNumber(number, source);
+    if (span) return found("normalised", Rank.Reading, span);
+  }
 
   const needle = normaliseMapped(wanted).text;
   const normalised = needle === "" ? undefined : findNormalised(source, needle);
@@ -141,17 +148,12 @@ function locate(value: string | number, source: SearchText): Located {
     const span = findReading(source, reading);
     if (span) return found("normalised", Rank.Reading, span);
   }
-  const number = typeof value === "number" ? value : parseNumber(wanted);
   if (number === undefined || Number.isInteger(number)) {
     const span = findIdentifier(source, wanted);
     if (span) return found("normalised", Rank.Reading, span);
   }
   const parts = findParts(source, wanted);
   if (parts) return found("normalised", Rank.Reading, parts);
-  if (number !== undefined) {
-    const span = findNumber(number, source);
-    if (span) return found("normalised", Rank.Reading, span);
-  }
   const date = isoDate(wanted);
   if (date !== undefined) {
     const span = findDate(date, source);
@@ -526,7 +528,20 @@ function parseNumber(wanted: string): number | undefined {
 interface WrittenNumber {
   charStart: number;
   charEnd: number;
-  readings: number[];
+  written: string;
+  /** significantDigits(written): only numbers with the same significant digits can be one of its readings. */
+  digits: string;
+  /** readingsOfNumber(written), computed when its digits match a value looked for (most of a text's numbers never do). */
+  readings?: number[];
+}
+
+/**
+ * A number's digits without sign, separators, leading or trailing zeros: "1.234,50" and 1234.5 both give "12345".
+ * Every reading of a written number is its digits with a decimal point put somewhere, so a value whose digits differ
+ * cannot be one of them; the comparison is a cheap filter before the readings are worked out.
+ */
+function significantDigits(written: string): string {
+  return written.replace(/\D+/g, "").replace(/^0+|0+$/g, "");
 }
 
 /** Every number-like run of the text at word boundaries (grouped by spaces or not), by start. */
@@ -539,7 +554,7 @@ function writtenNumbers(text: string): WrittenNumber[] {
       const key = `${match.index}:${charEnd}`;
       if (seen.has(key) || !isBoundedAt(text, match.index, charEnd)) continue;
       seen.add(key);
-      numbers.push({ charStart: match.index, charEnd, readings: readingsOfNumber(match[0]) });
+      numbers.push({ charStart: match.index, charEnd, written: match[0], digits: significantDigits(match[0]) });
     }
   }
   return numbers.sort((a, b) => a.charStart - b.charStart || b.charEnd - a.charEnd);
@@ -547,7 +562,14 @@ function writtenNumbers(text: string): WrittenNumber[] {
 
 function findNumber(value: number, source: SearchText): { charStart: number; charEnd: number } | undefined {
   const tolerance = 1e-9 * Math.max(1, Math.abs(value));
-  const written = source.numbers.find((number) => number.readings.some((reading) => Math.abs(reading - value) < tolerance));
+  const plain = String(Math.abs(value));
+  // An exponent form (1e+21) has no digit string to compare: every written number is then read.
+  const digits = /^\d+(?:\.\d+)?$/.test(plain) ? significantDigits(plain) : undefined;
+  const written = source.numbers.find((number) => {
+    if (digits !== undefined && number.digits !== digits) return false;
+    number.readings ??= readingsOfNumber(number.written);
+    return number.readings.some((reading) => Math.abs(reading - value) < tolerance);
+  });
   return written === undefined ? undefined : { charStart: written.charStart, charEnd: written.charEnd };
 }
 

@@ -198,16 +198,39 @@ export interface LayoutPage {
 /** A page's size as shown and its runs, before its place in the document text is known (the chunk step's extraction). */
 export type PageDrawing = Pick<LayoutPage, "width" | "height" | "source" | "runs">;
 
+/** A chunk's span in the text its offsets refer to (a document's text, or a record's). */
+export interface LayoutChunk {
+  index: number;
+  charStart: number;
+  charEnd: number;
+}
+
 /**
  * What grounding needs from the chunk step, written beside the chunks (`chunks/<document id>/layout.json`): the source
- * text the chunks' offsets refer to, its pages with their runs, and each chunk's span. Documents only (not record batches).
+ * text the chunks' offsets refer to, its pages with their runs, and each chunk's span. A record batch writes a
+ * RecordBatchLayout at that key instead.
  */
 export interface DocumentLayout {
   version: 1;
   text: string;
   pages: LayoutPage[];
-  chunks: Array<{ index: number; charStart: number; charEnd: number }>;
+  chunks: LayoutChunk[];
 }
+
+/**
+ * A record batch's layout, at the key a document's would have (`layoutKey` of the batch id), told apart by `kind`:
+ * each record's text as the model saw it (the text field's value, which its chunks' offsets refer to) and its chunks'
+ * spans, in record order; records rejected for their id (no chunks) are left out. Never one document: the merge makes
+ * one DocumentLayout per record of it (functions/shared/record-batch-layout.ts).
+ */
+export interface RecordBatchLayout {
+  version: 1;
+  kind: "records";
+  records: Array<{ recordId: string; text: string; chunks: LayoutChunk[] }>;
+}
+
+/** What `layoutKey` holds: a document's layout, or a record batch's (`kind: "records"`). */
+export type StoredLayout = DocumentLayout | RecordBatchLayout;
 
 /** A pointer to an S3 object. */
 export interface S3Location {

@@ -54,7 +54,11 @@ export function ocrWorkerEntries(repoRoot: string): string[] {
 /** pdf.js's worker module(s) in a copied pdfjs-dist: the decoded-bytes bound's hook is patched into each. */
 const PDFJS_WORKER_MODULES = ["legacy/build/pdf.worker.mjs", "build/pdf.worker.mjs"];
 
-async function bundle(entry: string, outfile: string): Promise<number> {
+/**
+ * Bundles one entry of the OCR image (the OCR handler, the review handler, a worker) with the image's esbuild settings;
+ * returns the output's bytes (code and map).
+ */
+export async function bundleOcrImageEntry(entry: string, outfile: string): Promise<number> {
   const result = await build({
     ...handlerBuildOptions(resolve(entry), resolve(outfile)),
     external: [...neverBundle, ...OCR_EXTERNAL_PACKAGES],
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
   const entries = [`${OCR_FUNCTION_DIR}/handler.ts`, ...ocrWorkerEntries(repoRoot)];
   for (const entry of entries) {
     const name = entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, "");
-    const bytes = await bundle(entry, join(outDir, `${name}.mjs`));
+    const bytes = await bundleOcrImageEntry(entry, join(outDir, `${name}.mjs`));
     console.log(`bundled ${entry} -> ${outDir}/${name}.mjs (${(bytes / 1024).toFixed(0)} KiB with map)`);
   }
   const nodeModules = join(outDir, "node_modules");

@@ -5,14 +5,10 @@
  * writes <out dir>/review-handler.mjs (functions/review/handler.ts) and one <name>.mjs per worker-thread entry
  * `functions/review/*worker*.ts`, beside the OCR handler. It shares that image's node_modules (pdf.js, @napi-rs/canvas)
  * and the page renderer's worker, which bundle-ocr.ts puts there: the review function is the OCR image started with
- * another command (REVIEW_IMAGE_HANDLER). Same esbuild settings as every other handler (../esbuild-options.ts).
+ * another command (REVIEW_IMAGE_HANDLER). Bundled as the OCR image's other entries are (bundle-ocr.ts `bundleOcrImageEntry`).
  */
-import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { build } from "esbuild";
-import { handlerBuildOptions, neverBundle } from "../esbuild-options.ts";
-import { pdfjsDecodeBoundPlugin } from "../pdfjs-decode-bound.ts";
-import { OCR_EXTERNAL_PACKAGES } from "./bundle-ocr.ts";
+import { join } from "node:path";
+import { bundleOcrImageEntry, workerEntries } from "./bundle-ocr.ts";
 
 /** Where the review function's handler (and any worker-thread entry of its own) is. */
 export const REVIEW_FUNCTION_DIR = "functions/review";
@@ -23,27 +19,6 @@ export const REVIEW_HANDLER_MODULE = "review-handler";
 /** The image command of the review function: Lambda's handler string for the module above. */
 export const REVIEW_IMAGE_HANDLER = `${REVIEW_HANDLER_MODULE}.handler`;
 
-/** The review function's own worker-thread entries: `functions/review/*worker*.ts`, tests excluded. */
-export function reviewWorkerEntries(repoRoot: string): string[] {
-  return readdirSync(join(repoRoot, REVIEW_FUNCTION_DIR))
-    .filter((name) => /worker.*\.ts$/.test(name) && !name.endsWith(".test.ts"))
-    .sort()
-    .map((name) => `${REVIEW_FUNCTION_DIR}/${name}`);
-}
-
-async function bundle(entry: string, outfile: string): Promise<void> {
-  await build({
-    ...handlerBuildOptions(resolve(entry), resolve(outfile)),
-    // The packages the OCR image ships in its node_modules, resolved from there at run time.
-    external: [...neverBundle, ...OCR_EXTERNAL_PACKAGES],
-    plugins: [pdfjsDecodeBoundPlugin],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    logLevel: "warning",
-  });
-}
-
 async function main(): Promise<void> {
   const [outDir] = process.argv.slice(2);
   if (!outDir) {
@@ -51,11 +26,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const repoRoot = process.cwd();
-  await bundle(`${REVIEW_FUNCTION_DIR}/handler.ts`, join(outDir, `${REVIEW_HANDLER_MODULE}.mjs`));
+  await bundleOcrImageEntry(`${REVIEW_FUNCTION_DIR}/handler.ts`, join(outDir, `${REVIEW_HANDLER_MODULE}.mjs`));
   console.log(`bundled ${REVIEW_FUNCTION_DIR}/handler.ts -> ${outDir}/${REVIEW_HANDLER_MODULE}.mjs`);
-  for (const entry of reviewWorkerEntries(repoRoot)) {
+  for (const entry of workerEntries(repoRoot, REVIEW_FUNCTION_DIR)) {
     const name = entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, "");
-    await bundle(entry, join(outDir, `${name}.mjs`));
+    await bundleOcrImageEntry(entry, join(outDir, `${name}.mjs`));
     console.log(`bundled ${entry} -> ${outDir}/${name}.mjs`);
   }
 }

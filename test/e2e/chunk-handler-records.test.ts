@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { ChunkTaskInput, ChunkTaskOutput } from "../../functions/shared/contracts.ts";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { layoutKey } from "../../functions/shared/bucket-layout.ts";
+import type { ChunkTaskInput, ChunkTaskOutput, RecordBatchLayout } from "../../functions/shared/contracts.ts";
+import { readDocumentLayout } from "../../functions/shared/document-layout-object.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { readChunkConfig } from "../../functions/chunk/config.ts";
 import { startS3Fixture, type S3Fixture } from "../helpers/s3-fixture.ts";
@@ -41,6 +43,27 @@ async function upload(key: string, body: string): Promise<ChunkTaskInput> {
   await s3.send(new PutObjectCommand({ Bucket: uploads, Key: key, Body: body }));
   return { documentId: key.replace(/\W+/g, "-"), source: { bucket: uploads, key, etag: "etag", size: Buffer.byteLength(body) } };
 }
+
+describe("chunk handler: a record batch's layout", () => {
+  it("writes each record's text and chunk spans where a document's layout would be, never readable as a document's", async () => {
+    const event = await upload("in/layout.csv", 'id,text\na,"  Fine, ""really"".  "\nb,Broke.\n');
+    const output = await defaultHandler(event);
+    // The upload read; the layout and the manifest written.
+    expect(output.usage).toMatchObject({ s3Gets: 1, s3Puts: 2 });
+    const object = await s3.send(new GetObjectCommand({ Bucket: work, Key: layoutKey(event.documentId) }));
+    expect(object.ContentType).toBe("application/json");
+    const layout = JSON.parse(await object.Body!.transformToString("utf-8")) as RecordBatchLayout;
+    expect(layout).toEqual({
+      version: 1,
+      kind: "records",
+      records: [
+        { recordId: "a", text: '  Fine, "really".  ', chunks: [{ index: 0, charStart: 2, charEnd: 17 }] },
+        { recordId: "b", text: "Broke.", chunks: [{ index: 1, charStart: 0, charEnd: 6 }] },
+      ],
+    });
+    expect(await readDocumentLayout(s3, work, event.documentId)).toBeUndefined();
+  });
+});
 
 describe("chunk handler: record batch bounds", () => {
   it("ends a batch with a record over LLAMBDA_MAX_RECORD_BYTES TOO_LARGE, naming the line and the setting", async () => {

@@ -10,7 +10,7 @@ import { objectCreatedEvent } from "../../infra/local/eventbridge.ts";
 import { documentIdFor } from "../../functions/start/execution-name.ts";
 import type { DocumentItem } from "../../functions/shared/document-item.ts";
 import { layoutKey } from "../../functions/shared/bucket-layout.ts";
-import type { DocumentLayout } from "../../functions/shared/contracts.ts";
+import type { DocumentLayout, RecordBatchLayout } from "../../functions/shared/contracts.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 import { TwinNames, type LocalTwin } from "../../infra/local/twin.ts";
 import { PDFDocument } from "pdf-lib";
@@ -174,8 +174,25 @@ describe("the local twin, end to end through llama.cpp", () => {
     });
     const records = await recordItemsOf(twin, batch.documentId);
     expect(records.size).toBe(3);
+    // Each record's values are grounded in its own text, which the batch's layout keeps (offsets into it, page 1).
+    const layoutObject = await twin.s3.send(new GetObjectCommand({ Bucket: TwinNames.bucket, Key: layoutKey(batch.documentId) }));
+    const layout = JSON.parse(await layoutObject.Body!.transformToString("utf-8")) as RecordBatchLayout;
+    expect(layout.kind).toBe("records");
     for (const id of ["good-1", "good-2"]) {
-      expect(records.get(id), id).toMatchObject({ documentId: `${batch.documentId}#${id}`, kind: "record", status: "COMPLETED" });
+      const record = records.get(id)!;
+      expect(record, id).toMatchObject({ documentId: `${batch.documentId}#${id}`, kind: "record", status: "COMPLETED" });
+      const text = layout.records.find((entry) => entry.recordId === id)!.text;
+      const grounding = Object.entries(record.grounding ?? {});
+      expect(grounding.length, id).toBeGreaterThan(0);
+      expect(typeof record.needsReview, id).toBe("boolean");
+      for (const [path, found] of grounding) {
+        expect(record.confidence?.[path], `${id} ${path}`).toBeGreaterThanOrEqual(0);
+        if (found.match === "none") expect(record.reviewReasons, `${id} ${path}`).toContainEqual({ code: found.rejected ? "rejected" : "ungrounded", path });
+        else if (found.match !== "ungroundable") {
+          expect(found.page, `${id} ${path}`).toBe(1);
+          expect(text.slice(found.charStart, found.charEnd).slice(0, 200), `${id} ${path}`).toBe(found.quote);
+        }
+      }
     }
     const [rejectedId, rejected] = [...records].find(([id]) => id !== "good-1" && id !== "good-2")!;
     expect(rejected).toMatchObject({ kind: "record", status: "FAILED", error: "DocumentInputError", batchId: batch.documentId });
