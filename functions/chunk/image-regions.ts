@@ -161,6 +161,16 @@ export function imagePlacements(
   return placements;
 }
 
+/**
+ * `regions` less those already read on an earlier page (`seen`, which this adds to): a picture at the same place on
+ * several pages is a running letterhead or logo, read once. Boxes compare as rounded (to a tenth of a point).
+ */
+export function newRegions(regions: readonly OcrRegion[], seen: Set<string>): OcrRegion[] {
+  const fresh = regions.filter((box) => !seen.has(box.join(",")));
+  for (const box of regions) seen.add(box.join(","));
+  return fresh;
+}
+
 /** The unit square under `matrix`, then `viewportTransform` (user space to the page as shown), bounded. */
 function shownBounds(matrix: Matrix, viewportTransform: readonly number[]): OcrRegion {
   const shown = multiply(viewportTransform.length === 6 ? ([...viewportTransform] as Matrix) : IDENTITY, matrix);

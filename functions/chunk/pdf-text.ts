@@ -12,7 +12,7 @@ import { EnvNames } from "../shared/env-names.ts";
 import { HEADER_SEARCH_BYTES, hasPdfHeader } from "../shared/image-format.ts";
 import { DocumentInputCodes, DocumentInputError } from "../shared/errors.ts";
 import { PDF_PASSWORD_METADATA } from "../shared/upload-object.ts";
-import { imagePlacements, imageRegions, MAX_HYBRID_PAGES, MAX_REGION_SEARCH_DECODE_SHARE } from "./image-regions.ts";
+import { imagePlacements, imageRegions, MAX_HYBRID_PAGES, MAX_REGION_SEARCH_DECODE_SHARE, newRegions } from "./image-regions.ts";
 import { layoutPages } from "./page-layout.ts";
 import { withDecodeBound, type DecodeBound } from "./pdf-decode-bound.ts";
 import { textLines, type TextItemLike, type TextLine } from "./text-lines.ts";
@@ -167,6 +167,8 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   /** Per page: whether it paints an image, looked up only for pages with little text (undefined: not looked up). */
   const pageImages: Array<boolean | undefined> = [];
   const regions: OcrRegion[][] = [];
+  /** Image regions found on earlier pages: a running letterhead is read on its first page only. */
+  const seenRegions = new Set<string>();
   let decodeRefusal: DocumentInputError | undefined;
   await withDecodeBound(options.decodeBound, async (decodeState) => {
     try {
@@ -208,7 +210,8 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
             decodeState().decodedBytes < decodeBudget &&
             textLayerVerdict(pageText, size) === "usable"
           ) {
-            pageRegions = await pageImageRegions(page, viewport.transform, { width: size.widthPt, height: size.heightPt }, runs);
+            const found = await pageImageRegions(page, viewport.transform, { width: size.widthPt, height: size.heightPt }, runs);
+            pageRegions = newRegions(found, seenRegions);
           }
           page.cleanup();
         } catch (error) {

@@ -162,12 +162,21 @@ describe("extractPages with findImageRegions", () => {
     expect(found.imageRegions).toEqual([[[125, 167, 275, 217]]]);
   });
 
-  it("looks on the first MAX_HYBRID_PAGES pages with images only", async () => {
+  it("reads a picture repeated at the same place on the first page only, and looks on MAX_HYBRID_PAGES pages at most", async () => {
+    const letterhead = await PDFDocument.create();
+    const logo = await letterhead.embedPng(greyPng(200, 80));
+    for (let k = 0; k < 3; k++) {
+      const page = letterhead.addPage([595, 842]);
+      page.drawImage(logo, { x: 300, y: 700, width: 200, height: 80 });
+      await textPage(letterhead, page);
+    }
+    expect((await extractPages(await letterhead.save(), { findImageRegions: true })).imageRegions).toEqual([[[300, 62, 500, 142]], [], []]);
+
     const doc = await PDFDocument.create();
     const picture = await doc.embedPng(greyPng(200, 80));
     for (let k = 0; k < MAX_HYBRID_PAGES + 2; k++) {
       const page = doc.addPage([595, 842]);
-      page.drawImage(picture, { x: 300, y: 700, width: 200, height: 80 });
+      page.drawImage(picture, { x: 300, y: 700 - k, width: 200, height: 80 });
       await textPage(doc, page);
     }
     const found = await extractPages(await doc.save(), { findImageRegions: true });
