@@ -11,6 +11,7 @@ import type {
   OcrRegion,
   OcrSummary,
   OcrTextLayer,
+  LayoutRun,
   PageDrawing,
 } from "../shared/contracts.ts";
 import { OcrPageCodes, TooManyFailedPagesError } from "../shared/errors.ts";
@@ -103,13 +104,15 @@ export function assembleOcrPages(
       failedPages.push({ page, error: record.error, message: record.message });
     } else if (hybrid.has(page)) {
       const read = ocrDrawing(record);
-      pages[page - 1] = [pages[page - 1] ?? "", record.text.trim()].filter((part) => part !== "").join("\n\n");
       const drawn = drawings[page - 1];
+      const words = wordsBesideTextLayer(read.runs, drawn?.runs ?? []);
+      pages[page - 1] = [pages[page - 1] ?? "", wordsText(words)].filter((part) => part !== "").join("\n\n");
       drawings[page - 1] = drawn
-        ? { ...drawn, runs: [...drawn.runs, ...read.runs] }
-        : { width: read.width, height: read.height, source: "text-layer", runs: read.runs };
+        ? { ...drawn, runs: [...drawn.runs, ...words] }
+        : { width: read.width, height: read.height, source: "text-layer", runs: words };
       done.push(page);
-      if (record.words.length > 0 && record.meanConfidence < LOW_OCR_CONFIDENCE) lowConfidencePages.push(page);
+      const mean = words.reduce((sum, word) => sum + (word.confidence ?? 0), 0) / Math.max(1, words.length);
+      if (words.length > 0 && mean < LOW_OCR_CONFIDENCE) lowConfidencePages.push(page);
     } else {
       pages[page - 1] = record.text;
       drawings[page - 1] = { ...ocrDrawing(record), source: "ocr" };
@@ -118,6 +121,44 @@ export function assembleOcrPages(
     }
   }
   return { pages, drawings, summary: { pages: done, failedPages, lowConfidencePages } };
+}
+
+/**
+ * Share of an OCR'd word's box under a text-layer run above which the word is the text layer's own text, drawn over or
+ * beside the picture and read again by OCR (the page is rendered whole): it is left out, the layer has it.
+ */
+const TEXT_LAYER_OVERLAP = 0.5;
+
+function boxArea([x0, y0, x1, y1]: readonly number[]): number {
+  return Math.max(0, x1! - x0!) * Math.max(0, y1! - y0!);
+}
+
+/** A hybrid page's OCR'd words (points) less those the text layer's runs already draw. */
+function wordsBesideTextLayer(words: readonly LayoutRun[], layerRuns: readonly LayoutRun[]): LayoutRun[] {
+  return words.filter(({ box }) => {
+    const covered = layerRuns.reduce((sum, run) => {
+      const [x0, y0, x1, y1] = run.box;
+      return sum + boxArea([Math.max(x0, box[0]), Math.max(y0, box[1]), Math.min(x1, box[2]), Math.min(y1, box[3])]);
+    }, 0);
+    return covered <= TEXT_LAYER_OVERLAP * boxArea(box);
+  });
+}
+
+/**
+ * The words' text, in their order (Tesseract's reading order): a word on the line of the one before (its vertical
+ * centre within that word's height, to its right) follows it after a space, any other starts a new line. Built from
+ * the words themselves, the text is exactly what the runs draw.
+ */
+function wordsText(words: readonly LayoutRun[]): string {
+  let text = "";
+  let previous: LayoutRun["box"] | undefined;
+  for (const { text: word, box } of words) {
+    const centre = (box[1] + box[3]) / 2;
+    const sameLine = previous !== undefined && centre >= previous[1] && centre <= previous[3] && box[0] >= previous[0];
+    text += previous === undefined ? word : `${sameLine ? " " : "\n"}${word}`;
+    previous = box;
+  }
+  return text;
 }
 
 /** A page whose OCR left no result: its invocation failed (the Map Run's error for it, when known). */

@@ -226,6 +226,26 @@ describe("assembling the pages after OCR", () => {
     expect(failed.summary.failedPages.map(({ page }) => page)).toEqual([1]);
   });
 
+  it("leaves out a hybrid page's OCR'd words that the text layer already draws (text set over the picture)", () => {
+    const layer: OcrTextLayer = {
+      pages: ["Paid"],
+      ocrPages: [1],
+      drawings: [{ width: 595, height: 842, source: "text-layer", runs: [{ text: "Paid", box: [100, 30, 130, 40] }] }],
+      regions: [{ page: 1, boxes: [[40, 22, 240, 102]] }],
+    };
+    const record: OcrPageRecord = {
+      page: 1, text: "ACME Paid", meanConfidence: 80, width: 2480, height: 3508, dpi: 300, ms: 400,
+      words: [
+        { text: "ACME", confidence: 90, box: { x0: 200, y0: 125, x1: 400, y1: 165 } },
+        // 100-130 x 30-40 points: the run "Paid" of the text layer.
+        { text: "Paid", confidence: 70, box: { x0: 417, y0: 125, x1: 542, y1: 167 } },
+      ],
+    };
+    const { pages, drawings } = assembleOcrPages(layer, new Map([[1, record]]), () => missingPage(1, undefined));
+    expect(pages).toEqual(["Paid\n\nACME"]);
+    expect(drawings[0]!.runs.map((run) => run.text)).toEqual(["Paid", "ACME"]);
+  });
+
   it("does not fail the document for a hybrid page whose regions could not be read", () => {
     const failedPages = [{ page: 1, error: "OCR_FAILED" as const, message: "m" }];
     expect(() => checkFailedPages({ failedPages }, 3, 0, new Set([1]))).not.toThrow();
