@@ -133,10 +133,15 @@ function locate(value: string | number, source: SearchText): Located {
   const exact = findBounded(text, wanted, 0);
   if (exact) return found("exact", Rank.Exact, exact);
   const number = typeof value === "number" ? value : parseNumber(wanted);
-  // A number in another written form ("6512,92" written "6.512,92") is looked for before the normalised text is
-  // built: building that costs more than the whole number search.
+  // A number or an ISO date in another written form ("6512,92" written "6.512,92", 2024-03-05 as "5 March 2024") is
+  // looked for before the normalised text is built: building that costs more than the whole number or date search.
   if (number !== undefined) {
     const span = findNumber(number, source);
+    if (span) return found("normalised", Rank.Reading, span);
+  }
+  const date = isoDate(wanted);
+  if (date !== undefined) {
+    const span = findDate(date, source);
     if (span) return found("normalised", Rank.Reading, span);
   }
 
@@ -154,11 +159,6 @@ function locate(value: string | number, source: SearchText): Located {
   }
   const parts = findParts(source, wanted);
   if (parts) return found("normalised", Rank.Reading, parts);
-  const date = isoDate(wanted);
-  if (date !== undefined) {
-    const span = findDate(date, source);
-    if (span) return found("normalised", Rank.Reading, span);
-  }
   // Inside a longer word: "ACME" in "ACMECorp". Never for a number: "21" in "2014" is not the number 21.
   if (!numeric) {
     const at = text.indexOf(wanted);
@@ -844,27 +844,35 @@ export function compactForm(text: string): string {
   return compact(text).text;
 }
 
+/** What compact() keeps of each ASCII character (lower-cased), 0 for what it drops: most of a page's text is ASCII. */
+const ASCII_COMPACT = Uint16Array.from({ length: 128 }, (_, code) => {
+  if (!KEPT.test(String.fromCharCode(code))) return 0;
+  return code >= 65 && code <= 90 ? code + 32 : code;
+});
+
 function compact(source: string): Compact {
-  let text = "";
+  // Built as UTF-16 code units and decoded once, as normaliseMapped does: appending per character was most of its time.
+  const units: number[] = [];
   const origin: number[] = [];
   for (let i = 0; i < source.length; i++) {
-    const char = source[i]!;
-    const code = char.charCodeAt(0);
+    const code = source.charCodeAt(i);
     if (code < 0x80) {
-      if ((code >= 48 && code <= 57) || (code >= 97 && code <= 122)) text += char;
-      else if (code >= 65 && code <= 90) text += char.toLowerCase();
-      else if (KEPT.test(char)) text += char;
-      else continue;
-      origin.push(i);
+      const kept = ASCII_COMPACT[code]!;
+      if (kept !== 0) {
+        units.push(kept);
+        origin.push(i);
+      }
       continue;
     }
-    for (const unit of char.normalize("NFKD").toLowerCase()) {
+    for (const unit of source[i]!.normalize("NFKD").toLowerCase()) {
       if (!KEPT.test(unit)) continue;
-      text += unit;
-      origin.push(i);
+      for (let u = 0; u < unit.length; u++) {
+        units.push(unit.charCodeAt(u));
+        origin.push(i);
+      }
     }
   }
-  return { text, origin: Int32Array.from(origin) };
+  return { text: decodeUnits(units), origin: Int32Array.from(origin) };
 }
 
 interface PageIndex {
