@@ -4,7 +4,8 @@
  * - with in-memory S3 and DynamoDB: the function's own work (reading the Map Run's result files and the layout,
  *   merging, grounding, building and sizing the item), no storage round trips;
  * - with the twin's local S3 and DynamoDB (s3rver, DynamoDB Local; needs Java): the same work plus real round trips to
- *   protocol-compatible storage, as the function does them on AWS (where S3 and DynamoDB latencies differ).
+ *   protocol-compatible storage, as the function does them on AWS (where S3 and DynamoDB latencies differ). Each
+ *   storage server runs in a process of its own, as S3 and DynamoDB do their work outside the function on AWS.
  * Runs alternate: with the document's layout (values grounded) and without it (the merge skips grounding, as for a
  * document whose layout is missing), same results, same process.
  *
@@ -24,13 +25,12 @@ import { sourceOrderOf } from "../functions/shared/document-item.ts";
 import {
   ensureBucket,
   ensureDocumentTable,
-  freePort,
   localCredentials,
   localRegion,
   startDynamoDbOnFreePort,
-  startS3,
 } from "../infra/local/services.ts";
 import { quantile, round } from "./corpus.ts";
+import { startS3rverProcess } from "./s3rver-process.ts";
 
 const bucket = "bench-bucket";
 const table = "bench-documents";
@@ -219,10 +219,31 @@ async function inMemoryRuns(createHandler: CreateMergeHandler, chunks: number, r
   return alternate(handlers, runs);
 }
 
+/**
+ * The client with each call's time recorded under "<variant> <command>" ("layout" for the layout's read): where the
+ * difference between the variants goes on local storage.
+ */
+function timedClient<T extends { send(command: object): Promise<unknown> }>(client: T, variant: Variant, calls: Map<string, number[]>): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver) as unknown;
+      return async (command: { constructor: { name: string }; input?: { Key?: unknown } }) => {
+        const started = performance.now();
+        try {
+          return await target.send(command);
+        } finally {
+          const name = `${variant} ${command.constructor.name}${command.input?.Key === layoutKey(documentIds[variant]) ? " (layout)" : ""}`;
+          calls.set(name, [...(calls.get(name) ?? []), performance.now() - started]);
+        }
+      };
+    },
+  });
+}
+
 /** The same on s3rver and DynamoDB Local, each document's item PROCESSING and owned by the execution, as the merge finds it. */
 async function localStorageRuns(createHandler: CreateMergeHandler, chunks: number, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), "llambda-bench-merge-"));
-  const s3Server = await startS3(join(dir, "s3"), await freePort());
+  const s3Server = await startS3rverProcess(join(dir, "s3"));
   const dynamoDbServer = await startDynamoDbOnFreePort(join(dir, "dynamodb")).catch(async (error: unknown) => {
     await s3Server.close();
     throw error;
@@ -235,6 +256,7 @@ async function localStorageRuns(createHandler: CreateMergeHandler, chunks: numbe
     await ensureBucket(s3, bucket);
     await ensureDocumentTable(dynamodb, table);
     const handlers = {} as Record<Variant, () => Promise<unknown>>;
+    const calls = new Map<string, number[]>();
     for (const variant of Object.keys(documentIds) as Variant[]) {
       const documentId = documentIds[variant];
       for (const [key, body] of mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded")) {
@@ -247,10 +269,14 @@ async function localStorageRuns(createHandler: CreateMergeHandler, chunks: numbe
           Item: marshall({ documentId, status: "PROCESSING", version: 1, executionArn, sourceOrder: sourceOrderOf(undefined), source: input.source }),
         }),
       );
-      const handler = createHandler(mergeConfig, { s3: () => s3, documents: () => documents }) as MergeHandler;
+      const handler = createHandler(mergeConfig, {
+        s3: () => timedClient(s3, variant, calls),
+        documents: () => timedClient(documents, variant, calls),
+      }) as MergeHandler;
       handlers[variant] = () => handler(input, lambdaContext);
     }
-    return await alternate(handlers, runs);
+    const result = await alternate(handlers, runs);
+    return { ...result, calls: Object.fromEntries([...calls].map(([name, times]) => [name, round(quantile(times.sort((a, b) => a - b), 0.5), 1)])) };
   } finally {
     s3.destroy();
     dynamodb.destroy();
@@ -289,7 +315,13 @@ export async function main(argv: string[]): Promise<number> {
   process.stderr.write(
     `Merge of a ${chunks}-chunk document, ${runs} alternating runs each:\n` +
       line("in-memory S3/DynamoDB", inMemory) +
-      (localStorage ? line("local S3/DynamoDB (s3rver, DynamoDB Local)", localStorage) : ""),
+      (localStorage
+        ? line("local S3/DynamoDB (s3rver, DynamoDB Local)", localStorage) +
+          `  storage calls, median ms: ${Object.entries(localStorage.calls)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([name, ms]) => `${name} ${ms}`)
+            .join(", ")}\n`
+        : ""),
   );
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
