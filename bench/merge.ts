@@ -53,7 +53,7 @@ export interface SyntheticMerge {
 }
 
 /**
- * A document of `chunks` pages, ~2,500 characters each: a header and 20 invoice lines per page. Each chunk's answer
+ * A document of `chunks` pages, ~860 characters each: a header and 20 invoice lines per page. Each chunk's answer
  * has values the page shows (as written, or in another written form: an ISO date, a number without its thousands
  * separator) and some the model made up, which grounding looks for in vain (its slowest path: every fuzzy window).
  */

@@ -26,6 +26,7 @@ import {
 import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../../functions/shared/page-render/render-page.ts";
 import { DocumentInputError } from "../../functions/shared/errors.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
+import { textPicturePng } from "../helpers/text-picture.ts";
 
 const INVOICE_NUMBER = "INV-2024-0117";
 const invoicePdf = new Uint8Array(readFileSync(join(repoRoot, "samples", "acme-invoice.pdf")));
@@ -255,13 +256,7 @@ describe("ocrPages", () => {
   }, 180_000);
 
   it("reads a hybrid page only inside its regions, words in the whole page's pixels; a picture without text adds nothing", async () => {
-    const logo = createCanvas(600, 150);
-    const context = logo.getContext("2d");
-    context.fillStyle = "white";
-    context.fillRect(0, 0, 600, 150);
-    context.fillStyle = "black";
-    context.font = "bold 44px sans-serif";
-    context.fillText("ACME TRADING 4711", 20, 95);
+    const logo = textPicturePng("ACME TRADING 4711");
     const stripes = createCanvas(200, 200);
     const striped = stripes.getContext("2d");
     for (let k = 0; k < 200; k += 4) {
@@ -270,7 +265,7 @@ describe("ocrPages", () => {
     }
     const doc = await PDFDocument.create();
     const page = doc.addPage([595, 842]);
-    page.drawImage(await doc.embedPng(logo.toBuffer("image/png")), { x: 50, y: 700, width: 300, height: 75 });
+    page.drawImage(await doc.embedPng(logo), { x: 50, y: 700, width: 300, height: 75 });
     page.drawImage(await doc.embedPng(stripes.toBuffer("image/png")), { x: 350, y: 500, width: 150, height: 150 });
     page.drawText("Textlayer words are read by the chunk step", { x: 50, y: 400, size: 14 });
     const regions: Array<[number, number, number, number]> = [

@@ -9,7 +9,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { createCanvas } from "@napi-rs/canvas";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestKey, ocrPageKey } from "../../functions/shared/bucket-layout.ts";
@@ -18,6 +17,7 @@ import { TwinNames, type LocalTwin } from "../../infra/local/twin.ts";
 import { repoRoot } from "../helpers/repo-root.ts";
 import { scanOf, scannedPagesPdf } from "../../bench/scans.ts";
 import { startTestTwin, type TestTwin } from "../helpers/twin-fixture.ts";
+import { textPicturePng } from "../helpers/text-picture.ts";
 
 process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
 
@@ -71,17 +71,11 @@ describe("scanned documents on the twin", () => {
   }, 300_000);
 
   it("reads the text of a picture on a page with a text layer, and keeps the page's text layer", async () => {
-    const letterhead = createCanvas(600, 150);
-    const context = letterhead.getContext("2d");
-    context.fillStyle = "white";
-    context.fillRect(0, 0, 600, 150);
-    context.fillStyle = "black";
-    context.font = "bold 44px sans-serif";
-    context.fillText("ACME TRADING 4711", 20, 95);
+    const letterhead = textPicturePng("ACME TRADING 4711");
     const doc = await PDFDocument.create();
     const font = await doc.embedFont(StandardFonts.Helvetica);
     const page = doc.addPage([595, 842]);
-    page.drawImage(await doc.embedPng(letterhead.toBuffer("image/png")), { x: 50, y: 720, width: 300, height: 75 });
+    page.drawImage(await doc.embedPng(letterhead), { x: 50, y: 720, width: 300, height: 75 });
     for (let line = 0; line < 20; line++) {
       page.drawText(`Invoice INV-2024-0117 line ${line + 1}: one widget at 12.50 GBP`, { x: 50, y: 650 - line * 16, size: 11, font });
     }
