@@ -1,5 +1,5 @@
 /**
- * `npm run chunk -- [--json] [--text] [--ocr auto|always|never] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk
+ * `npm run chunk -- [--json] [--text] [--ocr auto|scans|always|never] [--chunk-tokens N] [--no-limits] <files...>`: what the chunk
  * step makes of local files, one line per file (with --text, also each page's text and each chunk as the model will see
  * it). Pages the chunk step would send to OCR are OCR'd here, in this process, as the OCR function would. Exit status 0 even when files fail (their
  * outcome says why); 2 on a usage error. A development tool (it shows the chunker's output with the infer stage's
@@ -38,7 +38,7 @@ const defaults = (() => {
   }
 })();
 
-const usage = `Usage: npm run chunk -- [--json] [--text] [--ocr auto|always|never] [--chunk-tokens N] [--no-limits] <file...>
+const usage = `Usage: npm run chunk -- [--json] [--text] [--ocr auto|scans|always|never] [--chunk-tokens N] [--no-limits] <file...>
 
 Extracts and chunks each file as the chunk step does (PDF, .txt, .md, .jsonl, .csv, and images: .png, .jpg, .tif; PDFs
 in a worker thread; pages without a usable text layer and images OCR'd here as the OCR function would, 300 dpi) with

@@ -10,7 +10,7 @@ import { groundValue } from "../functions/merge/grounding.ts";
 import { ocrModes, type DocumentLayout, type OcrMode } from "../functions/shared/contracts.ts";
 import type { FieldGrounding } from "../functions/shared/document-item.ts";
 
-export const groundUsage = `Usage: npm run ground -- <file> <values.json> [--json] [--ocr auto|always|never] [--chunk-tokens N]
+export const groundUsage = `Usage: npm run ground -- <file> <values.json> [--json] [--ocr auto|scans|always|never] [--chunk-tokens N]
 
 Grounds given values against a document, without a model: chunks the file as the chunk step does (PDF, .txt, .md,
 images; pages without a usable text layer and images OCR'd here as the OCR function would), builds its layout, and

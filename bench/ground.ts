@@ -1,5 +1,5 @@
 /**
- * `npm run ground -- <file> <values.json> [--json] [--ocr auto|always|never] [--chunk-tokens N]`: grounds given values
+ * `npm run ground -- <file> <values.json> [--json] [--ocr auto|scans|always|never] [--chunk-tokens N]`: grounds given values
  * against a document without a model, with the code the chunk step (layout) and the merge (groundValue) run, and
  * prints per path the match, page, quote and boxes. Exit status 0; 1 when the file cannot be read as a document
  * (its input error is printed); 2 on a usage error.

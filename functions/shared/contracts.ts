@@ -31,11 +31,13 @@ export interface WorkflowInput {
 }
 
 /**
- * `auto`: pages without a usable text layer (functions/chunk/text-layer.ts) and image uploads are OCR'd; `always`:
- * every page of a PDF too; `never`: none (a scan ends NO_TEXT_LAYER).
+ * `auto`: pages without a usable text layer (functions/chunk/text-layer.ts) and image uploads are OCR'd, and the
+ * pictures on pages with one (functions/chunk/image-regions.ts); `scans`: the same without the pictures (a document
+ * with a usable text layer never takes the OCR detour); `always`: every page of a PDF, whole; `never`: none (a scan
+ * ends NO_TEXT_LAYER).
  */
-export type OcrMode = "auto" | "always" | "never";
-export const ocrModes: readonly OcrMode[] = ["auto", "always", "never"];
+export type OcrMode = "auto" | "scans" | "always" | "never";
+export const ocrModes: readonly OcrMode[] = ["auto", "scans", "always", "never"];
 
 /**
  * Input of the Chunk document task: the document and its source, from the execution input. The task runs once for a

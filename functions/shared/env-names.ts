@@ -64,9 +64,9 @@ export const EnvNames = {
   schemaRouting: "LLAMBDA_SCHEMA_ROUTING",
   /** Extraction schema id used when a workflow input names none (a file in functions/schemas/). */
   schemaId: "LLAMBDA_SCHEMA_ID",
-  /** OCR of pages without a usable text layer and of image uploads: `auto` (default), `always` or `never`. */
+  /** OCR of pages without a usable text layer, pictures on text pages and image uploads: `auto` (default), `scans`, `always` or `never`. */
   ocr: "LLAMBDA_OCR",
-  /** The OCR mode by upload prefix, JSON {"<key prefix>": "auto" | "always" | "never"}; longest prefix wins. */
+  /** The OCR mode by upload prefix, JSON {"<key prefix>": "auto" | "scans" | "always" | "never"}; longest prefix wins. */
   ocrRoutes: "LLAMBDA_OCR_ROUTES",
   /** OCR language(s), Tesseract codes joined with `+` (default `eng`); each needs its `@tesseract.js-data/<code>` package. */
   ocrLanguage: "LLAMBDA_OCR_LANGUAGE",

@@ -19,7 +19,7 @@ export function ocrModeForKey(routing: OcrRouting, key: string): OcrMode {
   return longestPrefixValue(routing.routes, key) ?? routing.defaultMode;
 }
 
-/** A mode as written in settings: `auto`, `always` or `never`. */
+/** A mode as written in settings: `auto`, `scans`, `always` or `never`. */
 export function parseOcrMode(value: unknown, what: string): OcrMode {
   if (typeof value === "string" && (ocrModes as readonly string[]).includes(value)) return value as OcrMode;
   throw new OcrRoutingError(`${what} must be one of ${ocrModes.join(", ")}, got ${JSON.stringify(value)}`);

@@ -171,7 +171,7 @@ describe("stages and alarm notifications (no bundling)", () => {
   it("fails synth with a clear message on a bad OCR mode, route or language", () => {
     expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(ContextError);
     expect(() => fromContext({ [ContextKeys.ocr]: "sometimes" })).toThrow(
-      /Context llambda:ocr must be one of auto, always, never, got "sometimes"/,
+      /Context llambda:ocr must be one of auto, scans, always, never, got "sometimes"/,
     );
     expect(() => fromContext({ [ContextKeys.ocrRoutes]: { "inbox/": "always" } })).toThrow(/llambda:ocrRoutes/);
     expect(() => fromContext({ [ContextKeys.ocrRoutes]: { "uploads/scans/": "maybe" } })).toThrow(/llambda:ocrRoutes.*maybe/);

@@ -20,7 +20,7 @@ describe("npm run ground's arguments", () => {
   it("says what is wrong with bad arguments", () => {
     expect(parseGroundArguments(["a.pdf"])).toEqual({ problem: "Expected a file and a values JSON file, got 1 argument(s)." });
     expect(parseGroundArguments(["a.pdf", "a.json", "b.json"])).toMatchObject({ problem: expect.stringContaining("got 3") });
-    expect(parseGroundArguments(["a.pdf", "a.json", "--ocr", "sometimes"])).toEqual({ problem: '--ocr must be one of auto, always, never, got "sometimes"' });
+    expect(parseGroundArguments(["a.pdf", "a.json", "--ocr", "sometimes"])).toEqual({ problem: '--ocr must be one of auto, scans, always, never, got "sometimes"' });
     expect(parseGroundArguments(["a.pdf", "a.json", "--chunk-tokens", "9"])).toMatchObject({ problem: expect.stringContaining("--chunk-tokens must be an integer") });
     expect(parseGroundArguments(["a.pdf", "a.json", "--colour"])).toMatchObject({ problem: expect.stringContaining("--colour") });
   });

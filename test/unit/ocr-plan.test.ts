@@ -63,6 +63,12 @@ describe("pagesToOcr", () => {
     expect(regionsToOcr(verdicts, "never", regions)).toEqual([]);
     expect(regionsToOcr(verdicts, "auto", undefined)).toEqual([]);
   });
+  it("scans OCRs the pages whose text layer is not usable, never the pictures on the others", () => {
+    const logo: OcrRegion = [40, 22, 240, 102];
+    expect(pagesToOcr(verdicts, "scans", [[logo], [logo], [], [], [logo]])).toEqual([2, 3, 4]);
+    expect(regionsToOcr(verdicts, "scans", [[logo], [], [], [], []])).toEqual([]);
+    expect(pagesToOcr(["usable", "usable"], "scans", [[logo], [logo]])).toEqual([]);
+  });
   it("groups pages in page order, each group with its own pages' regions", () => {
     const box: OcrRegion = [0, 0, 100, 50];
     const groups = pageGroups([1, 2, 3, 4], 2, [{ page: 1, boxes: [box] }, { page: 4, boxes: [box, box] }]);
@@ -102,6 +108,16 @@ describe("chunkOrPlanDocument with OCR", () => {
     expect(always.ocr.textLayer.regions).toBeUndefined();
     const never = await chunkOrPlanDocument(await mixedPdf([taggedWords(1, 120)], true), { ...options("uploads/logo.pdf"), ocrMode: "never" });
     expect("manifest" in never).toBe(true);
+  });
+
+  it("scans leaves the pictures on text pages alone: the scanned page is planned, a text page with a logo is chunked", async () => {
+    const mixed = (await chunkOrPlanDocument(await mixedPdf([taggedWords(1, 120), null], true), { ...options("uploads/logo.pdf"), ocrMode: "scans" })) as OcrNeeded;
+    expect(mixed.ocr.textLayer.ocrPages).toEqual([2]);
+    expect(mixed.ocr.textLayer.regions).toBeUndefined();
+    const logoOnly = await chunkOrPlanDocument(await mixedPdf([taggedWords(1, 120)], true), { ...options("uploads/logo.pdf"), ocrMode: "scans" });
+    expect("manifest" in logoOnly).toBe(true);
+    const auto = await chunkOrPlanDocument(await mixedPdf([taggedWords(1, 120)], true), { ...options("uploads/logo.pdf"), ocrMode: "auto" });
+    expect("manifest" in auto).toBe(false);
   });
 
   it("chunks a text PDF without a plan, and refuses a scan with OCR off (NO_TEXT_LAYER)", async () => {

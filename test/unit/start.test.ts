@@ -100,7 +100,9 @@ describe("workflow input from an EventBridge S3 event", () => {
       routes: { "uploads/s/": "always" },
       defaultMode: "never",
     });
-    expect(() => readStartConfig({ ...base, [EnvNames.ocr]: "sometimes" })).toThrow(/LLAMBDA_OCR must be one of auto, always, never/);
+    expect(readStartConfig({ ...base, [EnvNames.ocrRoutes]: '{"uploads/mail/":"scans"}' }).ocrRouting.routes).toEqual({ "uploads/mail/": "scans" });
+    expect(readStartConfig({ ...base, [EnvNames.ocr]: "scans" }).ocrRouting.defaultMode).toBe("scans");
+    expect(() => readStartConfig({ ...base, [EnvNames.ocr]: "sometimes" })).toThrow(/LLAMBDA_OCR must be one of auto, scans, always, never/);
     expect(() => readStartConfig({ ...base, [EnvNames.ocrRoutes]: '{"uploads/s/":"yes"}' })).toThrow(/LLAMBDA_OCR_ROUTES.*prefix "uploads\/s\/"/);
     expect(() => parseOcrRoutes({ "other/": "always" }, "uploads/")).toThrow(/outside "uploads\/"/);
   });
