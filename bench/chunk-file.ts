@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { DocumentInputError } from "../functions/shared/errors.ts";
 import { chunkOrPlanDocument, type OcrNeeded } from "../functions/chunk/chunk-document.ts";
-import { assembleOcrPages, missingPage } from "../functions/chunk/ocr-plan.ts";
+import { assembleOcrPages, hybridPagesOf, missingPage } from "../functions/chunk/ocr-plan.ts";
 import { ocrPages, type OcrInput } from "../functions/ocr/ocr-pages.ts";
 import { regionsByPage } from "../functions/ocr/regions.ts";
 import type { DocumentLayout, OcrMode, OcrPageRecord, OcrSummary, PageDrawing } from "../functions/shared/contracts.ts";
@@ -181,7 +181,7 @@ async function ocrLocally(
     ]),
   );
   const { pages, drawings, summary } = assembleOcrPages(textLayer, records, (page) => missingPage(page, "not OCR'd"));
-  const hybrid = new Set((textLayer.regions ?? []).map(({ page }) => page));
+  const hybrid = hybridPagesOf(textLayer);
   const pageList = pages.map((text, i): InspectedPage => {
     const record = records.get(i + 1);
     if (!record || "error" in record) return { page: i + 1, source: "text layer", text };

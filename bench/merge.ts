@@ -286,6 +286,57 @@ async function localStorageRuns(createHandler: CreateMergeHandler, chunks: numbe
   }
 }
 
+/**
+ * The merge's grounding work alone, in this process, on the same document: parsing the layout, and the field-trust
+ * step with grounding against without it (each run on a freshly parsed layout, so grounding's indexes start cold as
+ * in a merge). Medians in ms.
+ */
+async function groundingAlone(chunks: number, runs: number) {
+  const { mergeChunkResults } = await import("../functions/merge/merge.ts");
+  const { assessFieldTrust } = await import("../functions/merge/field-trust.ts");
+  const { groundValue } = await import("../functions/merge/grounding.ts");
+  const { getExtractionSchema } = await import("../functions/schemas/index.ts");
+  const { layout, results } = syntheticMerge(chunks);
+  const body = JSON.stringify(layout);
+  const schema = getExtractionSchema("invoice");
+  const merged = mergeChunkResults(results, schema);
+  const trust = (parsed?: DocumentLayout) =>
+    assessFieldTrust({
+      result: merged.value,
+      provenance: merged.provenance,
+      conflicts: merged.conflicts,
+      schema,
+      chunkResults: results,
+      ...(parsed ? { ground: (value: string | number, chunkIndexes: number[], near?: { charStart: number; charEnd: number }) => groundValue(value, parsed, chunkIndexes, near) } : {}),
+    });
+  const times = { parse: [] as number[], withGrounding: [] as number[], withoutGrounding: [] as number[] };
+  let values = 0;
+  for (let i = -3; i < runs; i++) {
+    let started = performance.now();
+    const parsed = JSON.parse(body) as DocumentLayout;
+    const parseMs = performance.now() - started;
+    started = performance.now();
+    values = Object.keys(trust(parsed).grounding ?? {}).length;
+    const groundedMs = performance.now() - started;
+    started = performance.now();
+    trust();
+    const ungroundedMs = performance.now() - started;
+    // The first runs warm the JIT up.
+    if (i < 0) continue;
+    times.parse.push(parseMs);
+    times.withGrounding.push(groundedMs);
+    times.withoutGrounding.push(ungroundedMs);
+  }
+  const median = (list: number[]) => round(quantile([...list].sort((a, b) => a - b), 0.5), 2);
+  return {
+    values,
+    layoutBytes: body.length,
+    layoutParseMs: median(times.parse),
+    fieldTrustWithGroundingMs: median(times.withGrounding),
+    fieldTrustWithoutGroundingMs: median(times.withoutGrounding),
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -308,7 +359,8 @@ export async function main(argv: string[]): Promise<number> {
   const { createHandler } = await import("../functions/merge/create-handler.ts");
   const inMemory = await inMemoryRuns(createHandler, chunks, runs);
   const localStorage = values["no-local-storage"] ? undefined : await localStorageRuns(createHandler, chunks, runs);
-  const summary = { chunks, runs, cores: availableParallelism(), cpu: cpus()[0]?.model, inMemory, ...(localStorage ? { localStorage } : {}) };
+  const alone = await groundingAlone(chunks, runs);
+  const summary = { chunks, runs, cores: availableParallelism(), cpu: cpus()[0]?.model, inMemory, ...(localStorage ? { localStorage } : {}), groundingAlone: alone };
   const line = (name: string, result: Awaited<ReturnType<typeof alternate>>) =>
     `  ${name}: without grounding median ${result.ungrounded.median} ms (${result.ungrounded.min}–${result.ungrounded.max}), ` +
     `with grounding ${result.grounded.median} ms (${result.grounded.min}–${result.grounded.max}): grounding adds ${(result.share * 100).toFixed(1)} %\n`;
@@ -321,7 +373,9 @@ export async function main(argv: string[]): Promise<number> {
             .sort(([a], [b]) => a.localeCompare(b))
             .map(([name, ms]) => `${name} ${ms}`)
             .join(", ")}\n`
-        : ""),
+        : "") +
+      `  grounding alone (${alone.values} values): layout parse ${alone.layoutParseMs} ms (${alone.layoutBytes} bytes), field trust ` +
+      `${alone.fieldTrustWithGroundingMs} ms with grounding, ${alone.fieldTrustWithoutGroundingMs} ms without\n`,
   );
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;

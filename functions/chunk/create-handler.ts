@@ -20,7 +20,7 @@ import type { ChunkConfig } from "./config.ts";
 import { extractIsolated, type IsolatedExtraction } from "./isolated-extract.ts";
 import { checkByteSize, extractionTimeout, EXTRACTION_TIME_MARGIN_MS } from "./limits.ts";
 import { collectOcrMapRun } from "./ocr-map-run.ts";
-import { assembleOcrPages, checkFailedPages, missingPage, OCR_PAGES_PER_GROUP, pageGroups } from "./ocr-plan.ts";
+import { assembleOcrPages, checkFailedPages, hybridPagesOf, missingPage, OCR_PAGES_PER_GROUP, pageGroups } from "./ocr-plan.ts";
 import { createCl100kTokenizer } from "./tokenizer.ts";
 import { readUpload } from "../shared/upload-object.ts";
 
@@ -174,8 +174,7 @@ export function createHandler(
     );
     const records = await readOcrPages(documentId, textLayer.ocrPages);
     const assembled = assembleOcrPages(textLayer, records, (page) => missingPage(page, mapRun.failedPages.get(page)));
-    const regionPages = new Set((textLayer.regions ?? []).map(({ page }) => page));
-    checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0, regionPages);
+    checkFailedPages(assembled.summary, textLayer.ocrPages.length, input.toleratedFailurePercentage ?? 0, hybridPagesOf(textLayer));
     const result = await chunkDocument(new Uint8Array(0), {
       ...chunkSettings(documentId, input.source.key),
       pages: assembled.pages,

@@ -188,11 +188,13 @@ function shownBounds(matrix: Matrix, viewportTransform: readonly number[]): OcrR
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
-function area([x0, y0, x1, y1]: readonly number[]): number {
+/** A box's area ([x0, y0, x1, y1]); 0 when it is empty. */
+export function area([x0, y0, x1, y1]: readonly number[]): number {
   return Math.max(0, (x1 ?? 0) - (x0 ?? 0)) * Math.max(0, (y1 ?? 0) - (y0 ?? 0));
 }
 
-function overlap(a: readonly number[], b: readonly number[]): number {
+/** The area two boxes share. */
+export function overlap(a: readonly number[], b: readonly number[]): number {
   return area([Math.max(a[0]!, b[0]!), Math.max(a[1]!, b[1]!), Math.min(a[2]!, b[2]!), Math.min(a[3]!, b[3]!)]);
 }
 

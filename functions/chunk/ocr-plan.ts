@@ -15,6 +15,7 @@ import type {
   PageDrawing,
 } from "../shared/contracts.ts";
 import { OcrPageCodes, TooManyFailedPagesError } from "../shared/errors.ts";
+import { area, overlap } from "./image-regions.ts";
 import type { TextLayerVerdict } from "./text-layer.ts";
 import { ocrDrawing } from "./text-runs.ts";
 
@@ -95,7 +96,7 @@ export function assembleOcrPages(
   const done: number[] = [];
   const failedPages: OcrFailedPage[] = [];
   const lowConfidencePages: number[] = [];
-  const hybrid = new Set((textLayer.regions ?? []).map(({ page }) => page));
+  const hybrid = hybridPagesOf(textLayer);
   for (const page of textLayer.ocrPages) {
     const record = records.get(page);
     if (record === undefined) {
@@ -123,24 +124,22 @@ export function assembleOcrPages(
   return { pages, drawings, summary: { pages: done, failedPages, lowConfidencePages } };
 }
 
+/** The pages OCR reads only inside their images (hybrid pages: their text layer is read too). */
+export function hybridPagesOf(textLayer: Pick<OcrTextLayer, "regions">): Set<number> {
+  return new Set((textLayer.regions ?? []).map(({ page }) => page));
+}
+
 /**
  * Share of an OCR'd word's box under a text-layer run above which the word is the text layer's own text, drawn over or
  * beside the picture and read again by OCR (the page is rendered whole): it is left out, the layer has it.
  */
 const TEXT_LAYER_OVERLAP = 0.5;
 
-function boxArea([x0, y0, x1, y1]: readonly number[]): number {
-  return Math.max(0, x1! - x0!) * Math.max(0, y1! - y0!);
-}
-
 /** A hybrid page's OCR'd words (points) less those the text layer's runs already draw. */
 function wordsBesideTextLayer(words: readonly LayoutRun[], layerRuns: readonly LayoutRun[]): LayoutRun[] {
   return words.filter(({ box }) => {
-    const covered = layerRuns.reduce((sum, run) => {
-      const [x0, y0, x1, y1] = run.box;
-      return sum + boxArea([Math.max(x0, box[0]), Math.max(y0, box[1]), Math.min(x1, box[2]), Math.min(y1, box[3])]);
-    }, 0);
-    return covered <= TEXT_LAYER_OVERLAP * boxArea(box);
+    const covered = layerRuns.reduce((sum, run) => sum + overlap(run.box, box), 0);
+    return covered <= TEXT_LAYER_OVERLAP * area(box);
   });
 }
 

@@ -103,7 +103,6 @@ export function pdfjsDataDirs(base: string = import.meta.url): PdfjsData | undef
 
 let defaultPdfjsData: PdfjsData | null | undefined;
 
-
 const PLAIN_TEXT_EXTENSIONS = [".txt", ".md"];
 
 export function isPlainTextKey(key: string): boolean {
@@ -169,6 +168,9 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
   const regions: OcrRegion[][] = [];
   /** Image regions found on earlier pages: a running letterhead is read on its first page only. */
   const seenRegions = new Set<string>();
+  /** Pages with regions so far, and the decoded bytes past which no more are looked for (image-regions.ts). */
+  let hybridPages = 0;
+  const regionSearchDecodeBudget = (options.decodeBound?.maxDocumentBytes ?? Number.POSITIVE_INFINITY) * MAX_REGION_SEARCH_DECODE_SHARE;
   let decodeRefusal: DocumentInputError | undefined;
   await withDecodeBound(options.decodeBound, async (decodeState) => {
     try {
@@ -200,18 +202,19 @@ export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = 
             if (entry.rect) runs.push({ text: entry.text, box: shownBox(entry.rect, viewport.transform) });
           }
           const pageText = lines.map((line) => line.text).join("\n");
-          if (options.keepTextlessPages && pageText.trim() !== "" && textLayerVerdict(pageText, size) === "sparse") {
+          const verdict = textLayerVerdict(pageText, size);
+          if (options.keepTextlessPages && pageText.trim() !== "" && verdict === "sparse") {
             pageImages[number - 1] = await paintsImage(page);
           }
-          const decodeBudget = (options.decodeBound?.maxDocumentBytes ?? Infinity) * MAX_REGION_SEARCH_DECODE_SHARE;
           if (
             options.findImageRegions &&
-            regions.filter((boxes) => boxes.length > 0).length < MAX_HYBRID_PAGES &&
-            decodeState().decodedBytes < decodeBudget &&
-            textLayerVerdict(pageText, size) === "usable"
+            hybridPages < MAX_HYBRID_PAGES &&
+            decodeState().decodedBytes < regionSearchDecodeBudget &&
+            verdict === "usable"
           ) {
             const found = await pageImageRegions(page, viewport.transform, { width: size.widthPt, height: size.heightPt }, runs);
             pageRegions = newRegions(found, seenRegions);
+            if (pageRegions.length > 0) hybridPages++;
           }
           page.cleanup();
         } catch (error) {
@@ -372,7 +375,6 @@ export function checkPdfBytes(bytes: Uint8Array): void {
     );
   }
 }
-
 
 function toDocumentInputError(error: unknown, passwordSupplied: boolean): Error {
   const name = error instanceof Error ? error.name : "";

@@ -73,8 +73,8 @@ export function isOcrPageFailure(outcome: OcrPageOutcome): outcome is OcrPageFai
 
 /**
  * OCRs `pages` (1-based) of `input`; a page in `regions` only inside its boxes (PDF points from the page's top-left
- * corner, a hybrid page's images), its words still in the whole page's pixels. Returns an outcome for every started page, in page order, and the pages not
- * started for lack of time. Never throws for a page's own problem: it becomes OCR_FAILED / OCR_TIMEOUT; a page number
+ * corner, a hybrid page's images), its words still in the whole page's pixels. Returns an outcome for every started
+ * page, in page order, and the pages not started for lack of time. Never throws for a page's own problem: it becomes OCR_FAILED / OCR_TIMEOUT; a page number
  * beyond the document is OCR_FAILED. Throws DocumentInputError only when the whole input cannot be opened (EMPTY_FILE,
  * NOT_AN_IMAGE, CORRUPT or ENCRYPTED for a PDF). Each page number is done once, whatever order or repeats `pages` has.
  */
