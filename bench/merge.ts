@@ -9,7 +9,7 @@
  * Runs alternate: with the document's layout (values grounded) and without it (the merge skips grounding, as for a
  * document whose layout is missing), same results, same process.
  *
- *   npm run bench -- merge [--json] [--chunks 100] [--runs 15] [--no-local-storage]
+ *   npm run bench -- merge [--json] [--chunks 100] [--runs 41] [--no-local-storage]
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -30,20 +30,12 @@ import {
   startDynamoDbOnFreePort,
 } from "../infra/local/services.ts";
 import { quantile, round } from "./corpus.ts";
+import { pairedShare, seededRandom, type PairedShare } from "./paired.ts";
 import { startS3rverProcess } from "./s3rver-process.ts";
 
 const bucket = "bench-bucket";
 const table = "bench-documents";
 const executionArn = "arn:aws:states:us-east-1:1:execution:wf:bench";
-
-/** A deterministic pseudo-random source, so every run merges the same document. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 const words = ["service", "support", "licence", "hosting", "widget", "module", "cable", "adapter", "monitor", "storage", "backup", "network"];
 
@@ -58,7 +50,8 @@ export interface SyntheticMerge {
  * separator) and some the model made up, which grounding looks for in vain (its slowest path: every fuzzy window).
  */
 export function syntheticMerge(chunks: number, documentId = "bench-document"): SyntheticMerge {
-  const random = seeded(7);
+  // Seeded: every run merges the same document.
+  const random = seededRandom(7);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const pages: string[] = [];
   const results: ChunkResult[] = [];
@@ -180,7 +173,10 @@ interface Timing {
 }
 
 /** Alternating runs of the two handlers (order flipped every round), after one warm-up run each. */
-async function alternate(handlers: Record<Variant, () => Promise<unknown>>, runs: number): Promise<Record<Variant, Timing> & { share: number }> {
+async function alternate(
+  handlers: Record<Variant, () => Promise<unknown>>,
+  runs: number,
+): Promise<Record<Variant, Timing> & { share: number; shareInterval: [number, number] }> {
   const times: Record<Variant, number[]> = { grounded: [], ungrounded: [] };
   const run = async (name: Variant) => {
     const started = performance.now();
@@ -195,11 +191,14 @@ async function alternate(handlers: Record<Variant, () => Promise<unknown>>, runs
   }
   const median = (list: number[]) => quantile([...list].sort((a, b) => a - b), 0.5);
   const timing = (list: number[]): Timing => ({ median: round(median(list), 1), min: round(Math.min(...list), 1), max: round(Math.max(...list), 1) });
+  // A round's two runs are a pair: the share is their differences' median over the median merge without grounding.
+  const paired: PairedShare = pairedShare(times.ungrounded, times.grounded);
   return {
     grounded: timing(times.grounded),
     ungrounded: timing(times.ungrounded),
-    /** (grounded − ungrounded) / ungrounded, medians: the share grounding adds to the merge. */
-    share: round(median(times.grounded) / median(times.ungrounded) - 1, 3),
+    /** The share grounding adds to the merge, and its 95 % bootstrap interval. */
+    share: round(paired.share, 3),
+    shareInterval: [round(paired.low, 3), round(paired.high, 3)],
   };
 }
 
@@ -343,7 +342,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       json: { type: "boolean", default: false },
       chunks: { type: "string", default: "100" },
-      runs: { type: "string", default: "15" },
+      runs: { type: "string", default: "41" },
       "no-local-storage": { type: "boolean", default: false },
     },
   });
@@ -363,7 +362,8 @@ export async function main(argv: string[]): Promise<number> {
   const summary = { chunks, runs, cores: availableParallelism(), cpu: cpus()[0]?.model, inMemory, ...(localStorage ? { localStorage } : {}), groundingAlone: alone };
   const line = (name: string, result: Awaited<ReturnType<typeof alternate>>) =>
     `  ${name}: without grounding median ${result.ungrounded.median} ms (${result.ungrounded.min}–${result.ungrounded.max}), ` +
-    `with grounding ${result.grounded.median} ms (${result.grounded.min}–${result.grounded.max}): grounding adds ${(result.share * 100).toFixed(1)} %\n`;
+    `with grounding ${result.grounded.median} ms (${result.grounded.min}–${result.grounded.max}): grounding adds ${(result.share * 100).toFixed(1)} % ` +
+    `(95 % interval ${result.shareInterval.map((share) => (share * 100).toFixed(1)).join("–")} %)\n`;
   process.stderr.write(
     `Merge of a ${chunks}-chunk document, ${runs} alternating runs each:\n` +
       line("in-memory S3/DynamoDB", inMemory) +
