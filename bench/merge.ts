@@ -172,15 +172,22 @@ interface Timing {
   max: number;
 }
 
+/** One variant's merge, and what puts its storage back as the merge finds it (untimed, before every run). */
+interface MergeRun {
+  merge: () => Promise<unknown>;
+  reset?: () => Promise<unknown>;
+}
+
 /** Alternating runs of the two handlers (order flipped every round), after one warm-up run each. */
 async function alternate(
-  handlers: Record<Variant, () => Promise<unknown>>,
+  handlers: Record<Variant, MergeRun>,
   runs: number,
 ): Promise<Record<Variant, Timing> & { share: number; shareInterval: [number, number] }> {
   const times: Record<Variant, number[]> = { grounded: [], ungrounded: [] };
   const run = async (name: Variant) => {
+    await handlers[name].reset?.();
     const started = performance.now();
-    await handlers[name]();
+    await handlers[name].merge();
     return performance.now() - started;
   };
   await run("grounded");
@@ -212,9 +219,9 @@ async function inMemoryRuns(createHandler: CreateMergeHandler, chunks: number, r
       const documentId = documentIds[variant];
       const objects = mapRunObjects(documentId, syntheticMerge(chunks, documentId), variant === "grounded");
       const handler = createHandler(mergeConfig, { s3: () => inMemoryS3(objects), documents: () => acceptingTable }) as MergeHandler;
-      return [variant, () => handler(mergeInput(documentId, chunks), lambdaContext)];
+      return [variant, { merge: () => handler(mergeInput(documentId, chunks), lambdaContext) }];
     }),
-  ) as Record<Variant, () => Promise<unknown>>;
+  ) as Record<Variant, MergeRun>;
   return alternate(handlers, runs);
 }
 
@@ -254,7 +261,7 @@ async function localStorageRuns(createHandler: CreateMergeHandler, chunks: numbe
   try {
     await ensureBucket(s3, bucket);
     await ensureDocumentTable(dynamodb, table);
-    const handlers = {} as Record<Variant, () => Promise<unknown>>;
+    const handlers = {} as Record<Variant, MergeRun>;
     const calls = new Map<string, number[]>();
     for (const variant of Object.keys(documentIds) as Variant[]) {
       const documentId = documentIds[variant];
@@ -262,17 +269,20 @@ async function localStorageRuns(createHandler: CreateMergeHandler, chunks: numbe
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       }
       const input = mergeInput(documentId, chunks);
-      await dynamodb.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: marshall({ documentId, status: "PROCESSING", version: 1, executionArn, sourceOrder: sourceOrderOf(undefined), source: input.source }),
-        }),
-      );
+      // Every merge finds the item as the workflow leaves it, PROCESSING (small), not the last run's merged item:
+      // DynamoDB Local's UpdateItem reads and rewrites the old item, and its stream record carries both images.
+      const processing = () =>
+        dynamodb.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: marshall({ documentId, status: "PROCESSING", version: 1, executionArn, sourceOrder: sourceOrderOf(undefined), source: input.source }),
+          }),
+        );
       const handler = createHandler(mergeConfig, {
         s3: () => timedClient(s3, variant, calls),
         documents: () => timedClient(documents, variant, calls),
       }) as MergeHandler;
-      handlers[variant] = () => handler(input, lambdaContext);
+      handlers[variant] = { merge: () => handler(input, lambdaContext), reset: processing };
     }
     const result = await alternate(handlers, runs);
     return { ...result, calls: Object.fromEntries([...calls].map(([name, times]) => [name, round(quantile(times.sort((a, b) => a - b), 0.5), 1)])) };
