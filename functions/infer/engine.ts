@@ -26,6 +26,7 @@ import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
 import { SequencePool } from "./sequence-pool.ts";
+import { StepBarrier } from "./step-barrier.ts";
 import { fitParallelSequences } from "./sequences.ts";
 
 export interface EngineOptions {
@@ -55,6 +56,11 @@ export interface EngineOptions {
    * Default true.
    */
   tokenConfidence?: boolean;
+  /**
+   * Keep the sequences generating on a context in step (step-barrier.ts), so that each decode holds every one of their
+   * next tokens. Default true; false is the path as it was, for the benchmark's comparison.
+   */
+  stepBarrier?: boolean;
 }
 
 export interface Extraction {
@@ -112,6 +118,7 @@ export class ExtractionEngine {
   private readonly tokenTexts = new Map<Token, string>();
   // Schemas other than the default, prepared on first use (documents choose their schema by upload prefix).
   private readonly setups = new Map<JsonSchemaNode, Promise<SchemaSetup>>();
+  private readonly barriers = new Map<LlamaContext, StepBarrier>();
 
   private constructor(
     private readonly llama: Llama,
@@ -370,9 +377,12 @@ export class ExtractionEngine {
       grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar }),
       repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
     });
+    const barrier = this.options.stepBarrier === false ? undefined : this.barrierOf(sequence.context);
+    barrier?.join(sequence);
     try {
       let tail = "";
-      for await (const generated of generator) {
+      for (let step = await generator.next(); !step.done; step = await generator.next()) {
+        const generated = step.value;
         const { token } = generated;
         firstTokenAt ??= performance.now();
         output.push(token);
@@ -388,8 +398,10 @@ export class ExtractionEngine {
           break;
         }
         checkDeadline(options.deadline, "the answer", output.length);
+        await barrier?.arrive(sequence);
       }
     } finally {
+      barrier?.leave(sequence);
       await generator.return();
     }
     return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated };
@@ -406,6 +418,15 @@ export class ExtractionEngine {
       logger.warn("Token confidences not mapped to the answer's values", { error: String(error).slice(0, 300) });
       return undefined;
     }
+  }
+
+  private barrierOf(context: LlamaContext): StepBarrier {
+    let barrier = this.barriers.get(context);
+    if (barrier === undefined) {
+      barrier = new StepBarrier();
+      this.barriers.set(context, barrier);
+    }
+    return barrier;
   }
 
   /** Runs `work` on a free sequence of the context (waiting for one), as extract() does. */
