@@ -26,10 +26,11 @@ import { TokenBias, type LlamaContextSequence, type LlamaModel, type Token } fro
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { round } from "./corpus.ts";
+import type { ExtractionPath } from "./extraction-batch.ts";
 
 const USAGE =
   "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
-  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--contexts 1] [--json]";
+  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--contexts 1] [--extraction4-runs 3] [--json]";
 
 interface ParallelRun {
   sequences: number;
@@ -49,16 +50,28 @@ interface ExtractionRun {
   constrainedGenerationTokensPerSecond: number;
 }
 
+/** [min, max] over the repetitions of a figure whose median is reported beside it. */
+type Range = [number, number];
+
 interface ThreadResult {
   threads: number;
   /** Contexts the threads and sequences were shared out over. */
   contexts: number;
+  /** The llama.cpp binary the infer path ran (functions/infer/llama-binary.ts) and what its contexts report. */
+  binary: ExtractionEngine["binary"];
   pp: number;
   tg: number;
-  parallel: ParallelRun[];
+  ppRange: Range;
+  tgRange: Range;
+  parallel: Array<ParallelRun & { generationRange: Range }>;
   extraction: ExtractionRun[];
-  llamaBench?: { pp: number; tg: number };
-  llamaBatchedBench?: Array<{ sequences: number; promptTokensPerSecond: number; generationTokensPerSecond: number }>;
+  llamaBench?: { pp: number; tg: number; ppRange: Range; tgRange: Range };
+  llamaBatchedBench?: Array<{ sequences: number; promptTokensPerSecond: number; generationTokensPerSecond: number; generationRange: Range }>;
+}
+
+/** The median of samples, rounded, and their range. */
+function summary(samples: number[]): { median: number; range: Range } {
+  return { median: round(median(samples), 1), range: [round(Math.min(...samples), 1), round(Math.max(...samples), 1)] };
 }
 
 const median = (values: number[]): number => {
@@ -198,6 +211,53 @@ async function runLlamaBatchedBench(binary: string, model: string, threads: numb
     .map((row) => ({ sequences: row.pl, promptTokensPerSecond: round(row.speed_pp, 1), generationTokensPerSecond: round(row.speed_tg, 1) }));
 }
 
+/** How bench/build-llama-tools.sh builds the baseline tools (the prebuilt addon has no OpenMP and picks a CPU variant). */
+const toolsBuild = "bench/build-llama-tools.sh: llama.cpp of node-llama-cpp's bundle, GGML_NATIVE=ON (-march=native), OpenMP, static";
+
+function describeBinary(binary: ThreadResult["binary"]): string {
+  if (binary.buildType === "prebuilt") return "prebuilt";
+  return binary.schedule ? `patched build (thread pool ${binary.schedule.threadPool}, unified KV ${binary.schedule.kvUnified})` : "local build";
+}
+
+/**
+ * extraction4: one batch of `chunks` chunks extracted by the path as it was before batched stepping and the patched
+ * build ("legacy") and as it is ("current"), each in a process of its own (bench/extraction-batch.ts), alternating
+ * `runs` times; same chunks, model and threads. The ratio is legacy's median wall time over current's.
+ */
+async function compareExtractionPaths(model: string, threads: number, chunks: number, runs: number, log: (line: string) => void) {
+  const walls: Record<ExtractionPath, number[]> = { legacy: [], current: [] };
+  const tokens: Record<ExtractionPath, number[]> = { legacy: [], current: [] };
+  const binaries: Partial<Record<ExtractionPath, unknown>> = {};
+  for (let r = 0; r < runs; r++) {
+    const order: ExtractionPath[] = r % 2 === 0 ? ["legacy", "current"] : ["current", "legacy"];
+    for (const path of order) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", resolve(import.meta.dirname, "extraction-batch.ts"), model, path, String(threads), String(chunks), String(7000 + 10 * r)],
+        { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, POWERTOOLS_LOG_LEVEL: "ERROR" } },
+      );
+      const line = JSON.parse(stdout.trim().split("\n").at(-1)!) as { wallMs: number; tokensOut: number; failed: string[]; binary: unknown };
+      walls[path].push(line.wallMs);
+      tokens[path].push(line.tokensOut);
+      binaries[path] = line.binary;
+    }
+  }
+  const legacy = summary(walls.legacy);
+  const current = summary(walls.current);
+  const result = {
+    chunks,
+    threads,
+    runs,
+    legacy: { wallMs: legacy.median, range: legacy.range, tokensOut: tokens.legacy, binary: binaries.legacy },
+    current: { wallMs: current.median, range: current.range, tokensOut: tokens.current, binary: binaries.current },
+    ratio: round(legacy.median / current.median, 3),
+  };
+  log(`extraction of ${chunks} chunks at once, ${threads} threads, ${runs} alternating runs: before ${result.legacy.wallMs} ms ` +
+    `(${legacy.range.join("–")}, tokens ${tokens.legacy.join("/")}), now ${result.current.wallMs} ms (${current.range.join("–")}, ` +
+    `tokens ${tokens.current.join("/")}) → ×${result.ratio}`);
+  return result;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -212,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
         "prompt-tokens": { type: "string", default: "512" },
         "gen-tokens": { type: "string", default: "128" },
         repetitions: { type: "string", default: "3" },
+        "extraction4-runs": { type: "string", default: "3" },
         json: { type: "boolean", default: false },
       },
     }));
@@ -228,11 +289,16 @@ export async function main(argv: string[]): Promise<number> {
   const genTokens = Number(values["gen-tokens"]);
   const repetitions = Number(values.repetitions);
   const contexts = Number(values.contexts);
+  const extraction4Runs = Number(values["extraction4-runs"]);
   if (!model || !existsSync(model)) {
     process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  if ([...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions, contexts].some((n) => !Number.isInteger(n) || n < 1)) {
+  if (
+    [...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions, contexts].some((n) => !Number.isInteger(n) || n < 1) ||
+    !Number.isInteger(extraction4Runs) ||
+    extraction4Runs < 0
+  ) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;
   }
@@ -240,6 +306,7 @@ export async function main(argv: string[]): Promise<number> {
   const llamaBatchedBench = process.env.LLAMA_BATCHED_BENCH;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const results: ThreadResult[] = [];
+  const largestThreads = Math.max(...threadCounts);
   for (const threads of threadCounts) {
     const maxSequences = Math.max(...sequenceCounts, ...extractionCounts);
     const engine = await ExtractionEngine.load({
@@ -253,58 +320,82 @@ export async function main(argv: string[]): Promise<number> {
       sequences: maxSequences,
       contexts,
     });
+    // Parallel sequences (minutes of prompt work) run at the largest thread count only, as on Lambda.
+    const largest = threads === largestThreads;
+    const samples = { pp: [] as number[], tg: [] as number[], parallel: new Map<number, ParallelRun[]>() };
+    const tools = { pp: [] as number[], tg: [] as number[], batched: new Map<number, Array<{ pp: number; tg: number }>>() };
+    const extraction: ExtractionRun[] = [];
     try {
       // Warm-up: first decodes allocate buffers and fault in the model's pages.
       await runParallel(engine, 1, 64, 8, 0);
-      const single = [];
+      // Each repetition measures the infer path and then llama.cpp's tools, one sample each, so that a slow spell of
+      // the machine falls on both sides instead of on one side's whole series.
       for (let r = 0; r < repetitions; r++) {
-        const pp = await runParallel(engine, 1, promptTokens, 1, 1000 + r);
-        const tg = await runParallel(engine, 1, 1, genTokens, 2000 + r);
-        single.push({ pp: pp.promptTokensPerSecond, tg: tg.generationTokensPerSecond });
+        samples.pp.push((await runParallel(engine, 1, promptTokens, 1, 1000 + r)).promptTokensPerSecond);
+        samples.tg.push((await runParallel(engine, 1, 1, genTokens, 2000 + r)).generationTokensPerSecond);
+        for (const n of largest ? sequenceCounts : []) {
+          samples.parallel.set(n, [...(samples.parallel.get(n) ?? []), await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n)]);
+        }
+        if (llamaBench) {
+          const sample = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, 1);
+          tools.pp.push(sample.pp);
+          tools.tg.push(sample.tg);
+        }
+        if (llamaBatchedBench && largest) {
+          for (const row of await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens)) {
+            tools.batched.set(row.sequences, [...(tools.batched.get(row.sequences) ?? []), { pp: row.promptTokensPerSecond, tg: row.generationTokensPerSecond }]);
+          }
+        }
       }
-      const parallel: ParallelRun[] = [];
-      // Parallel sequences (minutes of prompt work) run at the largest thread count only, as on Lambda.
-      const largest = threads === Math.max(...threadCounts);
-      for (const n of largest ? sequenceCounts : []) {
-        const runs = [];
-        for (let r = 0; r < repetitions; r++) runs.push(await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n));
-        parallel.push({
-          sequences: n,
-          promptTokensPerSecond: round(median(runs.map((run) => run.promptTokensPerSecond)), 1),
-          generationTokensPerSecond: round(median(runs.map((run) => run.generationTokensPerSecond)), 1),
-        });
-      }
-      const extraction: ExtractionRun[] = [];
       // Whole extractions (grammar, long answers) too.
       for (const n of largest ? extractionCounts : []) {
         // Every sequence gets other text first, so the "cold" pass really starts without the instructions cached.
         await runParallel(engine, maxSequences, 16, 1, 5000 + n);
         extraction.push(await runExtraction(engine, n, 4000 + n));
       }
-      const result: ThreadResult = {
-        threads,
-        contexts: Math.min(contexts, threads),
-        pp: round(median(single.map((s) => s.pp)), 1),
-        tg: round(median(single.map((s) => s.tg)), 1),
-        parallel,
-        extraction,
-      };
-      results.push(result);
     } finally {
       await engine.dispose();
     }
-    const result = results.at(-1)!;
-    // llama.cpp's tools run after the engine is gone, on the same cores.
-    if (llamaBench) result.llamaBench = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, repetitions);
-    if (llamaBatchedBench && threads === Math.max(...threadCounts)) {
-      result.llamaBatchedBench = await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens);
+    const pp = summary(samples.pp);
+    const tg = summary(samples.tg);
+    const result: ThreadResult = {
+      threads,
+      contexts: Math.min(contexts, threads),
+      binary: engine.binary,
+      pp: pp.median,
+      tg: tg.median,
+      ppRange: pp.range,
+      tgRange: tg.range,
+      parallel: [...samples.parallel].map(([n, runs]) => {
+        const generation = summary(runs.map((run) => run.generationTokensPerSecond));
+        return {
+          sequences: n,
+          promptTokensPerSecond: summary(runs.map((run) => run.promptTokensPerSecond)).median,
+          generationTokensPerSecond: generation.median,
+          generationRange: generation.range,
+        };
+      }),
+      extraction,
+    };
+    if (llamaBench) {
+      const toolPp = summary(tools.pp);
+      const toolTg = summary(tools.tg);
+      result.llamaBench = { pp: toolPp.median, tg: toolTg.median, ppRange: toolPp.range, tgRange: toolTg.range };
     }
-    log(`threads ${threads}, contexts ${result.contexts}: pp ${result.pp} t/s, tg ${result.tg} t/s` +
-      (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp}, tg ${result.llamaBench.tg}` : ""));
+    if (tools.batched.size > 0) {
+      result.llamaBatchedBench = [...tools.batched].map(([n, rows]) => {
+        const generation = summary(rows.map((row) => row.tg));
+        return { sequences: n, promptTokensPerSecond: summary(rows.map((row) => row.pp)).median, generationTokensPerSecond: generation.median, generationRange: generation.range };
+      });
+    }
+    results.push(result);
+    log(`threads ${threads}, contexts ${result.contexts}, llama.cpp ${describeBinary(result.binary)}: ` +
+      `pp ${result.pp} t/s (${result.ppRange.join("–")}), tg ${result.tg} t/s (${result.tgRange.join("–")})` +
+      (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp} (${result.llamaBench.ppRange.join("–")}), tg ${result.llamaBench.tg} (${result.llamaBench.tgRange.join("–")})` : ""));
     for (const run of result.parallel) {
       const raw = result.llamaBatchedBench?.find((row) => row.sequences === run.sequences);
-      log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s` +
-        (raw ? ` | llama-batched-bench pp ${raw.promptTokensPerSecond}, tg ${raw.generationTokensPerSecond} → tg ×${round(run.generationTokensPerSecond / raw.generationTokensPerSecond, 2)}` : ""));
+      log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s (${run.generationRange.join("–")})` +
+        (raw ? ` | llama-batched-bench pp ${raw.promptTokensPerSecond}, tg ${raw.generationTokensPerSecond} (${raw.generationRange.join("–")}) → tg ×${round(run.generationTokensPerSecond / raw.generationTokensPerSecond, 2)}` : ""));
     }
     for (const run of result.extraction) {
       log(`  extraction ${run.sequences} seq: prompt ${run.coldPromptTokens} → ${run.warmPromptTokens} tokens, ` +
@@ -312,6 +403,7 @@ export async function main(argv: string[]): Promise<number> {
         `constrained tg ${run.constrainedGenerationTokensPerSecond} t/s`);
     }
   }
+  const extraction4 = extraction4Runs > 0 ? await compareExtractionPaths(model, largestThreads, 4, extraction4Runs, log) : undefined;
   // "Best thread setting for each": our best against llama.cpp's best, on the same model and cores.
   const best = (pick: (r: ThreadResult) => number | undefined) => Math.max(...results.map((r) => pick(r) ?? 0));
   const ratios: Record<string, number> = {};
@@ -328,7 +420,8 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
   }
-  if (Object.keys(ratios).length > 0) log(`ratios (infer path / llama.cpp, best thread setting each): ${JSON.stringify(ratios)}`);
+  if (extraction4) ratios.extraction4 = extraction4.ratio;
+  if (Object.keys(ratios).length > 0) log(`ratios (infer path / llama.cpp, best thread setting each; extraction4: before / now): ${JSON.stringify(ratios)}`);
   const report = {
     bench: "inference",
     model: basename(model),
@@ -338,6 +431,8 @@ export async function main(argv: string[]): Promise<number> {
     genTokens,
     repetitions,
     results,
+    ...(extraction4 ? { extraction4 } : {}),
+    tools: llamaBench || llamaBatchedBench ? toolsBuild : undefined,
     ratios,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

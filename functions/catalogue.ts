@@ -199,6 +199,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
       EnvNames.inferContexts,
       EnvNames.deadlineMarginMs,
       EnvNames.tokenConfidence,
+      EnvNames.llamaBinary,
       EnvNames.loraPath,
       EnvNames.loraScale,
     ],

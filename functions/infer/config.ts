@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from "node:os";
-import { booleanEnv, intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
+import { booleanEnv, choiceEnv, intEnv, optionalEnv, requireEnv, type Env } from "../shared/config.ts";
 import { EnvNames } from "../shared/env-names.ts";
 import { ConfigurationError } from "../shared/errors.ts";
 import { defaultSchemaId, getExtractionSchema } from "../schemas/index.ts";
@@ -21,7 +21,13 @@ export interface InferConfig {
   schemaId: string;
   /** Read each generated token's probability for the values' confidence (engine option `tokenConfidence`). */
   tokenConfidence: boolean;
+  /** Which llama.cpp binary to load (llama-binary.ts). */
+  binary: LlamaBinaryChoice;
 }
+
+/** "auto": the patched build of layers/llama-addon/ when present, else the prebuilt binaries; "prebuilt": always those. */
+export type LlamaBinaryChoice = "auto" | "prebuilt";
+export const llamaBinaryChoices: readonly LlamaBinaryChoice[] = ["auto", "prebuilt"];
 
 /** Bounds of the inference settings (also what `npm start` accepts for the matching flags). */
 export const InferSettingRanges = {
@@ -62,5 +68,6 @@ export function readInferConfig(env: Env = process.env): InferConfig {
     schemaId,
     // On by default: a consumer's confidence per field needs it; off saves its cost (docs/inference.md).
     tokenConfidence: booleanEnv(EnvNames.tokenConfidence, true, env),
+    binary: choiceEnv(EnvNames.llamaBinary, llamaBinaryChoices, "auto", env),
   };
 }

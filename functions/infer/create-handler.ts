@@ -35,6 +35,10 @@ export async function createHandler(config: InferConfig): Promise<LambdaHandler<
     contextSize: engine.contextSize,
     parallelSequences: engine.parallelSequences,
     ms: loadMs,
+    // Which llama.cpp: the patched build (thread pool, unified KV cache) or the prebuilt binaries, and why.
+    llamaBuild: engine.binary.buildType,
+    ...(engine.binary.schedule ? { schedule: engine.binary.schedule } : {}),
+    ...(engine.binary.fallbackReason ? { fallbackReason: engine.binary.fallbackReason } : {}),
   });
 
   return invocationHandler(

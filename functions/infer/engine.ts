@@ -1,8 +1,6 @@
 import { statSync } from "node:fs";
 import {
-  getLlama,
   LlamaGrammarEvaluationState,
-  LlamaLogLevel,
   resolveChatWrapper,
   type ChatWrapper,
   type Llama,
@@ -20,6 +18,8 @@ import {
   OutputTruncatedError,
 } from "../shared/errors.ts";
 import { logger } from "../shared/logger.ts";
+import type { LlamaBinaryChoice } from "./config.ts";
+import { contextSchedule, loadLlamaBinary, type ContextSchedule, type LlamaBinary } from "./llama-binary.ts";
 import { learnSpeeds, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
 import { sanitizeModelValue } from "./model-output.ts";
 import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
@@ -61,6 +61,19 @@ export interface EngineOptions {
    * next tokens. Default true; false is the path as it was, for the benchmark's comparison.
    */
   stepBarrier?: boolean;
+  /**
+   * "auto" (default): the patched llama.cpp build of layers/llama-addon/ when it is there, else node-llama-cpp's
+   * prebuilt binaries; "prebuilt": those always (llama-binary.ts).
+   */
+  binary?: LlamaBinaryChoice;
+}
+
+/** The llama.cpp binary an engine runs, and what its contexts report (the patched build's thread pool, KV layout). */
+export interface EngineBinary {
+  buildType: LlamaBinary["buildType"];
+  fallbackReason?: string;
+  /** Undefined on the prebuilt addon, which reports nothing. */
+  schedule?: ContextSchedule;
 }
 
 export interface Extraction {
@@ -121,6 +134,7 @@ export class ExtractionEngine {
   private readonly barriers = new Map<LlamaContext, StepBarrier>();
 
   private constructor(
+    readonly binary: EngineBinary,
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly contexts: LlamaContext[],
@@ -133,18 +147,18 @@ export class ExtractionEngine {
   }
 
   static async load(options: EngineOptions): Promise<ExtractionEngine> {
-    let llama: Llama;
+    let loaded: LlamaBinary;
     let model: LlamaModel;
     try {
-      // Prebuilt binaries only: a source build would need a compiler and a writable node_modules, neither of which
-      // Lambda has. maxThreads caps ggml's pool at what we were given.
-      llama = await getLlama({ gpu: false, build: "never", maxThreads: options.threads, logLevel: LlamaLogLevel.warn });
+      // Never a compile (Lambda has no compiler and a read-only /var/task); maxThreads caps ggml's threads at ours.
+      loaded = await loadLlamaBinary({ threads: options.threads, ...(options.binary ? { choice: options.binary } : {}) });
     } catch (error) {
       throw new ModelLoadError(
         `llama.cpp's prebuilt binary could not be loaded (it needs glibc >= 2.34 and GLIBCXX_3.4.30; Alpine is not supported): ${String(error)}`,
         { cause: error },
       );
     }
+    const { llama } = loaded;
     try {
       model = await llama.loadModel({ modelPath: options.modelPath });
     } catch (error) {
@@ -178,7 +192,13 @@ export class ExtractionEngine {
     }
     const chatWrapper = resolveChatWrapper(model);
     const setup = await prepareSchema(llama, options.schema, options.instructions);
-    return new ExtractionEngine(llama, model, contexts, chatWrapper, setup, options);
+    const schedule = contextSchedule(contexts[0]!);
+    const binary: EngineBinary = {
+      buildType: loaded.buildType,
+      ...(loaded.fallbackReason ? { fallbackReason: loaded.fallbackReason } : {}),
+      ...(schedule ? { schedule } : {}),
+    };
+    return new ExtractionEngine(binary, llama, model, contexts, chatWrapper, setup, options);
   }
 
   private setupFor(schema: JsonSchemaNode | undefined): Promise<SchemaSetup> {

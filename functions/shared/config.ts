@@ -58,3 +58,12 @@ export function booleanEnv(name: string, fallback: boolean, env: Env = process.e
   if (["false", "0", "no"].includes(value)) return false;
   throw new ConfigurationError(`Environment variable ${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
+
+/** One of `choices` (exact, after trimming); missing or empty is the fallback. */
+export function choiceEnv<T extends string>(name: string, choices: readonly T[], fallback: T, env: Env = process.env): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = raw.trim();
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new ConfigurationError(`Environment variable ${name} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
+}

@@ -52,6 +52,11 @@ export const EnvNames = {
    * `true`; costs generation speed with large vocabularies, docs/inference.md).
    */
   tokenConfidence: "LLAMBDA_TOKEN_CONFIDENCE",
+  /**
+   * `auto` (default): the patched llama.cpp build of layers/llama-addon/ when the image or node_modules has one, else
+   * node-llama-cpp's prebuilt binaries; `prebuilt`: those always.
+   */
+  llamaBinary: "LLAMBDA_LLAMA_BINARY",
   /** Time kept back from Lambda's remaining time to return results, ms: chunk work stops that long before the timeout. */
   deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
   /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */

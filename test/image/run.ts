@@ -66,7 +66,7 @@ async function buildImage(nodeImage: string, modelSha256: string | undefined): P
   // Step headers and the Dockerfile's own checks are echoed; the whole log is printed only when the build fails.
   const built = await docker(args, TIMEOUTS.build, {
     logTo: buildLog,
-    echo: /^#\d+ (\[|DONE|CACHED)|platform ok|llama\.cpp binding ok|ocr image ok|ERROR|bundled |copied \d+ packages|patched /,
+    echo: /^#\d+ (\[|DONE|CACHED)|platform ok|llama\.cpp binding ok|patched llama\.cpp build ok|addon\.patch|Building llama\.cpp|ocr image ok|ERROR|bundled |copied \d+ packages|patched /,
   });
   if (built.code !== 0) {
     throw new ImageTestFailure(`docker build failed (exit ${built.code}); last lines of the build log:\n${tail(readFileSync(buildLog, "utf8"), 80)}`);
@@ -156,6 +156,7 @@ async function invokeContainer(api: RuntimeApi, port: number): Promise<{ initMs:
   if (api.initError !== undefined) throw new ImageTestFailure(`init failed, /init/error: ${api.initError}\n${await containerLogs()}`);
   const initMs = api.firstNextAt! - startedAt;
   log(`init done: ${initMs} ms from container start to the first /invocation/next (${api.firstNextAt! - runAt} ms from docker run)`);
+  log(`llama.cpp: ${await checkLlamaBuild()}`);
 
   const invokedAt = Date.now();
   const good = await api.invoke(batch, TIMEOUTS.invocation);
@@ -210,6 +211,30 @@ function checkBadEventAnswer(invocation: Invocation): string {
     throw new ImageTestFailure(`bad event: Lambda-Runtime-Function-Error-Type header ${answer.errorType}`);
   }
   return `${body.errorType}: ${body.errorMessage}`;
+}
+
+/**
+ * The image runs the patched llama.cpp build (infra/image/Dockerfile's llama-addon stage), and its contexts have the
+ * thread pool and the unified KV cache: the handler's "Model loaded" log line says which binary it loaded.
+ */
+async function checkLlamaBuild(): Promise<string> {
+  const logs = await docker(["logs", containerName], 30_000);
+  const loaded = `${logs.stdout}\n${logs.stderr}`
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        const parsed = JSON.parse(line.slice(line.indexOf("{"))) as { message?: string; llamaBuild?: string; schedule?: { threadPool?: boolean; kvUnified?: boolean }; fallbackReason?: string };
+        return parsed.message === "Model loaded" ? [parsed] : [];
+      } catch {
+        return [];
+      }
+    })
+    .at(0);
+  if (!loaded) throw new ImageTestFailure(`no "Model loaded" log line\n${await containerLogs()}`);
+  if (loaded.llamaBuild !== "localBuild" || loaded.schedule?.threadPool !== true || loaded.schedule?.kvUnified !== true) {
+    throw new ImageTestFailure(`expected the patched llama.cpp build with its thread pool and unified KV cache, the handler loaded: ${JSON.stringify(loaded)}`);
+  }
+  return `${loaded.llamaBuild}, thread pool and unified KV cache on every context`;
 }
 
 async function containerLogs(): Promise<string> {

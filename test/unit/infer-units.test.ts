@@ -91,6 +91,12 @@ describe("inference configuration", () => {
     expect(readInferConfig({ ...base, [EnvNames.tokenConfidence]: "false" }).tokenConfidence).toBe(false);
     expect(() => readInferConfig({ ...base, [EnvNames.tokenConfidence]: "off" })).toThrow(new RegExp(EnvNames.tokenConfidence));
   });
+
+  it("loads the patched llama.cpp build when there is one unless told prebuilt, and refuses any other choice at init", () => {
+    expect(readInferConfig(base).binary).toBe("auto");
+    expect(readInferConfig({ ...base, [EnvNames.llamaBinary]: " prebuilt " }).binary).toBe("prebuilt");
+    expect(() => readInferConfig({ ...base, [EnvNames.llamaBinary]: "cuda" })).toThrow(/LLAMBDA_LLAMA_BINARY must be one of auto, prebuilt, got "cuda"/);
+  });
 });
 
 describe("infer batch input", () => {

@@ -1,0 +1,50 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EngineBinary } from "../../functions/infer/engine.ts";
+import { writeTinyModel } from "../../models/random-llama.ts";
+
+/** node-llama-cpp's record of the last local build: present after layers/llama-addon/build.sh. */
+const lastBuildInfo = join(dirname(fileURLToPath(import.meta.resolve("node-llama-cpp"))), "..", "llama", "lastBuild.json");
+
+function engineBinary(model: string, choice: string): { binary: EngineBinary; ok: Array<true | string> } {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/engine-binary.ts", model, choice], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+}
+
+/** Which llama.cpp binary the engine loads (functions/infer/llama-binary.ts), each choice in a process of its own. */
+describe("llama.cpp binary", () => {
+  let dir: string;
+  let model: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "llambda-binary-"));
+    model = (await writeTinyModel(join(dir, "tiny.gguf"))).path;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("runs node-llama-cpp's prebuilt binaries when told to, which report no schedule of their own", () => {
+    const { binary, ok } = engineBinary(model, "prebuilt");
+    expect(binary).toEqual({ buildType: "prebuilt" });
+    expect(ok).toEqual([true, true]);
+  });
+
+  it("prefers the patched local build, with a thread pool and one KV cache, and falls back to the prebuilt without one", () => {
+    const { binary, ok } = engineBinary(model, "auto");
+    expect(ok).toEqual([true, true]);
+    if (existsSync(lastBuildInfo)) {
+      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true } });
+    } else {
+      // A fresh clone: nobody ran layers/llama-addon/build.sh.
+      expect(binary.buildType).toBe("prebuilt");
+      expect(binary.fallbackReason).toMatch(/no local build/);
+      expect(binary.schedule).toBeUndefined();
+    }
+  });
+});
