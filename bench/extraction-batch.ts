@@ -1,7 +1,7 @@
 /**
  * One batch of chunks extracted at once, timed, in a process of its own: `npm run bench -- inference` runs it for the
  * engine's path as it was before batched stepping and the patched llama.cpp build ("legacy": prebuilt binaries, no
- * step barrier) and as it is ("current"), alternating, and reports the ratio of their wall times (`extraction4`).
+ * step barrier, no forced tokens) and as it is ("current"), alternating, and reports the ratio of their wall times (`extraction4`).
  * A process per path because two llama.cpp builds do not load side by side in one process.
  *
  *   node --import tsx bench/extraction-batch.ts <model.gguf> <legacy|current> <threads> <chunks> <seed>
@@ -15,9 +15,9 @@ import { getExtractionSchema } from "../functions/schemas/index.ts";
 export type ExtractionPath = "legacy" | "current";
 
 /** The engine options of each path; everything else is the same. */
-export const extractionPaths: Record<ExtractionPath, { binary: "prebuilt" | "auto"; stepBarrier: boolean }> = {
-  legacy: { binary: "prebuilt", stepBarrier: false },
-  current: { binary: "auto", stepBarrier: true },
+export const extractionPaths: Record<ExtractionPath, { binary: "prebuilt" | "auto"; stepBarrier: boolean; forcedTokens: boolean }> = {
+  legacy: { binary: "prebuilt", stepBarrier: false, forcedTokens: false },
+  current: { binary: "auto", stepBarrier: true, forcedTokens: true },
 };
 
 /** An invoice-like chunk: the same text for the same `n` in every run and path. */
@@ -53,7 +53,10 @@ async function main(argv: string[]): Promise<void> {
     const wallMs = performance.now() - started;
     const tokensOut = outcomes.reduce((sum, outcome) => sum + (outcome.ok ? outcome.extraction.tokensOut : 0), 0);
     const failed = outcomes.filter((outcome) => !outcome.ok).map((outcome) => (outcome.ok ? "" : outcome.error.name));
-    process.stdout.write(`${JSON.stringify({ path, wallMs, tokensOut, failed, binary: engine.binary })}\n`);
+    const sum = (pick: (stats: { decodes: number; forced: number }) => number) =>
+      outcomes.reduce((total, outcome) => total + (outcome.ok && outcome.extraction.decoding ? pick(outcome.extraction.decoding) : 0), 0);
+    const decoding = { decodes: sum((stats) => stats.decodes), forced: sum((stats) => stats.forced) };
+    process.stdout.write(`${JSON.stringify({ path, wallMs, tokensOut, decoding, failed, binary: engine.binary })}\n`);
   } finally {
     await engine.dispose();
   }

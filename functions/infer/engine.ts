@@ -25,6 +25,7 @@ import { sanitizeModelValue } from "./model-output.ts";
 import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
+import { JsonAnswerTracker } from "./forced-text.ts";
 import { SequencePool } from "./sequence-pool.ts";
 import { StepBarrier } from "./step-barrier.ts";
 import { fitParallelSequences } from "./sequences.ts";
@@ -62,6 +63,11 @@ export interface EngineOptions {
    */
   stepBarrier?: boolean;
   /**
+   * Feed the text the schema's grammar forces (property names, a started `null`, commas; forced-text.ts) in one batch
+   * with the token before it, instead of one decode per token. Default true; false is the path as it was.
+   */
+  forcedTokens?: boolean;
+  /**
    * "auto" (default): the patched llama.cpp build of layers/llama-addon/ when it is there, else node-llama-cpp's
    * prebuilt binaries; "prebuilt": those always (llama-binary.ts).
    */
@@ -88,9 +94,18 @@ export interface Extraction {
   /** Prompt tokens served from the KV cache (the instructions, after the sequence's first chunk). */
   tokensReused: number;
   tokensOut: number;
+  /** How the answer was decoded: evaluations, and answer tokens the grammar forced (fed in a batch, not sampled). */
+  decoding?: DecodingStats;
   promptMs: number;
   generationMs: number;
   ms: number;
+}
+
+export interface DecodingStats {
+  /** Evaluations of the answer: one per sampled token, a forced run riding along with the token before it. */
+  decodes: number;
+  /** Answer tokens the grammar forced. */
+  forced: number;
 }
 
 export type ExtractionOutcome = { ok: true; extraction: Extraction } | { ok: false; error: Error };
@@ -132,6 +147,7 @@ export class ExtractionEngine {
   // Schemas other than the default, prepared on first use (documents choose their schema by upload prefix).
   private readonly setups = new Map<JsonSchemaNode, Promise<SchemaSetup>>();
   private readonly barriers = new Map<LlamaContext, StepBarrier>();
+  private readonly forcedTexts = new Map<string, Token[]>();
 
   private constructor(
     readonly binary: EngineBinary,
@@ -307,12 +323,14 @@ export class ExtractionEngine {
     const started = performance.now();
     const meterBefore = sequence.tokenMeter.usedInputTokens;
     const pending = await this.feedPrompt(sequence, tokens, deadline);
-    const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar });
-    const { tokens: output, probabilities, firstTokenAt, truncated } = answer;
+    // The prompt's evaluated tokens: the meter's count so far and the ones the first generation step evaluates (forced
+    // answer tokens, evaluated as input later, are the answer's, not the prompt's).
+    const tokensIn = sequence.tokenMeter.usedInputTokens - meterBefore + pending.length;
+    const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar, schema: setup.schema });
+    const { tokens: output, probabilities, firstTokenAt, truncated, decoding } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
     const generationMs = finished - (firstTokenAt ?? finished);
-    const tokensIn = sequence.tokenMeter.usedInputTokens - meterBefore;
     learnSpeeds(this.measured, tokensIn, promptMs, output.length, generationMs);
     if (truncated) {
       if (maxTokens < answerCap) {
@@ -343,6 +361,7 @@ export class ExtractionEngine {
       tokensIn,
       tokensReused: tokens.length - toEvaluate,
       tokensOut: output.length,
+      decoding,
       promptMs: Math.round(promptMs),
       generationMs: Math.round(generationMs),
       ms: Math.round(finished - started),
@@ -384,47 +403,94 @@ export class ExtractionEngine {
   private async generate(
     sequence: LlamaContextSequence,
     pending: Token[],
-    options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never> },
-  ): Promise<{ tokens: Token[]; probabilities?: number[]; firstTokenAt: number | undefined; truncated: boolean }> {
+    options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never>; schema: JsonSchemaNode },
+  ): Promise<{ tokens: Token[]; probabilities?: number[]; firstTokenAt: number | undefined; truncated: boolean; decoding: DecodingStats }> {
     const output: Token[] = [];
     const readConfidence = this.options.tokenConfidence ?? true;
     const probabilities: number[] = [];
+    const decoding: DecodingStats = { decodes: 0, forced: 0 };
     let firstTokenAt: number | undefined;
     let truncated = false;
+    const grammarState = new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar });
+    const tracker = this.options.forcedTokens === false ? undefined : new JsonAnswerTracker(options.schema);
     // evaluate() is this same generator with no metadata, yielding the bare token.
     const generator = sequence.evaluateWithMetadata(pending, { confidence: readConfidence }, {
       temperature: 0,
-      grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar }),
+      grammarEvaluationState: grammarState,
       repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
     });
     const barrier = this.options.stepBarrier === false ? undefined : this.barrierOf(sequence.context);
     barrier?.join(sequence);
     try {
       let tail = "";
-      for (let step = await generator.next(); !step.done; step = await generator.next()) {
+      let step = await generator.next();
+      while (!step.done) {
+        decoding.decodes++;
         const generated = step.value;
         const { token } = generated;
         firstTokenAt ??= performance.now();
-        output.push(token);
         // Typed by the option's literal value; `confidence: readConfidence` is a boolean, so read it as optional.
-        if (readConfidence) probabilities.push((generated as { confidence?: number }).confidence ?? Number.NaN);
-        generationMeter.tokens++;
-        // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
-        // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
-        tail = (tail + this.tokenText(token)).slice(-jsonEndTrigger.length);
-        if (tail === jsonEndTrigger) break;
+        const answerTokens: Array<{ token: Token; probability: number }> = [
+          { token, probability: (generated as { confidence?: number }).confidence ?? Number.NaN },
+        ];
+        tracker?.append(this.tokenText(token));
+        // The grammar's forced text goes into the next evaluation with this token: no sampling, no decode of its own.
+        const forced = tracker ? this.acceptForced(tracker, grammarState, options.maxTokens - output.length - 1) : [];
+        // A forced token has no alternative under the grammar: probability 1.
+        for (const forcedToken of forced) answerTokens.push({ token: forcedToken, probability: 1 });
+        decoding.forced += forced.length;
+        let ended = false;
+        for (const answerToken of answerTokens) {
+          output.push(answerToken.token);
+          if (readConfidence) probabilities.push(answerToken.probability);
+          generationMeter.tokens++;
+          // After the closing brace the JSON grammar allows only whitespace, which a weak model can emit forever:
+          // stop at node-llama-cpp's own trigger for JSON grammars, four newlines in a row.
+          tail = (tail + this.tokenText(answerToken.token)).slice(-jsonEndTrigger.length);
+          if (tail === jsonEndTrigger) ended = true;
+        }
+        if (ended) break;
         if (output.length >= options.maxTokens) {
           truncated = true;
           break;
         }
         checkDeadline(options.deadline, "the answer", output.length);
         await barrier?.arrive(sequence);
+        step = await generator.next(forced.length > 0 ? [token, ...forced] : undefined);
       }
     } finally {
       barrier?.leave(sequence);
       await generator.return();
     }
-    return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated };
+    return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated, decoding };
+  }
+
+  /**
+   * The tokens of the text the grammar forces now (at most `budget`), each checked against and accepted by the
+   * grammar's state, up to the first it would refuse; the tracker follows them.
+   */
+  private acceptForced(tracker: JsonAnswerTracker, state: LlamaGrammarEvaluationState, budget: number): Token[] {
+    const text = tracker.forced();
+    if (text === "" || budget <= 0) return [];
+    const accepted: Token[] = [];
+    for (const token of this.forcedTokenCache(text).slice(0, budget)) {
+      if (!grammarAllows(this.llama, state, token)) break;
+      acceptOnGrammar(this.llama, state, token);
+      accepted.push(token);
+      tracker.append(this.tokenText(token));
+    }
+    return accepted;
+  }
+
+  /** A forced text's tokens; the same few texts (property names) recur in every answer. */
+  private forcedTokenCache(text: string): Token[] {
+    let tokens = this.forcedTexts.get(text);
+    if (tokens === undefined) {
+      // Mid-answer text: no leading space of its own (SentencePiece tokenizers add one to a text that starts a prompt).
+      tokens = this.model.tokenize(text, false, "trimLeadingSpace");
+      this.forcedTexts.set(text, tokens);
+    }
+    return tokens;
   }
 
   /**
@@ -498,4 +564,25 @@ async function parallelSequences(model: LlamaModel, contextSize: number, options
     contextBytes: async (n) =>
       (await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences: n })).cpuRam,
   });
+}
+
+/**
+ * node-llama-cpp's own grammar checks (internal: the addon's sampler binding, which its token predictors use to
+ * check a predicted token against a grammar state). Forcing text needs them; they are not part of its public API.
+ */
+interface GrammarBindings {
+  canBeNextTokenForGrammarEvaluationState(state: unknown, token: Token): boolean;
+  acceptGrammarEvaluationStateToken(state: unknown, token: Token): void;
+}
+
+function grammarBindings(llama: Llama): GrammarBindings {
+  return (llama as unknown as { _bindings: { AddonSampler: GrammarBindings } })._bindings.AddonSampler;
+}
+
+function grammarAllows(llama: Llama, state: LlamaGrammarEvaluationState, token: Token): boolean {
+  return grammarBindings(llama).canBeNextTokenForGrammarEvaluationState((state as unknown as { _state: unknown })._state, token);
+}
+
+function acceptOnGrammar(llama: Llama, state: LlamaGrammarEvaluationState, token: Token): void {
+  grammarBindings(llama).acceptGrammarEvaluationStateToken((state as unknown as { _state: unknown })._state, token);
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExtractionEngine } from "../../functions/infer/engine.ts";
 import { extractBatch } from "../../functions/infer/extract-batch.ts";
@@ -168,6 +169,47 @@ describe("extraction engine", () => {
       await plain.dispose();
     }
   }, 120_000);
+});
+
+describe("forced tokens", () => {
+  let dir: string;
+  let model: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "llambda-forced-"));
+    model = (await writeTinyModel(join(dir, "tiny.gguf"))).path;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("feeds the text the grammar forces in the next evaluation: fewer decodes, answers still valid against the schema", async () => {
+    const invoice = getExtractionSchema("invoice");
+    const validate = new Ajv2020.default({ strict: false }).compile(invoice);
+    const chunks = [1, 2, 3].map((n) => ({ text: `Invoice ${n} from Acme Corp, total 42.00 EUR, dated 2024-03-0${n}.`, pageStart: 1, pageEnd: 1 }));
+    const run = async (forcedTokens: boolean) => {
+      const engine = await ExtractionEngine.load({ modelPath: model, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 1024, schema: invoice, forcedTokens });
+      try {
+        return (await engine.extractAll(chunks)).map((outcome) => {
+          if (!outcome.ok) throw outcome.error;
+          return outcome.extraction;
+        });
+      } finally {
+        await engine.dispose();
+      }
+    };
+    const forced = await run(true);
+    const sampled = await run(false);
+    for (const extraction of forced) {
+      expect(validate(extraction.data), JSON.stringify(validate.errors)).toBe(true);
+      // Every answer token was either sampled (one decode each) or forced along with the one before it.
+      expect(extraction.decoding!.decodes + extraction.decoding!.forced).toBe(extraction.tokensOut);
+      // The ten property names alone are forced in every answer.
+      expect(extraction.decoding!.forced).toBeGreaterThanOrEqual(10);
+    }
+    for (const extraction of sampled) {
+      expect(extraction.decoding).toEqual({ decodes: extraction.tokensOut, forced: 0 });
+    }
+    const decodes = (list: typeof forced) => list.reduce((sum, extraction) => sum + extraction.decoding!.decodes, 0);
+    expect(decodes(forced)).toBeLessThan(decodes(sampled));
+  }, 180_000);
 });
 
 /** Paths of a value's strings, numbers, booleans and nulls, in the item's notation (`entities[0].name`). */
