@@ -24,6 +24,7 @@ import { basename, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { TokenBias, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
+import { StepBarrier } from "../functions/infer/step-barrier.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { round } from "./corpus.ts";
 import type { ExtractionPath } from "./extraction-batch.ts";
@@ -113,16 +114,28 @@ async function generateUnconstrained(
   const output: Token[] = [];
   let firstTokenAt: number | undefined;
   const generator = sequence.evaluate(pending, { temperature: 0, tokenBias: noEndBias(sequence.model) });
+  // In step with the context's other generating sequences, as the engine's generation is (step-barrier.ts).
+  const barrier = barrierOf(sequence.context);
+  barrier.join(sequence);
   try {
-    for await (const token of generator) {
+    for (let step = await generator.next(); !step.done; step = await generator.next()) {
       firstTokenAt ??= performance.now();
-      output.push(token);
+      output.push(step.value);
       if (output.length >= maxTokens) break;
+      await barrier.arrive(sequence);
     }
   } finally {
+    barrier.leave(sequence);
     await generator.return();
   }
   return { tokens: output, firstTokenAt };
+}
+
+const barriers = new WeakMap<object, StepBarrier>();
+function barrierOf(context: object): StepBarrier {
+  let barrier = barriers.get(context);
+  if (!barrier) barriers.set(context, (barrier = new StepBarrier()));
+  return barrier;
 }
 
 /** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */

@@ -200,6 +200,7 @@ export const FunctionCatalogue: Record<FunctionId, FunctionSpec> = {
       EnvNames.deadlineMarginMs,
       EnvNames.tokenConfidence,
       EnvNames.llamaBinary,
+      EnvNames.speculation,
       EnvNames.loraPath,
       EnvNames.loraScale,
     ],

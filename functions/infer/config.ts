@@ -23,6 +23,8 @@ export interface InferConfig {
   tokenConfidence: boolean;
   /** Which llama.cpp binary to load (llama-binary.ts). */
   binary: LlamaBinaryChoice;
+  /** Prompt-lookup speculation (engine option `speculation`). */
+  speculation: boolean;
 }
 
 /** "auto": the patched build of layers/llama-addon/ when present, else the prebuilt binaries; "prebuilt": always those. */
@@ -69,5 +71,6 @@ export function readInferConfig(env: Env = process.env): InferConfig {
     // On by default: a consumer's confidence per field needs it; off saves its cost (docs/inference.md).
     tokenConfidence: booleanEnv(EnvNames.tokenConfidence, true, env),
     binary: choiceEnv(EnvNames.llamaBinary, llamaBinaryChoices, "auto", env),
+    speculation: booleanEnv(EnvNames.speculation, false, env),
   };
 }

@@ -25,6 +25,7 @@ import { sanitizeModelValue } from "./model-output.ts";
 import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
+import { DraftPredictor } from "./draft-predictor.ts";
 import { JsonAnswerTracker } from "./forced-text.ts";
 import { SequencePool } from "./sequence-pool.ts";
 import { StepBarrier } from "./step-barrier.ts";
@@ -68,6 +69,12 @@ export interface EngineOptions {
    */
   forcedTokens?: boolean;
   /**
+   * Prompt-lookup speculation (draft-predictor.ts): tokens the answer copies from the prompt are proposed and verified
+   * in the decode of the token before them. Greedy output is the same with and without it. Default false
+   * (docs/performance.md: what it gains depends on how much the model copies).
+   */
+  speculation?: boolean;
+  /**
    * "auto" (default): the patched llama.cpp build of layers/llama-addon/ when it is there, else node-llama-cpp's
    * prebuilt binaries; "prebuilt": those always (llama-binary.ts).
    */
@@ -106,6 +113,9 @@ export interface DecodingStats {
   decodes: number;
   /** Answer tokens the grammar forced. */
   forced: number;
+  /** With speculation: draft tokens proposed, and those the model's own choices confirmed (taken without a decode). */
+  drafted: number;
+  accepted: number;
 }
 
 export type ExtractionOutcome = { ok: true; extraction: Extraction } | { ok: false; error: Error };
@@ -159,7 +169,10 @@ export class ExtractionEngine {
     readonly options: EngineOptions,
   ) {
     this.setups.set(defaultSetup.schema, Promise.resolve(defaultSetup));
-    this.sequences = new SequencePool(contexts);
+    this.sequences = new SequencePool(
+      contexts,
+      options.speculation ? (context) => context.getSequence({ tokenPredictor: new DraftPredictor() }) : undefined,
+    );
   }
 
   static async load(options: EngineOptions): Promise<ExtractionEngine> {
@@ -326,7 +339,7 @@ export class ExtractionEngine {
     // The prompt's evaluated tokens: the meter's count so far and the ones the first generation step evaluates (forced
     // answer tokens, evaluated as input later, are the answer's, not the prompt's).
     const tokensIn = sequence.tokenMeter.usedInputTokens - meterBefore + pending.length;
-    const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar, schema: setup.schema });
+    const answer = await this.generate(sequence, pending, { maxTokens, deadline, grammar: setup.grammar, schema: setup.schema, prompt: tokens });
     const { tokens: output, probabilities, firstTokenAt, truncated, decoding } = answer;
     const finished = performance.now();
     const promptMs = (firstTokenAt ?? finished) - started;
@@ -403,12 +416,18 @@ export class ExtractionEngine {
   private async generate(
     sequence: LlamaContextSequence,
     pending: Token[],
-    options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never>; schema: JsonSchemaNode },
+    options: { maxTokens: number; deadline?: Deadline; grammar: LlamaJsonSchemaGrammar<never>; schema: JsonSchemaNode; prompt: Token[] },
   ): Promise<{ tokens: Token[]; probabilities?: number[]; firstTokenAt: number | undefined; truncated: boolean; decoding: DecodingStats }> {
     const output: Token[] = [];
     const readConfidence = this.options.tokenConfidence ?? true;
     const probabilities: number[] = [];
-    const decoding: DecodingStats = { decodes: 0, forced: 0 };
+    const decoding: DecodingStats = { decodes: 0, forced: 0, drafted: 0, accepted: 0 };
+    const predictor = sequence.tokenPredictor instanceof DraftPredictor ? sequence.tokenPredictor : undefined;
+    // Drafts come from this chunk's prompt.
+    predictor?.updateInputTokens(options.prompt);
+    const proposedBefore = predictor?.proposed ?? 0;
+    const usedBefore = sequence.tokenPredictions.used;
+    let steps = 0;
     let firstTokenAt: number | undefined;
     let truncated = false;
     const grammarState = new LlamaGrammarEvaluationState({ model: this.model, grammar: options.grammar });
@@ -417,7 +436,11 @@ export class ExtractionEngine {
     const generator = sequence.evaluateWithMetadata(pending, { confidence: readConfidence }, {
       temperature: 0,
       grammarEvaluationState: grammarState,
-      repeatPenalty: { punishTokens: () => output.slice(-repeatPenaltyLastTokens), penalty: repeatPenalty },
+      repeatPenalty: {
+        // With drafts, the position sampled now also follows the drafts before it (draft-predictor.ts).
+        punishTokens: () => (predictor ? [...output, ...predictor.penaltyExtra()] : output).slice(-repeatPenaltyLastTokens),
+        penalty: repeatPenalty,
+      },
     });
     const barrier = this.options.stepBarrier === false ? undefined : this.barrierOf(sequence.context);
     barrier?.join(sequence);
@@ -425,7 +448,7 @@ export class ExtractionEngine {
       let tail = "";
       let step = await generator.next();
       while (!step.done) {
-        decoding.decodes++;
+        steps++;
         const generated = step.value;
         const { token } = generated;
         firstTokenAt ??= performance.now();
@@ -434,8 +457,10 @@ export class ExtractionEngine {
           { token, probability: (generated as { confidence?: number }).confidence ?? Number.NaN },
         ];
         tracker?.append(this.tokenText(token));
+        // Verified drafts waiting: the next tokens come without a decode (forcing now would throw them away).
+        const draftsWaiting = predictor !== undefined && sequence.tokenPredictions.unused > 0;
         // The grammar's forced text goes into the next evaluation with this token: no sampling, no decode of its own.
-        const forced = tracker ? this.acceptForced(tracker, grammarState, options.maxTokens - output.length - 1) : [];
+        const forced = tracker && !draftsWaiting ? this.acceptForced(tracker, grammarState, options.maxTokens - output.length - 1) : [];
         // A forced token has no alternative under the grammar: probability 1.
         for (const forcedToken of forced) answerTokens.push({ token: forcedToken, probability: 1 });
         decoding.forced += forced.length;
@@ -455,13 +480,18 @@ export class ExtractionEngine {
           break;
         }
         checkDeadline(options.deadline, "the answer", output.length);
-        await barrier?.arrive(sequence);
+        // In step with the others only for a step that decodes: a verified draft token needs no decode to wait for.
+        if (!draftsWaiting) await barrier?.arrive(sequence);
         step = await generator.next(forced.length > 0 ? [token, ...forced] : undefined);
       }
     } finally {
       barrier?.leave(sequence);
       await generator.return();
     }
+    // A confirmed draft token is yielded without a decode of its own.
+    decoding.accepted = sequence.tokenPredictions.used - usedBefore;
+    decoding.drafted = (predictor?.proposed ?? 0) - proposedBefore;
+    decoding.decodes = steps - decoding.accepted;
     return { tokens: output, ...(readConfidence ? { probabilities } : {}), firstTokenAt, truncated, decoding };
   }
 

@@ -8,9 +8,10 @@ export class SequencePool {
   private readonly freeSequences: LlamaContextSequence[] = [];
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
 
-  constructor(contexts: readonly LlamaContext[]) {
+  /** `create`: a new sequence of a context (default: a plain one). */
+  constructor(contexts: readonly LlamaContext[], create: (context: LlamaContext) => LlamaContextSequence = (context) => context.getSequence()) {
     // Interleaved, and taken from the end: consecutive chunks land on different contexts.
-    const perContext = contexts.map((context) => Array.from({ length: context.totalSequences }, () => context.getSequence()));
+    const perContext = contexts.map((context) => Array.from({ length: context.totalSequences }, () => create(context)));
     const longest = Math.max(...perContext.map((list) => list.length));
     for (let i = longest - 1; i >= 0; i--) {
       for (let c = perContext.length - 1; c >= 0; c--) {

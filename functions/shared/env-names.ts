@@ -57,6 +57,8 @@ export const EnvNames = {
    * node-llama-cpp's prebuilt binaries; `prebuilt`: those always.
    */
   llamaBinary: "LLAMBDA_LLAMA_BINARY",
+  /** `true`/`false`: prompt-lookup speculation while generating (default `false`; docs/inference.md). */
+  speculation: "LLAMBDA_SPECULATION",
   /** Time kept back from Lambda's remaining time to return results, ms: chunk work stops that long before the timeout. */
   deadlineMarginMs: "LLAMBDA_DEADLINE_MARGIN_MS",
   /** Path of a LoRA adapter (GGUF) applied to the model at load; unset: none. */

@@ -205,11 +205,52 @@ describe("forced tokens", () => {
       expect(extraction.decoding!.forced).toBeGreaterThanOrEqual(10);
     }
     for (const extraction of sampled) {
-      expect(extraction.decoding).toEqual({ decodes: extraction.tokensOut, forced: 0 });
+      expect(extraction.decoding).toEqual({ decodes: extraction.tokensOut, forced: 0, drafted: 0, accepted: 0 });
     }
     const decodes = (list: typeof forced) => list.reduce((sum, extraction) => sum + extraction.decoding!.decodes, 0);
     expect(decodes(forced)).toBeLessThan(decodes(sampled));
   }, 180_000);
+});
+
+describe("speculation", () => {
+  let dir: string;
+  let model: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "llambda-speculation-"));
+    model = (await writeTinyModel(join(dir, "tiny.gguf"))).path;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("proposes drafts from the prompt and verifies them, and greedy answers stay exactly the same", async () => {
+    const invoice = getExtractionSchema("invoice");
+    // Chunks that hold JSON like the answer's: the answer's tokens recur in the prompt, so drafts are proposed.
+    const chunks = [1, 2, 3].map((n) => ({
+      text: `Exported record: {"issuer": "Acme ${n}", "invoice_number": "INV-${n}", "date": null, "currency": "EUR", "amount": ${n}2.5}`,
+      pageStart: 1,
+      pageEnd: 1,
+    }));
+    const run = async (speculation: boolean, forcedTokens: boolean) => {
+      const engine = await ExtractionEngine.load({ modelPath: model, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 1024, schema: invoice, sequences: 2, speculation, forcedTokens });
+      try {
+        return (await engine.extractAll(chunks)).map((outcome) => {
+          if (!outcome.ok) throw outcome.error;
+          return outcome.extraction;
+        });
+      } finally {
+        await engine.dispose();
+      }
+    };
+    for (const forcedTokens of [false, true]) {
+      const plain = await run(false, forcedTokens);
+      const drafted = await run(true, forcedTokens);
+      drafted.forEach((extraction, i) => {
+        expect(extraction.data).toEqual(plain[i]!.data);
+        expect(extraction.tokensOut).toBe(plain[i]!.tokensOut);
+        expect(extraction.decoding!.decodes + extraction.decoding!.accepted + extraction.decoding!.forced).toBe(extraction.tokensOut);
+      });
+      expect(drafted.reduce((sum, extraction) => sum + extraction.decoding!.drafted, 0)).toBeGreaterThan(0);
+    }
+  }, 240_000);
 });
 
 /** Paths of a value's strings, numbers, booleans and nulls, in the item's notation (`entities[0].name`). */

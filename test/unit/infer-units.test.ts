@@ -97,6 +97,12 @@ describe("inference configuration", () => {
     expect(readInferConfig({ ...base, [EnvNames.llamaBinary]: " prebuilt " }).binary).toBe("prebuilt");
     expect(() => readInferConfig({ ...base, [EnvNames.llamaBinary]: "cuda" })).toThrow(/LLAMBDA_LLAMA_BINARY must be one of auto, prebuilt, got "cuda"/);
   });
+
+  it("speculates only when switched on", () => {
+    expect(readInferConfig(base).speculation).toBe(false);
+    expect(readInferConfig({ ...base, [EnvNames.speculation]: "true" }).speculation).toBe(true);
+    expect(() => readInferConfig({ ...base, [EnvNames.speculation]: "maybe" })).toThrow(new RegExp(EnvNames.speculation));
+  });
 });
 
 describe("infer batch input", () => {
