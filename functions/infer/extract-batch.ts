@@ -98,6 +98,8 @@ export async function extractBatch(
         tokensOut: extraction.tokensOut,
         promptMs: extraction.promptMs,
         generationMs: extraction.generationMs,
+        // Decodes, forced tokens, drafts proposed and accepted (docs/inference.md).
+        ...(extraction.decoding ? { decoding: extraction.decoding } : {}),
       });
       if (options.metrics) recordChunkExtracted(options.metrics, extraction);
       succeeded++;

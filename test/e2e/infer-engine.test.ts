@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExtractionEngine } from "../../functions/infer/engine.ts";
+import { ExtractionEngine, type EngineOptions, type Extraction } from "../../functions/infer/engine.ts";
 import { extractBatch } from "../../functions/infer/extract-batch.ts";
-import { buildUserPrompt } from "../../functions/infer/prompt.ts";
+import { buildUserPrompt, type ChunkPromptInput } from "../../functions/infer/prompt.ts";
 import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { ChunkItem } from "../../functions/shared/contracts.ts";
 import { ChunkTooLargeError, DeadlineExceededError, ModelLoadError, OutputTruncatedError } from "../../functions/shared/errors.ts";
@@ -171,32 +171,34 @@ describe("extraction engine", () => {
   }, 120_000);
 });
 
-describe("forced tokens", () => {
+describe("decoding: forced tokens and speculation", () => {
   let dir: string;
   let model: string;
+  const invoice = getExtractionSchema("invoice");
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "llambda-forced-"));
+    dir = mkdtempSync(join(tmpdir(), "llambda-decoding-"));
     model = (await writeTinyModel(join(dir, "tiny.gguf"))).path;
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** The chunks' extractions by a fresh engine with the invoice schema and these options. */
+  async function extractions(chunks: ChunkPromptInput[], options: Partial<EngineOptions>): Promise<Extraction[]> {
+    const engine = await ExtractionEngine.load({ modelPath: model, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 1024, schema: invoice, ...options });
+    try {
+      return (await engine.extractAll(chunks)).map((outcome) => {
+        if (!outcome.ok) throw outcome.error;
+        return outcome.extraction;
+      });
+    } finally {
+      await engine.dispose();
+    }
+  }
+
   it("feeds the text the grammar forces in the next evaluation: fewer decodes, answers still valid against the schema", async () => {
-    const invoice = getExtractionSchema("invoice");
     const validate = new Ajv2020.default({ strict: false }).compile(invoice);
     const chunks = [1, 2, 3].map((n) => ({ text: `Invoice ${n} from Acme Corp, total 42.00 EUR, dated 2024-03-0${n}.`, pageStart: 1, pageEnd: 1 }));
-    const run = async (forcedTokens: boolean) => {
-      const engine = await ExtractionEngine.load({ modelPath: model, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 1024, schema: invoice, forcedTokens });
-      try {
-        return (await engine.extractAll(chunks)).map((outcome) => {
-          if (!outcome.ok) throw outcome.error;
-          return outcome.extraction;
-        });
-      } finally {
-        await engine.dispose();
-      }
-    };
-    const forced = await run(true);
-    const sampled = await run(false);
+    const forced = await extractions(chunks, { forcedTokens: true });
+    const sampled = await extractions(chunks, { forcedTokens: false });
     for (const extraction of forced) {
       expect(validate(extraction.data), JSON.stringify(validate.errors)).toBe(true);
       // Every answer token was either sampled (one decode each) or forced along with the one before it.
@@ -207,42 +209,20 @@ describe("forced tokens", () => {
     for (const extraction of sampled) {
       expect(extraction.decoding).toEqual({ decodes: extraction.tokensOut, forced: 0, drafted: 0, accepted: 0 });
     }
-    const decodes = (list: typeof forced) => list.reduce((sum, extraction) => sum + extraction.decoding!.decodes, 0);
+    const decodes = (list: Extraction[]) => list.reduce((sum, extraction) => sum + extraction.decoding!.decodes, 0);
     expect(decodes(forced)).toBeLessThan(decodes(sampled));
   }, 180_000);
-});
-
-describe("speculation", () => {
-  let dir: string;
-  let model: string;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "llambda-speculation-"));
-    model = (await writeTinyModel(join(dir, "tiny.gguf"))).path;
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("proposes drafts from the prompt and verifies them, and greedy answers stay exactly the same", async () => {
-    const invoice = getExtractionSchema("invoice");
     // Chunks that hold JSON like the answer's: the answer's tokens recur in the prompt, so drafts are proposed.
     const chunks = [1, 2, 3].map((n) => ({
       text: `Exported record: {"issuer": "Acme ${n}", "invoice_number": "INV-${n}", "date": null, "currency": "EUR", "amount": ${n}2.5}`,
       pageStart: 1,
       pageEnd: 1,
     }));
-    const run = async (speculation: boolean, forcedTokens: boolean) => {
-      const engine = await ExtractionEngine.load({ modelPath: model, modelId: "tiny", threads: 1, contextSize: 4096, maxOutputTokens: 1024, schema: invoice, sequences: 2, speculation, forcedTokens });
-      try {
-        return (await engine.extractAll(chunks)).map((outcome) => {
-          if (!outcome.ok) throw outcome.error;
-          return outcome.extraction;
-        });
-      } finally {
-        await engine.dispose();
-      }
-    };
     for (const forcedTokens of [false, true]) {
-      const plain = await run(false, forcedTokens);
-      const drafted = await run(true, forcedTokens);
+      const plain = await extractions(chunks, { sequences: 2, speculation: false, forcedTokens });
+      const drafted = await extractions(chunks, { sequences: 2, speculation: true, forcedTokens });
       drafted.forEach((extraction, i) => {
         expect(extraction.data).toEqual(plain[i]!.data);
         expect(extraction.tokensOut).toBe(plain[i]!.tokensOut);

@@ -202,7 +202,7 @@ describe("LlambdaStack (full synth, bundled)", () => {
       expect(ocr.dockerBuildArgs).toEqual({ OCR_LANGUAGE: "eng" });
       // The staged build contexts are the .dockerignore allow-list: no node_modules, tests or other models.
       const inferFiles = listFiles(join(assembly.directory, infer.directory));
-      expect(inferFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh"]));
+      expect(inferFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/infer/handler.ts", "package-lock.json", "infra/esbuild-options.ts", "infra/image/bundle-infer.ts", "infra/image/runtime-deps.ts", "infra/image/lambda-entrypoint.sh", "layers/llama-addon/build.sh", "layers/llama-addon/addon.patch"]));
       const ocrFiles = listFiles(join(assembly.directory, ocr.directory));
       expect(ocrFiles).toEqual(expect.arrayContaining(["infra/image/Dockerfile", "functions/ocr/handler.ts", "infra/image/bundle-ocr.ts", "infra/pdfjs-decode-bound.ts", "infra/image/runtime-deps.ts", "functions/review/handler.ts", "infra/image/bundle-review.ts"]));
       for (const files of [inferFiles, ocrFiles]) {
