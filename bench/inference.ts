@@ -13,7 +13,13 @@
  *   - parallel: n sequences at once (batched decoding), each a fresh prompt then `--gen-tokens` tokens, aggregate
  *     prompt and generation tokens/s, like llama-batched-bench's S_PP and S_TG;
  *   - extraction: n chunks through extractAll() twice (cold sequences, then with the instructions in the KV cache):
- *     the prompt tokens and time prefix reuse saves, and grammar-constrained generation speed.
+ *     the prompt tokens and time prefix reuse saves, and grammar-constrained generation speed;
+ *   - extraction4 (at the largest thread count, `--extraction4-runs`, 0 skips it): one batch of 4 invoice chunks by
+ *     the path as it was before batched stepping, the patched build and forced tokens, against the path as it is,
+ *     each in a process of its own (bench/extraction-batch.ts), alternating; `ratios.extraction4` = before / now.
+ * Each repetition takes one sample of the infer path and then one of each llama.cpp tool (interleaved, so a slow
+ * spell of the machine falls on both sides); figures are medians, with the samples' range beside them, and each
+ * result says which llama.cpp binary the infer path ran.
  * Speed depends on shapes and tensor types, not weights: `tsx models/random.ts --shape llama-3.2-1b --type q4_0`
  * writes a model that runs like the real one without downloading it.
  */
