@@ -8,7 +8,7 @@
 #
 # --target: the CPU the binary is for. `native` (default, for this machine: -march=native), `graviton2` (Lambda's
 # arm64: Neoverse N1, Armv8.2-A with dot product and fp16; build it on arm64), `x86-64-v3` (AVX2/FMA/F16C, for the
-# amd64 image). Needs cmake, g++ and make; ~6.5 minutes on 2 cores, seconds for a rebuild after a patch edit:
+# amd64 image). Needs cmake, g++, make and patch; ~7 minutes on 2 cores, seconds for a rebuild after a patch edit:
 #   cmake --build node_modules/node-llama-cpp/llama/localBuilds/<folder> --target llama-addon
 set -euo pipefail
 
