@@ -8,7 +8,8 @@
 #
 # --target: the CPU the binary is for. `native` (default, for this machine: -march=native), `graviton2` (Lambda's
 # arm64: Neoverse N1, Armv8.2-A with dot product and fp16; build it on arm64), `x86-64-v3` (AVX2/FMA/F16C, for the
-# amd64 image). Needs cmake, g++, make and patch; ~7 minutes on 2 cores, seconds for a rebuild after a patch edit:
+# amd64 image). Needs cmake, g++, make and patch; ~7 minutes on 2 cores. While working on the patch, an edit of the
+# addon sources in node_modules rebuilds in seconds (a changed addon.patch gets a new folder and a full build):
 #   cmake --build node_modules/node-llama-cpp/llama/localBuilds/<folder> --target llama-addon
 set -euo pipefail
 
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --target) target="$2"; shift 2 ;;
     --node-modules) node_modules="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
