@@ -4,7 +4,10 @@
  * hits both alike; medians.
  *
  *   npm run bench -- token-confidence --model <gguf> [--threads 1] [--pairs 5] [--chunks 2] [--schema generic|short]
- *     [--max-output-tokens 768] [--json]
+ *     [--max-output-tokens 768] [--sequences 1] [--json]
+ *
+ * With `--sequences n` (> 1) the engine has n parallel sequences and each run extracts its chunks at once, as the
+ * function extracts a batch: what reading probabilities costs when several sequences sample after each decode.
  *
  * Per mode: grammar-constrained generation tokens/s (the answer's tokens after the first, over the time after the
  * first token, as bench/inference.ts counts them); the process's CPU time per answer token over whole extractions
@@ -28,7 +31,7 @@ import { round } from "./corpus.ts";
 
 const USAGE =
   "Usage: npm run bench -- token-confidence --model <gguf> [--threads 1] [--pairs 5] [--chunks 2] [--schema generic|short] " +
-  "[--max-output-tokens 768] [--json]";
+  "[--max-output-tokens 768] [--sequences 1] [--json]";
 
 const shortSchema: JsonSchemaNode = {
   type: "object",
@@ -67,6 +70,7 @@ interface Run {
 async function run(engine: ExtractionEngine, confidence: boolean, chunks: number): Promise<Run> {
   // One engine for both modes, so both use the same context, sequence and cached instructions.
   engine.options.tokenConfidence = confidence;
+  if (engine.parallelSequences > 1) return runAtOnce(engine, confidence, chunks);
   const extractions: Extraction[] = [];
   const afterGeneration: number[] = [];
   let cpuMicros = 0;
@@ -93,6 +97,33 @@ async function run(engine: ExtractionEngine, confidence: boolean, chunks: number
   };
 }
 
+/**
+ * With several sequences: the chunks extracted at once (`extractAll`), as the function runs a batch. Generation speed
+ * is the aggregate: the answers' tokens after the first over the longest answer's generation time.
+ */
+async function runAtOnce(engine: ExtractionEngine, confidence: boolean, chunks: number): Promise<Run> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const outcomes = await engine.extractAll(Array.from({ length: chunks }, (_, i) => ({ text: chunkText(i), pageStart: 1, pageEnd: 1 })));
+  const wall = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const extractions = outcomes.map((outcome) => {
+    if (!outcome.ok) throw outcome.error;
+    if (confidence !== (outcome.extraction.confidence !== undefined)) throw new Error("Confidence present in the wrong mode");
+    return outcome.extraction;
+  });
+  const tokens = extractions.reduce((sum, e) => sum + e.tokensOut, 0);
+  const slowest = Math.max(...extractions.map((e) => e.promptMs + e.generationMs));
+  return {
+    confidence,
+    generationTokensPerSecond: (extractions.reduce((sum, e) => sum + e.tokensOut - 1, 0) * 1000) / Math.max(...extractions.map((e) => e.generationMs)),
+    afterGenerationMs: Math.max(0, wall - slowest),
+    cpuMsPerToken: (cpu.user + cpu.system) / 1000 / tokens,
+    tokensPerAnswer: tokens / chunks,
+    answers: extractions.map((e) => JSON.stringify(e.data)),
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -103,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
         threads: { type: "string", default: "1" },
         pairs: { type: "string", default: "5" },
         chunks: { type: "string", default: "2" },
+        sequences: { type: "string", default: "1" },
         schema: { type: "string", default: "generic" },
         "max-output-tokens": { type: "string", default: "768" },
         json: { type: "boolean", default: false },
@@ -113,19 +145,19 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const model = typeof values.model === "string" ? resolve(values.model) : undefined;
-  const [threads, pairs, chunks, maxOutputTokens] = (["threads", "pairs", "chunks", "max-output-tokens"] as const).map((name) => Number(values[name]));
+  const [threads, pairs, chunks, maxOutputTokens, sequences] = (["threads", "pairs", "chunks", "max-output-tokens", "sequences"] as const).map((name) => Number(values[name]));
   if (!model || !existsSync(model)) {
     process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  if ([threads, pairs, chunks, maxOutputTokens].some((n) => !Number.isInteger(n) || n! < 1)) {
+  if ([threads, pairs, chunks, maxOutputTokens, sequences].some((n) => !Number.isInteger(n) || n! < 1)) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;
   }
   const schemaId = String(values.schema);
   const schema = schemaId === "short" ? shortSchema : getExtractionSchema(schemaId);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const engine = await ExtractionEngine.load({ modelPath: model, modelId: basename(model), threads: threads!, contextSize: 4096, maxOutputTokens: maxOutputTokens!, schema });
+  const engine = await ExtractionEngine.load({ modelPath: model, modelId: basename(model), threads: threads!, contextSize: 4096, maxOutputTokens: maxOutputTokens!, schema, sequences: sequences! });
   const runs: Run[] = [];
   try {
     // Warm-up in both modes: the instructions enter the KV cache, the model's pages are faulted in. Whole runs, so
