@@ -24,6 +24,8 @@ export interface LlamaBinary {
 export interface ContextSchedule {
   threadPool: boolean;
   kvUnified: boolean;
+  /** A token's confidence judged on the likeliest tokens, not a grammar pass over the whole vocabulary. */
+  boundedConfidence: boolean;
 }
 
 /** The folder of node-llama-cpp's local builds, and the last one's name, when a build was made. */

@@ -10,6 +10,22 @@ import { writeTinyModel } from "../../models/random-llama.ts";
 /** node-llama-cpp's record of the last local build: present after layers/llama-addon/build.sh. */
 const lastBuildInfo = join(dirname(fileURLToPath(import.meta.resolve("node-llama-cpp"))), "..", "llama", "lastBuild.json");
 
+interface ConfidenceRuns {
+  buildType: string;
+  topK: { tokens: number[]; confidences: number[] };
+  exact: { tokens: number[]; confidences: number[] };
+}
+
+/** One greedy JSON answer generated twice on the binary chosen: confidence only, then with the whole distribution. */
+function confidenceRuns(model: string, choice: string): ConfidenceRuns {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/addon-confidence.ts", model, choice], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+}
+
 function engineBinary(model: string, choice: string): { binary: EngineBinary; ok: Array<true | string> } {
   const run = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/engine-binary.ts", model, choice], {
     encoding: "utf8",
@@ -39,12 +55,39 @@ describe("llama.cpp binary", () => {
     const { binary, ok } = engineBinary(model, "auto");
     expect(ok).toEqual([true, true]);
     if (existsSync(lastBuildInfo)) {
-      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true } });
+      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true, boundedConfidence: true } });
     } else {
       // A fresh clone: nobody ran layers/llama-addon/build.sh.
       expect(binary.buildType).toBe("prebuilt");
       expect(binary.fallbackReason).toMatch(/no local build/);
       expect(binary.schedule).toBeUndefined();
     }
+  });
+
+  // The patched addon reads a token's confidence from the grammar's verdict on the likeliest tokens only
+  // (addon.patch, AddonSampler::sampleGreedyWithConfidence); asked for the whole distribution it takes the exact path.
+  it.skipIf(!existsSync(lastBuildInfo))(
+    "patched build: the same greedy tokens, and each confidence a lower bound within 1 % of the exact one (skipped without layers/llama-addon/build.sh)",
+    () => {
+      const { buildType, topK, exact } = confidenceRuns(model, "auto");
+      expect(buildType).toBe("localBuild");
+      expect(topK.tokens.length).toBeGreaterThan(20);
+      expect(topK.tokens).toEqual(exact.tokens);
+      topK.confidences.forEach((confidence, i) => {
+        const reference = exact.confidences[i]!;
+        // Float sums in another order: a bound may sit a hair above the exact figure.
+        expect(confidence, `token ${i}`).toBeLessThanOrEqual(reference * (1 + 1e-4));
+        expect(confidence, `token ${i}`).toBeGreaterThanOrEqual(reference * 0.99);
+      });
+      // The tiny model's answer has tokens the grammar did not force: the bound was taken, not only forced ones.
+      expect(topK.confidences.some((confidence) => confidence < 0.99)).toBe(true);
+    },
+  );
+
+  it("prebuilt binaries: the confidence is the exact one, asked for alone or with the whole distribution", () => {
+    const { buildType, topK, exact } = confidenceRuns(model, "prebuilt");
+    expect(buildType).toBe("prebuilt");
+    expect(topK.tokens).toEqual(exact.tokens);
+    expect(topK.confidences).toEqual(exact.confidences);
   });
 });
