@@ -409,8 +409,9 @@ export class ExtractionEngine {
   /**
    * Evaluates `pending` and generates greedily under the schema's JSON grammar, token by token, until the answer ends,
    * `maxTokens` is reached (`truncated`) or the deadline passes (DeadlineExceeded). With `tokenConfidence` (the
-   * default) it also returns each chosen token's probability, as llama.cpp computed it for the choice: a softmax over
-   * the tokens the grammar allows at that point, after the repeat penalty (docs/inference.md). (The unconstrained
+   * default) it also returns each chosen token's probability among the tokens the grammar allows at that point, after
+   * the repeat penalty: exact on the prebuilt binaries, a lower bound within 1 % of it on the patched build
+   * (docs/inference.md, "The model's confidence in each value"). (The unconstrained
    * generation that speed benchmarks compare with is bench/inference.ts's.)
    */
   private async generate(

@@ -24,6 +24,8 @@ export interface LlamaBinary {
 export interface ContextSchedule {
   threadPool: boolean;
   kvUnified: boolean;
+  /** Every decode on one thread of the context's own, so one OpenMP team serves them all. */
+  decodeThread: boolean;
   /** A token's confidence judged on the likeliest tokens, not a grammar pass over the whole vocabulary. */
   boundedConfidence: boolean;
 }

@@ -55,7 +55,7 @@ describe("llama.cpp binary", () => {
     const { binary, ok } = engineBinary(model, "auto");
     expect(ok).toEqual([true, true]);
     if (existsSync(lastBuildInfo)) {
-      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true, boundedConfidence: true } });
+      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true, decodeThread: true, boundedConfidence: true } });
     } else {
       // A fresh clone: nobody ran layers/llama-addon/build.sh.
       expect(binary.buildType).toBe("prebuilt");
