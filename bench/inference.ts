@@ -121,7 +121,7 @@ async function generateUnconstrained(
   let firstTokenAt: number | undefined;
   const generator = sequence.evaluate(pending, { temperature: 0, tokenBias: noEndBias(sequence.model) });
   // In step with the context's other generating sequences, as the engine's generation is (step-barrier.ts).
-  const barrier = barrierOf(sequence.context);
+  const barrier = StepBarrier.of(sequence.context);
   barrier.join(sequence);
   try {
     for (let step = await generator.next(); !step.done; step = await generator.next()) {
@@ -135,13 +135,6 @@ async function generateUnconstrained(
     await generator.return();
   }
   return { tokens: output, firstTokenAt };
-}
-
-const barriers = new WeakMap<object, StepBarrier>();
-function barrierOf(context: object): StepBarrier {
-  let barrier = barriers.get(context);
-  if (!barrier) barriers.set(context, (barrier = new StepBarrier()));
-  return barrier;
 }
 
 /** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */

@@ -156,7 +156,6 @@ export class ExtractionEngine {
   private readonly tokenTexts = new Map<Token, string>();
   // Schemas other than the default, prepared on first use (documents choose their schema by upload prefix).
   private readonly setups = new Map<JsonSchemaNode, Promise<SchemaSetup>>();
-  private readonly barriers = new Map<LlamaContext, StepBarrier>();
   private readonly forcedTexts = new Map<string, Token[]>();
 
   private constructor(
@@ -443,7 +442,7 @@ export class ExtractionEngine {
         penalty: repeatPenalty,
       },
     });
-    const barrier = this.options.stepBarrier === false ? undefined : this.barrierOf(sequence.context);
+    const barrier = this.options.stepBarrier === false ? undefined : StepBarrier.of(sequence.context);
     barrier?.join(sequence);
     try {
       let tail = "";
@@ -535,15 +534,6 @@ export class ExtractionEngine {
       logger.warn("Token confidences not mapped to the answer's values", { error: String(error).slice(0, 300) });
       return undefined;
     }
-  }
-
-  private barrierOf(context: LlamaContext): StepBarrier {
-    let barrier = this.barriers.get(context);
-    if (barrier === undefined) {
-      barrier = new StepBarrier();
-      this.barriers.set(context, barrier);
-    }
-    return barrier;
   }
 
   /** Runs `work` on a free sequence of the context (waiting for one), as extract() does. */

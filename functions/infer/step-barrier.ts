@@ -8,6 +8,19 @@
  * token, until every member has its token, and then lets all of them ask in the same turn of the event loop.
  */
 export class StepBarrier {
+  /** One barrier per context, for every generator on it (the engine's and the benchmark's). */
+  private static readonly byContext = new WeakMap<object, StepBarrier>();
+
+  /** The barrier of `context`, made on first use. */
+  static of(context: object): StepBarrier {
+    let barrier = StepBarrier.byContext.get(context);
+    if (barrier === undefined) {
+      barrier = new StepBarrier();
+      StepBarrier.byContext.set(context, barrier);
+    }
+    return barrier;
+  }
+
   private readonly members = new Set<object>();
   private readonly arrived = new Map<object, () => void>();
   private releaseScheduled = false;
