@@ -212,21 +212,34 @@ Options:
   --json                the report as JSON on stdout
 Exit status: 0 when every check passed, 1 when one failed, 2 on a usage or setup error.`;
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      docs: { type: "string", default: "50" },
-      faults: { type: "string" },
-      model: { type: "string" },
-      threads: { type: "string", default: "1" },
-      seed: { type: "string", default: "1" },
-      "no-baseline": { type: "boolean", default: false },
-      "retry-interval-ms": { type: "string", default: "50" },
-      "max-running": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+/** A command line the soak cannot use: reported with the usage, exit status 2. */
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        docs: { type: "string", default: "50" },
+        faults: { type: "string" },
+        model: { type: "string" },
+        threads: { type: "string", default: "1" },
+        seed: { type: "string", default: "1" },
+        "no-baseline": { type: "boolean", default: false },
+        "retry-interval-ms": { type: "string", default: "50" },
+        "max-running": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    // node's parser reports an unknown option, a missing value or a stray argument as a TypeError: the user's mistake.
+    if (String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS_")) throw new UsageError((error as Error).message);
+    throw error;
+  }
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -236,6 +249,14 @@ async function main(): Promise<number> {
     if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${text}`);
     return value;
   };
+  // Every value is checked before the model is looked for or anything starts.
+  const counts = {
+    docs: int("docs", values.docs, 1),
+    threads: int("threads", values.threads, 1),
+    seed: int("seed", values.seed, 0),
+    retryIntervalMs: int("retry-interval-ms", values["retry-interval-ms"], 0),
+    ...(values["max-running"] === undefined ? {} : { maxRunningDocuments: int("max-running", values["max-running"], 1) }),
+  };
   const faults = values.faults ?? process.env[faultsEnvName] ?? "infer:error=0.2,infer:timeout=0.05";
   parseFaults(faults);
   const model = resolveModelPath({ cliPath: values.model, allowTiny: true });
@@ -243,16 +264,12 @@ async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), "llambda-soak-"));
   try {
     const report = await runSoak({
-      docs: int("docs", values.docs, 1),
+      ...counts,
       faults,
       modelPath: resolve(model.path),
       modelId: model.modelId,
-      threads: int("threads", values.threads, 1),
-      seed: int("seed", values.seed, 0),
       baseline: !values["no-baseline"],
       dataDir,
-      retryIntervalMs: int("retry-interval-ms", values["retry-interval-ms"], 0),
-      ...(values["max-running"] ? { maxRunningDocuments: int("max-running", values["max-running"], 1) } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSoakReport(report));
@@ -262,14 +279,15 @@ async function main(): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
+  main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      const known = error instanceof UsageError || error instanceof ModelNotFoundError || (error as Error).name === "FaultSpecError";
-      process.stderr.write(`${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`);
+      if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}\n`);
+      else {
+        const known = error instanceof ModelNotFoundError || (error as Error).name === "FaultSpecError";
+        process.stderr.write(`${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`);
+      }
       process.exit(2);
     },
   );

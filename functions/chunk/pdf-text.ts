@@ -138,7 +138,8 @@ export function extractPlainText(bytes: Uint8Array): ExtractedText {
 
 /**
  * Text of each page of a PDF (see `layoutPages` for what is done to it). Throws DocumentInputError when the bytes
- * are not a readable PDF, need a password that was not supplied or is wrong, have too many pages, or have no text.
+ * are not a readable PDF, need a password that was not supplied or is wrong, use encryption pdf.js cannot decrypt,
+ * have too many pages, or have no text.
  * The caller's bytes are not modified (pdf.js gets a copy).
  */
 export async function extractPages(bytes: Uint8Array, options: PdfTextOptions = {}): Promise<ExtractedText> {
@@ -376,11 +377,31 @@ export function checkPdfBytes(bytes: Uint8Array): void {
   }
 }
 
+/**
+ * pdf.js's messages (src/core/crypto.js) for encryption it cannot decrypt: a security handler other than /Standard
+ * (certificates, DRM plug-ins), an algorithm (/V) or a crypt filter method (/CFM) it does not implement. They come as
+ * FormatError (UnknownErrorException from pdf.js's worker), the class corrupt files get, so only the message tells.
+ */
+const UNSUPPORTED_ENCRYPTION_MESSAGES: ReadonlySet<string> = new Set([
+  "unknown encryption method",
+  "unsupported encryption algorithm",
+  "Unknown crypto method",
+]);
+
 function toDocumentInputError(error: unknown, passwordSupplied: boolean): Error {
   const name = error instanceof Error ? error.name : "";
   const message = error instanceof Error ? error.message : String(error);
   // pdf.js could not load its worker code: a packaging fault, not a property of the document. Let it fail loudly.
   if (message.startsWith("Setting up fake worker failed")) return error instanceof Error ? error : new Error(message);
+  if (UNSUPPORTED_ENCRYPTION_MESSAGES.has(message)) {
+    return new DocumentInputError(
+      DocumentInputCodes.Encrypted,
+      `the PDF's encryption is not supported (${message}): it is protected by a security handler or method other ` +
+        "than the standard password encryption (RC4, AES), such as a certificate or a DRM plug-in, and no password " +
+        "opens it here; save an unprotected copy from the application that protected it and upload that",
+      { cause: error },
+    );
+  }
   switch (name) {
     case "PasswordException": {
       const wrong = passwordSupplied || (error as { code?: unknown }).code === PasswordResponses.INCORRECT_PASSWORD;

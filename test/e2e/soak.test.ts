@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultInjector, FaultSpecError, parseFaults } from "../../infra/local/faults.ts";
 import { formatSoakReport, runSoak, soakPassed } from "../../bench/soak.ts";
@@ -97,4 +99,36 @@ describe("a soak on the twin with faults", () => {
     expect(report.peakRunning).toBeLessThanOrEqual(3 + 1);
     expect(report.peakRunning).toBeGreaterThan(1);
   }, 600_000);
+});
+
+describe("npm run soak's arguments", () => {
+  async function soak(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", join(repoRoot, "bench/soak.ts"), ...args], {
+        cwd: repoRoot,
+      });
+      return { stdout, stderr, code: 0 };
+    } catch (error) {
+      const failed = error as { stdout: string; stderr: string; code: number };
+      return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
+    }
+  }
+
+  it("refuses unknown options, missing and bad values before anything starts: one line, the usage, exit 2, no stack trace", async () => {
+    const cases: Array<[string[], string]> = [
+      [["--data-dir"], "Unknown option '--data-dir'"],
+      [["--docs"], "Option '--docs <value>' argument missing"],
+      [["--docs", "0"], "--docs must be an integer ≥ 1, got 0"],
+      [["--seed=-1", "--no-baseline"], "--seed must be an integer ≥ 0, got -1"],
+      [["extra"], "Unexpected argument 'extra'"],
+    ];
+    for (const [args, message] of cases) {
+      const run = await soak(...args);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr.split("\n")[0]).toContain(message);
+      expect(run.stderr).toContain("Usage: npm run soak");
+      expect(run.stderr).not.toMatch(/\n\s+at |ERR_PARSE_ARGS|TypeError/);
+      expect(run.stdout).toBe("");
+    }
+  }, 120_000);
 });

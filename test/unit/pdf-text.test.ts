@@ -88,6 +88,34 @@ describe("extractPages", () => {
     );
     expect((await inputError(extractPages(encrypted))).code).toBe(DocumentInputCodes.Encrypted);
   });
+
+  it("rejects a PDF encrypted with a security handler pdf.js cannot open as ENCRYPTED and unsupported, not corrupt", async () => {
+    const id = "0123456789abcdef0123456789abcdef";
+    const withEncrypt = (encrypt: string) =>
+      rawPdf(
+        [
+          "<< /Type /Catalog /Pages 2 0 R >>",
+          "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+          "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+          encrypt,
+        ],
+        `/Encrypt 4 0 R /ID [<${id}><${id}>]`,
+      );
+    const unknownHandler = withEncrypt("<< /Filter /FooSecurity /V 2 /Length 128 >>");
+    // The standard handler with an algorithm (/V 3) pdf.js does not implement.
+    const unknownAlgorithm = withEncrypt(`<< /Filter /Standard /V 3 /R 3 /O <${"ab".repeat(32)}> /U <${"cd".repeat(32)}> /P -4 >>`);
+    for (const [bytes, password] of [
+      [unknownHandler, undefined],
+      [unknownHandler, "secret"],
+      [unknownAlgorithm, undefined],
+    ] as const) {
+      const error = await inputError(extractPages(bytes, password === undefined ? {} : { password }));
+      expect(error.code).toBe(DocumentInputCodes.Encrypted);
+      expect(error.message).toMatch(/encryption .*is not supported/);
+      // Neither repair advice nor the password metadata's: no password opens it here.
+      expect(error.message).not.toMatch(/corrupt|cannot be read|repair|invalid|pdf-password|is wrong/i);
+    }
+  });
 });
 
 describe("extractDocumentText", () => {
