@@ -14,14 +14,13 @@ import {
   ChunkTooLargeError,
   DeadlineExceededError,
   ModelLoadError,
-  ModelOutputError,
   OutputTruncatedError,
 } from "../shared/errors.ts";
 import { logger } from "../shared/logger.ts";
 import type { LlamaBinaryChoice } from "./config.ts";
 import { contextSchedule, loadLlamaBinary, type ContextSchedule, type LlamaBinary } from "./llama-binary.ts";
 import { learnSpeeds, planChunk, type Deadline, type MeasuredSpeeds } from "./budget.ts";
-import { sanitizeModelValue } from "./model-output.ts";
+import { parseModelAnswer } from "./model-output.ts";
 import { tokenCharSpans, valueConfidences } from "./value-confidence.ts";
 import type { JsonSchemaNode } from "../shared/json-schema.ts";
 import { buildSystemPrompt, buildUserPrompt, type ChunkPromptInput } from "./prompt.ts";
@@ -356,19 +355,10 @@ export class ExtractionEngine {
       );
     }
     const text = this.model.detokenize(output).trimEnd();
-    let parsed: unknown;
-    try {
-      parsed = setup.grammar.parse(text);
-    } catch (error) {
-      throw new ModelOutputError(`The model's answer is not valid JSON for the schema: ${String(error)}`, { cause: error });
-    }
-    const data = sanitizeModelValue(parsed, setup.schema);
-    if (data === null || typeof data !== "object" || Array.isArray(data)) {
-      throw new ModelOutputError("The model's answer is not a JSON object");
-    }
+    const data = parseModelAnswer(text, (answer) => setup.grammar.parse(answer), setup.schema);
     const confidence = probabilities ? this.valueConfidences(text, output, probabilities) : undefined;
     return {
-      data: data as Record<string, unknown>,
+      data,
       ...(confidence ? { confidence } : {}),
       tokensIn,
       tokensReused: tokens.length - toEvaluate,

@@ -153,13 +153,15 @@ export async function extractBatch(
 }
 
 /**
- * An error for a WARN line. A ModelOutputError's message can quote the model's answer (JSON.parse quotes its input),
- * and the answer quotes the document: its message goes to DEBUG only. The failure's cause is still recorded in full.
+ * An error for a WARN line: its name and message, which is also the failure's cause (a ModelOutputError's says what was
+ * wrong, never what the answer said). The error's own cause, a parser's message that quotes the model's answer and so
+ * the document, goes to DEBUG only.
  */
-function loggableError(error: Error, where: Record<string, unknown>): { error: string; errorMessage?: string } {
-  if (error.name !== ErrorNames.ModelOutput) return { error: error.name, errorMessage: error.message };
-  logger.debug("Model output error detail (may quote the document)", { ...where, error: error.name, errorMessage: error.message });
-  return { error: error.name };
+function loggableError(error: Error, where: Record<string, unknown>): { error: string; errorMessage: string } {
+  if (error.cause !== undefined) {
+    logger.debug("Chunk error detail (may quote the document)", { ...where, error: error.name, detail: String(error.cause) });
+  }
+  return { error: error.name, errorMessage: error.message };
 }
 
 function chunkIds(item: ChunkItem): Pick<ChunkResult, "documentId" | "index" | "chunkId" | "recordId" | "part"> {

@@ -24,7 +24,7 @@ export const DocumentInputCodes = {
   EmptyFile: "EMPTY_FILE",
   /** No `%PDF-` header in the first 1024 bytes (and the key is not a plain-text file). */
   NotAPdf: "NOT_A_PDF",
-  /** The PDF needs a password to open. */
+  /** The PDF needs a password to open, or is encrypted in a way pdf.js cannot decrypt (a certificate, a DRM plug-in). */
   Encrypted: "ENCRYPTED",
   /** The PDF has a header but its structure cannot be read (truncated, garbled). */
   Corrupt: "CORRUPT",
@@ -72,7 +72,12 @@ export class OutputTruncatedError extends LlambdaError {
   override readonly name = "OutputTruncated";
 }
 
-/** The model's answer is not usable JSON for the schema (unparseable, or a value outside what storage can hold). */
+/**
+ * The model's answer is not usable JSON for the schema (unparseable, or a value outside what storage can hold). The
+ * message becomes the chunk's failure cause, which the item, the execution's Fail cause and WARN logs show, and the
+ * answer quotes the document: it says what was wrong in fixed words and counts, never what the answer said. What it
+ * said (a parser's message quoting it) goes in `cause`, which only DEBUG logs show.
+ */
 export class ModelOutputError extends LlambdaError {
   override readonly name = "ModelOutputError";
 }

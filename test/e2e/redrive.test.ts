@@ -3,6 +3,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InferBatchInput } from "../../functions/shared/contracts.ts";
 import { lambdaRetry } from "../../statemachine/retry-policy.ts";
+import { FaultInjector, parseFaults } from "../../infra/local/faults.ts";
 import { TwinNames, type LocalTwin } from "../../infra/local/twin.ts";
 import { validateItem } from "../helpers/item-schema.ts";
 import { multiPagePdf, startTestTwin, type TestTwin } from "../helpers/twin-fixture.ts";
@@ -31,9 +32,13 @@ describe("redrive on the twin", () => {
   /** The error the functions in `down` fail with. */
   let outageError = "Lambda.ServiceException";
   const invocations: Array<{ fn: string; items?: number[] }> = [];
+  /** Every one of the workflow's own DynamoDB writes fails while enabled (`LLAMBDA_FAULTS="ddb:error=1"`). */
+  const dynamoDbOutage = new FaultInjector(parseFaults("ddb:error=1"));
+  dynamoDbOutage.enabled = false;
 
   beforeAll(async () => {
     fixture = await startTestTwin({
+      faults: dynamoDbOutage,
       injectFault: (fn, event) => {
         invocations.push({ fn, ...(fn === "infer" ? { items: (event as InferBatchInput).Items.map((item) => item.index) } : {}) });
         return down.has(fn) ? serviceError(outageError) : undefined;
@@ -85,6 +90,40 @@ describe("redrive on the twin", () => {
     expect(validateItem(completed)).toBe(true);
     await twin.streamSettled();
     expect(streamOf(await twin.streamRecords(), documentId)).toEqual(["PROCESSING v1", "PROCESSING v2", "FAILED v3", "COMPLETED v4"]);
+  }, 300_000);
+
+  it("an execution that failed before its item existed leaves a FAILED item, which its redrive completes", async () => {
+    dynamoDbOutage.enabled = true;
+    let documentId: string;
+    try {
+      ({ documentId } = await twin.uploadBytes(await multiPagePdf(1), "uploads/redrive/table-outage.pdf"));
+      await twin.waitForDocument(documentId);
+    } finally {
+      dynamoDbOutage.enabled = false;
+    }
+    const execution = executionOf(documentId);
+    // "Mark document processing" spent its retries: nothing wrote the item but the failed-execution function.
+    expect(execution).toMatchObject({ status: "FAILED", error: "DynamoDB.InternalServerErrorException" });
+    const failed = (await twin.getDocument(documentId))!;
+    expect(failed).toMatchObject({
+      status: "FAILED",
+      error: "DynamoDB.InternalServerErrorException",
+      version: 1,
+      executionArn: execution.executionArn,
+      source: { key: "uploads/redrive/table-outage.pdf" },
+    });
+    expect(validateItem(failed), JSON.stringify(validateItem.errors)).toBe(true);
+    const { executionStatusChangeEvent } = await import("../../infra/local/eventbridge.ts");
+    await expect(twin.lambda.invoke(TwinNames.functionArn("failed-execution"), executionStatusChangeEvent(execution, "us-east-1"))).resolves.toMatchObject({
+      outcome: "already-final",
+    });
+
+    await sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
+    const completed = (await twin.waitForDocument(documentId))!;
+    expect(completed).toMatchObject({ status: "COMPLETED", executionArn: execution.executionArn });
+    expect(validateItem(completed)).toBe(true);
+    await twin.streamSettled();
+    expect(streamOf(await twin.streamRecords(), documentId)).toEqual(["FAILED v1", "PROCESSING v2", "PROCESSING v3", "COMPLETED v4"]);
   }, 300_000);
 
   it("a Map Run over its failure threshold is redriven: only the failed batch runs again and every chunk is merged once", async () => {

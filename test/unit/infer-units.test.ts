@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { parseInferBatchInput } from "../../functions/infer/extract-batch.ts";
-import { sanitizeModelValue } from "../../functions/infer/model-output.ts";
+import { extractBatch, parseInferBatchInput, type ChunkExtractor } from "../../functions/infer/extract-batch.ts";
+import { parseModelAnswer, sanitizeModelValue } from "../../functions/infer/model-output.ts";
+import { buildDocumentItems, collectMapRunResults } from "../../functions/merge/document.ts";
 import { buildSystemPrompt, buildUserPrompt, describeFields } from "../../functions/infer/prompt.ts";
 import { readInferConfig } from "../../functions/infer/config.ts";
 import { inferenceThreads } from "../../functions/infer/threads.ts";
 import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import { EnvNames } from "../../functions/shared/env-names.ts";
 import { ConfigurationError, ModelOutputError } from "../../functions/shared/errors.ts";
-import { chunkItem } from "../helpers/chunk-items.ts";
+import { chunkItem, mergeTaskInput } from "../helpers/chunk-items.ts";
 
 describe("inference threads", () => {
   it("derive from Lambda memory at 1,769 MB per vCPU", () => {
@@ -41,6 +42,73 @@ describe("model output sanitizing", () => {
     expect(() => sanitizeModelValue({ n: Infinity }, { type: "object", properties: { n: { type: "number" } } })).toThrow(ModelOutputError);
   });
 });
+
+describe("a model answer that quotes the document never reaches a failure's cause", () => {
+  const schema = getExtractionSchema("generic");
+  /** Document text the model's answer quotes: a name, and an amount as the answer wrote it. */
+  const marker = "QUENTIN-7731";
+  const markedNumber = 7.31e200;
+  // JSON.parse's message quotes only the text near the error, cut short: look for the start of the marker.
+  const quotes = (text: string) => text.includes(marker.slice(0, 7)) || text.includes(String(markedNumber));
+  /** How the inference function's schema check words a value it refuses (node-llama-cpp's validator quotes it). */
+  const refuseValue = (text: string) => {
+    const value = (JSON.parse(text) as { documentType: unknown }).documentType;
+    throw new Error(`Expected one of ["invoice", "letter", "other"] but got ${JSON.stringify(value)}`);
+  };
+  const errorOf = (answer: () => unknown): Error => {
+    try {
+      answer();
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error("the answer was accepted");
+  };
+  const refused = [
+    // Not JSON: JSON.parse's message quotes the text around the error.
+    errorOf(() => parseModelAnswer(`{"title": ${marker}}`, JSON.parse, schema)),
+    // Valid JSON the schema refuses.
+    errorOf(() => parseModelAnswer(JSON.stringify(genericDataWith({ documentType: marker })), refuseValue, schema)),
+    // A number storage cannot hold, under a key the model chose and where the schema does not allow null.
+    errorOf(() => parseModelAnswer(`{"${marker}": 1e999}`, JSON.parse, { type: "object", additionalProperties: { type: "number" } })),
+    errorOf(() => sanitizeModelValue({ total: markedNumber }, { type: "object", properties: { total: { type: "number", maximum: 1e300 } } })),
+  ];
+
+  it("the errors say what was wrong with the answer, not what it said", () => {
+    for (const error of refused) expect(error).toBeInstanceOf(ModelOutputError);
+    expect(refused.map((error) => error.message).filter(quotes)).toEqual([]);
+  });
+
+  it("neither the chunks' failure records, the item's failed chunks nor its cause quote the answer", async () => {
+    const engine: ChunkExtractor = { extractAll: async (chunks) => chunks.map((_, i) => ({ ok: false, error: refused[i]! })) };
+    const items = refused.map((_, index) => chunkItem({ index, text: `Invoice for ${marker}` }));
+    const output = await extractBatch({ Items: items }, { engine, modelId: "m", deadline: { at: Date.now() + 60_000, freshBudgetMs: 60_000 } });
+    expect(output.failed.map((failure) => failure.error)).toEqual(refused.map(() => "ModelOutputError"));
+    expect(output.failed.map((failure) => failure.cause).filter(quotes)).toEqual([]);
+
+    // The merge reads them from the Map Run's results, as the workflow writes them, and records them on the item.
+    const objects = new Map<string, string>([
+      ["manifest.json", JSON.stringify({ DestinationBucket: "bucket", ResultFiles: { SUCCEEDED: [{ Key: "SUCCEEDED_0.json" }] } })],
+      ["SUCCEEDED_0.json", JSON.stringify([{ ExecutionArn: "child-1", Input: JSON.stringify({ Items: items }), Output: JSON.stringify(output), Status: "SUCCEEDED" }])],
+    ]);
+    const collected = await collectMapRunResults("bucket", "manifest.json", async (_bucket, key) => objects.get(key)!);
+    const { item } = buildDocumentItems({
+      input: mergeTaskInput({ documentId: "doc-1", chunking: { chunkCount: refused.length } }),
+      collected,
+      schema,
+      schemaId: "generic",
+      now: new Date(),
+    });
+    expect(item).toMatchObject({ status: "FAILED", error: "TooManyFailedChunks", chunks: { failed: refused.length } });
+    expect(item.failedChunks).toHaveLength(refused.length);
+    // The cause is also the execution's Fail cause (the workflow's "Document failed" state reads it from the merge).
+    expect(quotes(JSON.stringify(item)), JSON.stringify({ cause: item.cause, failedChunks: item.failedChunks })).toBe(false);
+  });
+});
+
+/** A generic-schema answer with the given fields. */
+function genericDataWith(fields: Record<string, unknown>): Record<string, unknown> {
+  return { title: null, documentType: "other", summary: "", language: "en", entities: [], dates: [], amounts: [], ...fields };
+}
 
 describe("prompts", () => {
   const schema = getExtractionSchema("generic");

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { functionSpecs } from "../../functions/catalogue.ts";
 import { extractBatch, type ChunkExtractor } from "../../functions/infer/extract-batch.ts";
+import { parseModelAnswer } from "../../functions/infer/model-output.ts";
+import { getExtractionSchema } from "../../functions/schemas/index.ts";
 import type { ChunkItem } from "../../functions/shared/contracts.ts";
 import { ModelOutputError } from "../../functions/shared/errors.ts";
 import { addInvocationContext, logger, serviceName } from "../../functions/shared/logger.ts";
@@ -149,16 +151,37 @@ describe("the metrics the handlers record", () => {
     }
   });
 
-  it("keeps a model answer that may quote the document out of WARN lines", async () => {
+  it("keeps a model answer that may quote the document out of WARN lines and out of the failure's cause", async () => {
     const written = captureOutput();
-    const engine: ChunkExtractor = {
-      extractAll: async () => [{ ok: false, error: new ModelOutputError(`The model's answer is not valid JSON: "${secret}" x`) }],
-    };
+    // The error the inference engine raises for an answer that is not JSON and quotes the document.
+    const refusal = (() => {
+      try {
+        return parseModelAnswer(`{"title": ${secret}}`, JSON.parse, getExtractionSchema("generic"));
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(ModelOutputError);
+    const engine: ChunkExtractor = { extractAll: async () => [{ ok: false, error: refusal as Error }] };
     const output = await extractBatch({ Items: [chunk(3, secret)] }, { engine, modelId: "m", deadline: { at: Date.now() + 60_000, freshBudgetMs: 60_000 } });
-    expect(output.failed[0]?.cause).toContain(secret); // recorded on the item, for the operator
+    expect(output.failed[0]).toMatchObject({ error: "ModelOutputError", cause: expect.stringMatching(/^The model's answer \(\d+ characters\) is not JSON$/) });
     const lines = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ level: "WARN", message: "Chunk failed", error: "ModelOutputError", chunk: 3, document: "doc-1" }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: "WARN", message: "Chunk failed", error: "ModelOutputError", errorMessage: output.failed[0]!.cause, chunk: 3, document: "doc-1" }),
+    );
     expect(written.join("")).not.toContain("Quentin");
+
+    // At DEBUG the parser's message, with the answer, is there for whoever debugs the model.
+    const level = logger.getLevelName();
+    logger.setLogLevel("DEBUG");
+    try {
+      written.length = 0;
+      await extractBatch({ Items: [chunk(3, secret)] }, { engine, modelId: "m", deadline: { at: Date.now() + 60_000, freshBudgetMs: 60_000 } });
+      const debug = written.join("").split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(debug).toContainEqual(expect.objectContaining({ level: "DEBUG", chunk: 3, detail: expect.stringContaining("Quentin") }));
+    } finally {
+      logger.setLogLevel(level);
+    }
   });
 });
 
