@@ -58,9 +58,15 @@ records of a batch, LLAMBDA_MAX_RECORD_BYTES ${formatBytes(LimitDefaults.maxReco
 FAILED with TOO_LARGE. Set them to try other values (\`npm run chunk -- --no-limits\` shows what the chunker makes of
 a file without them).
 
-Exit status: 0 when every document ends COMPLETED or PARTIAL; 1 when any ends FAILED, or when stdout was closed
-before every document was reported; 2 on a usage or setup error (also: no Java for DynamoDB Local, no model);
-130/143 when interrupted (SIGINT/SIGTERM). Local services are stopped and temporary files removed in every case.`;
+A file the twin does not take (its S3 keeps keys as files under --data-dir and refuses a '.' or '..' segment, or a
+file name over 233 bytes) is reported FAILED with error UPLOAD_FAILED, and the other files still run. If DynamoDB
+Local stops during the run, the other services stop too and each document not yet reported is INTERRUPTED, with how
+to resume: the same command again with the same --data-dir uploads the files again and completes them.
+
+Exit status: 0 when every document ends COMPLETED or PARTIAL; 1 when any does not (FAILED, INTERRUPTED), or when
+stdout was closed before every document was reported; 2 on a usage or setup error (also: no Java for DynamoDB Local,
+no model); 130/143 when interrupted (SIGINT/SIGTERM). Local services are stopped and temporary files removed in every
+case.`;
 
 export interface CliOptions {
   help: boolean;

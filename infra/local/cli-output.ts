@@ -68,8 +68,10 @@ export function readableCause(cause: string | undefined): string | undefined {
 export interface DocumentReport {
   file: string;
   key: string;
-  documentId: string;
+  /** null when the file was never uploaded (the twin's S3 refused it). */
+  documentId: string | null;
   schemaId: string | null;
+  /** The item's status; FAILED without an item; INTERRUPTED when a local service stopped before it was read. */
   status: string;
   /** The document's own time, ms (see documentMs). */
   ms: number | null;
@@ -87,6 +89,8 @@ export interface DocumentReport {
   cause?: string;
   /** With --review: where the document's review page was copied (null when it has none). */
   reviewPage?: string | null;
+  /** How to finish an INTERRUPTED document. */
+  resume?: string;
   /** The whole DynamoDB item, as written (null when none was). */
   item: DocumentItem | null;
 }
@@ -122,6 +126,45 @@ export function documentReport(
   };
 }
 
+/** The `error` of a document the run reports without an item. */
+export const UnfinishedCodes = {
+  /** The twin did not take the file (its S3 refused the key, or the upload never started the workflow). */
+  uploadFailed: "UPLOAD_FAILED",
+  /** A local service (DynamoDB Local) stopped before the document's result was read. */
+  serviceStopped: "LOCAL_SERVICE_STOPPED",
+} as const;
+
+/** A document's report when it has no item to read: its upload failed, or the run was cut short by a stopped service. */
+export function unfinishedReport(
+  upload: { file: string; key: string; documentId: string | null },
+  outcome: { status: "FAILED" | "INTERRUPTED"; error: (typeof UnfinishedCodes)[keyof typeof UnfinishedCodes]; cause: string; resume?: string },
+): DocumentReport {
+  return {
+    file: upload.file,
+    key: upload.key,
+    documentId: upload.documentId,
+    schemaId: null,
+    status: outcome.status,
+    ms: null,
+    pages: null,
+    chunks: { total: 0, succeeded: 0, failed: 0 },
+    result: null,
+    error: outcome.error,
+    cause: outcome.cause,
+    ...(outcome.resume === undefined ? {} : { resume: outcome.resume }),
+    item: null,
+  };
+}
+
+/**
+ * How to finish documents a stopped service left unfinished. A new run on the same data folder uploads each file
+ * again: the newer upload takes its item over (still PROCESSING, or whatever it holds) and runs it to the end.
+ */
+export function resumeHint(dataDir: string, documents = 1): string {
+  const what = documents === 1 ? "the file again and completes the document" : "the files again and completes the documents";
+  return `run the same command again with --data-dir ${dataDir}: it uploads ${what}`;
+}
+
 /** The plain output for one document: status line, counts, the result pretty-printed, failures. */
 export function renderReport(report: DocumentReport): string {
   const ok = report.status === "COMPLETED" || report.status === "PARTIAL";
@@ -131,7 +174,7 @@ export function renderReport(report: DocumentReport): string {
     `file ${report.file}`,
     `key ${report.key}`,
     ...(report.schemaId ? [`schema ${report.schemaId}`] : []),
-    `document ${report.documentId}`,
+    ...(report.documentId === null ? [] : [`document ${report.documentId}`]),
   ];
   lines.push(`  ${facts.join(" · ")}`);
   const counts = [
@@ -141,10 +184,12 @@ export function renderReport(report: DocumentReport): string {
     ...(report.ms === null ? [] : [formatDuration(report.ms)]),
     ...(typeof report.item?.cost?.total === "number" ? [`~$${Number(report.item.cost.total.toPrecision(2))} on AWS`] : []),
   ];
-  lines.push(`  ${counts.join(" · ")}`);
+  // Without an item there is nothing to count.
+  if (report.item !== null) lines.push(`  ${counts.join(" · ")}`);
   if (report.error) lines.push(`  error: ${report.error}`);
   const cause = readableCause(report.cause);
   if (cause) lines.push(`  cause: ${cause}`);
+  if (report.resume) lines.push(`  resume: ${report.resume}`);
   const ocr = report.item?.ocr;
   for (const page of ocr?.failedPages ?? []) lines.push(`  failed page ${page.page}: ${page.error}: ${page.message}`);
   if (ocr && ocr.lowConfidencePages.length > 0) lines.push(`  low OCR confidence: page ${ocr.lowConfidencePages.join(", ")}`);

@@ -20,7 +20,19 @@ import {
   UsageError,
   type CliOptions,
 } from "./cli-args.ts";
-import { describeStreamRecord, displayName, documentReport, formatDuration, ProgressReporter, renderReport } from "./cli-output.ts";
+import {
+  describeStreamRecord,
+  displayName,
+  documentReport,
+  formatDuration,
+  ProgressReporter,
+  renderReport,
+  resumeHint,
+  UnfinishedCodes,
+  unfinishedReport,
+  type DocumentReport,
+} from "./cli-output.ts";
+import type { LocalServiceStoppedError } from "./services.ts";
 import type { LocalTwin } from "./twin.ts";
 
 /** Errors whose message is the whole story for the user: one line, exit 2, no stack trace. */
@@ -149,10 +161,22 @@ async function run(
     workflow: options.batchSize ? { maxItemsPerBatch: options.batchSize } : undefined,
   });
   if (stopping) await stopping;
+  const running = twin;
+  /** Set once a local service has stopped under the run (DynamoDB Local killed, crashed). */
+  let interruption: LocalServiceStoppedError | undefined;
+  const serviceStopped = running.serviceStopped.then((error) => (interruption = error));
+  /** `work`'s outcome, or the stopped service's error if one stops first (or its failure turns out to be that). */
+  const unlessInterrupted = <T>(work: Promise<T>): Promise<T | LocalServiceStoppedError> =>
+    Promise.race([work, serviceStopped]).catch(async (error: unknown) => {
+      // A request to a dead service can fail just before its process's exit is seen: give that a moment.
+      const stopped = await Promise.race([serviceStopped, new Promise<undefined>((resolveWait) => setTimeout(() => resolveWait(undefined), 1_000).unref())]);
+      if (stopped) return stopped;
+      throw error;
+    });
   const nameOf = (input: string) => displayName((JSON.parse(input) as { source: { key: string } }).source.key);
   twin.onEvent((event) => {
     // Once stopping, the services go away under running work: what that work reports then is noise.
-    if (stopping) return;
+    if (stopping || interruption) return;
     if (event.type === "ExecutionStarted") progress!.executionStarted(event.execution.executionArn, nameOf(event.execution.input), event.execution.startDate.getTime());
     else if (event.type === "ExecutionFinished") progress!.executionFinished(event.execution.executionArn);
     else if (event.type === "StateEntered") {
@@ -171,37 +195,75 @@ async function run(
   progress.start();
 
   let exitCode = 0;
-  const uploads = [];
+  const uploads: Array<{ file: string; key: string; documentId: string } | { file: string; key: string; documentId: null; error: unknown }> = [];
   for (const [index, file] of options.files.entries()) {
     const key = setup.keys[index]!;
     log(`  ${file} → s3://${setup.bucket}/${key} (schema ${setup.schemaFor(key)})`);
-    uploads.push({ file, ...(await twin.upload(file, key)) });
+    try {
+      uploads.push({ file, ...(await running.upload(file, key)) });
+    } catch (error) {
+      // One file the twin does not take (e.g. a key its S3 cannot store) gets its own line; the others still run.
+      uploads.push({ file, key, documentId: null, error });
+      log(`  ${displayName(key)}: not uploaded: ${describeError(error)}`);
+    }
   }
   if (options.review) mkdirSync(options.review, { recursive: true });
-  for (const [index, upload] of uploads.entries()) {
-    const item = await twin.waitForDocument(upload.documentId);
-    const offloaded = item ? await twin.readResult(item) : undefined;
+  const reportOf = async (upload: { file: string; key: string; documentId: string }, index: number): Promise<DocumentReport> => {
+    const item = await running.waitForDocument(upload.documentId);
+    const offloaded = item ? await running.readResult(item) : undefined;
     const report = documentReport(upload, item, offloaded);
     if (options.review) {
       // The workflow wrote it to the twin's bucket, where the item points (a document that FAILED has none).
-      const html = item ? await twin.readReviewPage(item) : undefined;
+      const html = item ? await running.readReviewPage(item) : undefined;
       const path = html === undefined ? null : join(options.review, setup.reviewFiles[index]!);
       if (path !== null) writeFileSync(path, html!);
       report.reviewPage = path;
       if (path === null && item?.reviewPage) log(`  ${displayName(upload.key)}: no review page at s3://${item.reviewPage.bucket}/${item.reviewPage.key}`);
     }
-    if (report.status === "FAILED") exitCode = 1;
-    log(`${report.status === "FAILED" ? "✗" : "✓"} ${displayName(upload.key)}: ${report.status}${report.ms === null ? "" : ` (${formatDuration(report.ms)})`}`);
+    return report;
+  };
+  let unfinished = 0;
+  for (const [index, upload] of uploads.entries()) {
+    let report: DocumentReport;
+    if (upload.documentId === null) {
+      report = unfinishedReport(upload, { status: "FAILED", error: UnfinishedCodes.uploadFailed, cause: describeError(upload.error) });
+    } else {
+      const outcome = interruption ?? (await unlessInterrupted(reportOf(upload, index)));
+      if (outcome instanceof Error) {
+        unfinished++;
+        report = unfinishedReport(upload, {
+          status: "INTERRUPTED",
+          error: UnfinishedCodes.serviceStopped,
+          cause: `${outcome.message} before this document's result was read`,
+          resume: resumeHint(options.dataDir),
+        });
+      } else report = outcome;
+    }
+    const ok = report.status === "COMPLETED" || report.status === "PARTIAL";
+    if (!ok) exitCode = 1;
+    log(`${ok ? "✓" : "✗"} ${displayName(upload.key)}: ${report.status}${report.ms === null ? "" : ` (${formatDuration(report.ms)})`}`);
     if (!writeOut(options.json ? `${JSON.stringify(report)}\n` : renderReport(report))) return stopping ?? 1;
   }
   progress.stop();
   // Show the stream records of the last writes before the services stop.
-  await twin.streamSettled();
-  await twin.stop();
+  if (!interruption) await unlessInterrupted(running.streamSettled());
+  if (interruption) {
+    log(
+      `llambda: ${interruption.message}` +
+        (unfinished > 0 ? ` with ${unfinished} ${unfinished === 1 ? "document" : "documents"} unfinished` : "") +
+        ": stopping the other local services." +
+        (unfinished > 0 ? ` To complete ${unfinished === 1 ? "it" : "them"}, ${resumeHint(options.dataDir, unfinished)}.` : ""),
+    );
+    await running.kill();
+  } else await running.stop();
   twin = undefined;
   if (streamOut) await new Promise((resolveEnd) => streamOut!.end(resolveEnd));
   streamOut = undefined;
   return exitCode;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 installLifecycle();

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { DocumentTable } from "../specs.ts";
+import { ContainedFilesystemStore } from "./s3rver-store.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -35,8 +36,12 @@ export async function startS3(directory: string, port: number): Promise<S3Server
     run(): Promise<unknown>;
     close(): Promise<void>;
     on(event: string, listener: (event: { Records: unknown[] }) => void): void;
+    store: unknown;
+    context: { store: unknown };
   };
   const server = new S3rver({ port, address: "127.0.0.1", directory, silent: true });
+  // Requests reach the store through the context; keys that would leave `directory` are refused there.
+  server.store = server.context.store = new ContainedFilesystemStore(directory);
   await server.run();
   return {
     url: `http://127.0.0.1:${port}`,
@@ -47,7 +52,20 @@ export async function startS3(directory: string, port: number): Promise<S3Server
 
 export interface DynamoDbServer {
   url: string;
+  /** Settles when the process ends without close() (killed, crashed): the twin's table is gone under it. */
+  stopped: Promise<LocalServiceStoppedError>;
   close(): Promise<void>;
+}
+
+/** A local service's process ended while the twin still used it. */
+export class LocalServiceStoppedError extends Error {
+  override readonly name = "LocalServiceStoppedError";
+  constructor(
+    readonly service: string,
+    how: string,
+  ) {
+    super(`${service} stopped (${how})`);
+  }
 }
 
 export class MissingJavaError extends Error {
@@ -90,9 +108,15 @@ export async function startDynamoDb(directory: string, port: number): Promise<Dy
   const child = dynamoDbLocal.spawn({ path: directory, port, sharedDb: true, stdio: "pipe" });
   trackChild(child);
   let exited: string | undefined;
+  let closing = false;
   let stderr = "";
   child.stderr?.on("data", (data: Buffer) => (stderr += data.toString()));
   child.once("exit", (code) => (exited = `DynamoDB Local exited with code ${code}: ${stderr.slice(-2000)}`));
+  const stopped = new Promise<LocalServiceStoppedError>((resolveStopped) =>
+    child.once("exit", (code, signal) => {
+      if (!closing) resolveStopped(new LocalServiceStoppedError("DynamoDB Local", signal ? `signal ${signal}` : `exit code ${code}`));
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint: url, region: localRegion, credentials: localCredentials });
   const deadline = Date.now() + 60_000;
@@ -112,8 +136,10 @@ export async function startDynamoDb(directory: string, port: number): Promise<Dy
   client.destroy();
   return {
     url,
+    stopped,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         // SIGTERM first (Java shuts down cleanly); one that has not exited after 5 s is killed.
         const force = setTimeout(() => child.kill("SIGKILL"), 5_000);

@@ -27,6 +27,7 @@ import {
   startDynamoDbOnFreePort,
   startS3,
   type DynamoDbServer,
+  type LocalServiceStoppedError,
   type S3Server,
 } from "./services.ts";
 import { startStepFunctionsEndpoint } from "./sfn-endpoint.ts";
@@ -209,6 +210,14 @@ export class LocalTwin {
       if (sequence > latest) latest = sequence;
     }
     return latest;
+  }
+
+  /**
+   * Settles when a service the twin runs in another process (DynamoDB Local) ends on its own. The documents running
+   * then cannot finish: their items stay as they were until a new upload of their files runs them again.
+   */
+  get serviceStopped(): Promise<LocalServiceStoppedError> {
+    return this.dynamoDbServer.stopped;
   }
 
   /** Every record in the table's stream so far, in the shape a Lambda consumer receives. */

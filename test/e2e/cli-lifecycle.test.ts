@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../models/random-llama.ts";
-import { repoRoot } from "../helpers/repo-root.ts";
+import { processesMentioning, startCli as startCliWithEnv } from "../helpers/cli-process.ts";
 
 /**
  * How the CLI ends when it is not allowed to finish: SIGTERM while a document runs, and stdout's reader leaving
@@ -13,53 +12,8 @@ import { repoRoot } from "../helpers/repo-root.ts";
  */
 const onLinux = existsSync("/proc/self/cmdline");
 
-/** Pids of processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
-
-interface Run {
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-  child: ReturnType<typeof spawn>;
-  waitForStderr(text: string): Promise<void>;
-}
-
-function startCli(args: string[], tmp: string): Run {
-  const child = spawn(process.execPath, [join(repoRoot, "infra/local/bin.mjs"), ...args], {
-    cwd: repoRoot,
-    // TMPDIR: the CLI's own temporary folder, to check that nothing is left in it.
-    env: { ...process.env, LLAMBDA_MODEL: "", TMPDIR: tmp },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  const waiters: Array<{ text: string; resolve: () => void }> = [];
-  child.stderr!.on("data", (data: Buffer) => {
-    stderr += data.toString();
-    for (const waiter of waiters.filter((w) => stderr.includes(w.text))) waiter.resolve();
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolveExit) =>
-    child.on("close", (code, signal) => resolveExit({ code, signal, stderr })),
-  );
-  return {
-    child,
-    exit,
-    waitForStderr: (text) =>
-      new Promise<void>((resolveWait, rejectWait) => {
-        if (stderr.includes(text)) return resolveWait();
-        waiters.push({ text, resolve: resolveWait });
-        void exit.then(() => rejectWait(new Error(`The CLI ended before printing ${JSON.stringify(text)}:\n${stderr}`)));
-      }),
-  };
-}
+// TMPDIR: the CLI's own temporary folder, to check that nothing is left in it.
+const startCli = (args: string[], tmp: string) => startCliWithEnv(args, { TMPDIR: tmp });
 
 describe.skipIf(!onLinux)("the CLI stops its services and leaves no temporary files (Linux: /proc)", () => {
   let dir: string;

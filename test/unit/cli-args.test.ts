@@ -7,7 +7,7 @@ import { InferSettingRanges } from "../../functions/infer/config.ts";
 import { defaultSchemaId, extractionSchemas } from "../../functions/schemas/index.ts";
 import { schemaIdForKey } from "../../functions/start/schema-routing.ts";
 import { checkKeysRouteTo, parseCliArgs, reviewPageFileNames, uploadKeys, uploadPrefixFor, UsageError } from "../../infra/local/cli-args.ts";
-import { documentMs, documentReport, ProgressReporter, renderReport, withoutFloatNoise } from "../../infra/local/cli-output.ts";
+import { documentMs, documentReport, ProgressReporter, renderReport, resumeHint, UnfinishedCodes, unfinishedReport, withoutFloatNoise } from "../../infra/local/cli-output.ts";
 import { cdkJsonSchemaRouting } from "../../infra/local/twin.ts";
 import { resolveModelPath } from "../../models/paths.ts";
 import type { DocumentItem } from "../../functions/shared/document-item.ts";
@@ -190,6 +190,25 @@ describe("output", () => {
     expect(renderReport({ ...report, reviewPage: "/out/same.pdf.review.html" })).toContain("\n  review page: /out/same.pdf.review.html\n");
     expect(renderReport({ ...report, reviewPage: null })).toContain("\n  review page: none\n");
     expect(renderReport(report)).not.toContain("review page");
+  });
+
+  it("a document without an item says why and, when a stopped service cut it short, how to finish it; no counts", () => {
+    const refused = unfinishedReport(
+      { file: "/x/long.txt", key: "uploads/long.txt", documentId: null },
+      { status: "FAILED", error: UnfinishedCodes.uploadFailed, cause: "KeyTooLongError: too long" },
+    );
+    expect(refused).toMatchObject({ documentId: null, status: "FAILED", error: "UPLOAD_FAILED", item: null, result: null });
+    expect(renderReport(refused)).toBe("✗ long.txt: FAILED\n  file /x/long.txt · key uploads/long.txt\n  error: UPLOAD_FAILED\n  cause: KeyTooLongError: too long\n");
+    const interrupted = unfinishedReport(
+      { file: "/x/a.pdf", key: "uploads/a.pdf", documentId: "d6" },
+      { status: "INTERRUPTED", error: UnfinishedCodes.serviceStopped, cause: "DynamoDB Local stopped (signal SIGKILL)", resume: resumeHint("/data") },
+    );
+    expect(interrupted.resume).toBe("run the same command again with --data-dir /data: it uploads the file again and completes the document");
+    expect(resumeHint("/data", 2)).toContain("uploads the files again and completes the documents");
+    const text = renderReport(interrupted);
+    expect(text).toMatch(/^✗ a\.pdf: INTERRUPTED\n {2}file \/x\/a\.pdf · key uploads\/a\.pdf · document d6\n {2}error: LOCAL_SERVICE_STOPPED\n/);
+    expect(text).toContain("\n  resume: run the same command again with --data-dir /data: ");
+    expect(text).not.toContain("chunks");
   });
 
   it("a scanned document's summary says how many pages OCR read, which failed and which read with low confidence", () => {
