@@ -160,73 +160,57 @@ export async function recordExecutionFailure(
   failure: ExecutionFailure,
   now: Date,
 ): Promise<"recorded" | "already-final"> {
-  const created = failedItemOf(failure, now);
-  try {
-    await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { documentId: failure.documentId },
-        // One conditional write for both cases: if_not_exists fills the new item's fields and leaves an existing item's.
-        UpdateExpression:
-          "SET #status = :failed, #error = :error, #cause = :cause, updatedAt = :now, " +
-          "#kind = if_not_exists(#kind, :kind), contractVersion = if_not_exists(contractVersion, :contract), " +
-          "#source = if_not_exists(#source, :source), sourceOrder = if_not_exists(sourceOrder, :order), " +
-          "#owner = if_not_exists(#owner, :execution), schemaId = if_not_exists(schemaId, :schema), " +
-          "timings = if_not_exists(timings, :timings) " +
-          "ADD #version :one",
-        ConditionExpression:
-          "attribute_not_exists(documentId) OR " +
-          "(#owner = :execution AND (#status = :processing OR (#status = :failed AND (#error <> :error OR #cause <> :cause))))",
-        ExpressionAttributeNames: {
-          "#status": "status",
-          "#error": "error",
-          "#cause": "cause",
-          "#owner": "executionArn",
-          "#version": "version",
-          "#kind": "kind",
-          "#source": "source",
-        },
-        ExpressionAttributeValues: {
-          ":failed": created.status,
-          ":processing": "PROCESSING",
-          ":error": created.error,
-          ":cause": created.cause,
-          ":execution": created.executionArn,
-          ":now": created.updatedAt,
-          ":one": 1,
-          ":kind": created.kind,
-          ":contract": created.contractVersion,
-          ":source": created.source,
-          ":order": created.sourceOrder,
-          ":schema": created.schemaId,
-          ":timings": created.timings,
-        },
-      }),
-    );
-    return "recorded";
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
-  return (await takeOverOlderItem(client, tableName, created)) ? "recorded" : "already-final";
+  const failed = failedItemOf(failure, now);
+  // One conditional write for an absent item and for this execution's own: if_not_exists fills a new item's fields
+  // and leaves an existing item's.
+  const recorded = await conditionalWrite(client, tableName, failed, {
+    UpdateExpression:
+      "SET #status = :failed, #error = :error, #cause = :cause, updatedAt = :now, " +
+      "#kind = if_not_exists(#kind, :kind), contractVersion = if_not_exists(contractVersion, :contract), " +
+      "#source = if_not_exists(#source, :source), sourceOrder = if_not_exists(sourceOrder, :order), " +
+      "#owner = if_not_exists(#owner, :execution), schemaId = if_not_exists(schemaId, :schema), " +
+      "timings = if_not_exists(timings, :timings) " +
+      "ADD #version :one",
+    ConditionExpression:
+      "attribute_not_exists(documentId) OR " +
+      "(#owner = :execution AND (#status = :processing OR (#status = :failed AND (#error <> :error OR #cause <> :cause))))",
+    ExpressionAttributeValues: { ":processing": "PROCESSING" },
+  });
+  if (recorded) return "recorded";
+  // An older upload's item: replaced as "Mark document processing" would have taken it over, its result removed.
+  const takenOver = await conditionalWrite(client, tableName, failed, {
+    UpdateExpression:
+      "SET #status = :failed, #error = :error, #cause = :cause, updatedAt = :now, #kind = :kind, contractVersion = :contract, " +
+      "#source = :source, sourceOrder = :order, #owner = :execution, schemaId = :schema, timings = :timings " +
+      `REMOVE ${olderResultAttributes.map((_, i) => `#finished${i}`).join(", ")} ` +
+      "ADD #version :one",
+    // Strictly older: an equal order is this upload's own item, which the first write judged.
+    ConditionExpression: "sourceOrder < :order",
+    ExpressionAttributeNames: Object.fromEntries(olderResultAttributes.map((name, i) => [`#finished${i}`, name])),
+  });
+  return takenOver ? "recorded" : "already-final";
 }
 
 /** An older upload's result, less `error` and `cause`, which the FAILED item sets. */
 const olderResultAttributes = resultAttributes.filter((name) => name !== "error" && name !== "cause");
 
-/** Replaces an older upload's item with `failed`, keeping only the version count going; false when it is not older. */
-async function takeOverOlderItem(client: DynamoDBDocumentClient, tableName: string, failed: DocumentItem): Promise<boolean> {
+/**
+ * An UpdateItem of `failed`'s fields under a condition, with the names and values both writes use; false when the
+ * condition does not hold.
+ */
+async function conditionalWrite(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  failed: DocumentItem,
+  write: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> },
+): Promise<boolean> {
   try {
     await client.send(
       new UpdateCommand({
         TableName: tableName,
         Key: { documentId: failed.documentId },
-        UpdateExpression:
-          "SET #status = :failed, #error = :error, #cause = :cause, updatedAt = :now, #kind = :kind, contractVersion = :contract, " +
-          "#source = :source, sourceOrder = :order, #owner = :execution, schemaId = :schema, timings = :timings " +
-          `REMOVE ${olderResultAttributes.map((_, i) => `#finished${i}`).join(", ")} ` +
-          "ADD #version :one",
-        // Strictly older: an equal order is this upload's own item, which the first write judged.
-        ConditionExpression: "sourceOrder < :order",
+        UpdateExpression: write.UpdateExpression,
+        ConditionExpression: write.ConditionExpression,
         ExpressionAttributeNames: {
           "#status": "status",
           "#error": "error",
@@ -235,7 +219,7 @@ async function takeOverOlderItem(client: DynamoDBDocumentClient, tableName: stri
           "#version": "version",
           "#kind": "kind",
           "#source": "source",
-          ...Object.fromEntries(olderResultAttributes.map((name, i) => [`#finished${i}`, name])),
+          ...write.ExpressionAttributeNames,
         },
         ExpressionAttributeValues: {
           ":failed": failed.status,
@@ -250,6 +234,7 @@ async function takeOverOlderItem(client: DynamoDBDocumentClient, tableName: stri
           ":order": failed.sourceOrder,
           ":schema": failed.schemaId,
           ":timings": failed.timings,
+          ...write.ExpressionAttributeValues,
         },
       }),
     );
