@@ -256,7 +256,10 @@ function readJsonLines(
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      problems.add(line, `not valid JSON (${(error as Error).message})`);
+      // JSON.parse's message can quote the line (`Unexpected token …, "{"text": …" is not valid JSON`), and the message
+      // becomes the item's cause: only where the parser stopped.
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      problems.add(line, `not valid JSON${position === undefined ? "" : ` (stops at character ${Number(position) + 1})`}`);
       continue;
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
