@@ -228,7 +228,7 @@ const toolsBuild = "bench/build-llama-tools.sh: llama.cpp of node-llama-cpp's bu
 
 function describeBinary(binary: ThreadResult["binary"]): string {
   if (binary.buildType === "prebuilt") return "prebuilt";
-  return binary.schedule ? `patched build (thread pool ${binary.schedule.threadPool}, unified KV ${binary.schedule.kvUnified}, decode thread ${binary.schedule.decodeThread}, bounded confidence ${binary.schedule.boundedConfidence})` : "local build";
+  return binary.schedule ? `patched build (thread pool ${binary.schedule.threadPool}, unified KV ${binary.schedule.kvUnified}, sequence-ordered batches ${binary.schedule.sequenceOrderedBatches}, decode thread ${binary.schedule.decodeThread}, bounded confidence ${binary.schedule.boundedConfidence})` : "local build";
 }
 
 /**

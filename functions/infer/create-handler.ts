@@ -35,7 +35,7 @@ export async function createHandler(config: InferConfig): Promise<LambdaHandler<
     contextSize: engine.contextSize,
     parallelSequences: engine.parallelSequences,
     ms: loadMs,
-    // Which llama.cpp: the patched build (thread pool, unified KV cache) or the prebuilt binaries, and why.
+    // Which llama.cpp: the patched build (thread pool, batches ordered by sequence, ...) or the prebuilt binaries, and why.
     llamaBuild: engine.binary.buildType,
     ...(engine.binary.schedule ? { schedule: engine.binary.schedule } : {}),
     ...(engine.binary.fallbackReason ? { fallbackReason: engine.binary.fallbackReason } : {}),

@@ -23,7 +23,10 @@ export interface LlamaBinary {
 /** What the patched addon reports for a context; undefined on the prebuilt addon, which has no such call. */
 export interface ContextSchedule {
   threadPool: boolean;
+  /** One KV cache shared by all sequences (LLAMBDA_KV_UNIFIED=1) instead of one per sequence. */
   kvUnified: boolean;
+  /** Each decode's tokens ordered by sequence, so llama.cpp computes a decode of many sequences in one graph. */
+  sequenceOrderedBatches: boolean;
   /** Every decode on one thread of the context's own, so one OpenMP team serves them all. */
   decodeThread: boolean;
   /** A token's confidence judged on the likeliest tokens, not a grammar pass over the whole vocabulary. */
@@ -76,7 +79,7 @@ export async function loadLlamaBinary(options: { threads: number; choice?: Llama
   return { llama, buildType: llama.buildType, ...(fallbackReason ? { fallbackReason } : {}) };
 }
 
-/** The patched addon's report for a context (thread pool attached, unified KV cache), or undefined on the prebuilt. */
+/** The patched addon's report for a context (thread pool, KV layout, ...), or undefined on the prebuilt. */
 export function contextSchedule(context: LlamaContext): ContextSchedule | undefined {
   // An internal of node-llama-cpp (the addon's context object): only the patched addon has this call.
   const native = (context as unknown as { _ctx?: { getLlambdaSchedule?: () => ContextSchedule } })._ctx;

@@ -26,6 +26,24 @@ function confidenceRuns(model: string, choice: string): ConfidenceRuns {
   return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }
 
+interface BatchOrderRuns {
+  buildType: string;
+  schedule: Record<string, boolean> | null;
+  alone: number[][];
+  together: number[][];
+}
+
+/** Four sequences' greedy answers, each alone and then all at once with the later sequences asking first. */
+function batchOrderRuns(model: string, choice: string, env: Record<string, string> = {}): BatchOrderRuns {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/batch-order.ts", model, choice], {
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+}
+
 function engineBinary(model: string, choice: string): { binary: EngineBinary; ok: Array<true | string> } {
   const run = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/engine-binary.ts", model, choice], {
     encoding: "utf8",
@@ -51,11 +69,11 @@ describe("llama.cpp binary", () => {
     expect(ok).toEqual([true, true]);
   });
 
-  it("prefers the patched local build, with a thread pool and one KV cache, and falls back to the prebuilt without one", () => {
+  it("prefers the patched local build, with a thread pool and sequence-ordered batches, and falls back to the prebuilt without one", () => {
     const { binary, ok } = engineBinary(model, "auto");
     expect(ok).toEqual([true, true]);
     if (existsSync(lastBuildInfo)) {
-      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: true, decodeThread: true, boundedConfidence: true } });
+      expect(binary).toEqual({ buildType: "localBuild", schedule: { threadPool: true, kvUnified: false, sequenceOrderedBatches: true, decodeThread: true, boundedConfidence: true } });
     } else {
       // A fresh clone: nobody ran layers/llama-addon/build.sh.
       expect(binary.buildType).toBe("prebuilt");
@@ -89,5 +107,22 @@ describe("llama.cpp binary", () => {
     expect(buildType).toBe("prebuilt");
     expect(topK.tokens).toEqual(exact.tokens);
     expect(topK.confidences).toEqual(exact.confidences);
+  });
+
+  // The patched addon orders each decode's tokens by sequence (addon.patch, AddonContext::orderBatchBySequence) and
+  // must then hand every sequence its own logits, whatever order the sequences asked in.
+  it.each(["prebuilt", "auto"])("%s: sequences decoded together get the tokens each gets alone", (choice) => {
+    const { buildType, schedule, alone, together } = batchOrderRuns(model, choice);
+    expect(buildType).toBe(choice === "prebuilt" || !existsSync(lastBuildInfo) ? "prebuilt" : "localBuild");
+    if (buildType === "localBuild") expect(schedule).toMatchObject({ kvUnified: false, sequenceOrderedBatches: true });
+    // Four different answers, so a sequence given another's logits would show.
+    expect(new Set(alone.map((tokens) => tokens.join(","))).size).toBe(4);
+    expect(together).toEqual(alone);
+  });
+
+  it.skipIf(!existsSync(lastBuildInfo))("patched build: LLAMBDA_KV_UNIFIED=1 shares one KV cache and leaves batches as they are (skipped without layers/llama-addon/build.sh)", () => {
+    const { schedule, alone, together } = batchOrderRuns(model, "auto", { LLAMBDA_KV_UNIFIED: "1" });
+    expect(schedule).toMatchObject({ kvUnified: true, sequenceOrderedBatches: false });
+    expect(together).toEqual(alone);
   });
 });

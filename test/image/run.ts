@@ -215,7 +215,8 @@ function checkBadEventAnswer(invocation: Invocation): string {
 
 /**
  * The image runs the patched llama.cpp build (infra/image/Dockerfile's llama-addon stage), and its contexts have the
- * thread pool, the unified KV cache, the decode thread and the bounded token confidence: the handler's "Model loaded" log line says which binary it loaded.
+ * thread pool, a KV cache per sequence with sequence-ordered batches, the decode thread and the bounded token
+ * confidence: the handler's "Model loaded" log line says which binary it loaded.
  */
 async function checkLlamaBuild(): Promise<string> {
   const logs = await docker(["logs", containerName], 30_000);
@@ -223,7 +224,7 @@ async function checkLlamaBuild(): Promise<string> {
     .split("\n")
     .flatMap((line) => {
       try {
-        const parsed = JSON.parse(line.slice(line.indexOf("{"))) as { message?: string; llamaBuild?: string; schedule?: { threadPool?: boolean; kvUnified?: boolean; decodeThread?: boolean; boundedConfidence?: boolean }; fallbackReason?: string };
+        const parsed = JSON.parse(line.slice(line.indexOf("{"))) as { message?: string; llamaBuild?: string; schedule?: { threadPool?: boolean; kvUnified?: boolean; sequenceOrderedBatches?: boolean; decodeThread?: boolean; boundedConfidence?: boolean }; fallbackReason?: string };
         return parsed.message === "Model loaded" ? [parsed] : [];
       } catch {
         return [];
@@ -231,10 +232,10 @@ async function checkLlamaBuild(): Promise<string> {
     })
     .at(0);
   if (!loaded) throw new ImageTestFailure(`no "Model loaded" log line\n${await containerLogs()}`);
-  if (loaded.llamaBuild !== "localBuild" || loaded.schedule?.threadPool !== true || loaded.schedule?.kvUnified !== true || loaded.schedule?.decodeThread !== true || loaded.schedule?.boundedConfidence !== true) {
-    throw new ImageTestFailure(`expected the patched llama.cpp build with its thread pool, unified KV cache, decode thread and bounded confidence, the handler loaded: ${JSON.stringify(loaded)}`);
+  if (loaded.llamaBuild !== "localBuild" || loaded.schedule?.threadPool !== true || loaded.schedule?.kvUnified !== false || loaded.schedule?.sequenceOrderedBatches !== true || loaded.schedule?.decodeThread !== true || loaded.schedule?.boundedConfidence !== true) {
+    throw new ImageTestFailure(`expected the patched llama.cpp build with its thread pool, sequence-ordered batches over a KV cache per sequence, decode thread and bounded confidence, the handler loaded: ${JSON.stringify(loaded)}`);
   }
-  return `${loaded.llamaBuild}, thread pool, unified KV cache, decode thread and bounded confidence on every context`;
+  return `${loaded.llamaBuild}, thread pool, sequence-ordered batches, decode thread and bounded confidence on every context`;
 }
 
 async function containerLogs(): Promise<string> {
