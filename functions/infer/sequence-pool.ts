@@ -5,20 +5,25 @@
 import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
 
 export class SequencePool {
+  /** Free sequences by rank, lowest last (taken first). */
   private readonly freeSequences: LlamaContextSequence[] = [];
+  private readonly rank = new Map<LlamaContextSequence, number>();
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
 
   /** `create`: a new sequence of a context (default: a plain one). */
   constructor(contexts: readonly LlamaContext[], create: (context: LlamaContext) => LlamaContextSequence = (context) => context.getSequence()) {
-    // Interleaved, and taken from the end: consecutive chunks land on different contexts.
+    // Ranked round-robin over the contexts, so consecutive chunks land on different contexts; within a context the
+    // lowest sequence ids go first. The patched addon decodes in one graph computation only sequences whose ids follow
+    // each other (layers/llama-addon/README.md), so the sequences at work should be the lowest ids, without gaps.
     const perContext = contexts.map((context) => Array.from({ length: context.totalSequences }, () => create(context)));
     const longest = Math.max(...perContext.map((list) => list.length));
-    for (let i = longest - 1; i >= 0; i--) {
-      for (let c = perContext.length - 1; c >= 0; c--) {
-        const sequence = perContext[c]![i];
-        if (sequence) this.freeSequences.push(sequence);
+    for (let i = 0; i < longest; i++) {
+      for (const list of perContext) {
+        const sequence = list[i];
+        if (sequence) this.rank.set(sequence, this.rank.size);
       }
     }
+    this.freeSequences.push(...[...this.rank.keys()].reverse());
   }
 
   /** Runs `work` on a free sequence (waiting for one), and frees it after. */
@@ -39,7 +44,13 @@ export class SequencePool {
 
   private release(sequence: LlamaContextSequence): void {
     const next = this.waiting.shift();
-    if (next) next(sequence);
-    else this.freeSequences.push(sequence);
+    if (next) {
+      next(sequence);
+      return;
+    }
+    // Back in rank order: the lowest-ranked free sequence is taken next.
+    const rank = this.rank.get(sequence)!;
+    const at = this.freeSequences.findIndex((free) => this.rank.get(free)! < rank);
+    this.freeSequences.splice(at === -1 ? this.freeSequences.length : at, 0, sequence);
   }
 }
