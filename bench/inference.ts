@@ -269,9 +269,9 @@ async function compareExtractionPaths(model: string, threads: number, chunks: nu
   // logits by rounding): such a run times a different amount of work. The ratio is over the runs in which every chunk
   // completed on both sides, when there are any; `ratioAllRuns` keeps all of them.
   const complete = walls.legacy.map((_, r) => failed.legacy[r]!.length === 0 && failed.current[r]!.length === 0);
-  const kept = complete.some(Boolean) ? complete : complete.map(() => true);
-  const legacy = summary(walls.legacy.filter((_, r) => kept[r]));
-  const current = summary(walls.current.filter((_, r) => kept[r]));
+  const overComplete = complete.some(Boolean);
+  const legacy = summary(walls.legacy.filter((_, r) => !overComplete || complete[r]));
+  const current = summary(walls.current.filter((_, r) => !overComplete || complete[r]));
   const result = {
     chunks,
     threads,
@@ -284,7 +284,7 @@ async function compareExtractionPaths(model: string, threads: number, chunks: nu
   };
   const failures = (path: ExtractionPath) => failed[path].map((names) => (names.length > 0 ? names.join("+") : "ok")).join("/");
   log(`extraction of ${chunks} chunks at once, ${threads} threads, ${runs} alternating runs (${result.completeRuns} with every chunk ` +
-    `complete on both sides; the ratio is over ${complete.some(Boolean) ? "those" : "all"}): before ${result.legacy.wallMs} ms ` +
+    `complete on both sides; the ratio is over ${overComplete ? "those" : "all"}): before ${result.legacy.wallMs} ms ` +
     `(${legacy.range.join("–")}, tokens ${tokens.legacy.join("/")}, ${failures("legacy")}), now ${result.current.wallMs} ms ` +
     `(${current.range.join("–")}, tokens ${tokens.current.join("/")}, ${failures("current")}) → ×${result.ratio} (all runs ×${result.ratioAllRuns})`);
   return result;
