@@ -83,11 +83,11 @@ interface ThreadResult {
 }
 
 /** The median of samples, rounded, and their range. */
-function summary(samples: number[]): { median: number; range: Range } {
-  return { median: round(median(samples), 1), range: [round(Math.min(...samples), 1), round(Math.max(...samples), 1)] };
+export function summary(samples: number[], digits = 1): { median: number; range: Range } {
+  return { median: round(median(samples), digits), range: [round(Math.min(...samples), digits), round(Math.max(...samples), digits)] };
 }
 
-const median = (values: number[]): number => {
+export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -104,7 +104,7 @@ function syntheticPrompt(engine: ExtractionEngine, count: number, seed: number):
 /** Per model: end-of-text tokens banned, so unconstrained generation runs to its token count. */
 const noEndBiases = new WeakMap<LlamaModel, TokenBias>();
 
-function noEndBias(model: LlamaModel): TokenBias {
+export function noEndBias(model: LlamaModel): TokenBias {
   let bias = noEndBiases.get(model);
   if (!bias) {
     bias = new TokenBias(model.tokenizer);
@@ -204,7 +204,7 @@ async function runExtraction(engine: ExtractionEngine, n: number, seed: number):
   };
 }
 
-async function runLlamaBench(binary: string, model: string, threads: number, promptTokens: number, genTokens: number, repetitions: number) {
+export async function runLlamaBench(binary: string, model: string, threads: number, promptTokens: number, genTokens: number, repetitions: number) {
   const { stdout } = await promisify(execFile)(
     binary,
     ["-m", model, "-t", String(threads), "-p", String(promptTokens), "-n", String(genTokens), "-r", String(repetitions), "-o", "json"],

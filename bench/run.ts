@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   chunker: () => import("./chunker.ts"),
   inference: () => import("./inference.ts"),
+  "decode-share": () => import("./decode-share.ts"),
   ocr: () => import("./ocr.ts"),
   merge: () => import("./merge.ts"),
   "ocr-pipelines": () => import("./ocr-pipelines.ts"),
