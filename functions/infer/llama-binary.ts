@@ -7,9 +7,10 @@ import type { LlamaBinaryChoice } from "./config.ts";
 
 /**
  * Which llama.cpp binary the engine runs. node-llama-cpp's prebuilt addon starts ggml's worker threads anew for every
- * decode and gives each sequence a KV cache of its own; layers/llama-addon/ builds the addon from source with a patch
- * that keeps one thread pool per context and one KV cache for all sequences. That build, when present, is node-llama-
- * cpp's "last build"; the engine prefers it and falls back to the prebuilt binaries when it is absent or does not load.
+ * decode, and a decode of several sequences can take several graph computations; layers/llama-addon/ builds the addon
+ * from source with a patch that keeps one thread pool per context and orders each decode's tokens by sequence (among
+ * other changes its README lists). That build, when present, is node-llama-cpp's "last build"; the engine prefers it
+ * and falls back to the prebuilt binaries when it is absent or does not load.
  */
 
 export interface LlamaBinary {
