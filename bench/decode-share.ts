@@ -119,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
         decodeTokensPerSecond: round((tokens * 1000) / evalTime.ms, 1),
         outsideDecodeMs: round((wallMs - evalTime.ms) / tokens, 3),
       };
+      // With a 16-token prompt test beside tg: runLlamaBench expects both of llama-bench's rows.
       if (llamaBench) sample.llamaBenchTg = (await runLlamaBench(llamaBench, model, threads, 16, genTokens, 1)).tg;
       log(
         `rep ${r + 1}: wall ${sample.wallTokensPerSecond} t/s, in llama_decode ${sample.decodeTokensPerSecond} t/s, ` +
