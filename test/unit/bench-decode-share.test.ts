@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseEvalTime } from "../../bench/decode-share.ts";
 
-// As llama.cpp 's llama_perf_context_print writes them (node-llama-cpp passes each to the logger).
+// As llama.cpp's llama_perf_context_print writes them (node-llama-cpp passes each to the logger).
 const printed = [
   "llama_perf_context_print:        load time =       0.00 ms",
   "llama_perf_context_print: prompt eval time =      12.50 ms /     1 tokens (   12.50 ms per token,    80.00 tokens per second)",
