@@ -93,6 +93,12 @@ export async function main(argv: string[]): Promise<number> {
     const sequence = context.getSequence();
     const first = loaded.tokenize("Report").slice(0, 1) as Token[];
     for (let r = -1; r < repetitions; r++) {
+      // A few tokens first, as llama-bench warms up before each run: the first decodes after another process has run
+      // are slower (bench/inference.ts).
+      await sequence.clearHistory();
+      const warmUp = sequence.evaluate(first, { temperature: 0, tokenBias: noEndBias(loaded) });
+      for (let step = await warmUp.next(), count = 1; !step.done && count < 4; step = await warmUp.next()) count++;
+      await warmUp.return();
       await sequence.clearHistory();
       const generator = sequence.evaluate(first, { temperature: 0, tokenBias: noEndBias(loaded) });
       let count = 0;

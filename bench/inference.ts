@@ -18,9 +18,11 @@
  *     the path as it was before batched stepping, the patched build and forced tokens, against the path as it is,
  *     each in a process of its own (bench/extraction-batch.ts), alternating; `ratios.extraction4` = before / now,
  *     over the runs in which every chunk completed on both sides (a random model's answer may run to the token cap).
- * Each repetition takes one sample of the infer path and then one of each llama.cpp tool (interleaved, so a slow
- * spell of the machine falls on both sides); figures are medians, with the samples' range beside them, and each
- * result says which llama.cpp binary the infer path ran.
+ * Each repetition takes one sample of the infer path and one of each llama.cpp tool (interleaved, so a slow spell of
+ * the machine falls on both sides; the tools go first in every other repetition, and the infer path runs one
+ * prompt before its samples, as llama-bench warms up before each of its runs); figures are medians, with the
+ * samples' range beside them, and each result says which llama.cpp binary the infer path ran. `pairedRatios` divides
+ * each repetition's pp and tg by llama-bench's from the same repetition, with the medians over each order.
  * Speed depends on shapes and tensor types, not weights: `tsx models/random.ts --shape llama-3.2-1b --type q4_0`
  * writes a model that runs like the real one without downloading it.
  */
@@ -66,6 +68,16 @@ interface ExtractionRun {
 /** [min, max] over the repetitions of a figure whose median is reported beside it. */
 type Range = [number, number];
 
+/** Ratios of repetitions' pairs: their median and range, and the median over the pairs of each order. */
+export interface PairedRatio {
+  median: number;
+  range: Range;
+  /** Over the repetitions in which the infer path ran first (the even ones, from 0). */
+  oursFirst: number;
+  /** Over those in which llama.cpp's tools ran first (none with a single repetition). */
+  toolsFirst?: number;
+}
+
 interface ThreadResult {
   threads: number;
   /** Contexts the threads and sequences were shared out over. */
@@ -79,7 +91,28 @@ interface ThreadResult {
   parallel: Array<ParallelRun & { generationRange: Range }>;
   extraction: ExtractionRun[];
   llamaBench?: { pp: number; tg: number; ppRange: Range; tgRange: Range };
+  /**
+   * Repetition by repetition, the infer path's figure over llama-bench's taken right after it: median and range.
+   * Less moved by the machine's slow spells than the ratio of the two medians, which can pair a fast moment of one
+   * side with a slow one of the other.
+   */
+  pairedRatios?: { pp: PairedRatio; tg: PairedRatio };
   llamaBatchedBench?: Array<{ sequences: number; promptTokensPerSecond: number; generationTokensPerSecond: number; generationRange: Range }>;
+}
+
+/**
+ * Repetition r's figure of the infer path over the tool's of the same repetition, summarized (3 digits); the
+ * repetitions alternate which side runs first, the infer path in the even ones.
+ */
+export function pairedRatio(ours: readonly number[], theirs: readonly number[]): PairedRatio {
+  if (ours.length !== theirs.length || ours.length === 0) throw new Error("pairedRatio needs one tool sample per infer-path sample, at least one");
+  const ratios = ours.map((value, r) => value / theirs[r]!);
+  const byOrder = (first: 0 | 1) => round(median(ratios.filter((_, r) => r % 2 === first)), 3);
+  return { ...summary(ratios, 3), oursFirst: byOrder(0), ...(ratios.length > 1 ? { toolsFirst: byOrder(1) } : {}) };
+}
+
+function describePaired(ratio: PairedRatio): string {
+  return `${ratio.median} (${ratio.range.join("–")}; ours first ${ratio.oursFirst}` + (ratio.toolsFirst === undefined ? ")" : `, tools first ${ratio.toolsFirst})`);
 }
 
 /** The median of samples, rounded, and their range. */
@@ -363,21 +396,30 @@ export async function main(argv: string[]): Promise<number> {
       // Each repetition measures the infer path and then llama.cpp's tools, one sample each, so that a slow spell of
       // the machine falls on both sides instead of on one side's whole series.
       for (let r = 0; r < repetitions; r++) {
-        samples.pp.push((await runParallel(engine, 1, promptTokens, 1, 1000 + r)).promptTokensPerSecond);
-        samples.tg.push((await runParallel(engine, 1, 1, genTokens, 2000 + r)).generationTokensPerSecond);
-        for (const n of largest ? sequenceCounts : []) {
-          samples.parallel.set(n, [...(samples.parallel.get(n) ?? []), await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n)]);
-        }
-        if (llamaBench) {
-          const sample = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, 1);
-          tools.pp.push(sample.pp);
-          tools.tg.push(sample.tg);
-        }
-        if (llamaBatchedBench && largest) {
-          for (const row of await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens)) {
-            tools.batched.set(row.sequences, [...(tools.batched.get(row.sequences) ?? []), { pp: row.promptTokensPerSecond, tg: row.generationTokensPerSecond }]);
+        const ours = async () => {
+          // llama-bench warms up before each of its runs (a whole prompt run before pp); so does the infer path. The
+          // first decode after another process has run was ~7 % slower here (6 of 6 pairs after a llama-bench run).
+          await runParallel(engine, 1, promptTokens, 1, 900 + r);
+          samples.pp.push((await runParallel(engine, 1, promptTokens, 1, 1000 + r)).promptTokensPerSecond);
+          samples.tg.push((await runParallel(engine, 1, 1, genTokens, 2000 + r)).generationTokensPerSecond);
+          for (const n of largest ? sequenceCounts : []) {
+            samples.parallel.set(n, [...(samples.parallel.get(n) ?? []), await runParallel(engine, n, promptTokens, genTokens, 3000 + 10 * r + n)]);
           }
-        }
+        };
+        const theirs = async () => {
+          if (llamaBench) {
+            const sample = await runLlamaBench(llamaBench, model, threads, promptTokens, genTokens, 1);
+            tools.pp.push(sample.pp);
+            tools.tg.push(sample.tg);
+          }
+          if (llamaBatchedBench && largest) {
+            for (const row of await runLlamaBatchedBench(llamaBatchedBench, model, threads, sequenceCounts, promptTokens, genTokens)) {
+              tools.batched.set(row.sequences, [...(tools.batched.get(row.sequences) ?? []), { pp: row.promptTokensPerSecond, tg: row.generationTokensPerSecond }]);
+            }
+          }
+        };
+        // Every other repetition the tools go first, so that neither side always runs after the other's load.
+        for (const side of r % 2 === 0 ? [ours, theirs] : [theirs, ours]) await side();
       }
       // Whole extractions (grammar, long answers) too.
       for (const n of largest ? extractionCounts : []) {
@@ -413,6 +455,7 @@ export async function main(argv: string[]): Promise<number> {
       const toolPp = summary(tools.pp);
       const toolTg = summary(tools.tg);
       result.llamaBench = { pp: toolPp.median, tg: toolTg.median, ppRange: toolPp.range, tgRange: toolTg.range };
+      result.pairedRatios = { pp: pairedRatio(samples.pp, tools.pp), tg: pairedRatio(samples.tg, tools.tg) };
     }
     if (tools.batched.size > 0) {
       result.llamaBatchedBench = [...tools.batched].map(([n, rows]) => {
@@ -423,7 +466,10 @@ export async function main(argv: string[]): Promise<number> {
     results.push(result);
     log(`threads ${threads}, contexts ${result.contexts}, llama.cpp ${describeBinary(result.binary)}: ` +
       `pp ${result.pp} t/s (${result.ppRange.join("–")}), tg ${result.tg} t/s (${result.tgRange.join("–")})` +
-      (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp} (${result.llamaBench.ppRange.join("–")}), tg ${result.llamaBench.tg} (${result.llamaBench.tgRange.join("–")})` : ""));
+      (result.llamaBench ? ` | llama-bench pp ${result.llamaBench.pp} (${result.llamaBench.ppRange.join("–")}), tg ${result.llamaBench.tg} (${result.llamaBench.tgRange.join("–")})` : "") +
+      (result.pairedRatios
+        ? ` | paired pp ×${describePaired(result.pairedRatios.pp)}, tg ×${describePaired(result.pairedRatios.tg)}`
+        : ""));
     for (const run of result.parallel) {
       const raw = result.llamaBatchedBench?.find((row) => row.sequences === run.sequences);
       log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s (${run.generationRange.join("–")})` +
