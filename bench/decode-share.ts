@@ -6,7 +6,9 @@
  * also does, and the work between decodes (sampling, node-llama-cpp's evaluation loop), which llama-bench does not.
  *
  *   LLAMA_BENCH=<llama-bench> npm run bench -- decode-share --model <gguf> [--threads 2] [--gen-tokens 128]
- *     [--context-size 4096] [--repetitions 5] [--json]
+ *     [--context-size 4096] [--repetitions 5] [--cold] [--json]
+ *
+ * Each repetition first generates a few tokens, as llama-bench warms up before each run (`--cold` leaves them out).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -18,7 +20,7 @@ import { median, noEndBias, runLlamaBench, summary } from "./inference.ts";
 
 const USAGE =
   "Usage: [LLAMA_BENCH=<llama-bench>] npm run bench -- decode-share --model <gguf> [--threads 2] [--gen-tokens 128] " +
-  "[--context-size 4096] [--repetitions 5] [--json]";
+  "[--context-size 4096] [--repetitions 5] [--cold] [--json]";
 
 /**
  * llama.cpp's generation counters from `llama_perf_context_print` lines: "eval time = X ms / N runs" (not the
@@ -54,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
         "gen-tokens": { type: "string", default: "128" },
         "context-size": { type: "string", default: "4096" },
         repetitions: { type: "string", default: "5" },
+        cold: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       },
     }));
@@ -93,12 +96,13 @@ export async function main(argv: string[]): Promise<number> {
     const sequence = context.getSequence();
     const first = loaded.tokenize("Report").slice(0, 1) as Token[];
     for (let r = -1; r < repetitions; r++) {
-      // A few tokens first, as llama-bench warms up before each run: the first decodes after another process has run
-      // are slower (bench/inference.ts).
-      await sequence.clearHistory();
-      const warmUp = sequence.evaluate(first, { temperature: 0, tokenBias: noEndBias(loaded) });
-      for (let step = await warmUp.next(), count = 1; !step.done && count < 4; step = await warmUp.next()) count++;
-      await warmUp.return();
+      // The first decodes after another process has run are slower (docs/performance.md).
+      if (!values.cold) {
+        await sequence.clearHistory();
+        const warmUp = sequence.evaluate(first, { temperature: 0, tokenBias: noEndBias(loaded) });
+        for (let step = await warmUp.next(), count = 1; !step.done && count < 4; step = await warmUp.next()) count++;
+        await warmUp.return();
+      }
       await sequence.clearHistory();
       const generator = sequence.evaluate(first, { temperature: 0, tokenBias: noEndBias(loaded) });
       let count = 0;
@@ -145,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     contextSize,
     genTokens,
     repetitions,
+    warmUp: !values.cold,
     llamaBuild: buildType,
     wallTokensPerSecond: summary(samples.map((s) => s.wallTokensPerSecond)),
     decodeTokensPerSecond: summary(samples.map((s) => s.decodeTokensPerSecond)),

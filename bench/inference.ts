@@ -19,10 +19,11 @@
  *     each in a process of its own (bench/extraction-batch.ts), alternating; `ratios.extraction4` = before / now,
  *     over the runs in which every chunk completed on both sides (a random model's answer may run to the token cap).
  * Each repetition takes one sample of the infer path and one of each llama.cpp tool (interleaved, so a slow spell of
- * the machine falls on both sides; the tools go first in every other repetition, and the infer path runs one
- * prompt before its samples, as llama-bench warms up before each of its runs); figures are medians, with the
- * samples' range beside them, and each result says which llama.cpp binary the infer path ran. `pairedRatios` divides
- * each repetition's pp and tg by llama-bench's from the same repetition, with the medians over each order.
+ * the machine falls on both sides; the tools go first in every other repetition). Before its samples the infer path
+ * runs one prompt, as llama-bench warms up before each of its runs (`--cold` leaves it out, for comparison). Figures
+ * are medians, with the samples' range beside them, and each result says which llama.cpp binary the infer path ran.
+ * `pairedRatios` divides each repetition's pp and tg by llama-bench's from the same repetition, with the medians over
+ * each order.
  * Speed depends on shapes and tensor types, not weights: `tsx models/random.ts --shape llama-3.2-1b --type q4_0`
  * writes a model that runs like the real one without downloading it.
  */
@@ -40,7 +41,7 @@ import type { ExtractionPath } from "./extraction-batch.ts";
 
 const USAGE =
   "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
-  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--contexts 1] [--extraction4-runs 3] [--json]";
+  "[--gen-tokens 128] [--repetitions 3] [--extraction-sequences 1,4] [--contexts 1] [--extraction4-runs 3] [--cold] [--json]";
 
 interface ParallelRun {
   sequences: number;
@@ -338,6 +339,7 @@ export async function main(argv: string[]): Promise<number> {
         "gen-tokens": { type: "string", default: "128" },
         repetitions: { type: "string", default: "3" },
         "extraction4-runs": { type: "string", default: "3" },
+        cold: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       },
     }));
@@ -355,6 +357,7 @@ export async function main(argv: string[]): Promise<number> {
   const repetitions = Number(values.repetitions);
   const contexts = Number(values.contexts);
   const extraction4Runs = Number(values["extraction4-runs"]);
+  const cold = values.cold === true;
   if (!model || !existsSync(model)) {
     process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
     return 2;
@@ -399,7 +402,7 @@ export async function main(argv: string[]): Promise<number> {
         const ours = async () => {
           // llama-bench warms up before each of its runs (a whole prompt run before pp); so does the infer path. The
           // first decode after another process has run was ~7 % slower here (6 of 6 pairs after a llama-bench run).
-          await runParallel(engine, 1, promptTokens, 1, 900 + r);
+          if (!cold) await runParallel(engine, 1, promptTokens, 1, 900 + r);
           samples.pp.push((await runParallel(engine, 1, promptTokens, 1, 1000 + r)).promptTokensPerSecond);
           samples.tg.push((await runParallel(engine, 1, 1, genTokens, 2000 + r)).generationTokensPerSecond);
           for (const n of largest ? sequenceCounts : []) {
@@ -509,6 +512,7 @@ export async function main(argv: string[]): Promise<number> {
     promptTokens,
     genTokens,
     repetitions,
+    warmUp: !cold,
     results,
     ...(extraction4 ? { extraction4 } : {}),
     tools: llamaBench || llamaBatchedBench ? toolsBuild : undefined,
