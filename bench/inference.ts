@@ -93,7 +93,7 @@ interface ThreadResult {
   extraction: ExtractionRun[];
   llamaBench?: { pp: number; tg: number; ppRange: Range; tgRange: Range };
   /**
-   * Repetition by repetition, the infer path's figure over llama-bench's taken right after it: median and range.
+   * Repetition by repetition, the infer path's figure over llama-bench's from the same repetition.
    * Less moved by the machine's slow spells than the ratio of the two medians, which can pair a fast moment of one
    * side with a slow one of the other.
    */
@@ -396,8 +396,8 @@ export async function main(argv: string[]): Promise<number> {
     try {
       // Warm-up: first decodes allocate buffers and fault in the model's pages.
       await runParallel(engine, 1, 64, 8, 0);
-      // Each repetition measures the infer path and then llama.cpp's tools, one sample each, so that a slow spell of
-      // the machine falls on both sides instead of on one side's whole series.
+      // Each repetition measures the infer path and llama.cpp's tools, one sample each, so that a slow spell of the
+      // machine falls on both sides instead of on one side's whole series.
       for (let r = 0; r < repetitions; r++) {
         const ours = async () => {
           // llama-bench warms up before each of its runs (a whole prompt run before pp); so does the infer path. The
