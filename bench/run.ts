@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<numb
   chunker: () => import("./chunker.ts"),
   inference: () => import("./inference.ts"),
   "decode-share": () => import("./decode-share.ts"),
+  sampling: () => import("./sampling.ts"),
   ocr: () => import("./ocr.ts"),
   merge: () => import("./merge.ts"),
   "ocr-pipelines": () => import("./ocr-pipelines.ts"),

@@ -1,0 +1,179 @@
+/**
+ * Grammar and sampling per token at 1, 4 and 8 sequences, and whether they hold the sequences up one behind another.
+ * Whole extractions through the engine (the invoice schema: the JSON grammar, the repeat penalty and the confidence,
+ * as the function runs them), with node-llama-cpp's native decode and sample calls timed. node-llama-cpp has no
+ * counters for its sampler, so the bench wraps the context's addon object (`_ctx`, internal): bench-only.
+ *
+ *   npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--json]
+ *
+ * Per sequence count, over one timed batch (after an untimed one, as a warm container's sequences have the
+ * instructions cached):
+ *   - ms per sampled token: each native sample call's wall time (the grammar, the sampler chain, the confidence);
+ *   - per decode step, the sampling phase (the decode's end to the last of its sample calls' ends) against the sum
+ *     of those calls: `serial` = phases / sums, 1 when the calls ran one after another, lower when they overlapped
+ *     (node-llama-cpp runs each on libuv's thread pool);
+ *   - the share of the batch's wall time in sampling phases, and in decodes.
+ */
+import { basename, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { LlamaContext } from "node-llama-cpp";
+import { ExtractionEngine } from "../functions/infer/engine.ts";
+import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { round } from "./corpus.ts";
+import { benchChunk } from "./extraction-batch.ts";
+import { median } from "./inference.ts";
+
+const USAGE = "Usage: npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--json]";
+
+/** One timed native call (performance.now() ms). */
+export interface CallSpan {
+  kind: "decode" | "sample";
+  start: number;
+  end: number;
+}
+
+export interface SamplingSteps {
+  /** Decode steps that had sample calls after them. */
+  steps: number;
+  sampleCalls: number;
+  /** Median wall time of one sample call (ms). */
+  msPerSample: number;
+  /** Median, over steps, of the time from the decode's end to its last sample call's end (ms). */
+  phaseMs: number;
+  /** Sum of phases over sum of sample-call times: 1 = one after another, lower = overlapping. */
+  serial: number;
+  /** Shares of the span from the first call's start to the last call's end. */
+  sampleShare: number;
+  decodeShare: number;
+}
+
+/**
+ * Groups sample calls by the decode they follow (a call belongs to the last decode that ended before it started)
+ * and summarizes them. Calls before the first decode are left out.
+ */
+export function samplingSteps(calls: readonly CallSpan[]): SamplingSteps {
+  const decodes = calls.filter((call) => call.kind === "decode").sort((a, b) => a.start - b.start);
+  const samples = calls.filter((call) => call.kind === "sample");
+  if (decodes.length === 0 || samples.length === 0) throw new Error("samplingSteps needs decode and sample calls");
+  const phases: number[] = [];
+  const sums: number[] = [];
+  const durations: number[] = [];
+  for (const [i, decode] of decodes.entries()) {
+    const next = decodes[i + 1]?.start ?? Infinity;
+    const own = samples.filter((sample) => sample.start >= decode.end && sample.start < next);
+    if (own.length === 0) continue;
+    durations.push(...own.map((sample) => sample.end - sample.start));
+    phases.push(Math.max(...own.map((sample) => sample.end)) - decode.end);
+    sums.push(own.reduce((sum, sample) => sum + (sample.end - sample.start), 0));
+  }
+  const total = (values: number[]) => values.reduce((sum, value) => sum + value, 0);
+  const span = Math.max(...calls.map((call) => call.end)) - Math.min(...calls.map((call) => call.start));
+  return {
+    steps: phases.length,
+    sampleCalls: durations.length,
+    msPerSample: round(median(durations), 3),
+    phaseMs: round(median(phases), 3),
+    serial: round(total(phases) / total(sums), 3),
+    sampleShare: round(total(phases) / span, 3),
+    decodeShare: round(total(decodes.map((decode) => decode.end - decode.start)) / span, 3),
+  };
+}
+
+/** Times the context's native decode and sample calls into `calls` until the returned function is called. */
+function timeNativeCalls(context: LlamaContext, calls: CallSpan[]): () => void {
+  const holder = context as unknown as { _ctx: Record<string, unknown> };
+  const native = holder._ctx;
+  const timed = (kind: CallSpan["kind"], fn: (...args: unknown[]) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
+      const start = performance.now();
+      try {
+        return await fn.apply(native, args);
+      } finally {
+        calls.push({ kind, start, end: performance.now() });
+      }
+    };
+  holder._ctx = new Proxy(native, {
+    get(target, property) {
+      const value = target[property as string];
+      if (property === "decodeBatch") return timed("decode", value as (...args: unknown[]) => Promise<unknown>);
+      if (property === "sampleToken") return timed("sample", value as (...args: unknown[]) => Promise<unknown>);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return () => {
+    holder._ctx = native;
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" },
+        threads: { type: "string", default: "2" },
+        sequences: { type: "string", default: "1,4,8" },
+        json: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
+  const threads = Number(values.threads);
+  const sequenceCounts = String(values.sequences).split(",").map(Number);
+  if (!model || !existsSync(model)) {
+    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
+    return 2;
+  }
+  if ([threads, ...sequenceCounts].some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
+    return 2;
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const engine = await ExtractionEngine.load({
+    modelPath: model,
+    modelId: basename(model),
+    threads,
+    contextSize: 4096,
+    maxOutputTokens: 512,
+    schema: getExtractionSchema("invoice"),
+    sequences: Math.max(...sequenceCounts),
+  });
+  const results: Array<{ sequences: number; wallMs: number; tokensOut: number; failed: string[] } & SamplingSteps> = [];
+  try {
+    const context = await engine.withSequence(async (sequence) => sequence.context);
+    for (const n of sequenceCounts) {
+      // Untimed: every sequence evaluates the instructions once.
+      await engine.extractAll(Array.from({ length: n }, (_, i) => benchChunk(1000 + i)));
+      const calls: CallSpan[] = [];
+      const stop = timeNativeCalls(context, calls);
+      const started = performance.now();
+      let outcomes: Awaited<ReturnType<ExtractionEngine["extractAll"]>>;
+      try {
+        outcomes = await engine.extractAll(Array.from({ length: n }, (_, i) => benchChunk(2000 + 10 * n + i)));
+      } finally {
+        stop();
+      }
+      const wallMs = round(performance.now() - started, 0);
+      const tokensOut = outcomes.reduce((sum, outcome) => sum + (outcome.ok ? outcome.extraction.tokensOut : 0), 0);
+      const failed = outcomes.flatMap((outcome) => (outcome.ok ? [] : [outcome.error.name]));
+      const steps = samplingSteps(calls);
+      results.push({ sequences: n, wallMs, tokensOut, failed, ...steps });
+      log(
+        `${n} seq: ${steps.sampleCalls} sampled tokens in ${steps.steps} steps, ${steps.msPerSample} ms a sample call, ` +
+          `phase ${steps.phaseMs} ms a step, serial ×${steps.serial}; wall ${wallMs} ms: sampling ${Math.round(steps.sampleShare * 100)} %, ` +
+          `decodes ${Math.round(steps.decodeShare * 100)} %` + (failed.length > 0 ? ` (failed: ${failed.join(", ")})` : ""),
+      );
+    }
+  } finally {
+    await engine.dispose();
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ bench: "sampling", model: basename(model), threads, binary: engine.binary, results }, null, 2)}\n`);
+  }
+  return 0;
+}

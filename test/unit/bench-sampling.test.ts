@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { samplingSteps, type CallSpan } from "../../bench/sampling.ts";
+
+const decode = (start: number, end: number): CallSpan => ({ kind: "decode", start, end });
+const sample = (start: number, end: number): CallSpan => ({ kind: "sample", start, end });
+
+describe("samplingSteps", () => {
+  it("gives serial 1 when a step's sample calls run one after another", () => {
+    const steps = samplingSteps([decode(0, 10), sample(10, 12), sample(12, 14), decode(14, 24), sample(24, 26), sample(26, 28)]);
+    expect(steps.steps).toBe(2);
+    expect(steps.sampleCalls).toBe(4);
+    expect(steps.msPerSample).toBe(2);
+    expect(steps.phaseMs).toBe(4);
+    expect(steps.serial).toBe(1);
+    expect(steps.sampleShare).toBeCloseTo(8 / 28, 3);
+    expect(steps.decodeShare).toBeCloseTo(20 / 28, 3);
+  });
+
+  it("gives serial below 1 when they overlap, and groups each call with the decode that ended before it began", () => {
+    // Two calls side by side after the first decode; the third starts after the second decode's end.
+    const steps = samplingSteps([decode(0, 10), sample(10, 14), sample(10.5, 14), decode(15, 25), sample(25, 29)]);
+    expect(steps.steps).toBe(2);
+    expect(steps.phaseMs).toBe(4);
+    expect(steps.serial).toBeCloseTo((4 + 4) / (4 + 3.5 + 4), 3);
+  });
+
+  it("leaves out calls before the first decode and refuses a run without both kinds", () => {
+    const steps = samplingSteps([sample(-5, -3), decode(0, 10), sample(10, 11)]);
+    expect(steps.sampleCalls).toBe(1);
+    expect(steps.msPerSample).toBe(1);
+    expect(steps.phaseMs).toBe(1);
+    expect(() => samplingSteps([decode(0, 1)])).toThrow(/needs decode and sample calls/);
+  });
+});
