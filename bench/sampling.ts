@@ -4,7 +4,9 @@
  * as the function runs them), with node-llama-cpp's native decode and sample calls timed. node-llama-cpp has no
  * counters for its sampler, so the bench wraps the context's addon object (`_ctx`, internal): bench-only.
  *
- *   npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--json]
+ *   npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--without-confidence] [--json]
+ *
+ * `--without-confidence` runs the engine as `LLAMBDA_TOKEN_CONFIDENCE=false` does (no token probabilities read).
  *
  * Per sequence count, over one timed batch (after an untimed one, as a warm container's sequences have the
  * instructions cached):
@@ -24,7 +26,7 @@ import { round } from "./corpus.ts";
 import { benchChunk } from "./extraction-batch.ts";
 import { median } from "./inference.ts";
 
-const USAGE = "Usage: npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--json]";
+const USAGE = "Usage: npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--without-confidence] [--json]";
 
 /** One timed native call (performance.now() ms). */
 export interface CallSpan {
@@ -115,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
         model: { type: "string" },
         threads: { type: "string", default: "2" },
         sequences: { type: "string", default: "1,4,8" },
+        "without-confidence": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       },
     }));
@@ -142,6 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     maxOutputTokens: 512,
     schema: getExtractionSchema("invoice"),
     sequences: Math.max(...sequenceCounts),
+    tokenConfidence: values["without-confidence"] !== true,
   });
   const results: Array<{ sequences: number; wallMs: number; tokensOut: number; failed: string[] } & SamplingSteps> = [];
   try {
@@ -173,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
     await engine.dispose();
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ bench: "sampling", model: basename(model), threads, binary: engine.binary, results }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: "sampling", model: basename(model), threads, tokenConfidence: values["without-confidence"] !== true, binary: engine.binary, results }, null, 2)}\n`);
   }
   return 0;
 }
