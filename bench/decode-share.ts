@@ -10,11 +10,9 @@
  *
  * Each repetition first generates a few tokens, as llama-bench warms up before each run (`--cold` leaves them out).
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { LlamaLogLevel, type Token } from "node-llama-cpp";
 import { loadLlamaBinary } from "../functions/infer/llama-binary.ts";
+import { parseModelBenchArgs } from "./args.ts";
 import { round } from "./corpus.ts";
 import { median, noEndBias, runLlamaBench, summary } from "./inference.ts";
 
@@ -46,33 +44,20 @@ interface Sample {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        threads: { type: "string", default: "2" },
-        "gen-tokens": { type: "string", default: "128" },
-        "context-size": { type: "string", default: "4096" },
-        repetitions: { type: "string", default: "5" },
-        cold: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
+  const parsed = parseModelBenchArgs(argv, {
+    threads: { type: "string", default: "2" },
+    "gen-tokens": { type: "string", default: "128" },
+    "context-size": { type: "string", default: "4096" },
+    repetitions: { type: "string", default: "5" },
+    cold: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values, model } = parsed;
   const threads = Number(values.threads);
   const genTokens = Number(values["gen-tokens"]);
   const repetitions = Number(values.repetitions);
   const contextSize = Number(values["context-size"]);
-  if (!model || !existsSync(model)) {
-    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
-    return 2;
-  }
   if ([threads, genTokens, repetitions, contextSize].some((n) => !Number.isInteger(n) || n < 1) || genTokens < 2 || contextSize <= genTokens) {
     process.stderr.write(`Counts must be positive integers (--gen-tokens at least 2, --context-size more than --gen-tokens).\n${USAGE}\n`);
     return 2;

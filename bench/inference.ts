@@ -28,14 +28,14 @@
  * writes a model that runs like the real one without downloading it.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, resolve } from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { promisify } from "node:util";
 import { TokenBias, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { StepBarrier } from "../functions/infer/step-barrier.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { parseModelBenchArgs } from "./args.ts";
 import { round } from "./corpus.ts";
 import type { ExtractionPath } from "./extraction-batch.ts";
 
@@ -325,30 +325,21 @@ async function compareExtractionPaths(model: string, threads: number, chunks: nu
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        threads: { type: "string", default: "2" },
-        sequences: { type: "string", default: "1,2,4,8" },
-        "extraction-sequences": { type: "string", default: "1,4" },
-        contexts: { type: "string", default: "1" },
-        "prompt-tokens": { type: "string", default: "512" },
-        "gen-tokens": { type: "string", default: "128" },
-        repetitions: { type: "string", default: "3" },
-        "extraction4-runs": { type: "string", default: "3" },
-        cold: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseModelBenchArgs(argv, {
+    threads: { type: "string", default: "2" },
+    sequences: { type: "string", default: "1,2,4,8" },
+    "extraction-sequences": { type: "string", default: "1,4" },
+    contexts: { type: "string", default: "1" },
+    "prompt-tokens": { type: "string", default: "512" },
+    "gen-tokens": { type: "string", default: "128" },
+    repetitions: { type: "string", default: "3" },
+    "extraction4-runs": { type: "string", default: "3" },
+    cold: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values, model } = parsed;
   const list = (text: string) => text.split(",").map((part) => Number(part.trim()));
-  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
   const threadCounts = list(String(values.threads));
   const sequenceCounts = list(String(values.sequences));
   const extractionCounts = list(String(values["extraction-sequences"]));
@@ -358,10 +349,6 @@ export async function main(argv: string[]): Promise<number> {
   const contexts = Number(values.contexts);
   const extraction4Runs = Number(values["extraction4-runs"]);
   const cold = values.cold === true;
-  if (!model || !existsSync(model)) {
-    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
-    return 2;
-  }
   if (
     [...threadCounts, ...sequenceCounts, ...extractionCounts, promptTokens, genTokens, repetitions, contexts].some((n) => !Number.isInteger(n) || n < 1) ||
     !Number.isInteger(extraction4Runs) ||

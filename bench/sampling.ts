@@ -16,12 +16,11 @@
  *     (node-llama-cpp runs each on libuv's thread pool);
  *   - the share of the batch's wall time in sampling phases, and in decodes.
  */
-import { basename, resolve } from "node:path";
-import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { basename } from "node:path";
 import type { LlamaContext } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
+import { parseModelBenchArgs } from "./args.ts";
 import { round } from "./corpus.ts";
 import { benchChunk } from "./extraction-batch.ts";
 import { median } from "./inference.ts";
@@ -109,29 +108,16 @@ function timeNativeCalls(context: LlamaContext, calls: CallSpan[]): () => void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        threads: { type: "string", default: "2" },
-        sequences: { type: "string", default: "1,4,8" },
-        "without-confidence": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
+  const parsed = parseModelBenchArgs(argv, {
+    threads: { type: "string", default: "2" },
+    sequences: { type: "string", default: "1,4,8" },
+    "without-confidence": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values, model } = parsed;
   const threads = Number(values.threads);
   const sequenceCounts = String(values.sequences).split(",").map(Number);
-  if (!model || !existsSync(model)) {
-    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
-    return 2;
-  }
   if ([threads, ...sequenceCounts].some((n) => !Number.isInteger(n) || n < 1)) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;

@@ -20,13 +20,12 @@
  * random-weight model's logits are so nearly tied that llama.cpp's own run-to-run float differences (where in the KV
  * cache a chunk's tokens land) can tip a token: the report says how many different answers each mode gave per chunk.
  */
-import { basename, resolve } from "node:path";
-import { existsSync } from "node:fs";
+import { basename } from "node:path";
 import { cpus } from "node:os";
-import { parseArgs } from "node:util";
 import { ExtractionEngine, type Extraction } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import type { JsonSchemaNode } from "../functions/shared/json-schema.ts";
+import { parseModelBenchArgs } from "./args.ts";
 import { round } from "./corpus.ts";
 
 const USAGE =
@@ -125,31 +124,18 @@ async function runAtOnce(engine: ExtractionEngine, confidence: boolean, chunks: 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        threads: { type: "string", default: "1" },
-        pairs: { type: "string", default: "5" },
-        chunks: { type: "string", default: "2" },
-        sequences: { type: "string", default: "1" },
-        schema: { type: "string", default: "generic" },
-        "max-output-tokens": { type: "string", default: "768" },
-        json: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const model = typeof values.model === "string" ? resolve(values.model) : undefined;
+  const parsed = parseModelBenchArgs(argv, {
+    threads: { type: "string", default: "1" },
+    pairs: { type: "string", default: "5" },
+    chunks: { type: "string", default: "2" },
+    sequences: { type: "string", default: "1" },
+    schema: { type: "string", default: "generic" },
+    "max-output-tokens": { type: "string", default: "768" },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values, model } = parsed;
   const [threads, pairs, chunks, maxOutputTokens, sequences] = (["threads", "pairs", "chunks", "max-output-tokens", "sequences"] as const).map((name) => Number(values[name]));
-  if (!model || !existsSync(model)) {
-    process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${USAGE}\n`);
-    return 2;
-  }
   if ([threads, pairs, chunks, maxOutputTokens, sequences].some((n) => !Number.isInteger(n) || n! < 1)) {
     process.stderr.write(`Counts must be positive integers.\n${USAGE}\n`);
     return 2;
