@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-export type BenchValues = Record<string, string | boolean | undefined>;
+type BenchValues = Record<string, string | boolean | undefined>;
 
 /** A bench's options parsed; on a bad option, the message and the usage on stderr and undefined (exit 2). */
-export function parseBenchArgs(argv: string[], options: NonNullable<ParseArgsConfig["options"]>, usage: string): BenchValues | undefined {
+function parseBenchArgs(argv: string[], options: NonNullable<ParseArgsConfig["options"]>, usage: string): BenchValues | undefined {
   try {
     return parseArgs({ args: argv, options }).values as BenchValues;
   } catch (error) {
@@ -16,14 +16,14 @@ export function parseBenchArgs(argv: string[], options: NonNullable<ParseArgsCon
 }
 
 /** `--model` resolved to an absolute path; undefined, after saying why with the usage, when absent or no such file. */
-export function benchModel(values: BenchValues, usage: string): string | undefined {
+function benchModel(values: BenchValues, usage: string): string | undefined {
   const model = typeof values.model === "string" ? resolve(values.model) : undefined;
   if (model && existsSync(model)) return model;
   process.stderr.write(`${model ? `No such model file: ${model}\n` : ""}${usage}\n`);
   return undefined;
 }
 
-/** Both, for a bench that loads a model: `--model` is added to `options`. */
+/** A model benchmark's options and its `--model` (added to `options`); undefined when either is wrong (exit 2). */
 export function parseModelBenchArgs(
   argv: string[],
   options: NonNullable<ParseArgsConfig["options"]>,

@@ -13,8 +13,8 @@
 import { LlamaLogLevel, type Token } from "node-llama-cpp";
 import { loadLlamaBinary } from "../functions/infer/llama-binary.ts";
 import { parseModelBenchArgs } from "./args.ts";
-import { round } from "./corpus.ts";
-import { median, noEndBias, runLlamaBench, summary } from "./inference.ts";
+import { median, round } from "./corpus.ts";
+import { noEndBias, runLlamaBench, summary } from "./inference.ts";
 
 const USAGE =
   "Usage: [LLAMA_BENCH=<llama-bench>] npm run bench -- decode-share --model <gguf> [--threads 2] [--gen-tokens 128] " +

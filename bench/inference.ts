@@ -36,7 +36,7 @@ import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { StepBarrier } from "../functions/infer/step-barrier.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { parseModelBenchArgs } from "./args.ts";
-import { round } from "./corpus.ts";
+import { median, round, sum } from "./corpus.ts";
 import type { ExtractionPath } from "./extraction-batch.ts";
 
 const USAGE =
@@ -120,12 +120,6 @@ function describePaired(ratio: PairedRatio): string {
 export function summary(samples: number[], digits = 1): { median: number; range: Range } {
   return { median: round(median(samples), digits), range: [round(Math.min(...samples), digits), round(Math.max(...samples), digits)] };
 }
-
-export const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** A prompt of exactly `count` tokens, distinct per `seed` from its first token on (so nothing is reused). */
 function syntheticPrompt(engine: ExtractionEngine, count: number, seed: number): Token[] {
@@ -222,7 +216,6 @@ async function runExtraction(engine: ExtractionEngine, n: number, seed: number):
   const started = performance.now();
   const warm = await pass(n);
   const wall = performance.now() - started;
-  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const coldPromptMs = median(cold.map((e) => e.promptMs));
   const warmPromptMs = median(warm.map((e) => e.promptMs));
   const warmGenerationMs = Math.max(...warm.map((e) => e.generationMs));
@@ -387,8 +380,8 @@ export async function main(argv: string[]): Promise<number> {
       // machine falls on both sides instead of on one side's whole series.
       for (let r = 0; r < repetitions; r++) {
         const ours = async () => {
-          // llama-bench warms up before each of its runs (a whole prompt run before pp); so does the infer path. The
-          // first decode after another process has run was ~7 % slower here (6 of 6 pairs after a llama-bench run).
+          // llama-bench warms up before each of its runs (a whole prompt run before pp); so does the infer path: the
+          // first decodes after another process has run are slower here (docs/performance.md; `--cold` shows it).
           if (!cold) await runParallel(engine, 1, promptTokens, 1, 900 + r);
           samples.pp.push((await runParallel(engine, 1, promptTokens, 1, 1000 + r)).promptTokensPerSecond);
           samples.tg.push((await runParallel(engine, 1, 1, genTokens, 2000 + r)).generationTokensPerSecond);

@@ -20,7 +20,7 @@ import { Recognizer } from "../functions/ocr/recognizer.ts";
 import { pdfjsRenderingOptions, renderPageGrey, type GreyImage } from "../functions/shared/page-render/render-page.ts";
 import { textLayerVerdict } from "../functions/chunk/text-layer.ts";
 import { editDistance } from "../functions/shared/edit-distance.ts";
-import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round } from "./corpus.ts";
+import { corpusFiles, corpusMissingMessage, defaultCorpusDir, quantile, round, sum } from "./corpus.ts";
 
 /** Lower case, compatibility forms folded, quotes and dashes unified, whitespace collapsed. */
 export function normaliseForScoring(text: string): string {
@@ -479,7 +479,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const perSecond = (pages: number, totalMs: number) => (pages > 0 && totalMs > 0 ? round((1000 * pages) / totalMs, 3) : null);
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
   const summarise = (engine: EngineId): EngineSummary | null => {
     const reads = results.flatMap((result) => result.reads[engine] ?? []);
     if (reads.length === 0) return null;

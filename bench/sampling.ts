@@ -21,9 +21,8 @@ import type { LlamaContext } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { parseModelBenchArgs } from "./args.ts";
-import { round } from "./corpus.ts";
+import { median, round, sum } from "./corpus.ts";
 import { benchChunk } from "./extraction-batch.ts";
-import { median } from "./inference.ts";
 
 const USAGE = "Usage: npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--without-confidence] [--json]";
 
@@ -58,7 +57,6 @@ export function samplingSteps(calls: readonly CallSpan[]): SamplingSteps {
   const samples = calls.filter((call) => call.kind === "sample");
   if (decodes.length === 0 || samples.length === 0) throw new Error("samplingSteps needs decode and sample calls");
   const phases: number[] = [];
-  const sums: number[] = [];
   const durations: number[] = [];
   for (const [i, decode] of decodes.entries()) {
     const next = decodes[i + 1]?.start ?? Infinity;
@@ -66,18 +64,16 @@ export function samplingSteps(calls: readonly CallSpan[]): SamplingSteps {
     if (own.length === 0) continue;
     durations.push(...own.map((sample) => sample.end - sample.start));
     phases.push(Math.max(...own.map((sample) => sample.end)) - decode.end);
-    sums.push(own.reduce((sum, sample) => sum + (sample.end - sample.start), 0));
   }
-  const total = (values: number[]) => values.reduce((sum, value) => sum + value, 0);
   const span = Math.max(...calls.map((call) => call.end)) - Math.min(...calls.map((call) => call.start));
   return {
     steps: phases.length,
     sampleCalls: durations.length,
     msPerSample: round(median(durations), 3),
     phaseMs: round(median(phases), 3),
-    serial: round(total(phases) / total(sums), 3),
-    sampleShare: round(total(phases) / span, 3),
-    decodeShare: round(total(decodes.map((decode) => decode.end - decode.start)) / span, 3),
+    serial: round(sum(phases) / sum(durations), 3),
+    sampleShare: round(sum(phases) / span, 3),
+    decodeShare: round(sum(decodes.map((decode) => decode.end - decode.start)) / span, 3),
   };
 }
 
