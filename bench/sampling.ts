@@ -10,11 +10,15 @@
  *
  * Per sequence count, over one timed batch (after an untimed one, as a warm container's sequences have the
  * instructions cached):
- *   - ms per sampled token: each native sample call's wall time (the grammar, the sampler chain, the confidence);
- *   - per decode step, the sampling phase (the decode's end to the last of its sample calls' ends) against the sum
- *     of those calls: `serial` = phases / sums, 1 when the calls ran one after another, lower when they overlapped
+ *   - each native sample call's wall time (the grammar, the sampler chain, the confidence);
+ *   - per decode step, the sampling phase (the decode's end to the last of its sample calls' ends), and the phases'
+ *     wall time per sampled token: the figure to compare across sequence counts. It falls as sequences are added
+ *     when their sample calls overlap, and stays flat when they run one after another;
+ *   - `serial` = phases / the sum of their calls, 1 when the calls ran one after another, lower when they overlapped
  *     (node-llama-cpp runs each on libuv's thread pool);
  *   - the share of the batch's wall time in sampling phases, and in decodes.
+ * Medians and means both: a sample call is either quick (the greedy token fits the grammar) or slow (the grammar
+ * judges the whole vocabulary), and the median of such a mix says little about the sum.
  */
 import { basename } from "node:path";
 import type { LlamaContext } from "node-llama-cpp";
@@ -37,10 +41,14 @@ export interface SamplingSteps {
   /** Decode steps that had sample calls after them. */
   steps: number;
   sampleCalls: number;
-  /** Median wall time of one sample call (ms). */
-  msPerSample: number;
-  /** Median, over steps, of the time from the decode's end to its last sample call's end (ms). */
-  phaseMs: number;
+  /** Wall time of one sample call (ms): median and mean. */
+  msPerSampleMedian: number;
+  msPerSampleMean: number;
+  /** Time from a decode's end to its last sample call's end (ms), over steps: median and mean. */
+  phaseMsMedian: number;
+  phaseMsMean: number;
+  /** Sum of phases over the sample calls in them (ms a sampled token). */
+  phaseMsPerToken: number;
   /** Sum of phases over sum of sample-call times: 1 = one after another, lower = overlapping. */
   serial: number;
   /** Shares of the span from the first call's start to the last call's end. */
@@ -69,8 +77,11 @@ export function samplingSteps(calls: readonly CallSpan[]): SamplingSteps {
   return {
     steps: phases.length,
     sampleCalls: durations.length,
-    msPerSample: round(median(durations), 3),
-    phaseMs: round(median(phases), 3),
+    msPerSampleMedian: round(median(durations), 3),
+    msPerSampleMean: round(sum(durations) / durations.length, 3),
+    phaseMsMedian: round(median(phases), 3),
+    phaseMsMean: round(sum(phases) / phases.length, 3),
+    phaseMsPerToken: round(sum(phases) / durations.length, 3),
     serial: round(sum(phases) / sum(durations), 3),
     sampleShare: round(sum(phases) / span, 3),
     decodeShare: round(sum(decodes.map((decode) => decode.end - decode.start)) / span, 3),
@@ -150,8 +161,9 @@ export async function main(argv: string[]): Promise<number> {
       const steps = samplingSteps(calls);
       results.push({ sequences: n, wallMs, tokensOut, failed, ...steps });
       log(
-        `${n} seq: ${steps.sampleCalls} sampled tokens in ${steps.steps} steps, ${steps.msPerSample} ms a sample call, ` +
-          `phase ${steps.phaseMs} ms a step, serial ×${steps.serial}; wall ${wallMs} ms: sampling ${Math.round(steps.sampleShare * 100)} %, ` +
+        `${n} seq: ${steps.sampleCalls} sampled tokens in ${steps.steps} steps; a sample call ${steps.msPerSampleMedian} ms ` +
+          `(mean ${steps.msPerSampleMean}); phase ${steps.phaseMsMedian} ms a step (mean ${steps.phaseMsMean}), ` +
+          `${steps.phaseMsPerToken} ms a sampled token; serial ×${steps.serial}; wall ${wallMs} ms: sampling ${Math.round(steps.sampleShare * 100)} %, ` +
           `decodes ${Math.round(steps.decodeShare * 100)} %` + (failed.length > 0 ? ` (failed: ${failed.join(", ")})` : ""),
       );
     }
