@@ -11,7 +11,8 @@
  *   - pp: prompt tokens/s of one sequence (a fresh `--prompt-tokens` prompt), like llama-bench's pp test;
  *   - tg: generated tokens/s of one sequence from an empty context, unconstrained, like llama-bench's tg test;
  *   - parallel: n sequences at once (batched decoding), each a fresh prompt then `--gen-tokens` tokens, aggregate
- *     prompt and generation tokens/s, like llama-batched-bench's S_PP and S_TG;
+ *     prompt and generation tokens/s, like llama-batched-bench's S_PP and S_TG, and llama_decode calls per generated
+ *     token (`decodesPerToken`, 1 / n when each step decodes every sequence's token at once; bench/native-calls.ts);
  *   - extraction: n chunks through extractAll() twice (cold sequences, then with the instructions in the KV cache):
  *     the prompt tokens and time prefix reuse saves, and grammar-constrained generation speed;
  *   - extraction4 (at the largest thread count, `--extraction4-runs`, 0 skips it): one batch of 4 invoice chunks by
@@ -31,13 +32,14 @@ import { execFile } from "node:child_process";
 import { cpus } from "node:os";
 import { basename, resolve } from "node:path";
 import { promisify } from "node:util";
-import { TokenBias, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import { TokenBias, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { StepBarrier } from "../functions/infer/step-barrier.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { parseModelBenchArgs } from "./args.ts";
 import { median, round, sum } from "./corpus.ts";
 import type { ExtractionPath } from "./extraction-batch.ts";
+import { timeNativeCalls, type CallSpan } from "./native-calls.ts";
 
 const USAGE =
   "Usage: npm run bench -- inference --model <gguf> [--threads 2|1,2] [--sequences 1,2,4,8] [--prompt-tokens 512] " +
@@ -47,6 +49,8 @@ interface ParallelRun {
   sequences: number;
   promptTokensPerSecond: number;
   generationTokensPerSecond: number;
+  /** llama_decode calls per generated token in the generation phase: 1 / sequences when every step is one decode. */
+  decodesPerToken: number;
 }
 
 interface ExtractionRun {
@@ -150,8 +154,9 @@ async function generateUnconstrained(
   sequence: LlamaContextSequence,
   pending: Token[],
   maxTokens: number,
-): Promise<{ tokens: Token[]; firstTokenAt: number | undefined }> {
+): Promise<{ tokens: Token[]; firstTokenAt: number | undefined; tokenTimes: number[] }> {
   const output: Token[] = [];
+  const tokenTimes: number[] = [];
   let firstTokenAt: number | undefined;
   const generator = sequence.evaluate(pending, { temperature: 0, tokenBias: noEndBias(sequence.model) });
   // In step with the context's other generating sequences, as the engine's generation is (step-barrier.ts).
@@ -159,8 +164,10 @@ async function generateUnconstrained(
   barrier.join(sequence);
   try {
     for (let step = await generator.next(); !step.done; step = await generator.next()) {
-      firstTokenAt ??= performance.now();
+      const now = performance.now();
+      firstTokenAt ??= now;
       output.push(step.value);
+      tokenTimes.push(now);
       if (output.length >= maxTokens) break;
       await barrier.arrive(sequence);
     }
@@ -168,22 +175,30 @@ async function generateUnconstrained(
     barrier.leave(sequence);
     await generator.return();
   }
-  return { tokens: output, firstTokenAt };
+  return { tokens: output, firstTokenAt, tokenTimes };
 }
 
 /** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */
 async function runParallel(engine: ExtractionEngine, n: number, promptTokens: number, genTokens: number, seed: number): Promise<ParallelRun> {
-  const spans = await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      engine.withSequence(async (sequence: LlamaContextSequence) => {
-        const prompt = syntheticPrompt(engine, promptTokens, seed * 100 + i);
-        const promptStart = performance.now();
-        const pending = await engine.feedPrompt(sequence, prompt);
-        const answer = await generateUnconstrained(sequence, pending, genTokens);
-        return { promptStart, firstTokenAt: answer.firstTokenAt ?? performance.now(), end: performance.now(), tokens: answer.tokens.length };
-      }),
-    ),
-  );
+  const calls: CallSpan[] = [];
+  const untimed = new Map<LlamaContext, () => void>();
+  let spans;
+  try {
+    spans = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        engine.withSequence(async (sequence: LlamaContextSequence) => {
+          if (!untimed.has(sequence.context)) untimed.set(sequence.context, timeNativeCalls(sequence.context, calls));
+          const prompt = syntheticPrompt(engine, promptTokens, seed * 100 + i);
+          const promptStart = performance.now();
+          const pending = await engine.feedPrompt(sequence, prompt);
+          const answer = await generateUnconstrained(sequence, pending, genTokens);
+          return { promptStart, firstTokenAt: answer.firstTokenAt ?? performance.now(), end: performance.now(), tokens: answer.tokens.length, tokenTimes: answer.tokenTimes };
+        }),
+      ),
+    );
+  } finally {
+    for (const stop of untimed.values()) stop();
+  }
   const start = Math.min(...spans.map((s) => s.promptStart));
   const promptEnd = Math.max(...spans.map((s) => s.firstTokenAt));
   const end = Math.max(...spans.map((s) => s.end));
@@ -192,7 +207,23 @@ async function runParallel(engine: ExtractionEngine, n: number, promptTokens: nu
     sequences: n,
     promptTokensPerSecond: (n * promptTokens * 1000) / (promptEnd - start),
     generationTokensPerSecond: (spans.reduce((sum, s) => sum + s.tokens - 1, 0) * 1000) / (end - promptEnd),
+    decodesPerToken: decodesPerToken(
+      calls.filter((call) => call.kind === "decode").map((call) => call.end),
+      spans.flatMap((s) => s.tokenTimes),
+      promptEnd,
+    ),
   };
+}
+
+/**
+ * llama_decode calls per generated token after `from` (the last prompt's first token): the decodes that ended after
+ * it over the tokens that came after it. Each of those tokens was sampled after a decode that ended after `from`,
+ * and generation issues no decode whose token is not taken.
+ */
+export function decodesPerToken(decodeEnds: readonly number[], tokenTimes: readonly number[], from: number): number {
+  const tokens = tokenTimes.filter((time) => time > from).length;
+  if (tokens === 0) return Number.NaN;
+  return round(decodeEnds.filter((end) => end > from).length / tokens, 3);
 }
 
 async function runExtraction(engine: ExtractionEngine, n: number, seed: number): Promise<ExtractionRun> {
@@ -430,6 +461,7 @@ export async function main(argv: string[]): Promise<number> {
           promptTokensPerSecond: summary(runs.map((run) => run.promptTokensPerSecond)).median,
           generationTokensPerSecond: generation.median,
           generationRange: generation.range,
+          decodesPerToken: summary(runs.map((run) => run.decodesPerToken), 3).median,
         };
       }),
       extraction,
@@ -455,7 +487,8 @@ export async function main(argv: string[]): Promise<number> {
         : ""));
     for (const run of result.parallel) {
       const raw = result.llamaBatchedBench?.find((row) => row.sequences === run.sequences);
-      log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s (${run.generationRange.join("–")})` +
+      log(`  ${run.sequences} seq: pp ${run.promptTokensPerSecond} t/s, tg ${run.generationTokensPerSecond} t/s (${run.generationRange.join("–")}), ` +
+        `${run.decodesPerToken} decodes a token` +
         (raw ? ` | llama-batched-bench pp ${raw.promptTokensPerSecond}, tg ${raw.generationTokensPerSecond} (${raw.generationRange.join("–")}) → tg ×${round(run.generationTokensPerSecond / raw.generationTokensPerSecond, 2)}` : ""));
     }
     for (const run of result.extraction) {

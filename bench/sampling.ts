@@ -2,7 +2,7 @@
  * Grammar and sampling per token at 1, 4 and 8 sequences, and whether they hold the sequences up one behind another.
  * Whole extractions through the engine (the invoice schema: the JSON grammar, the repeat penalty and the confidence,
  * as the function runs them), with node-llama-cpp's native decode and sample calls timed. node-llama-cpp has no
- * counters for its sampler, so the bench wraps the context's addon object (`_ctx`, internal): bench-only.
+ * counters for its sampler, so the bench times the context's native calls (bench/native-calls.ts).
  *
  *   npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--without-confidence] [--json]
  *
@@ -21,21 +21,14 @@
  * judges the whole vocabulary), and the median of such a mix says little about the sum.
  */
 import { basename } from "node:path";
-import type { LlamaContext } from "node-llama-cpp";
 import { ExtractionEngine } from "../functions/infer/engine.ts";
 import { getExtractionSchema } from "../functions/schemas/index.ts";
 import { parseModelBenchArgs } from "./args.ts";
 import { median, round, sum } from "./corpus.ts";
 import { benchChunk } from "./extraction-batch.ts";
+import { timeNativeCalls, type CallSpan } from "./native-calls.ts";
 
 const USAGE = "Usage: npm run -s bench -- sampling --model <gguf> [--threads 2] [--sequences 1,4,8] [--without-confidence] [--json]";
-
-/** One timed native call (performance.now() ms). */
-export interface CallSpan {
-  kind: "decode" | "sample";
-  start: number;
-  end: number;
-}
 
 export interface SamplingSteps {
   /** Decode steps that had sample calls after them. */
@@ -85,32 +78,6 @@ export function samplingSteps(calls: readonly CallSpan[]): SamplingSteps {
     serial: round(sum(phases) / sum(durations), 3),
     sampleShare: round(sum(phases) / span, 3),
     decodeShare: round(sum(decodes.map((decode) => decode.end - decode.start)) / span, 3),
-  };
-}
-
-/** Times the context's native decode and sample calls into `calls` until the returned function is called. */
-function timeNativeCalls(context: LlamaContext, calls: CallSpan[]): () => void {
-  const holder = context as unknown as { _ctx: Record<string, unknown> };
-  const native = holder._ctx;
-  const timed = (kind: CallSpan["kind"], fn: (...args: unknown[]) => Promise<unknown>) =>
-    async (...args: unknown[]) => {
-      const start = performance.now();
-      try {
-        return await fn.apply(native, args);
-      } finally {
-        calls.push({ kind, start, end: performance.now() });
-      }
-    };
-  holder._ctx = new Proxy(native, {
-    get(target, property) {
-      const value = target[property as string];
-      if (property === "decodeBatch") return timed("decode", value as (...args: unknown[]) => Promise<unknown>);
-      if (property === "sampleToken") return timed("sample", value as (...args: unknown[]) => Promise<unknown>);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return () => {
-    holder._ctx = native;
   };
 }
 

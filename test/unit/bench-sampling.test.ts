@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { samplingSteps, type CallSpan } from "../../bench/sampling.ts";
+import type { CallSpan } from "../../bench/native-calls.ts";
+import { samplingSteps } from "../../bench/sampling.ts";
 
 const decode = (start: number, end: number): CallSpan => ({ kind: "decode", start, end });
 const sample = (start: number, end: number): CallSpan => ({ kind: "sample", start, end });
