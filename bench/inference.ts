@@ -181,13 +181,13 @@ async function generateUnconstrained(
 /** n sequences at once: a fresh prompt each, then `genTokens` unconstrained tokens; aggregate speeds. */
 async function runParallel(engine: ExtractionEngine, n: number, promptTokens: number, genTokens: number, seed: number): Promise<ParallelRun> {
   const calls: CallSpan[] = [];
-  const untimed = new Map<LlamaContext, () => void>();
+  const stopTiming = new Map<LlamaContext, () => void>();
   let spans;
   try {
     spans = await Promise.all(
       Array.from({ length: n }, (_, i) =>
         engine.withSequence(async (sequence: LlamaContextSequence) => {
-          if (!untimed.has(sequence.context)) untimed.set(sequence.context, timeNativeCalls(sequence.context, calls));
+          if (!stopTiming.has(sequence.context)) stopTiming.set(sequence.context, timeNativeCalls(sequence.context, calls));
           const prompt = syntheticPrompt(engine, promptTokens, seed * 100 + i);
           const promptStart = performance.now();
           const pending = await engine.feedPrompt(sequence, prompt);
@@ -197,7 +197,7 @@ async function runParallel(engine: ExtractionEngine, n: number, promptTokens: nu
       ),
     );
   } finally {
-    for (const stop of untimed.values()) stop();
+    for (const stop of stopTiming.values()) stop();
   }
   const start = Math.min(...spans.map((s) => s.promptStart));
   const promptEnd = Math.max(...spans.map((s) => s.firstTokenAt));
@@ -461,7 +461,7 @@ export async function main(argv: string[]): Promise<number> {
           promptTokensPerSecond: summary(runs.map((run) => run.promptTokensPerSecond)).median,
           generationTokensPerSecond: generation.median,
           generationRange: generation.range,
-          decodesPerToken: summary(runs.map((run) => run.decodesPerToken), 3).median,
+          decodesPerToken: round(median(runs.map((run) => run.decodesPerToken)), 3),
         };
       }),
       extraction,
